@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nodebgp/router/pkg/agent"
+)
+
+// runFlags holds `router run`'s flags; toConfig turns them into agent.Config.
+type runFlags struct {
+	cfg       agent.Config
+	logLevel  string
+	logFormat string
+}
+
+func newRunCommand() *cobra.Command {
+	f := &runFlags{cfg: agent.Config{
+		ClusterASN:       64512,
+		BGPPort:          179,
+		GoBGPAPIAddress:  "127.0.0.1:50051",
+		GracefulRestart:  true,
+		RestartTime:      120 * time.Second,
+		CNIConfDir:       "/etc/cni/net.d",
+		CNIBridge:        "nodebgp0",
+		Masquerade:       true,
+		RoutesSyncPeriod: 30 * time.Second,
+		HealthAddr:       ":9779",
+	}}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the agent on this node (what the DaemonSet runs)",
+		Long: `Run the agent on this node until SIGTERM.
+
+It waits for the node's pod CIDR (spec.podCIDRs), writes the CNI config, peers with every
+other node over iBGP, announces the node's pod CIDRs once the node can carry their traffic,
+and keeps the kernel's routes equal to the best paths it learned. On SIGTERM it stops and
+leaves routes, iptables rules and the CNI config in place, so pods keep talking while it
+restarts. Use 'router cleanup' to remove everything it made.`,
+		Example: `  # on a node, outside the cluster (in a pod, the ServiceAccount is used):
+  router run --kubeconfig /etc/kubernetes/kubelet.conf --cluster-cidr 10.244.0.0/16`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.toConfig()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return agent.Run(ctx, cfg)
+		},
+	}
+	fl := cmd.Flags()
+	c := &f.cfg
+	fl.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file; empty = in-cluster ServiceAccount")
+	fl.StringVar(&c.NodeName, "hostname-override", "", "this node's name in Kubernetes (default: env NODE_NAME, else the hostname)")
+	fl.Var(asnValue{&c.ClusterASN}, "cluster-asn", "the ASN every node uses for the iBGP mesh")
+	fl.Var(addrValue{&c.RouterID}, "router-id", "BGP router ID (default: the node's IPv4 InternalIP)")
+	fl.Int32Var(&c.BGPPort, "bgp-port", c.BGPPort, "TCP port BGP listens on, on the node IP only, and connects to on peers")
+	fl.StringVar(&c.GoBGPAPIAddress, "gobgp-api-address", c.GoBGPAPIAddress, "where GoBGP's gRPC API listens, for the gobgp CLI; keep it on loopback; empty = off")
+	fl.BoolVar(&c.GracefulRestart, "bgp-graceful-restart", c.GracefulRestart, "BGP graceful restart: peers keep our routes while the agent restarts, and we keep theirs")
+	fl.Var(positiveDuration{&c.RestartTime}, "bgp-restart-time", "how long peers keep our routes while we restart, and how long we keep a restarting peer's routes")
+	fl.StringVar(&c.CNIConfDir, "cni-conf-dir", c.CNIConfDir, "where to write 10-nodebgp.conflist")
+	fl.StringVar(&c.CNIBridge, "cni-bridge", c.CNIBridge, "name of the Linux bridge pods attach to")
+	fl.StringVar(&c.IPAMDataDir, "ipam-data-dir", "", "host-local IPAM lease dir written into the conflist (default: the plugin's, /var/lib/cni/networks)")
+	fl.IntVar(&c.MTU, "mtu", 0, "pod interface MTU (default: the MTU of the interface that carries the node IP)")
+	fl.Var(prefixesValue{&c.ClusterCIDRs}, "cluster-cidr", "the cluster's pod CIDR(s), comma-separated; traffic to them is never masqueraded")
+	fl.BoolVar(&c.Masquerade, "masquerade", c.Masquerade, "masquerade pod traffic leaving for destinations outside --cluster-cidr")
+	fl.Var(positiveDuration{&c.RoutesSyncPeriod}, "routes-sync-period", "how often the full resync of kernel routes, rules and peers runs (it also runs on every change)")
+	fl.StringVar(&c.HealthAddr, "health-addr", c.HealthAddr, "where /healthz, /readyz and /metrics listen; empty = off")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+func (f *runFlags) toConfig() (agent.Config, error) {
+	cfg := f.cfg
+	if cfg.NodeName == "" {
+		cfg.NodeName = os.Getenv("NODE_NAME")
+	}
+	if cfg.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return cfg, fmt.Errorf("--hostname-override: not set, NODE_NAME empty, and the hostname is unreadable: %w", err)
+		}
+		cfg.NodeName = h
+	}
+	logger, err := newLogger(f.logLevel, f.logFormat)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Logger = logger
+	return cfg, cfg.Validate()
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+	}
+}

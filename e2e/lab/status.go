@@ -1,0 +1,267 @@
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// sessionTimeout bounds the wait for every node-to-node BGP session.
+const sessionTimeout = 60 * time.Second
+
+// Neighbor is one BGP neighbor as the node's gobgp CLI reports it.
+type Neighbor struct {
+	Address netip.Addr
+	State   string // GoBGP's session state name: IDLE, ACTIVE, ESTABLISHED, ...
+}
+
+// Established reports whether the session is up.
+func (n Neighbor) Established() bool { return n.State == "ESTABLISHED" }
+
+// NodeStatus is one row of `lab status`.
+type NodeStatus struct {
+	Name         string
+	PodCIDR      netip.Prefix
+	AgentRunning bool
+	Neighbors    []Neighbor
+	PodIP        netip.Addr // invalid when the node has no pod
+	BGPErr       error      // why the neighbors could not be read
+}
+
+// Established counts the sessions that are up.
+func (s NodeStatus) Established() int {
+	n := 0
+	for _, nb := range s.Neighbors {
+		if nb.Established() {
+			n++
+		}
+	}
+	return n
+}
+
+// Status reads every node's BGP sessions through its own gobgp API, the way
+// an operator would on the node. The error joins the nodes it could not read.
+func (l *Lab) Status(ctx context.Context) ([]NodeStatus, error) {
+	var errs []error
+	out := make([]NodeStatus, 0, len(l.Nodes))
+	for _, node := range l.Nodes {
+		st := NodeStatus{Name: node.Name, PodCIDR: node.PodCIDR, AgentRunning: l.AgentRunning(node)}
+		if node.Pod != nil {
+			st.PodIP = node.Pod.IP
+		}
+		st.Neighbors, st.BGPErr = l.neighbors(ctx, node)
+		if st.BGPErr != nil {
+			errs = append(errs, st.BGPErr)
+		}
+		out = append(out, st)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (l *Lab) neighbors(ctx context.Context, node *Node) ([]Neighbor, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := l.Exec(ctx, node.Netns, l.Tools.Gobgp, "-j", "neighbor")
+	if err != nil {
+		return nil, fmt.Errorf("node %s: reading BGP neighbors: %w", node.Name, err)
+	}
+	nbs, err := parseNeighbors([]byte(out))
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", node.Name, err)
+	}
+	return nbs, nil
+}
+
+// sessionStates are GoBGP's PeerState.SessionState names by number; the CLI
+// marshals the protobuf struct with encoding/json, so the state is a number.
+var sessionStates = map[int]string{
+	0: "UNKNOWN", 1: "IDLE", 2: "CONNECT", 3: "ACTIVE",
+	4: "OPENSENT", 5: "OPENCONFIRM", 6: "ESTABLISHED",
+}
+
+// parseNeighbors reads `gobgp -j neighbor`: a JSON array of api.Peer, where
+// state.session_state is omitted when 0 and a number otherwise (a name is
+// accepted too, in case a later CLI marshals enums by name).
+func parseNeighbors(data []byte) ([]Neighbor, error) {
+	var peers []struct {
+		Conf struct {
+			NeighborAddress string `json:"neighbor_address"`
+		} `json:"conf"`
+		State struct {
+			NeighborAddress string          `json:"neighbor_address"`
+			SessionState    json.RawMessage `json:"session_state"`
+		} `json:"state"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(data), &peers); err != nil {
+		return nil, fmt.Errorf("reading gobgp -j neighbor: %w", err)
+	}
+	out := make([]Neighbor, 0, len(peers))
+	for i, p := range peers {
+		addr := p.State.NeighborAddress
+		if addr == "" {
+			addr = p.Conf.NeighborAddress
+		}
+		a, err := netip.ParseAddr(addr)
+		if err != nil {
+			return nil, fmt.Errorf("gobgp -j neighbor: [%d].neighbor_address %q: %w", i, addr, err)
+		}
+		state, err := sessionState(p.State.SessionState)
+		if err != nil {
+			return nil, fmt.Errorf("gobgp -j neighbor: [%d] %s: %w", i, a, err)
+		}
+		out = append(out, Neighbor{Address: a, State: state})
+	}
+	return out, nil
+}
+
+func sessionState(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 {
+		return sessionStates[0], nil
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err == nil {
+		if name, ok := sessionStates[n]; ok {
+			return name, nil
+		}
+		return "", fmt.Errorf("session_state %d is unknown", n)
+	}
+	var name string
+	if err := json.Unmarshal(raw, &name); err != nil {
+		return "", fmt.Errorf("session_state %s is neither a number nor a name", raw)
+	}
+	return strings.TrimPrefix(strings.ToUpper(name), "SESSION_STATE_"), nil
+}
+
+// missingSessions lists, per node, the other lab nodes it has no established
+// session with; empty means the node mesh is complete.
+func missingSessions(statuses []NodeStatus, nodes []*Node) []string {
+	var missing []string
+	for _, st := range statuses {
+		state := map[netip.Addr]string{}
+		for _, nb := range st.Neighbors {
+			state[nb.Address] = nb.State
+		}
+		for _, peer := range nodes {
+			if peer.Name == st.Name || state[peer.IP] == "ESTABLISHED" {
+				continue
+			}
+			s := state[peer.IP]
+			if s == "" {
+				s = "not configured"
+			}
+			missing = append(missing, fmt.Sprintf("%s -> %s (%s): %s", st.Name, peer.Name, peer.IP, s))
+		}
+	}
+	return missing
+}
+
+// WaitSessions waits until every node has an established session with every
+// other lab node.
+func (l *Lab) WaitSessions(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var missing []string
+	for {
+		statuses, _ := l.Status(ctx)
+		if missing = missingSessions(statuses, l.Nodes); len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("BGP sessions not established within %s: %s", timeout, strings.Join(missing, "; "))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// WriteStatusTable prints statuses as the `lab status` table.
+func WriteStatusTable(w io.Writer, statuses []NodeStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tPOD-CIDR\tBGP-UP\tPOD-IP")
+	for _, st := range statuses {
+		bgp := fmt.Sprintf("%d/%d", st.Established(), len(st.Neighbors))
+		switch {
+		case !st.AgentRunning:
+			bgp = "agent stopped"
+		case st.BGPErr != nil:
+			bgp = "unreadable"
+		}
+		podIP := "-"
+		if st.PodIP.IsValid() {
+			podIP = st.PodIP.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st.Name, st.PodCIDR, bgp, podIP)
+	}
+	return tw.Flush()
+}
+
+// Dump writes what a failed run needs to be read afterwards: per node its
+// routes, firewall, BGP state and the tail of its agent log.
+func (l *Lab) Dump(ctx context.Context, w io.Writer) {
+	for _, node := range l.Nodes {
+		cmds := [][]string{
+			{"ip", "-br", "addr"},
+			{"ip", "route"},
+			{"iptables-save"},
+			{l.Tools.Gobgp, "neighbor"},
+			{l.Tools.Gobgp, "global", "rib"},
+		}
+		for _, c := range cmds {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			out, err := l.Exec(cctx, node.Netns, c...)
+			cancel()
+			fmt.Fprintf(w, "=== %s: %s\n", node.Name, strings.Join(c, " "))
+			if err != nil {
+				fmt.Fprintln(w, err)
+				continue
+			}
+			fmt.Fprint(w, out)
+		}
+		if node.Pod != nil {
+			out, err := ip(ctx, node.Pod.Netns, "-br", "addr")
+			fmt.Fprintf(w, "=== %s: pod %s: ip -br addr\n%s", node.Name, node.Pod.Netns, out)
+			if err != nil {
+				fmt.Fprintln(w, err)
+			}
+		}
+		fmt.Fprintf(w, "=== %s: last lines of %s\n", node.Name, l.AgentLog(node))
+		if err := tail(w, l.AgentLog(node), 80); err != nil {
+			fmt.Fprintln(w, err)
+		}
+	}
+}
+
+// tail copies the last n lines of a file to w.
+func tail(w io.Writer, path string, n int) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	for _, line := range lines {
+		fmt.Fprintln(w, line)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	return nil
+}

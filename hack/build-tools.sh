@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Builds the third-party tools the lab runs, at pinned versions, into
+# $TOOLS_DIR (default <repo>/.cache/tools):
+#   bin/kube-apiserver, bin/kubectl   Kubernetes v1.34.3 (module e2e/tools/kube)
+#   bin/gobgp                         gobgp CLI v3.37.0 (module e2e/tools/gobgp)
+#   cni/{bridge,host-local,portmap,loopback}  containernetworking/plugins v1.9.0
+# A tool is rebuilt only when its binaries are missing or its stamp (version plus
+# a hash of the module that builds it) differs, so a second run is a no-op.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools_dir="${TOOLS_DIR:-$repo_root/.cache/tools}"
+case "$tools_dir" in /*) ;; *) tools_dir="$repo_root/$tools_dir" ;; esac
+
+kube_version=v1.34.3
+gobgp_version=v3.37.0
+cni_version=v1.9.0
+cni_plugins=(main/bridge ipam/host-local meta/portmap main/loopback)
+
+# CI's fresh machine has Go in /usr/local/go without it being on PATH.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	PATH="/usr/local/go/bin:$PATH"
+fi
+command -v go >/dev/null 2>&1 || { echo "build-tools: go not found in PATH or /usr/local/go/bin" >&2; exit 1; }
+
+mkdir -p "$tools_dir/bin" "$tools_dir/cni" "$tools_dir/stamps"
+
+fail() {
+	echo "build-tools: $1: build failed (see output above)" >&2
+	exit 1
+}
+
+# module_hash prints a hash of every file of a tool module, so editing its
+# go.mod or main packages invalidates the cached binaries.
+module_hash() {
+	(cd "$1" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 |
+		LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
+
+# up_to_date <stamp name> <wanted stamp> <binary>... succeeds when every binary
+# exists and the recorded stamp matches.
+up_to_date() {
+	local name="$1" want="$2"
+	shift 2
+	local bin
+	for bin in "$@"; do
+		[ -x "$bin" ] || return 1
+	done
+	[ -f "$tools_dir/stamps/$name" ] && [ "$(cat "$tools_dir/stamps/$name")" = "$want" ]
+}
+
+record() {
+	printf '%s\n' "$2" >"$tools_dir/stamps/$1"
+}
+
+# go_build <module dir> <output> <package>: builds to a temporary name first so an
+# interrupted build never leaves a truncated binary under the final name.
+go_build() {
+	local dir="$1" out="$2" pkg="$3"
+	(cd "$dir" && GOFLAGS=-mod=mod go build -o "$out.tmp" "$pkg") && mv -f "$out.tmp" "$out"
+}
+
+build_kube() {
+	local dir="$repo_root/e2e/tools/kube"
+	local want="kube $kube_version $(module_hash "$dir")"
+	local apiserver="$tools_dir/bin/kube-apiserver" kubectl="$tools_dir/bin/kubectl"
+	if up_to_date kube "$want" "$apiserver" "$kubectl"; then
+		echo "kube-apiserver $kube_version: cached ($apiserver)"
+		echo "kubectl $kube_version: cached ($kubectl)"
+		return
+	fi
+	local start=$SECONDS
+	go_build "$dir" "$apiserver" ./cmd/kube-apiserver || fail kube-apiserver
+	echo "kube-apiserver $kube_version: built in $((SECONDS - start))s ($apiserver)"
+	start=$SECONDS
+	go_build "$dir" "$kubectl" ./cmd/kubectl || fail kubectl
+	echo "kubectl $kube_version: built in $((SECONDS - start))s ($kubectl)"
+	record kube "$want"
+}
+
+build_gobgp() {
+	local dir="$repo_root/e2e/tools/gobgp"
+	local want="gobgp $gobgp_version $(module_hash "$dir")"
+	local bin="$tools_dir/bin/gobgp"
+	if up_to_date gobgp "$want" "$bin"; then
+		echo "gobgp $gobgp_version: cached ($bin)"
+		return
+	fi
+	local start=$SECONDS
+	# `go install ...@v3.37.0` cannot work: the module proxy does not serve
+	# gobgp/v3's version list. Built from a module that requires the exact version.
+	go_build "$dir" "$bin" github.com/osrg/gobgp/v3/cmd/gobgp || fail gobgp
+	local got
+	got="$("$bin" --version 2>&1)" || fail "gobgp --version"
+	case "$got" in
+	*"${gobgp_version#v}"*) ;;
+	*) echo "build-tools: gobgp: built binary reports '$got', want ${gobgp_version#v}" >&2; exit 1 ;;
+	esac
+	echo "gobgp $gobgp_version: built in $((SECONDS - start))s ($bin)"
+	record gobgp "$want"
+}
+
+build_cni() {
+	local ldflags="-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$cni_version"
+	local want="cni-plugins $cni_version $ldflags"
+	local bins=() pkgs=() p
+	for p in "${cni_plugins[@]}"; do
+		bins+=("$tools_dir/cni/${p#*/}")
+		pkgs+=("github.com/containernetworking/plugins/plugins/$p@$cni_version")
+	done
+	if up_to_date cni "$want" "${bins[@]}"; then
+		echo "cni plugins $cni_version: cached ($tools_dir/cni: ${cni_plugins[*]#*/})"
+		return
+	fi
+	local start=$SECONDS
+	# go install pkg@version builds outside any module, so the root go.mod is
+	# never consulted or changed.
+	(cd "$tools_dir" && GOBIN="$tools_dir/cni" go install -ldflags "$ldflags" "${pkgs[@]}") ||
+		fail "cni plugins ${cni_plugins[*]#*/}"
+	echo "cni plugins $cni_version: built in $((SECONDS - start))s ($tools_dir/cni: ${cni_plugins[*]#*/})"
+	record cni "$want"
+}
+
+build_cni
+build_gobgp
+build_kube

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the lab and the e2e tests need, only those that
+# are missing; a fast no-op when everything is installed. Runs as root with no
+# input (CI on a fresh Debian 12).
+set -euo pipefail
+
+packages=(etcd-server iptables ipset iproute2 iputils-ping tcpdump openssl procps kmod frr bird2)
+
+missing=()
+for pkg in "${packages[@]}"; do
+	status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+	[ "$status" = "install ok installed" ] || missing+=("$pkg")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "install-deps: all ${#packages[@]} packages installed"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+	exit 1
+fi
+
+# etcd-server, frr and bird2 ship services that their postinst scripts would
+# start on the default ports (etcd 2379/2380, BGP 179). The lab runs its own
+# etcd on other ports and its own routers inside namespaces, so it neither needs
+# nor wants them: while installing, a policy-rc.d that denies every start keeps
+# them stopped. An existing policy-rc.d (Docker images ship one) is left alone.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\n# written by nodebgp hack/install-deps.sh while installing packages\nexit 101\n' >"$policy"
+	chmod 0755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q \
+	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+	"${missing[@]}" </dev/null
+echo "install-deps: installed ${missing[*]}"

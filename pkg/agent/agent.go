@@ -1,0 +1,213 @@
+// Package agent is nodebgp's composition root: it connects the node informer to
+// the reconcilers (CNI config, bridge, firewall, BGP peers and paths, kernel
+// routes) and runs them until the context ends. It decides nothing about BGP or
+// the kernel itself; the packages it wires do.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/nodebgp/router/pkg/bgp"
+	"github.com/nodebgp/router/pkg/firewall"
+	"github.com/nodebgp/router/pkg/health"
+	"github.com/nodebgp/router/pkg/nodeinfo"
+	"github.com/nodebgp/router/pkg/podcidr"
+	"github.com/nodebgp/router/pkg/routes"
+)
+
+// agent holds the clients and the state shared by the loops. Each loop owns its
+// own fields; the few that cross loops are channels or set before the loops start.
+type agent struct {
+	cfg    Config
+	log    *slog.Logger
+	health *health.Health
+
+	client kubernetes.Interface
+	nodes  corelisters.NodeLister
+
+	// Known once this node's Node object has an InternalIP and a pod CIDR.
+	nodeIP       netip.Addr
+	initialCIDRs []netip.Prefix
+
+	// peersApplied is set once the node loop has configured the peer set, so
+	// the route loop can tell "no peers yet" from "every peer converged".
+	peersApplied atomic.Bool
+
+	speaker  *bgp.Speaker
+	kernel   *routes.Reconciler
+	firewall *firewall.Firewall
+
+	nodeChanged trigger // any Node added, changed or deleted
+	// routesSynced is closed after the first kernel route sync: until then the
+	// node must not attract traffic by announcing its pod CIDRs.
+	routesSynced chan struct{}
+}
+
+// Run runs the agent until ctx ends. On a planned stop it leaves routes, rules
+// and the CNI config in place: the data plane outlives the agent.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &agent{
+		cfg:          cfg,
+		log:          log.With("node", cfg.NodeName),
+		health:       health.New(),
+		nodeChanged:  newTrigger(),
+		routesSynced: make(chan struct{}),
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	if cfg.HealthAddr != "" {
+		// Liveness first: a node that waits for the API or for its pod CIDR is
+		// alive and must not be restarted by its probe.
+		g.Go(func() error { return health.Serve(ctx, cfg.HealthAddr, a.health.Handler()) })
+	}
+	g.Go(func() error { return a.run(ctx, g) })
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
+	client, err := newClient(a.cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	a.client = client
+
+	factory := informers.NewSharedInformerFactory(client, 0)
+	nodeInformer := factory.Core().V1().Nodes()
+	a.nodes = nodeInformer.Lister()
+	if _, err := nodeInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { a.nodeChanged.poke() },
+		UpdateFunc: func(_, _ any) { a.nodeChanged.poke() },
+		DeleteFunc: func(any) { a.nodeChanged.poke() },
+	}); err != nil {
+		return fmt.Errorf("watching nodes: %w", err)
+	}
+	if err := nodeInformer.Informer().SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+		a.health.Set("api", fmt.Errorf("watching nodes: %w", err))
+	}); err != nil {
+		return fmt.Errorf("watching nodes: %w", err)
+	}
+	factory.Start(ctx.Done())
+	a.log.Info("waiting for the node cache", "event", "start")
+	if !cache.WaitForCacheSync(ctx.Done(), nodeInformer.Informer().HasSynced) {
+		return ctx.Err()
+	}
+	a.health.Set("api", nil)
+
+	ownCIDRs, err := podcidr.Wait(ctx, podcidr.WaitParams{
+		NodeName: a.cfg.NodeName,
+		Get:      a.ownNode,
+		Notify:   a.nodeChanged,
+		LogEvery: 5 * time.Second,
+		Logger:   a.log,
+	})
+	if err != nil {
+		return err
+	}
+	self, err := a.waitNodeIP(ctx)
+	if err != nil {
+		return err
+	}
+	a.nodeIP = self.InternalIP
+	a.initialCIDRs = ownCIDRs
+	routerID := a.cfg.RouterID
+	if !routerID.IsValid() {
+		routerID = self.InternalIP
+		if !routerID.Is4() {
+			return fmt.Errorf("node %q: no IPv4 InternalIP to use as the BGP router ID; set --router-id", a.cfg.NodeName)
+		}
+	}
+	a.log.Info("node facts", "event", "start", "nodeIP", a.nodeIP, "routerID", routerID, "podCIDRs", fmt.Sprint(ownCIDRs))
+
+	a.speaker, err = bgp.New(ctx, bgp.Config{
+		ASN:             a.cfg.ClusterASN,
+		RouterID:        routerID,
+		ListenAddress:   a.nodeIP,
+		ListenPort:      a.cfg.BGPPort,
+		APIAddress:      a.cfg.GoBGPAPIAddress,
+		GracefulRestart: a.cfg.GracefulRestart,
+		RestartTime:     a.cfg.RestartTime,
+		Logger:          a.log.With("component", "bgp"),
+	})
+	if err != nil {
+		return fmt.Errorf("starting BGP: %w", err)
+	}
+	a.health.Set("bgp", nil)
+	// A planned stop must not tell peers to drop our routes: Stop closes without
+	// a Cease so that graceful-restart helpers keep them until we are back.
+	context.AfterFunc(ctx, a.speaker.Stop)
+
+	a.kernel = routes.NewReconciler(routes.ReconcilerParams{Logger: a.log.With("component", "routes")})
+	a.firewall, err = firewall.New(firewall.Params{Logger: a.log.With("component", "firewall")})
+	if err != nil {
+		return fmt.Errorf("setting up iptables: %w", err)
+	}
+
+	routesChanged := newTrigger()
+	g.Go(func() error { return a.speaker.WatchBestPaths(ctx, routesChanged.poke) })
+	g.Go(func() error { return routes.WatchLinks(ctx, routesChanged.poke) })
+	g.Go(func() error { return a.routeLoop(ctx, routesChanged) })
+	g.Go(func() error { return a.nodeLoop(ctx) })
+	return nil
+}
+
+// ownNode returns this node's Node object from the cache, nil if it does not exist.
+func (a *agent) ownNode() (*corev1.Node, error) {
+	n, err := a.nodes.Get(a.cfg.NodeName)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return n, nil
+}
+
+// waitNodeIP waits until this node's Node object has an InternalIP: kubelet sets
+// it shortly after registration, and the agent cannot peer without it.
+func (a *agent) waitNodeIP(ctx context.Context) (nodeinfo.Info, error) {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		n, err := a.ownNode()
+		if err == nil && n != nil {
+			info, ierr := nodeinfo.FromNode(n)
+			if ierr == nil {
+				return info, nil
+			}
+			err = ierr
+		}
+		if err != nil {
+			a.log.Warn("waiting for the node's InternalIP", "event", "wait", "reason", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return nodeinfo.Info{}, ctx.Err()
+		case <-a.nodeChanged:
+		case <-tick.C:
+		}
+	}
+}

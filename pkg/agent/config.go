@@ -1,0 +1,76 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// Config is everything `router run` needs, already parsed into types at the edge
+// (cmd/router). Validate reports every problem by the flag that causes it.
+type Config struct {
+	Kubeconfig string // "" = in-cluster
+	NodeName   string
+
+	ClusterASN      uint32
+	RouterID        netip.Addr // zero = the node's IPv4 InternalIP
+	BGPPort         int32
+	GoBGPAPIAddress string // "" = no gRPC API
+
+	GracefulRestart bool
+	RestartTime     time.Duration
+
+	CNIConfDir  string
+	CNIBridge   string
+	IPAMDataDir string // "" = host-local's default
+	MTU         int    // 0 = from the interface that carries the node IP
+
+	ClusterCIDRs []netip.Prefix
+	Masquerade   bool
+
+	RoutesSyncPeriod time.Duration
+	HealthAddr       string // "" = no health/metrics listener
+
+	Logger *slog.Logger
+}
+
+// Validate returns one error per invalid setting, each naming its flag.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, args...)))
+	}
+	if c.NodeName == "" {
+		bad("hostname-override", "node name is empty (set the flag, NODE_NAME, or a hostname)")
+	}
+	if c.ClusterASN == 0 || c.ClusterASN == 23456 {
+		bad("cluster-asn", "%d is not a usable ASN", c.ClusterASN)
+	}
+	if c.RouterID.IsValid() && !c.RouterID.Is4() {
+		bad("router-id", "%s is not an IPv4 address", c.RouterID)
+	}
+	if c.BGPPort < 1 || c.BGPPort > 65535 {
+		bad("bgp-port", "%d is not a TCP port", c.BGPPort)
+	}
+	if c.GracefulRestart && (c.RestartTime < time.Second || c.RestartTime > 4095*time.Second) {
+		bad("bgp-restart-time", "%s is outside 1s..4095s (the BGP capability's range)", c.RestartTime)
+	}
+	if c.CNIConfDir == "" {
+		bad("cni-conf-dir", "must not be empty")
+	}
+	if c.CNIBridge == "" || len(c.CNIBridge) > 15 {
+		bad("cni-bridge", "%q is not a valid interface name (1..15 characters)", c.CNIBridge)
+	}
+	if c.MTU != 0 && (c.MTU < 576 || c.MTU > 65535) {
+		bad("mtu", "%d is outside 576..65535", c.MTU)
+	}
+	if c.Masquerade && len(c.ClusterCIDRs) == 0 {
+		bad("cluster-cidr", "required when --masquerade is on: the cluster's pod CIDR, as given to kube-controller-manager --cluster-cidr")
+	}
+	if c.RoutesSyncPeriod < time.Second {
+		bad("routes-sync-period", "%s is shorter than 1s", c.RoutesSyncPeriod)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,219 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/nodebgp/router/pkg/bgp"
+	"github.com/nodebgp/router/pkg/cniinstall"
+	"github.com/nodebgp/router/pkg/firewall"
+	"github.com/nodebgp/router/pkg/nodeinfo"
+	"github.com/nodebgp/router/pkg/podcidr"
+	"github.com/nodebgp/router/pkg/routes"
+)
+
+// nodeState is what the node loop remembers between passes: only what it needs
+// to avoid repeating a log line.
+type nodeState struct {
+	problems    string // last logged set of node problems
+	cidrWarning string // last logged pod CIDR mismatch
+}
+
+// nodeLoop reconciles everything derived from Node objects, in a fixed order:
+// CNI config, bridge, firewall, peers, then advertisement — a pod CIDR is only
+// announced once this node can carry the traffic it attracts.
+func (a *agent) nodeLoop(ctx context.Context) error {
+	st := &nodeState{}
+	tick := time.NewTicker(a.cfg.RoutesSyncPeriod)
+	defer tick.Stop()
+	routesSynced := a.routesSynced
+	for {
+		a.reconcileNode(ctx, st, routesSynced == nil)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.nodeChanged:
+		case <-tick.C:
+		case <-routesSynced:
+			routesSynced = nil
+		}
+	}
+}
+
+func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced bool) {
+	a.checkOwnNode(st)
+	cidrs := a.initialCIDRs
+
+	all, err := a.nodes.List(labels.Everything())
+	if err != nil {
+		a.health.Set("api", fmt.Errorf("listing nodes: %w", err))
+		return
+	}
+	infos, problems := nodeinfo.Cluster(all)
+	a.reportNodeProblems(st, problems)
+
+	cniErr := a.syncCNI(cidrs)
+	a.health.Set("cni", cniErr)
+	bridgeErr := routes.EnsureBridge(routes.BridgeParams{
+		Name:     a.cfg.CNIBridge,
+		Gateways: gateways(cidrs),
+		MTU:      a.mtu(),
+	})
+	a.health.Set("bridge", bridgeErr)
+	a.health.Set("firewall", a.syncFirewall(cidrs))
+
+	peersErr := a.speaker.SetPeers(ctx, a.desiredPeers(infos))
+	a.health.Set("peers", peersErr)
+	if peersErr == nil {
+		a.peersApplied.Store(true)
+	}
+
+	// Announcing before the bridge and the conflist exist, or before the kernel
+	// has our routes, would black-hole the traffic the announcement attracts.
+	if cniErr == nil && bridgeErr == nil && routesSynced {
+		a.health.Set("advertise", a.speaker.SetAdvertised(ctx, cidrs, a.nodeIP))
+	}
+	a.checkAPI(ctx)
+}
+
+// checkOwnNode warns when this node's Node object vanished or shows other pod
+// CIDRs than at start. spec.podCIDRs is immutable, so this only happens when the
+// Node was deleted (and maybe re-registered): the agent keeps routing with what it
+// started with, and a restart adopts the new allocation.
+func (a *agent) checkOwnNode(st *nodeState) {
+	self, err := a.ownNode()
+	var warning string
+	switch {
+	case err != nil:
+		warning = fmt.Sprintf("reading node %q: %v", a.cfg.NodeName, err)
+	case self == nil:
+		warning = "own Node object not found; keeping the pod CIDRs it had at start"
+	default:
+		cidrs, err := podcidr.Own(self)
+		if err != nil {
+			warning = err.Error()
+		} else if !slices.Equal(cidrs, a.initialCIDRs) {
+			warning = fmt.Sprintf("pod CIDRs changed from %v to %v; restart the agent to adopt them", a.initialCIDRs, cidrs)
+		}
+	}
+	if warning != st.cidrWarning && warning != "" {
+		a.log.Warn("own node", "event", "own-node", "reason", warning)
+	}
+	st.cidrWarning = warning
+}
+
+func (a *agent) reportNodeProblems(st *nodeState, problems []error) {
+	msgs := make([]string, 0, len(problems))
+	for _, p := range problems {
+		msgs = append(msgs, p.Error())
+	}
+	joined := strings.Join(msgs, "; ")
+	if joined == st.problems {
+		return
+	}
+	st.problems = joined
+	for _, m := range msgs {
+		a.log.Warn("skipping node", "event", "bad-input", "reason", m)
+	}
+}
+
+func (a *agent) syncCNI(cidrs []netip.Prefix) error {
+	conf, err := cniinstall.RenderConflist(cniinstall.ConflistParams{
+		BridgeName:  a.cfg.CNIBridge,
+		MTU:         a.mtu(),
+		PodCIDRs:    cidrs,
+		IPAMDataDir: a.cfg.IPAMDataDir,
+	})
+	if err != nil {
+		return fmt.Errorf("rendering CNI config: %w", err)
+	}
+	changed, err := cniinstall.WriteConflist(a.cfg.CNIConfDir, conf)
+	if err != nil {
+		return err
+	}
+	if changed {
+		a.log.Info("wrote CNI config", "event", "cni-config", "dir", a.cfg.CNIConfDir)
+	}
+	return nil
+}
+
+func (a *agent) syncFirewall(cidrs []netip.Prefix) error {
+	v4, v6 := families(cidrs)
+	fwdErr := routes.EnableForwarding(v4, v6)
+	return errors.Join(fwdErr, a.firewall.Sync(firewall.Rules{
+		PodCIDRs:     cidrs,
+		ClusterCIDRs: a.cfg.ClusterCIDRs,
+		Masquerade:   a.cfg.Masquerade,
+	}))
+}
+
+// mtu is --mtu, else the MTU of the link that carries the node IP. Pods must not
+// get a bigger MTU than the underlay can carry unfragmented.
+func (a *agent) mtu() int {
+	if a.cfg.MTU != 0 {
+		return a.cfg.MTU
+	}
+	mtu, _, err := routes.MTUForAddress(a.nodeIP)
+	if err != nil {
+		a.log.Warn("cannot read the node link's MTU; using 1500", "event", "mtu", "reason", err.Error())
+		return 1500
+	}
+	return mtu
+}
+
+// desiredPeers is the iBGP full mesh: every other valid node, by its InternalIP.
+func (a *agent) desiredPeers(infos []nodeinfo.Info) []bgp.Peer {
+	peers := make([]bgp.Peer, 0, len(infos))
+	for _, n := range infos {
+		if n.Name == a.cfg.NodeName || n.InternalIP == a.nodeIP {
+			continue
+		}
+		peers = append(peers, bgp.Peer{
+			Name:    n.Name,
+			Address: n.InternalIP,
+			ASN:     a.cfg.ClusterASN,
+			Port:    uint16(a.cfg.BGPPort),
+		})
+	}
+	return peers
+}
+
+// checkAPI records whether the API server answers. An outage makes the agent
+// not ready, never not live: a restart would only lose the routes it protects.
+func (a *agent) checkAPI(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := a.client.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	if err != nil {
+		err = fmt.Errorf("API server: %w", err)
+	}
+	a.health.Set("api", err)
+}
+
+// gateways are the bridge addresses: the first host of each pod CIDR, which is
+// the gateway host-local hands to pods by default.
+func gateways(cidrs []netip.Prefix) []netip.Prefix {
+	gws := make([]netip.Prefix, 0, len(cidrs))
+	for _, c := range cidrs {
+		gws = append(gws, netip.PrefixFrom(c.Masked().Addr().Next(), c.Bits()))
+	}
+	return gws
+}
+
+func families(cidrs []netip.Prefix) (v4, v6 bool) {
+	for _, c := range cidrs {
+		if c.Addr().Is4() {
+			v4 = true
+		} else {
+			v6 = true
+		}
+	}
+	return v4, v6
+}

@@ -1,0 +1,83 @@
+package bgp
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// desiredPaths turns SetAdvertised's arguments into the paths to originate:
+// prefixes masked and deduplicated, each with nextHop. A prefix of another
+// family than nextHop cannot be announced with it and is dropped with an
+// error naming it.
+func desiredPaths(prefixes []netip.Prefix, nextHop netip.Addr) ([]Path, error) {
+	nextHop = nextHop.Unmap()
+	if !nextHop.IsValid() || nextHop.IsUnspecified() || nextHop.Zone() != "" {
+		if len(prefixes) == 0 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("next hop %q is not a usable address", nextHop)
+	}
+	var errs []error
+	seen := make(map[netip.Prefix]bool, len(prefixes))
+	out := make([]Path, 0, len(prefixes))
+	for _, p := range prefixes {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("prefix %q is not valid", p))
+			continue
+		}
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked()
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("prefix %s: not valid after unmapping", p))
+			continue
+		}
+		if p.Addr().Is4() != nextHop.Is4() {
+			errs = append(errs, fmt.Errorf("prefix %s: cannot be advertised with next hop %s of another address family", p, nextHop))
+			continue
+		}
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, Path{Prefix: p, NextHop: nextHop})
+	}
+	slices.SortFunc(out, comparePaths)
+	return out, errors.Join(errs...)
+}
+
+// advertiseDiff compares the paths to originate with those originated.
+// A path whose prefix is originated with another next hop is in add: adding
+// it replaces the old one (implicit withdraw).
+func advertiseDiff(desired, actual []Path) (add, withdraw []Path) {
+	want := make(map[netip.Prefix]bool, len(desired))
+	have := make(map[Path]bool, len(actual))
+	for _, p := range desired {
+		want[p.Prefix] = true
+	}
+	for _, p := range actual {
+		have[p] = true
+		if !want[p.Prefix] {
+			withdraw = append(withdraw, p)
+		}
+	}
+	for _, p := range desired {
+		if !have[p] {
+			add = append(add, p)
+		}
+	}
+	slices.SortFunc(add, comparePaths)
+	slices.SortFunc(withdraw, comparePaths)
+	return add, withdraw
+}
+
+// prefixesOf returns the prefixes of paths of one family (IPv4 when v4).
+func prefixesOf(paths []Path, v4 bool) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range paths {
+		if p.Prefix.Addr().Is4() == v4 {
+			out = append(out, p.Prefix)
+		}
+	}
+	return out
+}

@@ -1,0 +1,111 @@
+package bgp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// Defaults for the fields of Config left zero.
+const (
+	DefaultListenPort   = 179
+	DefaultRestartTime  = 120 * time.Second
+	DefaultConnectRetry = 5 * time.Second
+
+	// maxRestartTime is the largest Restart Time the graceful-restart
+	// capability can carry (a 12-bit count of seconds, RFC 4724 §3).
+	maxRestartTime = 4095 * time.Second
+)
+
+// Config is the validated, typed configuration of a Speaker.
+type Config struct {
+	// ASN is the local autonomous system number.
+	ASN uint32
+	// RouterID is the BGP identifier; BGP requires a 32-bit (IPv4) value.
+	RouterID netip.Addr
+	// ListenAddress is the only address BGP listens on (the node IP). It is
+	// also the source address of the sessions this speaker opens. Required
+	// unless ListenPort is -1.
+	ListenAddress netip.Addr
+	// ListenPort is the BGP port: 0 means DefaultListenPort, -1 means do not
+	// listen at all (GoBGP's convention; sessions are then only dialed).
+	ListenPort int32
+	// APIAddress is where GoBGP's gRPC API listens, e.g. "127.0.0.1:50051",
+	// so that the stock gobgp CLI works on the node. Empty means no API.
+	APIAddress string
+	// GracefulRestart announces the graceful-restart capability (RFC 4724)
+	// on every session and makes GoBGP a helper for restarting peers.
+	GracefulRestart bool
+	// RestartTime is how long peers keep our routes while we restart; 0 means
+	// DefaultRestartTime. At most 4095s.
+	RestartTime time.Duration
+	// ConnectRetry is the pause between attempts to open a session; 0 means
+	// DefaultConnectRetry. GoBGP counts whole seconds, at least one.
+	ConnectRetry time.Duration
+	// Logger receives the speaker's and GoBGP's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns cfg with zero fields replaced by their defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.ListenPort == 0 {
+		cfg.ListenPort = DefaultListenPort
+	}
+	if cfg.RestartTime == 0 {
+		cfg.RestartTime = DefaultRestartTime
+	}
+	if cfg.ConnectRetry == 0 {
+		cfg.ConnectRetry = DefaultConnectRetry
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg
+}
+
+// validate reports every invalid field of cfg (after defaults), each error
+// naming its field.
+func (cfg Config) validate() error {
+	var errs []error
+	if cfg.ASN == 0 {
+		errs = append(errs, errors.New("ASN: 0 is not a valid AS number"))
+	}
+	if !cfg.RouterID.Is4() {
+		errs = append(errs, fmt.Errorf("RouterID: %q is not an IPv4 address (BGP identifiers are 32 bits)", cfg.RouterID))
+	}
+	switch {
+	case cfg.ListenPort == -1:
+	case cfg.ListenPort < 1 || cfg.ListenPort > 65535:
+		errs = append(errs, fmt.Errorf("ListenPort: %d is not a port (or -1 for no listener)", cfg.ListenPort))
+	case !cfg.ListenAddress.IsValid():
+		errs = append(errs, errors.New("ListenAddress: required unless ListenPort is -1"))
+	}
+	if cfg.ListenAddress.IsValid() && cfg.ListenAddress.Zone() != "" {
+		errs = append(errs, fmt.Errorf("ListenAddress: %s: zoned addresses are not supported", cfg.ListenAddress))
+	}
+	if cfg.APIAddress != "" {
+		if _, _, err := net.SplitHostPort(cfg.APIAddress); err != nil {
+			errs = append(errs, fmt.Errorf("APIAddress: %q: %w", cfg.APIAddress, err))
+		}
+	}
+	if cfg.GracefulRestart && (cfg.RestartTime < time.Second || cfg.RestartTime > maxRestartTime) {
+		errs = append(errs, fmt.Errorf("RestartTime: %s is outside 1s..%s", cfg.RestartTime, maxRestartTime))
+	}
+	if cfg.ConnectRetry < 0 {
+		errs = append(errs, fmt.Errorf("ConnectRetry: %s is negative", cfg.ConnectRetry))
+	}
+	return errors.Join(errs...)
+}
+
+// seconds converts d to the whole seconds GoBGP's timers take, rounding up
+// and never below one.
+func seconds(d time.Duration) uint64 {
+	s := uint64((d + time.Second - 1) / time.Second)
+	if s < 1 {
+		return 1
+	}
+	return s
+}

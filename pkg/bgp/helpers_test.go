@@ -1,0 +1,250 @@
+package bgp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+)
+
+// Test-wide constants. Next hops are documentation addresses: they are
+// only BGP attributes here, no traffic is sent to them.
+const (
+	testASN       = 64512
+	waitTimeout   = 20 * time.Second
+	pollInterval  = 100 * time.Millisecond
+	testRestart   = 30 * time.Second
+	testNextHopA  = "192.0.2.11"
+	testNextHopA2 = "192.0.2.21"
+	testNextHopB  = "192.0.2.12"
+)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// freePort returns a TCP port on addr that nothing listens on right now.
+func freePort(t *testing.T, addr netip.Addr) uint16 {
+	t.Helper()
+	l, err := net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
+	if err != nil {
+		t.Fatalf("finding a free port on %s: %v", addr, err)
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port)
+}
+
+// testLogger logs through t at debug level when BGP_TEST_DEBUG is set, and
+// warnings otherwise, so a failing run shows what GoBGP complained about.
+func testLogger(t *testing.T, name string) *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("BGP_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level})).With("node", name)
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// node is one speaker under test and how others peer with it.
+type node struct {
+	name    string
+	speaker *Speaker
+	peer    Peer
+	cfg     Config
+}
+
+// startNode starts a speaker listening on addr:port (a free port when 0),
+// stopped when the test ends (Stop is idempotent).
+func startNode(t *testing.T, name string, asn uint32, addr netip.Addr, port uint16, routerID string, gr bool) *node {
+	t.Helper()
+	if port == 0 {
+		port = freePort(t, addr)
+	}
+	cfg := Config{
+		ASN:             asn,
+		RouterID:        netip.MustParseAddr(routerID),
+		ListenAddress:   addr,
+		ListenPort:      int32(port),
+		GracefulRestart: gr,
+		RestartTime:     testRestart,
+		ConnectRetry:    time.Second,
+		Logger:          testLogger(t, name),
+	}
+	return startNodeConfig(t, name, cfg)
+}
+
+func startNodeConfig(t *testing.T, name string, cfg Config) *node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	s, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("starting speaker %s: %v", name, err)
+	}
+	t.Cleanup(s.Stop)
+	return &node{
+		name:    name,
+		speaker: s,
+		cfg:     cfg,
+		peer:    Peer{Name: name, Address: cfg.ListenAddress, ASN: cfg.ASN, Port: uint16(cfg.ListenPort)},
+	}
+}
+
+// setPeers applies peers twice: the second pass must find nothing to do.
+func (n *node) setPeers(t *testing.T, peers ...Peer) {
+	t.Helper()
+	ctx := testContext(t)
+	for pass := 1; pass <= 2; pass++ {
+		if err := n.speaker.SetPeers(ctx, peers); err != nil {
+			t.Fatalf("%s: SetPeers pass %d: %v", n.name, pass, err)
+		}
+	}
+	want, err := normalizePeers(peers, n.speaker.self())
+	if err != nil {
+		t.Fatalf("%s: normalizing peers: %v", n.name, err)
+	}
+	have, err := n.speaker.listPeers(ctx)
+	if err != nil {
+		t.Fatalf("%s: listing peers: %v", n.name, err)
+	}
+	if d := diffPeers(want, have); !d.empty() {
+		t.Fatalf("%s: after SetPeers GoBGP still differs: %+v", n.name, d)
+	}
+}
+
+// advertise applies SetAdvertised twice: the second pass must find nothing
+// to do, and the export prefix sets must equal the prefixes.
+func (n *node) advertise(t *testing.T, nextHop string, prefixes ...string) {
+	t.Helper()
+	ctx := testContext(t)
+	ps := make([]netip.Prefix, 0, len(prefixes))
+	for _, p := range prefixes {
+		ps = append(ps, netip.MustParsePrefix(p))
+	}
+	nh := netip.MustParseAddr(nextHop)
+	for pass := 1; pass <= 2; pass++ {
+		if err := n.speaker.SetAdvertised(ctx, ps, nh); err != nil {
+			t.Fatalf("%s: SetAdvertised pass %d: %v", n.name, pass, err)
+		}
+	}
+	want, err := desiredPaths(ps, nh)
+	if err != nil {
+		t.Fatalf("%s: desired paths: %v", n.name, err)
+	}
+	have, err := n.speaker.listLocalPaths(ctx)
+	if err != nil {
+		t.Fatalf("%s: listing local paths: %v", n.name, err)
+	}
+	if add, del := advertiseDiff(want, have); len(add)+len(del) > 0 {
+		t.Fatalf("%s: after SetAdvertised GoBGP still differs: add %v, withdraw %v", n.name, add, del)
+	}
+	for _, v4 := range []bool{true, false} {
+		members, err := n.speaker.prefixSetMembers(ctx, ownPrefixSetName(v4))
+		if err != nil {
+			t.Fatalf("%s: %v", n.name, err)
+		}
+		if add, del := prefixSetDiff(prefixesOf(want, v4), members); len(add)+len(del) > 0 {
+			t.Fatalf("%s: prefix set %s differs: add %v, remove %v", n.name, ownPrefixSetName(v4), add, del)
+		}
+	}
+}
+
+func (n *node) bestPaths(t *testing.T) []Path {
+	t.Helper()
+	paths, err := n.speaker.BestPaths(testContext(t))
+	if err != nil {
+		t.Fatalf("%s: BestPaths: %v", n.name, err)
+	}
+	return paths
+}
+
+func (n *node) peerStatus(t *testing.T, of *node) (PeerStatus, bool) {
+	t.Helper()
+	peers, err := n.speaker.Peers(testContext(t))
+	if err != nil {
+		t.Fatalf("%s: Peers: %v", n.name, err)
+	}
+	for _, p := range peers {
+		if p.Address == of.peer.Address {
+			return p, true
+		}
+	}
+	return PeerStatus{}, false
+}
+
+// waitEstablished waits until a's session with b is established.
+func waitEstablished(t *testing.T, a, b *node) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%s's session with %s to be established", a.name, b.name), func() (bool, string) {
+		st, ok := a.peerStatus(t, b)
+		return ok && st.State == StateEstablished, fmt.Sprintf("%+v", st)
+	})
+}
+
+// waitPath waits until n's best paths do (present) or do not contain p.
+func waitPath(t *testing.T, n *node, p Path, present bool) {
+	t.Helper()
+	what := "to learn"
+	if !present {
+		what = "to lose"
+	}
+	waitFor(t, fmt.Sprintf("%s %s %s", n.name, what, p), func() (bool, string) {
+		paths := n.bestPaths(t)
+		return slices.Contains(paths, p) == present, fmt.Sprint(paths)
+	})
+}
+
+// waitFor polls cond until it holds, for at most waitTimeout.
+func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	last := ""
+	maxAttempts := int(waitTimeout / pollInterval)
+	for attempt := 0; attempt < maxAttempts && time.Now().Before(deadline); attempt++ {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		time.Sleep(pollInterval)
+	}
+	t.Fatalf("timed out after %s waiting for %s; last state: %s", waitTimeout, what, last)
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func path(prefix, nextHop string) Path {
+	return Path{Prefix: netip.MustParsePrefix(prefix), NextHop: netip.MustParseAddr(nextHop)}
+}
+
+// notificationsReceived counts the NOTIFICATION messages n's GoBGP got from
+// the neighbor at of's address.
+func (n *node) notificationsReceived(t *testing.T, of *node) uint64 {
+	t.Helper()
+	var count uint64
+	found := false
+	req := &api.ListPeerRequest{Address: of.peer.Address.String()}
+	err := n.speaker.server.ListPeer(testContext(t), req, func(p *api.Peer) {
+		found = true
+		count = p.GetState().GetMessages().GetReceived().GetNotification()
+	})
+	if err != nil || !found {
+		t.Fatalf("%s: listing neighbor %s: found %v, %v", n.name, of.peer.Address, found, err)
+	}
+	return count
+}

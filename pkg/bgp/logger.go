@@ -1,0 +1,97 @@
+package bgp
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+
+	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
+)
+
+// gobgpLogger adapts GoBGP's log.Logger to slog.
+//
+// GoBGP narrates every step (a peer configured, a state changed, a path
+// sent) at info level. This package logs the decisions itself, so GoBGP's
+// info and debug lines go out at debug level, and its warnings and errors
+// keep theirs.
+type gobgpLogger struct {
+	log *slog.Logger
+}
+
+func newGoBGPLogger(l *slog.Logger) *gobgpLogger {
+	return &gobgpLogger{log: l.With("component", "gobgp")}
+}
+
+var _ gobgplog.Logger = (*gobgpLogger)(nil)
+
+// Panic keeps GoBGP's contract that Panic does not return: it is only
+// called on broken internal invariants ("code logic bug").
+func (g *gobgpLogger) Panic(msg string, fields gobgplog.Fields) {
+	g.emit(slog.LevelError, msg, fields)
+	panic("gobgp: " + msg)
+}
+
+// Fatal logs at error level but does not exit: only the program's main may
+// end the process. The one fatal condition reachable from outside GoBGP, a
+// gRPC API address that cannot be bound, is checked by New beforehand.
+func (g *gobgpLogger) Fatal(msg string, fields gobgplog.Fields) {
+	g.emit(slog.LevelError, msg, fields)
+}
+
+func (g *gobgpLogger) Error(msg string, fields gobgplog.Fields) {
+	g.emit(slog.LevelError, msg, fields)
+}
+
+func (g *gobgpLogger) Warn(msg string, fields gobgplog.Fields) {
+	g.emit(slog.LevelWarn, msg, fields)
+}
+
+func (g *gobgpLogger) Info(msg string, fields gobgplog.Fields) {
+	g.emit(slog.LevelDebug, msg, fields)
+}
+
+func (g *gobgpLogger) Debug(msg string, fields gobgplog.Fields) {
+	g.emit(slog.LevelDebug, msg, fields)
+}
+
+// SetLevel ignores GoBGP's level changes (gobgp CLI "log-level"): the
+// level belongs to the agent's slog handler.
+func (g *gobgpLogger) SetLevel(gobgplog.LogLevel) {}
+
+// GetLevel lets GoBGP skip building debug messages nobody will see.
+func (g *gobgpLogger) GetLevel() gobgplog.LogLevel {
+	if g.log.Enabled(context.Background(), slog.LevelDebug) {
+		return gobgplog.DebugLevel
+	}
+	return gobgplog.WarnLevel
+}
+
+func (g *gobgpLogger) emit(level slog.Level, msg string, fields gobgplog.Fields) {
+	ctx := context.Background()
+	if !g.log.Enabled(ctx, level) {
+		return
+	}
+	g.log.Log(ctx, level, msg, fieldAttrs(fields)...)
+}
+
+// fieldAttrs converts GoBGP's fields to slog attributes in a stable order,
+// with lower-case keys. GoBGP names the neighbor "Key" under topic "Peer";
+// that becomes our "peer" key.
+func fieldAttrs(fields gobgplog.Fields) []any {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	peerTopic := fields["Topic"] == "Peer"
+	attrs := make([]any, 0, len(keys))
+	for _, k := range keys {
+		name := strings.ToLower(k)
+		if k == "Key" && peerTopic {
+			name = "peer"
+		}
+		attrs = append(attrs, slog.Any(name, fields[k]))
+	}
+	return attrs
+}

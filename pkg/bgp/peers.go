@@ -1,0 +1,185 @@
+package bgp
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+)
+
+// Session timers. Hold and keepalive are the RFC 4271 suggestions.
+const (
+	holdTimeSeconds  = 90
+	keepaliveSeconds = 30
+)
+
+// Peer is a BGP neighbor this speaker should have a session with.
+type Peer struct {
+	// Name is shown as the peer's description (gobgp neighbor): for other
+	// nodes, the Kubernetes node name.
+	Name    string
+	Address netip.Addr
+	ASN     uint32
+	// Port is the peer's BGP port; 0 means 179.
+	Port uint16
+}
+
+func (p Peer) String() string {
+	if p.Name == "" {
+		return p.Address.String()
+	}
+	return fmt.Sprintf("%s (%s)", p.Name, p.Address)
+}
+
+// peerSettings are the parts of Config every session shares.
+type peerSettings struct {
+	localAddress    netip.Addr
+	gracefulRestart bool
+	restartTime     time.Duration
+	connectRetry    time.Duration
+}
+
+func newPeerSettings(cfg Config) peerSettings {
+	return peerSettings{
+		localAddress:    cfg.ListenAddress,
+		gracefulRestart: cfg.GracefulRestart,
+		restartTime:     cfg.RestartTime,
+		connectRetry:    cfg.ConnectRetry,
+	}
+}
+
+// apiPeer renders p as GoBGP's neighbor configuration.
+func apiPeer(set peerSettings, p Peer) *api.Peer {
+	out := &api.Peer{
+		Conf: &api.PeerConf{
+			NeighborAddress: p.Address.String(),
+			PeerAsn:         p.ASN,
+			Description:     p.Name,
+		},
+		Timers: &api.Timers{Config: &api.TimersConfig{
+			ConnectRetry:      seconds(set.connectRetry),
+			HoldTime:          holdTimeSeconds,
+			KeepaliveInterval: keepaliveSeconds,
+		}},
+		Transport: &api.Transport{RemotePort: uint32(p.Port)},
+		AfiSafis:  peerAfiSafis(p.Address, set.gracefulRestart),
+	}
+	// Source the session from the node IP, so that peers see the address
+	// they were configured with; only possible within one address family.
+	if set.localAddress.IsValid() && set.localAddress.Is4() == p.Address.Is4() {
+		out.Transport.LocalAddress = set.localAddress.String()
+	}
+	if set.gracefulRestart {
+		out.GracefulRestart = &api.GracefulRestart{
+			Enabled:     true,
+			RestartTime: uint32(seconds(set.restartTime)),
+			// GoBGP only runs the selection-deferral timer when it is itself
+			// the restarting speaker (LocalRestarting), which this package
+			// never sets; left zero GoBGP would default it to 360s. Keep it
+			// bounded by the restart time in case that ever changes.
+			DeferralTime: uint32(seconds(set.restartTime)),
+		}
+	}
+	return out
+}
+
+// peerFromAPI reads back the fields of a GoBGP neighbor that SetPeers owns.
+func peerFromAPI(p *api.Peer) (Peer, error) {
+	raw := p.GetConf().GetNeighborAddress()
+	addr, err := netip.ParseAddr(raw)
+	if err != nil {
+		return Peer{}, fmt.Errorf("neighbor %q: address: %w", raw, err)
+	}
+	port := p.GetTransport().GetRemotePort()
+	if port == 0 {
+		port = DefaultListenPort
+	}
+	if port > 65535 {
+		return Peer{}, fmt.Errorf("neighbor %s: remote port %d out of range", addr, port)
+	}
+	return Peer{
+		Name:    p.GetConf().GetDescription(),
+		Address: addr.Unmap(),
+		ASN:     p.GetConf().GetPeerAsn(),
+		Port:    uint16(port),
+	}, nil
+}
+
+// normalizePeers validates desired peers: it fills the default port, and
+// drops (with an error naming each) peers without a usable address or ASN,
+// the speaker itself (self: its listen address and port), and repeated
+// addresses after the first (GoBGP keys neighbors by address).
+func normalizePeers(desired []Peer, self netip.AddrPort) ([]Peer, error) {
+	var errs []error
+	seen := make(map[netip.Addr]bool, len(desired))
+	out := make([]Peer, 0, len(desired))
+	for _, p := range desired {
+		p.Address = p.Address.Unmap()
+		switch {
+		case !p.Address.IsValid():
+			errs = append(errs, fmt.Errorf("peer %q: no address", p.Name))
+			continue
+		case p.Address.Zone() != "":
+			errs = append(errs, fmt.Errorf("peer %s: zoned addresses are not supported", p))
+			continue
+		case p.ASN == 0:
+			errs = append(errs, fmt.Errorf("peer %s: 0 is not a valid AS number", p))
+			continue
+		case seen[p.Address]:
+			errs = append(errs, fmt.Errorf("peer %s: address listed more than once", p))
+			continue
+		}
+		if p.Port == 0 {
+			p.Port = DefaultListenPort
+		}
+		if netip.AddrPortFrom(p.Address, p.Port) == self {
+			errs = append(errs, fmt.Errorf("peer %s: is this speaker itself", p))
+			continue
+		}
+		seen[p.Address] = true
+		out = append(out, p)
+	}
+	return out, errors.Join(errs...)
+}
+
+// peerDiff is what SetPeers has to change in GoBGP.
+type peerDiff struct {
+	add    []Peer
+	update []Peer // the desired version of a peer whose settings changed
+	remove []Peer // as GoBGP has them
+}
+
+func (d peerDiff) empty() bool {
+	return len(d.add) == 0 && len(d.update) == 0 && len(d.remove) == 0
+}
+
+// diffPeers compares desired (normalized) peers with GoBGP's, keyed by
+// address. Results are sorted by address.
+func diffPeers(desired, actual []Peer) peerDiff {
+	have := make(map[netip.Addr]Peer, len(actual))
+	for _, p := range actual {
+		have[p.Address] = p
+	}
+	var d peerDiff
+	for _, p := range desired {
+		cur, ok := have[p.Address]
+		switch {
+		case !ok:
+			d.add = append(d.add, p)
+		case cur != p:
+			d.update = append(d.update, p)
+		}
+		delete(have, p.Address)
+	}
+	for _, p := range have {
+		d.remove = append(d.remove, p)
+	}
+	byAddr := func(a, b Peer) int { return a.Address.Compare(b.Address) }
+	slices.SortFunc(d.add, byAddr)
+	slices.SortFunc(d.update, byAddr)
+	slices.SortFunc(d.remove, byAddr)
+	return d
+}

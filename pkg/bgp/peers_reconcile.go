@@ -1,0 +1,78 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	api "github.com/osrg/gobgp/v3/api"
+)
+
+// SetPeers makes GoBGP's neighbors exactly desired: it adds missing peers,
+// updates peers whose name, ASN or port changed (GoBGP resets such a
+// session), and deletes the rest (with a Cease, so that they withdraw our
+// routes at once). Invalid entries are skipped and reported in the error;
+// the others are still applied. Calling it again with the same peers
+// changes nothing.
+func (s *Speaker) SetPeers(ctx context.Context, desired []Peer) error {
+	s.reconcile.Lock()
+	defer s.reconcile.Unlock()
+
+	want, invalid := normalizePeers(desired, s.self())
+	have, err := s.listPeers(ctx)
+	if err != nil {
+		return errors.Join(invalid, err)
+	}
+	d := diffPeers(want, have)
+	errs := []error{invalid}
+	for _, p := range d.remove {
+		if err := s.server.DeletePeer(ctx, &api.DeletePeerRequest{Address: p.Address.String()}); err != nil {
+			errs = append(errs, fmt.Errorf("deleting peer %s: %w", p, err))
+			continue
+		}
+		s.log.Info("BGP peer removed", "event", "peer-removed", "peer", p.Address, "node", p.Name, "asn", p.ASN)
+	}
+	for _, p := range d.update {
+		if _, err := s.server.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: apiPeer(s.peers, p)}); err != nil {
+			errs = append(errs, fmt.Errorf("updating peer %s: %w", p, err))
+			continue
+		}
+		s.log.Info("BGP peer updated", "event", "peer-updated", "peer", p.Address, "node", p.Name, "asn", p.ASN, "port", p.Port)
+	}
+	for _, p := range d.add {
+		if err := s.server.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(s.peers, p)}); err != nil {
+			errs = append(errs, fmt.Errorf("adding peer %s: %w", p, err))
+			continue
+		}
+		s.log.Info("BGP peer added", "event", "peer-added", "peer", p.Address, "node", p.Name, "asn", p.ASN, "port", p.Port)
+	}
+	return errors.Join(errs...)
+}
+
+// listPeers returns GoBGP's neighbors as Peers. A neighbor whose address
+// does not parse (configured by hand by interface name, say) is not ours
+// and is left alone.
+func (s *Speaker) listPeers(ctx context.Context) ([]Peer, error) {
+	var out []Peer
+	err := s.server.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
+		peer, err := peerFromAPI(p)
+		if err != nil {
+			s.log.Warn("ignoring BGP neighbor", "event", "neighbor-ignored", "reason", err.Error())
+			return
+		}
+		out = append(out, peer)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing BGP neighbors: %w", err)
+	}
+	return out, nil
+}
+
+// self is this speaker's own BGP endpoint, which must never be its peer.
+func (s *Speaker) self() netip.AddrPort {
+	if s.cfg.ListenPort < 1 {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(s.cfg.ListenAddress.Unmap(), uint16(s.cfg.ListenPort))
+}

@@ -1,0 +1,116 @@
+package cniinstall
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// tempPrefix starts the names of in-progress writes. The leading dot and the
+// random suffix after ".tmp" keep the runtime from loading a half-written
+// file: it only reads names ending in .conf, .conflist or .json.
+const tempPrefix = "." + ConflistName + ".tmp"
+
+// WriteConflist makes dir/ConflistName hold content. It writes nothing when
+// the file already holds exactly that (so its mtime, which some runtimes
+// watch, only moves on a real change). Otherwise it writes a temp file in
+// dir, syncs it, makes it 0644 and renames it over the old file, so the
+// runtime sees either the old config or the new one, never a partial one.
+// It creates dir (0755) if missing, and removes temp files that a crash of
+// an earlier write left behind.
+func WriteConflist(dir string, content []byte) (changed bool, err error) {
+	path := filepath.Join(dir, ConflistName)
+	old, err := os.ReadFile(path)
+	if err == nil && bytes.Equal(old, content) {
+		return false, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("writing CNI config %s: %w", path, err)
+	}
+	if err := writeAtomic(dir, path, content); err != nil {
+		return false, fmt.Errorf("writing CNI config %s: %w", path, err)
+	}
+	return true, nil
+}
+
+func writeAtomic(dir, path string, content []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := removeStaleTemps(dir); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, tempPrefix+"*")
+	if err != nil {
+		return err
+	}
+	// Once renamed, the temp name no longer exists and this is a no-op.
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(content); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	// CreateTemp makes the file 0600; runtimes and operators read it.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes the rename itself durable, so a power loss right after a
+// successful write cannot bring back the old config.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// RemoveConflist removes the conflist (and any leftover temp files of ours)
+// from dir. A missing file or dir is not an error.
+func RemoveConflist(dir string) error {
+	path := filepath.Join(dir, ConflistName)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing CNI config %s: %w", path, err)
+	}
+	if err := removeStaleTemps(dir); err != nil {
+		return fmt.Errorf("removing CNI config %s: %w", path, err)
+	}
+	return nil
+}
+
+func removeStaleTemps(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), tempPrefix) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}

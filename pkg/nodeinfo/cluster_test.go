@@ -1,0 +1,179 @@
+package nodeinfo
+
+import (
+	"reflect"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestCluster(t *testing.T) {
+	tests := []struct {
+		name         string
+		nodes        []*corev1.Node
+		wantNames    []string
+		wantProblems []string
+	}{
+		{
+			name: "valid nodes are all kept, sorted by name",
+			nodes: []*corev1.Node{
+				node("n3", internalIP("10.199.1.13"), podCIDRs("10.244.3.0/24")),
+				node("n1", internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
+				node("n2", internalIP("10.199.1.12")),
+			},
+			wantNames: []string{"n1", "n2", "n3"},
+		},
+		{
+			name:         "no nodes gives an empty view",
+			nodes:        nil,
+			wantNames:    nil,
+			wantProblems: nil,
+		},
+		{
+			name: "a node that does not parse is skipped and reported",
+			nodes: []*corev1.Node{
+				node("n1", internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
+				node("n2", internalIP("10.199.1.12"), podCIDRs("10.244.2.0/24", "10.0.0.300/24")),
+			},
+			wantNames:    []string{"n1"},
+			wantProblems: []string{`node "n2": spec.podCIDRs[1]: "10.0.0.300/24" is not a CIDR; node skipped`},
+		},
+		{
+			name: "newer node whose CIDR lies inside an older node's CIDR is skipped",
+			nodes: []*corev1.Node{
+				node("n4", createdAt(2), internalIP("10.199.1.14"), podCIDRs("10.244.2.0/24")),
+				node("n2", createdAt(1), internalIP("10.199.1.12"), podCIDRs("10.244.2.0/23")),
+			},
+			wantNames:    []string{"n2"},
+			wantProblems: []string{`node "n4": spec.podCIDRs: 10.244.2.0/24 overlaps 10.244.2.0/23 of node "n2"; node skipped`},
+		},
+		{
+			name: "newer node whose CIDR contains an older node's CIDR is skipped",
+			nodes: []*corev1.Node{
+				node("n2", createdAt(1), internalIP("10.199.1.12"), podCIDRs("10.244.2.0/24")),
+				node("n4", createdAt(2), internalIP("10.199.1.14"), podCIDRs("10.244.2.0/23")),
+			},
+			wantNames:    []string{"n2"},
+			wantProblems: []string{`node "n4": spec.podCIDRs: 10.244.2.0/23 overlaps 10.244.2.0/24 of node "n2"; node skipped`},
+		},
+		{
+			name: "older node keeps its CIDR even when its name sorts later",
+			nodes: []*corev1.Node{
+				node("a", createdAt(5), internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
+				node("z", createdAt(1), internalIP("10.199.1.12"), podCIDRs("10.244.1.0/24")),
+			},
+			wantNames:    []string{"z"},
+			wantProblems: []string{`node "a": spec.podCIDRs: 10.244.1.0/24 overlaps 10.244.1.0/24 of node "z"; node skipped`},
+		},
+		{
+			name: "equal creation times fall back to name order",
+			nodes: []*corev1.Node{
+				node("n3", createdAt(1), internalIP("10.199.1.13"), podCIDRs("10.244.1.0/24")),
+				node("n1", createdAt(1), internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
+			},
+			wantNames:    []string{"n1"},
+			wantProblems: []string{`node "n3": spec.podCIDRs: 10.244.1.0/24 overlaps 10.244.1.0/24 of node "n1"; node skipped`},
+		},
+		{
+			name: "overlap in the IPv6 CIDR of dual-stack nodes is caught",
+			nodes: []*corev1.Node{
+				node("n1", createdAt(1), internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24", "fd00:244::/56")),
+				node("n2", createdAt(2), internalIP("10.199.1.12"), podCIDRs("10.244.2.0/24", "fd00:244:0:1::/64")),
+			},
+			wantNames:    []string{"n1"},
+			wantProblems: []string{`node "n2": spec.podCIDRs: fd00:244:0:1::/64 overlaps fd00:244::/56 of node "n1"; node skipped`},
+		},
+		{
+			name: "CIDRs of different families never overlap",
+			nodes: []*corev1.Node{
+				node("n1", internalIP("10.199.1.11"), podCIDRs("0.0.0.0/0")),
+				node("n2", internalIP("10.199.1.12"), podCIDRs("::/0")),
+			},
+			wantNames: []string{"n1", "n2"},
+		},
+		{
+			name: "overlap through the legacy field names spec.podCIDR",
+			nodes: []*corev1.Node{
+				node("n1", createdAt(1), internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
+				node("n2", createdAt(2), internalIP("10.199.1.12"), legacyPodCIDR("10.244.1.128/25")),
+			},
+			wantNames:    []string{"n1"},
+			wantProblems: []string{`node "n2": spec.podCIDR: 10.244.1.128/25 overlaps 10.244.1.0/24 of node "n1"; node skipped`},
+		},
+		{
+			name: "a skipped node's claims block nobody",
+			nodes: []*corev1.Node{
+				node("n1", createdAt(1), internalIP("10.199.1.11"), podCIDRs("10.1.0.0/24")),
+				node("n2", createdAt(2), internalIP("10.199.1.12"), podCIDRs("10.1.0.0/16")),
+				node("n3", createdAt(3), internalIP("10.199.1.13"), podCIDRs("10.1.1.0/24")),
+			},
+			wantNames:    []string{"n1", "n3"},
+			wantProblems: []string{`node "n2": spec.podCIDRs: 10.1.0.0/16 overlaps 10.1.0.0/24 of node "n1"; node skipped`},
+		},
+		{
+			name: "newer node with a duplicate InternalIP is skipped",
+			nodes: []*corev1.Node{
+				node("n1", createdAt(1), internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
+				node("n2", createdAt(2), internalIP("fd00::12", "10.199.1.11"), podCIDRs("10.244.2.0/24")),
+			},
+			wantNames:    []string{"n1"},
+			wantProblems: []string{`node "n2": status.addresses: InternalIP 10.199.1.11 is also InternalIP of node "n1"; node skipped`},
+		},
+		{
+			name: "nodes without pod CIDRs never conflict over CIDRs",
+			nodes: []*corev1.Node{
+				node("n1", internalIP("10.199.1.11")),
+				node("n2", internalIP("10.199.1.12")),
+			},
+			wantNames: []string{"n1", "n2"},
+		},
+		{
+			name: "nil node is reported, the rest are kept",
+			nodes: []*corev1.Node{
+				nil,
+				node("n1", internalIP("10.199.1.11")),
+			},
+			wantNames:    []string{"n1"},
+			wantProblems: []string{"nil node; node skipped"},
+		},
+		{
+			name: "a node listed twice is kept once",
+			nodes: []*corev1.Node{
+				node("n1", internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
+				node("n1", internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
+			},
+			wantNames:    []string{"n1"},
+			wantProblems: []string{`node "n1": metadata.name: listed twice; node skipped`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			infos, problems := Cluster(tt.nodes)
+			var names []string
+			for _, i := range infos {
+				names = append(names, i.Name)
+			}
+			var msgs []string
+			for _, p := range problems {
+				msgs = append(msgs, p.Error())
+			}
+			if !reflect.DeepEqual(names, tt.wantNames) {
+				t.Errorf("Cluster kept %q, want %q", names, tt.wantNames)
+			}
+			if !reflect.DeepEqual(msgs, tt.wantProblems) {
+				t.Errorf("Cluster problems =\n %q\nwant\n %q", msgs, tt.wantProblems)
+			}
+		})
+	}
+}
+
+func TestClusterLeavesInputOrderAlone(t *testing.T) {
+	nodes := []*corev1.Node{
+		node("n2", createdAt(2), internalIP("10.199.1.12")),
+		node("n1", createdAt(1), internalIP("10.199.1.11")),
+	}
+	Cluster(nodes)
+	if nodes[0].Name != "n2" || nodes[1].Name != "n1" {
+		t.Errorf("Cluster reordered its input: %s, %s", nodes[0].Name, nodes[1].Name)
+	}
+}

@@ -1,0 +1,209 @@
+package routes
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// batchWriter sends route changes to the kernel many to a datagram and then
+// reads their acknowledgements, instead of one request and one wait per
+// route. The kernel handles a datagram's messages in order, synchronously,
+// so this changes nothing but the cost: on the 2-core machine we measure on,
+// 10,000 adds take about 75 ms this way and about 200 ms with netlink's
+// RouteAdd in a loop (and about 130 ms through `ip -batch`).
+type batchWriter struct {
+	fd  int
+	seq uint32
+	out []byte // the datagram being built, reused
+	in  []byte // receive buffer, reused
+}
+
+// batchSize keeps a batch's acknowledgements (one small skb each) well
+// within the socket's receive buffer: acknowledgements that do not fit are
+// dropped by the kernel.
+const batchSize = 128
+
+func newBatchWriter() (*batchWriter, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("opening netlink route socket: %w", err)
+	}
+	tv := unix.NsecToTimeval(socketTimeout.Nanoseconds())
+	for _, set := range []func() error{
+		func() error { return unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}) },
+		func() error { return unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv) },
+		func() error { return unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv) },
+	} {
+		if err := set(); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("setting up netlink route socket: %w", err)
+		}
+	}
+	// Best effort: a bigger buffer is a wider margin, and with CAP_ACK an
+	// error's acknowledgement does not echo the whole request back.
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
+	return &batchWriter{fd: fd, in: make([]byte, 64<<10)}, nil
+}
+
+func (w *batchWriter) Close() { unix.Close(w.fd) }
+
+// WriteRoutes implements Kernel.
+func (w *batchWriter) WriteRoutes(writes []RouteWrite) []error {
+	errs := make([]error, len(writes))
+	for start := 0; start < len(writes); start += batchSize {
+		end := min(start+batchSize, len(writes))
+		w.writeBatch(writes[start:end], errs[start:end])
+	}
+	return errs
+}
+
+// writeBatch sends one datagram and waits for an acknowledgement of each of
+// its messages, matched by sequence number; stale ones from an earlier batch
+// that timed out are ignored the same way.
+func (w *batchWriter) writeBatch(writes []RouteWrite, errs []error) {
+	w.out = w.out[:0]
+	first := w.seq + 1
+	pending := make([]bool, len(writes))
+	waiting := 0
+	for i, wr := range writes {
+		w.seq++
+		out, err := appendRouteMsg(w.out, w.seq, wr)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		w.out = out
+		pending[i] = true
+		waiting++
+	}
+	if waiting == 0 {
+		return
+	}
+	failPending := func(err error) {
+		for i := range pending {
+			if pending[i] {
+				errs[i] = err
+			}
+		}
+	}
+	if err := unix.Sendto(w.fd, w.out, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		failPending(fmt.Errorf("sending to netlink: %w", err))
+		return
+	}
+	for waiting > 0 {
+		n, from, err := unix.Recvfrom(w.fd, w.in, 0)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			failPending(fmt.Errorf("no answer from netlink within %s", socketTimeout))
+			return
+		case errors.Is(err, unix.ENOBUFS):
+			failPending(errors.New("netlink dropped the answer (receive buffer full); the next Sync will see the outcome"))
+			return
+		case err != nil:
+			failPending(fmt.Errorf("receiving from netlink: %w", err))
+			return
+		}
+		if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
+			continue // not from the kernel
+		}
+		msgs, err := syscall.ParseNetlinkMessage(w.in[:n])
+		if err != nil {
+			failPending(fmt.Errorf("parsing netlink answer: %w", err))
+			return
+		}
+		for _, m := range msgs {
+			i := int(m.Header.Seq - first)
+			if m.Header.Type != unix.NLMSG_ERROR || i < 0 || i >= len(writes) || !pending[i] || len(m.Data) < 4 {
+				continue
+			}
+			if errno := int32(binary.NativeEndian.Uint32(m.Data[:4])); errno != 0 {
+				errs[i] = syscall.Errno(-errno)
+			}
+			pending[i] = false
+			waiting--
+		}
+	}
+}
+
+// appendRouteMsg appends one RTM_NEWROUTE or RTM_DELROUTE message, always
+// with Protocol, each asking for an acknowledgement.
+func appendRouteMsg(b []byte, seq uint32, w RouteWrite) ([]byte, error) {
+	if !w.Dst.IsValid() {
+		return b, fmt.Errorf("route %s: no destination", w)
+	}
+	var typ, flags uint16
+	scope, rtype := uint8(unix.RT_SCOPE_UNIVERSE), uint8(unix.RTN_UNICAST)
+	switch w.Op {
+	case OpAdd:
+		typ, flags = unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL
+	case OpReplace:
+		typ, flags = unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE
+	case OpDelete:
+		// Any scope and type, like `ip route del`: Protocol, the
+		// destination and the key are what pick the route.
+		typ, scope, rtype = unix.RTM_DELROUTE, unix.RT_SCOPE_NOWHERE, unix.RTN_UNSPEC
+	default:
+		return b, fmt.Errorf("route %s: unknown operation %d", w, w.Op)
+	}
+	dst := w.Dst.Addr()
+	if w.Op != OpDelete && (!w.Gateway.IsValid() || w.Gateway.Is4() != dst.Is4()) {
+		return b, fmt.Errorf("route %s: needs a next hop of the same family", w)
+	}
+	family := uint8(unix.AF_INET6)
+	if dst.Is4() {
+		family = unix.AF_INET
+	}
+	table := w.Table
+	if table == 0 {
+		table = unix.RT_TABLE_MAIN
+	}
+	table8 := uint8(unix.RT_TABLE_UNSPEC) // tables past 255 go in RTA_TABLE
+	if table < 256 {
+		table8 = uint8(table)
+	}
+
+	start := len(b)
+	ne := binary.NativeEndian
+	b = ne.AppendUint32(b, 0) // length, set below
+	b = ne.AppendUint16(b, typ)
+	b = ne.AppendUint16(b, flags|unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	b = ne.AppendUint32(b, seq)
+	b = ne.AppendUint32(b, 0) // port id: the kernel fills it in
+	// struct rtmsg
+	b = append(b, family, uint8(w.Dst.Bits()), 0, uint8(w.Tos), table8, uint8(Protocol), scope, rtype)
+	b = ne.AppendUint32(b, 0)
+	b = appendAttr(b, unix.RTA_DST, dst.AsSlice())
+	if w.Gateway.IsValid() {
+		b = appendAttr(b, unix.RTA_GATEWAY, w.Gateway.AsSlice())
+	}
+	if w.LinkIndex > 0 {
+		b = appendAttr(b, unix.RTA_OIF, ne.AppendUint32(nil, uint32(w.LinkIndex)))
+	}
+	if w.Priority > 0 {
+		b = appendAttr(b, unix.RTA_PRIORITY, ne.AppendUint32(nil, uint32(w.Priority)))
+	}
+	if table >= 256 {
+		b = appendAttr(b, unix.RTA_TABLE, ne.AppendUint32(nil, uint32(table)))
+	}
+	ne.PutUint32(b[start:], uint32(len(b)-start))
+	return b, nil
+}
+
+// appendAttr appends a netlink attribute, padded to four bytes.
+func appendAttr(b []byte, typ uint16, data []byte) []byte {
+	ne := binary.NativeEndian
+	b = ne.AppendUint16(b, uint16(unix.SizeofRtAttr+len(data)))
+	b = ne.AppendUint16(b, typ)
+	b = append(b, data...)
+	for len(b)%unix.NLMSG_ALIGNTO != 0 {
+		b = append(b, 0)
+	}
+	return b
+}

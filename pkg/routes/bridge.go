@@ -1,0 +1,125 @@
+package routes
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// BridgeParams describes the pod bridge.
+type BridgeParams struct {
+	Name string
+	// Gateways are the bridge's addresses: for each pod CIDR its first host
+	// with the CIDR's mask, e.g. 10.244.1.1/24.
+	Gateways []netip.Prefix
+	// MTU of the bridge; 0 leaves it as it is.
+	MTU int
+}
+
+// EnsureBridge creates the pod bridge if it is missing, sets its MTU, adds the
+// gateway addresses it lacks and sets it up. It is idempotent, and it never
+// removes an address: one it did not add may be someone else's (the CNI bridge
+// plugin adds the same gateways).
+func EnsureBridge(p BridgeParams) error {
+	if p.Name == "" {
+		return errors.New("ensuring pod bridge: no name given")
+	}
+	br, err := bridgeByName(p.Name)
+	if err != nil {
+		return err
+	}
+	if br == nil {
+		attrs := netlink.NewLinkAttrs()
+		attrs.Name = p.Name
+		attrs.MTU = p.MTU
+		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("creating bridge %s: %w", p.Name, err)
+		}
+		if br, err = bridgeByName(p.Name); err != nil {
+			return err
+		}
+		if br == nil {
+			return fmt.Errorf("creating bridge %s: it is gone right after being created", p.Name)
+		}
+	}
+	if p.MTU > 0 && br.Attrs().MTU != p.MTU {
+		if err := netlink.LinkSetMTU(br, p.MTU); err != nil {
+			return fmt.Errorf("setting MTU %d on bridge %s: %w", p.MTU, p.Name, err)
+		}
+	}
+	if err := addGateways(br, p.Gateways); err != nil {
+		return err
+	}
+	if err := netlink.LinkSetUp(br); err != nil {
+		return fmt.Errorf("setting bridge %s up: %w", p.Name, err)
+	}
+	return nil
+}
+
+func addGateways(br netlink.Link, gateways []netip.Prefix) error {
+	have, err := netlink.AddrList(br, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("listing addresses of bridge %s: %w", br.Attrs().Name, err)
+	}
+	present := make(map[netip.Prefix]bool, len(have))
+	for _, a := range have {
+		if p, ok := netipPrefix(a.IPNet); ok {
+			present[p] = true
+		}
+	}
+	var errs []error
+	for _, gw := range gateways {
+		if !gw.IsValid() {
+			errs = append(errs, fmt.Errorf("adding gateway to bridge %s: invalid address %s", br.Attrs().Name, gw))
+			continue
+		}
+		if present[gw] {
+			continue
+		}
+		err := netlink.AddrAdd(br, &netlink.Addr{IPNet: ipNet(gw)})
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			errs = append(errs, fmt.Errorf("adding gateway %s to bridge %s: %w", gw, br.Attrs().Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DeleteBridge deletes the pod bridge, for `router cleanup`. A missing bridge
+// is not an error; a link of that name that is not a bridge is, and is left
+// alone.
+func DeleteBridge(name string) error {
+	br, err := bridgeByName(name)
+	if err != nil || br == nil {
+		return err
+	}
+	if err := netlink.LinkDel(br); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("deleting bridge %s: %w", name, err)
+	}
+	return nil
+}
+
+// BridgeExists tells whether a bridge of that name exists. A link of that
+// name that is not a bridge is an error: it blocks the pod bridge.
+func BridgeExists(name string) (bool, error) {
+	br, err := bridgeByName(name)
+	return br != nil, err
+}
+
+// bridgeByName returns the bridge called name, nil if there is no link of
+// that name, and an error if the link is of another kind.
+func bridgeByName(name string) (netlink.Link, error) {
+	l, err := netlink.LinkByName(name)
+	if errors.As(err, new(netlink.LinkNotFoundError)) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up bridge %s: %w", name, err)
+	}
+	if l.Type() != "bridge" {
+		return nil, fmt.Errorf("link %s is a %s, not a bridge", name, l.Type())
+	}
+	return l, nil
+}

@@ -1,0 +1,49 @@
+package routes
+
+import (
+	"net"
+	"net/netip"
+)
+
+// Netlink speaks net.IP and net.IPNet; the rest of the agent speaks netip.
+// These helpers are the only place the two meet.
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{
+		IP:   p.Addr().AsSlice(),
+		Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen()),
+	}
+}
+
+func netipAddr(ip net.IP) (netip.Addr, bool) {
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	// netlink may hand an IPv4 address in its 16-byte form.
+	if len(ip) == net.IPv6len && ip.To4() != nil {
+		a = a.Unmap()
+	}
+	return a, true
+}
+
+// netipPrefix converts a kernel route destination or interface address. The
+// mask's length, not the IP's, says the family: netlink keeps IPv4 masks at
+// four bytes.
+func netipPrefix(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	ones, bits := n.Mask.Size()
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok || bits == 0 {
+		return netip.Prefix{}, false
+	}
+	if bits == 32 {
+		a = a.Unmap()
+	}
+	if a.BitLen() != bits {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a, ones), true
+}

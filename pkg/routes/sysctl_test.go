@@ -1,0 +1,56 @@
+package routes
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestEnableForwarding(t *testing.T) {
+	tests := []struct {
+		name       string
+		ipv4, ipv6 bool
+		before     [2]string // ip_forward, conf/all/forwarding
+		want       [2]string
+	}{
+		{name: "turns on IPv4 forwarding", ipv4: true, before: [2]string{"0\n", "0\n"}, want: [2]string{"1\n", "0\n"}},
+		{name: "turns on IPv6 forwarding", ipv6: true, before: [2]string{"0\n", "0\n"}, want: [2]string{"0\n", "1\n"}},
+		{name: "turns on both", ipv4: true, ipv6: true, before: [2]string{"0\n", "0\n"}, want: [2]string{"1\n", "1\n"}},
+		// "1" without a newline would become "1\n" if it were written.
+		{name: "does not write a sysctl that is already on", ipv4: true, ipv6: true, before: [2]string{"1", "1"}, want: [2]string{"1", "1"}},
+		{name: "touches nothing when asked for neither", before: [2]string{"0\n", "0\n"}, want: [2]string{"0\n", "0\n"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			files := [2]string{filepath.Join(root, "ipv4", "ip_forward"), filepath.Join(root, "ipv6", "conf", "all", "forwarding")}
+			for i, f := range files {
+				if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(f, []byte(tc.before[i]), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := enableForwarding(root, tc.ipv4, tc.ipv6); err != nil {
+				t.Fatalf("enableForwarding: %v", err)
+			}
+			for i, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(b) != tc.want[i] {
+					t.Errorf("%s = %q, want %q", f, b, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestEnableForwardingFailsWithoutTheSysctl(t *testing.T) {
+	err := enableForwarding(t.TempDir(), false, true)
+	if err == nil {
+		t.Fatal("enableForwarding on a host without IPv6 sysctls: no error")
+	}
+}

@@ -1,0 +1,167 @@
+package routes
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// WatchLinks calls changed whenever something happens in the current network
+// namespace that can change which routes the kernel carries: a link comes,
+// goes, or goes up or down (the kernel flushes routes via a link that goes
+// down), an address is added or removed, or a route of Protocol is deleted
+// (by hand, say). changed should only poke a reconcile loop: the events carry
+// no detail worth acting on by themselves.
+//
+// If a subscription breaks (its socket overflowed, say), events may have been
+// lost: WatchLinks calls changed and subscribes again. It returns nil when ctx
+// ends, and an error only if it cannot subscribe.
+func WatchLinks(ctx context.Context, changed func()) error {
+	links := make(map[int]linkState)
+	backoff := minResubscribe
+	for {
+		s, err := subscribe()
+		if err != nil {
+			return err
+		}
+		began := time.Now()
+		watch(ctx, s, links, changed)
+		s.stop()
+		if ctx.Err() != nil {
+			return nil
+		}
+		changed()
+		if time.Since(began) > 10*maxResubscribe {
+			backoff = minResubscribe
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxResubscribe)
+	}
+}
+
+// Waits between re-subscriptions, so that a subscription that keeps breaking
+// does not spin.
+const (
+	minResubscribe = 100 * time.Millisecond
+	maxResubscribe = 5 * time.Second
+)
+
+type linkState struct{ up, lowerUp bool }
+
+type subscription struct {
+	done   chan struct{}
+	links  chan netlink.LinkUpdate
+	addrs  chan netlink.AddrUpdate
+	routes chan netlink.RouteUpdate
+}
+
+// subscribe opens the three sockets in the calling thread's namespace.
+func subscribe() (*subscription, error) {
+	s := &subscription{
+		done:   make(chan struct{}),
+		links:  make(chan netlink.LinkUpdate, 64),
+		addrs:  make(chan netlink.AddrUpdate, 64),
+		routes: make(chan netlink.RouteUpdate, 64),
+	}
+	// Listing the existing links first teaches linkChanged their state, so
+	// that their first later message is not taken for a new link.
+	opts := netlink.LinkSubscribeOptions{ListExisting: true}
+	if err := netlink.LinkSubscribeWithOptions(s.links, s.done, opts); err != nil {
+		close(s.done)
+		return nil, fmt.Errorf("subscribing to link events: %w", err)
+	}
+	if err := netlink.AddrSubscribe(s.addrs, s.done); err != nil {
+		s.addrs, s.routes = nil, nil // never started: nobody will close them
+		s.stop()
+		return nil, fmt.Errorf("subscribing to address events: %w", err)
+	}
+	if err := netlink.RouteSubscribe(s.routes, s.done); err != nil {
+		s.routes = nil
+		s.stop()
+		return nil, fmt.Errorf("subscribing to route events: %w", err)
+	}
+	return s, nil
+}
+
+// watch forwards events to changed until ctx ends or a subscription breaks.
+func watch(ctx context.Context, s *subscription, links map[int]linkState, changed func()) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u, ok := <-s.links:
+			if !ok {
+				return
+			}
+			if linkChanged(links, u) {
+				changed()
+			}
+		case _, ok := <-s.addrs:
+			if !ok {
+				return
+			}
+			changed()
+		case u, ok := <-s.routes:
+			if !ok {
+				return
+			}
+			// Our own prunes show up here too; the reconcile they
+			// trigger finds nothing to do.
+			if u.Type == unix.RTM_DELROUTE && u.Protocol == Protocol {
+				changed()
+			}
+		}
+	}
+}
+
+// linkChanged records the link's state and tells whether it is new, gone, or
+// went up or down. Other link messages (statistics, a new port on the bridge)
+// do not concern routes.
+func linkChanged(links map[int]linkState, u netlink.LinkUpdate) bool {
+	idx := int(u.Index)
+	if u.Header.Type == unix.RTM_DELLINK {
+		delete(links, idx)
+		return true
+	}
+	st := linkState{up: u.Flags&unix.IFF_UP != 0, lowerUp: u.Flags&unix.IFF_LOWER_UP != 0}
+	old, known := links[idx]
+	links[idx] = st
+	return !known || old != st
+}
+
+// drainTimeout bounds how long stop waits for netlink's reader goroutines to
+// finish once their sockets are closed.
+const drainTimeout = 5 * time.Second
+
+// stop closes the sockets and drains the channels until netlink closes them,
+// so that its reader goroutines, which may be blocked sending to us, exit.
+func (s *subscription) stop() {
+	close(s.done)
+	deadline := time.After(drainTimeout)
+	links, addrs, routes := s.links, s.addrs, s.routes
+	for links != nil || addrs != nil || routes != nil {
+		select {
+		case _, ok := <-links:
+			if !ok {
+				links = nil
+			}
+		case _, ok := <-addrs:
+			if !ok {
+				addrs = nil
+			}
+		case _, ok := <-routes:
+			if !ok {
+				routes = nil
+			}
+		case <-deadline:
+			return
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package routes
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+)
+
+// watchInNS runs WatchLinks inside the namespace and returns its pokes. It
+// waits until the subscription is live, found by adding an address until a
+// poke comes, and until the pokes that caused have stopped. While the test
+// holds gate, changed blocks, as a slow caller would.
+func watchInNS(t *testing.T, ns testNS, gate *sync.Mutex) <-chan struct{} {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pokes := make(chan struct{}, 1)
+	returned := make(chan error, 1)
+	go func() {
+		// As in testNS.do: the locked thread dies with this goroutine.
+		runtime.LockOSThread()
+		if err := netns.Set(ns.handle); err != nil {
+			returned <- err
+			return
+		}
+		returned <- WatchLinks(ctx, func() {
+			gate.Lock()
+			gate.Unlock()
+			select {
+			case pokes <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-returned:
+			if err != nil {
+				t.Errorf("WatchLinks returned %v after its context ended, want nil", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("WatchLinks did not return within 5s of its context ending")
+		}
+	})
+
+	live := false
+	for i := 0; i < 50 && !live; i++ {
+		ns.ip(t, "addr", "add", "10.252.0.1/32", "dev", "veth1")
+		ns.ip(t, "addr", "del", "10.252.0.1/32", "dev", "veth1")
+		select {
+		case <-pokes:
+			live = true
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if !live {
+		t.Fatal("WatchLinks never reported an address change within 5s")
+	}
+	quiet(pokes)
+	return pokes
+}
+
+// quiet drains pokes until none came for 300ms (at most 5s).
+func quiet(pokes <-chan struct{}) {
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case <-pokes:
+		case <-time.After(300 * time.Millisecond):
+			return
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func wantPoke(t *testing.T, pokes <-chan struct{}, after string) {
+	t.Helper()
+	select {
+	case <-pokes:
+	case <-time.After(5 * time.Second):
+		t.Errorf("WatchLinks did not call changed within 5s of %s", after)
+	}
+	quiet(pokes)
+}
+
+func TestWatchLinksReportsWhatCanChangeRoutes(t *testing.T) {
+	ns := newNS(t).withNode(t)
+	pokes := watchInNS(t, ns, new(sync.Mutex))
+
+	// veth1 has no addresses: only its link events can tell.
+	ns.ip(t, "link", "set", "veth1", "down")
+	wantPoke(t, pokes, "a link going down")
+
+	ns.ip(t, "link", "set", "veth1", "up")
+	wantPoke(t, pokes, "a link coming up")
+
+	ns.ip(t, "addr", "add", "10.250.1.1/24", "dev", "veth0")
+	wantPoke(t, pokes, "an address added")
+
+	ns.ip(t, "route", "add", "10.251.1.0/24", "via", "10.250.0.2", "proto", "78")
+	quiet(pokes)
+	ns.ip(t, "route", "del", "10.251.1.0/24")
+	wantPoke(t, pokes, "a route of ours deleted by hand")
+}
+
+func TestWatchLinksIgnoresOtherRoutesAndIdleLinks(t *testing.T) {
+	ns := newNS(t).withNode(t)
+	pokes := watchInNS(t, ns, new(sync.Mutex))
+
+	ns.ip(t, "route", "add", "10.251.2.0/24", "via", "10.250.0.2", "proto", "static")
+	ns.ip(t, "route", "del", "10.251.2.0/24")
+	ns.ip(t, "link", "set", "veth0", "alias", "uplink") // a link message without a state change
+	select {
+	case <-pokes:
+		t.Error("WatchLinks called changed for a foreign route or a link that did not go up or down")
+	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+// TestWatchLinksResubscribesAfterAnOverflow blocks the caller while a burst of
+// route events overflows the route subscription's socket: netlink closes the
+// subscription, and WatchLinks must subscribe again to see later events.
+func TestWatchLinksResubscribesAfterAnOverflow(t *testing.T) {
+	ns := newNS(t).withNode(t)
+	gate := new(sync.Mutex)
+	pokes := watchInNS(t, ns, gate)
+
+	var batch []byte
+	for i := range 5000 {
+		batch = fmt.Appendf(batch, "route add 10.%d.%d.0/24 via 10.250.0.2 proto 78\n", 100+i/256, i%256)
+	}
+	file := filepath.Join(t.TempDir(), "burst")
+	if err := os.WriteFile(file, batch, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gate.Lock()
+	ns.ip(t, "link", "set", "veth1", "down") // the watcher now blocks in changed
+	ns.ip(t, "-batch", file)
+	gate.Unlock()
+	wantPoke(t, pokes, "a link going down during a burst")
+
+	ns.ip(t, "link", "set", "veth1", "up")
+	wantPoke(t, pokes, "a link coming up after the burst")
+}
