@@ -53,16 +53,30 @@ record() {
 	printf '%s\n' "$2" >"$tools_dir/stamps/$1"
 }
 
-# go_build <module dir> <output> <package>: builds to a temporary name first so an
-# interrupted build never leaves a truncated binary under the final name.
+# go_build <module dir> <output> <package> [ldflags]: builds to a temporary name
+# first so an interrupted build never leaves a truncated binary under the final name.
 go_build() {
-	local dir="$1" out="$2" pkg="$3"
-	(cd "$dir" && GOFLAGS=-mod=mod go build -o "$out.tmp" "$pkg") && mv -f "$out.tmp" "$out"
+	local dir="$1" out="$2" pkg="$3" ldflags="${4:-}"
+	(cd "$dir" && GOFLAGS=-mod=mod go build -ldflags "$ldflags" -o "$out.tmp" "$pkg") && mv -f "$out.tmp" "$out"
+}
+
+# kube_ldflags stamps the release into both version packages, as Kubernetes' own
+# build does; without it /version and `kubectl version` say v0.0.0-master.
+kube_ldflags() {
+	local minor="${kube_version#v1.}"
+	minor="${minor%%.*}"
+	local pkg flags=""
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		flags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+	done
+	echo "${flags# }"
 }
 
 build_kube() {
 	local dir="$repo_root/e2e/tools/kube"
-	local want="kube $kube_version $(module_hash "$dir")"
+	local ldflags
+	ldflags="$(kube_ldflags)"
+	local want="kube $kube_version $(module_hash "$dir") $ldflags"
 	local apiserver="$tools_dir/bin/kube-apiserver" kubectl="$tools_dir/bin/kubectl"
 	if up_to_date kube "$want" "$apiserver" "$kubectl"; then
 		echo "kube-apiserver $kube_version: cached ($apiserver)"
@@ -70,10 +84,10 @@ build_kube() {
 		return
 	fi
 	local start=$SECONDS
-	go_build "$dir" "$apiserver" ./cmd/kube-apiserver || fail kube-apiserver
+	go_build "$dir" "$apiserver" ./cmd/kube-apiserver "$ldflags" || fail kube-apiserver
 	echo "kube-apiserver $kube_version: built in $((SECONDS - start))s ($apiserver)"
 	start=$SECONDS
-	go_build "$dir" "$kubectl" ./cmd/kubectl || fail kubectl
+	go_build "$dir" "$kubectl" ./cmd/kubectl "$ldflags" || fail kubectl
 	echo "kubectl $kube_version: built in $((SECONDS - start))s ($kubectl)"
 	record kube "$want"
 }

@@ -20,8 +20,10 @@ type runFlags struct {
 	logFormat string
 }
 
-func newRunCommand() *cobra.Command {
-	f := &runFlags{cfg: agent.Config{
+func newRunCommand() *cobra.Command { return newRunCommandFor(defaultRunFlags()) }
+
+func defaultRunFlags() *runFlags {
+	return &runFlags{cfg: agent.Config{
 		ClusterASN:       64512,
 		BGPPort:          179,
 		GoBGPAPIAddress:  "127.0.0.1:50051",
@@ -33,6 +35,10 @@ func newRunCommand() *cobra.Command {
 		RoutesSyncPeriod: 30 * time.Second,
 		HealthAddr:       ":9779",
 	}}
+}
+
+// newRunCommandFor binds the flags to f, so tests can read what was parsed.
+func newRunCommandFor(f *runFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the agent on this node (what the DaemonSet runs)",

@@ -232,19 +232,17 @@ func path(prefix, nextHop string) Path {
 	return Path{Prefix: netip.MustParsePrefix(prefix), NextHop: netip.MustParseAddr(nextHop)}
 }
 
-// notificationsReceived counts the NOTIFICATION messages n's GoBGP got from
-// the neighbor at of's address.
-func (n *node) notificationsReceived(t *testing.T, of *node) uint64 {
+// received returns the BGP message counters n's GoBGP keeps for the
+// neighbor at of's address.
+func (n *node) received(t *testing.T, of *node) *api.Message {
 	t.Helper()
-	var count uint64
-	found := false
+	var msgs *api.Message
 	req := &api.ListPeerRequest{Address: of.peer.Address.String()}
 	err := n.speaker.server.ListPeer(testContext(t), req, func(p *api.Peer) {
-		found = true
-		count = p.GetState().GetMessages().GetReceived().GetNotification()
+		msgs = p.GetState().GetMessages().GetReceived()
 	})
-	if err != nil || !found {
-		t.Fatalf("%s: listing neighbor %s: found %v, %v", n.name, of.peer.Address, found, err)
+	if err != nil || msgs == nil {
+		t.Fatalf("%s: listing neighbor %s: %v, %v", n.name, of.peer.Address, msgs, err)
 	}
-	return count
+	return msgs
 }

@@ -47,6 +47,11 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 	// change it must see.
 	time.Sleep(200 * time.Millisecond)
 
+	// Setting the same peers again must not touch the sessions.
+	opens := b.received(t, a).GetOpen()
+	a.setPeers(t, b.peer)
+	b.setPeers(t, a.peer)
+
 	a.advertise(t, testNextHopA, "10.244.1.0/24", "10.244.11.0/24")
 	waitPath(t, b, path("10.244.1.0/24", testNextHopA), true)
 	waitPath(t, b, path("10.244.11.0/24", testNextHopA), true)
@@ -81,6 +86,10 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 
 	a.advertise(t, testNextHopA2)
 	waitPath(t, b, path("10.244.1.0/24", testNextHopA2), false)
+
+	if st, _ := b.peerStatus(t, a); st.State != StateEstablished || b.received(t, a).GetOpen() != opens {
+		t.Errorf("%s: session with %s was reset by repeated SetPeers: %+v", b.name, a.name, st)
+	}
 }
 
 func TestSetPeersWithoutAPeerTearsItsSessionDown(t *testing.T) {
@@ -126,7 +135,7 @@ func TestPlannedStopKeepsRoutesAtGracefulRestartHelperUntilRestart(t *testing.T)
 			t.Fatalf("%s dropped %s after %s stopped: best paths %v", a.name, bPath, b.name, paths)
 		}
 	}
-	if n := a.notificationsReceived(t, b); n != 0 {
+	if n := a.received(t, b).GetNotification(); n != 0 {
 		t.Fatalf("%s received %d NOTIFICATION messages from %s; a planned stop must send none", a.name, n, b.name)
 	}
 

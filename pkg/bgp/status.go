@@ -3,8 +3,8 @@ package bgp
 import (
 	"context"
 	"fmt"
-	"slices"
 	"net/netip"
+	"slices"
 	"strings"
 
 	api "github.com/osrg/gobgp/v3/api"

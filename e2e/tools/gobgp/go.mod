@@ -6,7 +6,10 @@ module github.com/nodebgp/router/e2e/tools/gobgp
 
 go 1.24.0
 
-require github.com/osrg/gobgp/v3 v3.37.0
+require github.com/osrg/gobgp/v3 v3.37.0 // indirect
+
+// Recorded as a tool so go.mod and go.sum keep everything its build needs.
+tool github.com/osrg/gobgp/v3/cmd/gobgp
 
 require (
 	github.com/dgryski/go-farm v0.0.0-20200201041132-a6ae2369ad13 // indirect

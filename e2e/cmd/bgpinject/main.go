@@ -1,0 +1,185 @@
+// Command bgpinject is the benchmark's route source: a GoBGP speaker that
+// peers with one agent and announces, then withdraws, a list of prefixes when
+// told to on stdin. `make bench` runs it inside its own network namespace
+// (GoBGP's goroutines run on any OS thread, so only a whole process can be
+// pinned to a namespace).
+//
+// It reads one command per line on stdin and answers on stdout:
+//
+//	(on start)  ready                       BGP is up and the peer configured
+//	            established                 the session reached Established
+//	announce    announced n=<N> s=<secs>    every prefix handed to GoBGP
+//	withdraw    withdrawn n=<N> s=<secs>    every prefix withdrawn
+//	(on error)  error <message>
+//
+// End of stdin stops the speaker and ends the process, so it never outlives
+// the benchmark that started it.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+type flags struct {
+	routerID  string
+	asn       uint
+	peer      string
+	peerASN   uint
+	nextHop   string
+	prefixes  string
+	apiAddr   string
+	batchSize int
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bgpinject:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	f := flags{}
+	flag.StringVar(&f.routerID, "router-id", "10.199.1.100", "router ID; the speaker listens on this address, port 179")
+	flag.UintVar(&f.asn, "asn", 64512, "local ASN")
+	flag.StringVar(&f.peer, "peer", "10.199.1.11", "the agent to peer with")
+	flag.UintVar(&f.peerASN, "peer-asn", 64512, "the agent's ASN")
+	flag.StringVar(&f.nextHop, "next-hop", "10.199.1.100", "next hop of every announced prefix")
+	flag.StringVar(&f.prefixes, "prefixes", "", "file with one prefix per line to announce (required)")
+	flag.StringVar(&f.apiAddr, "api-address", "127.0.0.1:50061", "GoBGP gRPC API, used only by this process to stream paths in batches")
+	flag.IntVar(&f.batchSize, "batch", 1000, "paths per AddPathStream message")
+	flag.Parse()
+
+	cfg, err := parseConfig(f)
+	if err != nil {
+		return err
+	}
+	out := &lineWriter{w: os.Stdout}
+	inj, err := startInjector(ctx, cfg, out)
+	if err != nil {
+		return err
+	}
+	defer inj.stop()
+	out.printf("ready")
+	return serve(ctx, inj, out)
+}
+
+func parseConfig(f flags) (config, error) {
+	var cfg config
+	var err error
+	if cfg.routerID, err = netip.ParseAddr(f.routerID); err != nil {
+		return cfg, fmt.Errorf("-router-id: %w", err)
+	}
+	if cfg.peer, err = netip.ParseAddr(f.peer); err != nil {
+		return cfg, fmt.Errorf("-peer: %w", err)
+	}
+	if cfg.nextHop, err = netip.ParseAddr(f.nextHop); err != nil {
+		return cfg, fmt.Errorf("-next-hop: %w", err)
+	}
+	if f.asn == 0 || f.asn > 1<<32-1 || f.peerASN == 0 || f.peerASN > 1<<32-1 {
+		return cfg, fmt.Errorf("-asn %d, -peer-asn %d: an ASN is 1..4294967295", f.asn, f.peerASN)
+	}
+	if f.batchSize < 1 {
+		return cfg, fmt.Errorf("-batch %d: must be at least 1", f.batchSize)
+	}
+	if f.prefixes == "" {
+		return cfg, fmt.Errorf("-prefixes: a file of prefixes is required")
+	}
+	if cfg.prefixes, err = readPrefixes(f.prefixes); err != nil {
+		return cfg, err
+	}
+	cfg.asn, cfg.peerASN = uint32(f.asn), uint32(f.peerASN)
+	cfg.apiAddr, cfg.batchSize = f.apiAddr, f.batchSize
+	return cfg, nil
+}
+
+func readPrefixes(path string) ([]netip.Prefix, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading prefixes: %w", err)
+	}
+	defer file.Close()
+	var out []netip.Prefix
+	sc := bufio.NewScanner(file)
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		out = append(out, p.Masked())
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// serve runs commands from stdin until it ends or ctx is cancelled.
+func serve(ctx context.Context, inj *injector, out *lineWriter) error {
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			lines <- strings.TrimSpace(sc.Text())
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case cmd, ok := <-lines:
+			if !ok {
+				return nil
+			}
+			switch cmd {
+			case "announce":
+				n, took, err := inj.announce(ctx)
+				if err != nil {
+					out.printf("error announcing: %v", err)
+					continue
+				}
+				out.printf("announced n=%d s=%.3f", n, took.Seconds())
+			case "withdraw":
+				n, took, err := inj.withdraw(ctx)
+				if err != nil {
+					out.printf("error withdrawing: %v", err)
+					continue
+				}
+				out.printf("withdrawn n=%d s=%.3f", n, took.Seconds())
+			case "":
+			default:
+				out.printf("error unknown command %q (announce, withdraw)", cmd)
+			}
+		}
+	}
+}
+
+// lineWriter serializes answer lines: the session watcher and the command
+// loop both write.
+type lineWriter struct {
+	mu sync.Mutex
+	w  *os.File
+}
+
+func (l *lineWriter) printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format+"\n", args...)
+}

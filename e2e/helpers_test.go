@@ -1,0 +1,171 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os/exec"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nodebgp/router/e2e/lab"
+)
+
+// cmdTimeout bounds every single command the suite runs.
+const cmdTimeout = 20 * time.Second
+
+// requireLab returns the suite's lab, or skips when the suite cannot run here.
+func requireLab(t *testing.T) *lab.Lab {
+	t.Helper()
+	l := theLab.Load()
+	if l == nil {
+		t.Skip(skipReason)
+	}
+	return l
+}
+
+// testContext is a context bounded by the test's own budget.
+func testContext(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// step runs one runbook step as a subtest. A panic in the step fails that step
+// instead of killing the process (and with it the teardown), and a failed
+// step saves a dump of the lab as it is at that moment, before later steps
+// change it.
+func step(t *testing.T, name string, fn func(t *testing.T)) bool {
+	t.Helper()
+	return t.Run(name, func(t *testing.T) {
+		t.Cleanup(func() {
+			if !t.Failed() {
+				return
+			}
+			l := theLab.Load()
+			if l == nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if path, err := saveDump(ctx, l, t.Name(), false); err != nil {
+				t.Logf("saving the dump: %v", err)
+			} else {
+				t.Logf("the lab's state at this failure: %s", path)
+			}
+		})
+		defer func() {
+			if r := recover(); r != nil {
+				t.Errorf("panic: %v\n%s", r, debug.Stack())
+			}
+		}()
+		fn(t)
+	})
+}
+
+// logStep names a step inside a test, so the log reads like a runbook.
+func logStep(t *testing.T, format string, args ...any) {
+	t.Helper()
+	t.Logf("step: "+format, args...)
+}
+
+// eventually polls check every interval until it returns nil, and fails the
+// test with check's last error once timeout has passed. It returns how long
+// it took.
+func eventually(t *testing.T, timeout, interval time.Duration, what string, check func() error) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(timeout)
+	for attempt := 1; ; attempt++ {
+		err := check()
+		if err == nil {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true within %s (%d attempts); last error: %v", what, timeout, attempt, err)
+		}
+		time.Sleep(interval)
+	}
+}
+
+// consistently fails the test as soon as check fails during the window.
+func consistently(t *testing.T, window, interval time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(window)
+	for {
+		if err := check(); err != nil {
+			t.Fatalf("%s: broke during the %s window: %v", what, window, err)
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(interval)
+	}
+}
+
+// run runs a command (bounded by cmdTimeout) and returns its combined
+// output; the error names the command and carries the output.
+func run(ctx context.Context, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// inNs runs a command inside a network namespace.
+func inNs(ctx context.Context, netns string, args ...string) (string, error) {
+	return run(ctx, "ip", append([]string{"netns", "exec", netns}, args...)...)
+}
+
+// mustRun fails the test when the command fails.
+func mustRun(ctx context.Context, t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := run(ctx, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// labNamespaces lists the network namespaces that carry the lab's prefix.
+func labNamespaces(ctx context.Context) ([]string, error) {
+	out, err := run(ctx, "ip", "netns", "list")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) > 0 && strings.HasPrefix(f[0], "lab-") {
+			names = append(names, f[0])
+		}
+	}
+	return names, nil
+}
+
+// nodeNumbered returns the lab's node n, failing the test if there is none.
+func nodeNumbered(t *testing.T, l *lab.Lab, n int) *lab.Node {
+	t.Helper()
+	node := l.NodeByName(lab.NodeName(n))
+	if node == nil {
+		t.Fatalf("the lab has no %s", lab.NodeName(n))
+	}
+	return node
+}
+
+// podOf returns node's pod, failing the test if it has none.
+func podOf(t *testing.T, node *lab.Node) *lab.Pod {
+	t.Helper()
+	if node.Pod == nil {
+		t.Fatalf("%s has no pod", node.Name)
+	}
+	return node.Pod
+}

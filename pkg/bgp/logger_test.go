@@ -1,0 +1,75 @@
+package bgp
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+
+	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
+)
+
+func captureLogger(level slog.Level) (*gobgpLogger, *bytes.Buffer) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	return newGoBGPLogger(l), &buf
+}
+
+func TestGoBGPLogsAreQuietUnlessTheyAreWarningsOrErrors(t *testing.T) {
+	g, buf := captureLogger(slog.LevelInfo)
+	g.Debug("debug line", nil)
+	g.Info("Add a peer configuration", gobgplog.Fields{"Topic": "Peer", "Key": "10.0.0.2"})
+	if buf.Len() != 0 {
+		t.Errorf("GoBGP info/debug logged at info level: %q", buf.String())
+	}
+	g.Warn("received notification", gobgplog.Fields{"Topic": "Peer", "Key": "10.0.0.2", "Code": 6})
+	g.Error("failed", nil)
+	g.Fatal("failed to listen grpc port", gobgplog.Fields{"Err": "in use"})
+	want := []string{
+		`level=WARN msg="received notification" component=gobgp code=6 peer=10.0.0.2 topic=Peer`,
+		`level=ERROR msg=failed component=gobgp`,
+		`level=ERROR msg="failed to listen grpc port" component=gobgp err="in use"`,
+	}
+	if got := strings.Split(strings.TrimSpace(buf.String()), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("logged\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if g.GetLevel() != gobgplog.WarnLevel {
+		t.Errorf("GetLevel = %v at info, want warn (GoBGP then skips building debug lines)", g.GetLevel())
+	}
+}
+
+func TestGoBGPInfoShowsAtDebugLevel(t *testing.T) {
+	g, buf := captureLogger(slog.LevelDebug)
+	g.Info("Peer Up", gobgplog.Fields{"Topic": "Table", "Key": "10.244.1.0/24"})
+	if got, want := strings.TrimSpace(buf.String()), `level=DEBUG msg="Peer Up" component=gobgp key=10.244.1.0/24 topic=Table`; got != want {
+		t.Errorf("logged %q, want %q", got, want)
+	}
+	if g.GetLevel() != gobgplog.DebugLevel {
+		t.Errorf("GetLevel = %v at debug, want debug", g.GetLevel())
+	}
+	g.SetLevel(gobgplog.PanicLevel)
+	if g.GetLevel() != gobgplog.DebugLevel {
+		t.Error("SetLevel changed the level; the slog handler owns it")
+	}
+}
+
+func TestGoBGPPanicStillPanics(t *testing.T) {
+	g, buf := captureLogger(slog.LevelInfo)
+	defer func() {
+		if recover() == nil {
+			t.Error("Panic returned; GoBGP relies on it not returning")
+		}
+		if !strings.Contains(buf.String(), "code logic bug") {
+			t.Errorf("Panic did not log its message: %q", buf.String())
+		}
+	}()
+	g.Panic("code logic bug", nil)
+}
