@@ -33,7 +33,8 @@ unit: ## unit and namespace-level tests
 	$(GO) test -count=1 ./...
 
 e2e: tools build ## the end-to-end tests on a real lab (needs root)
-	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
+	# -p 1: the lab tests share fixed namespace names (lab-*), so packages run one at a time.
+	$(GO) test -tags e2e -p 1 -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
 
 lab: tools build ## bring up the lab: API server, 3 nodes running router, one pod each
 	$(BIN)/lab up
