@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -142,6 +143,7 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	}
 	a.log.Info("node facts", "event", "start", "nodeIP", a.nodeIP, "routerID", routerID, "podCIDRs", fmt.Sprint(ownCIDRs))
 
+	passiveFor := a.restartWindow()
 	a.speaker, err = bgp.New(ctx, bgp.Config{
 		ASN:             a.cfg.ClusterASN,
 		RouterID:        routerID,
@@ -150,10 +152,19 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 		APIAddress:      a.cfg.GoBGPAPIAddress,
 		GracefulRestart: a.cfg.GracefulRestart,
 		RestartTime:     a.cfg.RestartTime,
+		PassiveFor:      passiveFor,
 		Logger:          a.log.With("component", "bgp"),
 	})
 	if err != nil {
 		return fmt.Errorf("starting BGP: %w", err)
+	}
+	// Peers first, before anything else: a peer that reconnects to a
+	// listener without a matching neighbor is refused, and a graceful-restart
+	// helper then drops the routes it was keeping for us.
+	a.health.Set("peers", a.speaker.SetPeers(ctx, a.desiredPeers(a.clusterView())))
+	if passiveFor > 0 {
+		// The node loop switches peers still down to dialling once the window ends.
+		time.AfterFunc(passiveFor+time.Second, a.nodeChanged.poke)
 	}
 	a.health.Set("bgp", nil)
 	// A planned stop must not tell peers to drop our routes: Stop closes without
@@ -172,6 +183,36 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	g.Go(func() error { return a.routeLoop(ctx, routesChanged) })
 	g.Go(func() error { return a.nodeLoop(ctx) })
 	return nil
+}
+
+// restartWindow is how long peers wait to be dialled after a restart (see
+// bgp.Config.PassiveFor). A restart is when our bridge survived: the previous
+// agent ran since the last boot, its routes are in the kernel and the peers
+// are keeping ours. After a reboot there is nothing to protect: dial at once.
+func (a *agent) restartWindow() time.Duration {
+	if !a.cfg.GracefulRestart {
+		return 0
+	}
+	exists, err := routes.BridgeExists(a.cfg.CNIBridge)
+	if err != nil || !exists {
+		return 0
+	}
+	a.log.Info("restart detected: letting peers reconnect first", "event", "restart", "window", restartPassiveWindow)
+	return restartPassiveWindow
+}
+
+// restartPassiveWindow covers a GoBGP helper's 5s idle hold after it lost our
+// session plus one connect retry.
+const restartPassiveWindow = 12 * time.Second
+
+// clusterView is the validated set of nodes from the cache.
+func (a *agent) clusterView() []nodeinfo.Info {
+	all, err := a.nodes.List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	infos, _ := nodeinfo.Cluster(all)
+	return infos
 }
 
 // ownNode returns this node's Node object from the cache, nil if it does not exist.

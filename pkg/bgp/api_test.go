@@ -15,7 +15,6 @@ import (
 )
 
 func TestGRPCAPIServesTheGobgpCLI(t *testing.T) {
-	t.Parallel()
 	apiAddr := netip.AddrPortFrom(loopback, freePort(t, loopback)).String()
 	a := startNodeConfig(t, "node-a", Config{
 		ASN:           testASN,
@@ -76,7 +75,6 @@ func TestGRPCAPIServesTheGobgpCLI(t *testing.T) {
 }
 
 func TestNewRefusesAnAPIAddressInUse(t *testing.T) {
-	t.Parallel()
 	l, err := net.Listen("tcp", netip.AddrPortFrom(loopback, 0).String())
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +93,6 @@ func TestNewRefusesAnAPIAddressInUse(t *testing.T) {
 }
 
 func TestEBGPPeersExchangePrefixes(t *testing.T) {
-	t.Parallel()
 	a := startNode(t, "node-a", 65001, loopback, 0, "10.255.0.1", true)
 	b := startNode(t, "tor-b", 65002, loopback, 0, "10.255.0.2", true)
 	a.setPeers(t, b.peer)

@@ -46,7 +46,7 @@ func testLogger(t *testing.T, name string) *slog.Logger {
 	if os.Getenv("BGP_TEST_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level})).With("node", name)
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level})).With("component", "bgp", "node", name)
 }
 
 type tWriter struct{ t *testing.T }

@@ -9,18 +9,19 @@ import (
 	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 )
 
-// gobgpLogger adapts GoBGP's log.Logger to slog.
+// gobgpLogger adapts GoBGP's log.Logger to slog; its lines carry
+// source=gobgp.
 //
 // GoBGP narrates every step (a peer configured, a state changed, a path
 // sent) at info level. This package logs the decisions itself, so GoBGP's
-// info and debug lines go out at debug level, and its warnings and errors
-// keep theirs.
+// info and debug lines go out at debug level, except sessions going up and
+// down (sessionMessages); its warnings and errors keep their level.
 type gobgpLogger struct {
 	log *slog.Logger
 }
 
 func newGoBGPLogger(l *slog.Logger) *gobgpLogger {
-	return &gobgpLogger{log: l.With("component", "gobgp")}
+	return &gobgpLogger{log: l.With("source", "gobgp")}
 }
 
 var _ gobgplog.Logger = (*gobgpLogger)(nil)
@@ -47,8 +48,15 @@ func (g *gobgpLogger) Warn(msg string, fields gobgplog.Fields) {
 	g.emit(slog.LevelWarn, msg, fields)
 }
 
+// sessionMessages are GoBGP's info lines worth an operator's attention.
+var sessionMessages = map[string]bool{"Peer Up": true, "Peer Down": true}
+
 func (g *gobgpLogger) Info(msg string, fields gobgplog.Fields) {
-	g.emit(slog.LevelDebug, msg, fields)
+	level := slog.LevelDebug
+	if sessionMessages[msg] {
+		level = slog.LevelInfo
+	}
+	g.emit(level, msg, fields)
 }
 
 func (g *gobgpLogger) Debug(msg string, fields gobgplog.Fields) {

@@ -23,20 +23,22 @@ func captureLogger(level slog.Level) (*gobgpLogger, *bytes.Buffer) {
 	return newGoBGPLogger(l), &buf
 }
 
-func TestGoBGPLogsAreQuietUnlessTheyAreWarningsOrErrors(t *testing.T) {
+func TestGoBGPLogsAreQuietExceptSessionChangesWarningsAndErrors(t *testing.T) {
 	g, buf := captureLogger(slog.LevelInfo)
 	g.Debug("debug line", nil)
 	g.Info("Add a peer configuration", gobgplog.Fields{"Topic": "Peer", "Key": "10.0.0.2"})
 	if buf.Len() != 0 {
 		t.Errorf("GoBGP info/debug logged at info level: %q", buf.String())
 	}
+	g.Info("Peer Down", gobgplog.Fields{"Topic": "Peer", "Key": "10.0.0.2", "Reason": "graceful-restart"})
 	g.Warn("received notification", gobgplog.Fields{"Topic": "Peer", "Key": "10.0.0.2", "Code": 6})
 	g.Error("failed", nil)
 	g.Fatal("failed to listen grpc port", gobgplog.Fields{"Err": "in use"})
 	want := []string{
-		`level=WARN msg="received notification" component=gobgp code=6 peer=10.0.0.2 topic=Peer`,
-		`level=ERROR msg=failed component=gobgp`,
-		`level=ERROR msg="failed to listen grpc port" component=gobgp err="in use"`,
+		`level=INFO msg="Peer Down" source=gobgp peer=10.0.0.2 reason=graceful-restart topic=Peer`,
+		`level=WARN msg="received notification" source=gobgp code=6 peer=10.0.0.2 topic=Peer`,
+		`level=ERROR msg=failed source=gobgp`,
+		`level=ERROR msg="failed to listen grpc port" source=gobgp err="in use"`,
 	}
 	if got := strings.Split(strings.TrimSpace(buf.String()), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("logged\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -48,8 +50,8 @@ func TestGoBGPLogsAreQuietUnlessTheyAreWarningsOrErrors(t *testing.T) {
 
 func TestGoBGPInfoShowsAtDebugLevel(t *testing.T) {
 	g, buf := captureLogger(slog.LevelDebug)
-	g.Info("Peer Up", gobgplog.Fields{"Topic": "Table", "Key": "10.244.1.0/24"})
-	if got, want := strings.TrimSpace(buf.String()), `level=DEBUG msg="Peer Up" component=gobgp key=10.244.1.0/24 topic=Table`; got != want {
+	g.Info("create Destination", gobgplog.Fields{"Topic": "Table", "Key": "10.244.1.0/24"})
+	if got, want := strings.TrimSpace(buf.String()), `level=DEBUG msg="create Destination" source=gobgp key=10.244.1.0/24 topic=Table`; got != want {
 		t.Errorf("logged %q, want %q", got, want)
 	}
 	if g.GetLevel() != gobgplog.DebugLevel {

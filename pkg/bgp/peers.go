@@ -25,6 +25,12 @@ type Peer struct {
 	ASN     uint32
 	// Port is the peer's BGP port; 0 means 179.
 	Port uint16
+
+	// passive: wait for the peer to connect (see Config.PassiveFor). Set by
+	// SetPeers, read back from GoBGP; never by callers.
+	passive bool
+	// established is read back from GoBGP: the session is up.
+	established bool
 }
 
 func (p Peer) String() string {
@@ -64,7 +70,7 @@ func apiPeer(set peerSettings, p Peer) *api.Peer {
 			HoldTime:          holdTimeSeconds,
 			KeepaliveInterval: keepaliveSeconds,
 		}},
-		Transport: &api.Transport{RemotePort: uint32(p.Port)},
+		Transport: &api.Transport{RemotePort: uint32(p.Port), PassiveMode: p.passive},
 		AfiSafis:  peerAfiSafis(p.Address, set.gracefulRestart),
 	}
 	// Source the session from the node IP, so that peers see the address
@@ -72,14 +78,39 @@ func apiPeer(set peerSettings, p Peer) *api.Peer {
 	if set.localAddress.IsValid() && set.localAddress.Is4() == p.Address.Is4() {
 		out.Transport.LocalAddress = set.localAddress.String()
 	}
+	// Graceful restart (RFC 4724) in GoBGP v3.37.0, as read in its source:
+	//
+	//  - It is configured per neighbor only: GracefulRestart{Enabled,
+	//    RestartTime} plus MpGracefulRestart on each AFI/SAFI (the
+	//    capability's tuples; see peerAfiSafis). Global.GracefulRestart is
+	//    stored but not used by the server, so none is set.
+	//  - As helper, when an established session ends by a read or write
+	//    failure (the peer's process died or stopped: TCP FIN/RST) or hold
+	//    timer expiry, GoBGP marks the peer's paths of every family the peer
+	//    announced graceful restart for as stale, keeps them (still best),
+	//    and waits the Restart Time the peer announced. A NOTIFICATION ends
+	//    the session hard and drops the paths at once (RFC 8538's N bit,
+	//    which would soften that, is not enabled).
+	//  - The stale paths go when the returning peer has sent End-of-RIB for
+	//    all families (those it did not re-announce) or the restart timer
+	//    expires — and also as soon as a reconnect attempt fails before
+	//    Established (any move to Idle while the peer is restarting), e.g.
+	//    when the restarted peer listens but has no neighbor configured yet,
+	//    or dials while this side still holds its 5s idle after the drop.
+	//  - GoBGP sends End-of-RIB only to peers that negotiated graceful
+	//    restart, after the initial table.
+	//  - The restarting-speaker side (LocalRestarting: R and F bits, and
+	//    deferring our own updates until every peer's End-of-RIB or the
+	//    DeferralTime) is not used: our routes are known at start. So the F
+	//    bit is never set; GoBGP helpers ignore it, but an RFC-strict helper
+	//    (FRR) flushes our stale routes when we reconnect and takes the fresh
+	//    ones a moment later.
 	if set.gracefulRestart {
 		out.GracefulRestart = &api.GracefulRestart{
 			Enabled:     true,
 			RestartTime: uint32(seconds(set.restartTime)),
-			// GoBGP only runs the selection-deferral timer when it is itself
-			// the restarting speaker (LocalRestarting), which this package
-			// never sets; left zero GoBGP would default it to 360s. Keep it
-			// bounded by the restart time in case that ever changes.
+			// The deferral timer runs only with LocalRestarting; left zero,
+			// GoBGP would default it to 360s. Keep it bounded anyway.
 			DeferralTime: uint32(seconds(set.restartTime)),
 		}
 	}
@@ -101,10 +132,12 @@ func peerFromAPI(p *api.Peer) (Peer, error) {
 		return Peer{}, fmt.Errorf("neighbor %s: remote port %d out of range", addr, port)
 	}
 	return Peer{
-		Name:    p.GetConf().GetDescription(),
-		Address: addr.Unmap(),
-		ASN:     p.GetConf().GetPeerAsn(),
-		Port:    uint16(port),
+		Name:        p.GetConf().GetDescription(),
+		Address:     addr.Unmap(),
+		ASN:         p.GetConf().GetPeerAsn(),
+		Port:        uint16(port),
+		passive:     p.GetTransport().GetPassiveMode(),
+		established: p.GetState().GetSessionState() == api.PeerState_ESTABLISHED,
 	}, nil
 }
 
@@ -156,6 +189,18 @@ func (d peerDiff) empty() bool {
 	return len(d.add) == 0 && len(d.update) == 0 && len(d.remove) == 0
 }
 
+// needsUpdate tells whether GoBGP's peer cur must be reconfigured as want.
+// GoBGP resets a session (with a Cease) on any transport change, so the
+// passive flag alone never resets an established session: only a peer that
+// is still down is switched from waiting to dialling, and an active peer is
+// never made passive.
+func needsUpdate(cur, want Peer) bool {
+	if cur.Name != want.Name || cur.ASN != want.ASN || cur.Port != want.Port {
+		return true
+	}
+	return cur.passive && !want.passive && !cur.established
+}
+
 // diffPeers compares desired (normalized) peers with GoBGP's, keyed by
 // address. Results are sorted by address.
 func diffPeers(desired, actual []Peer) peerDiff {
@@ -169,7 +214,7 @@ func diffPeers(desired, actual []Peer) peerDiff {
 		switch {
 		case !ok:
 			d.add = append(d.add, p)
-		case cur != p:
+		case needsUpdate(cur, p):
 			d.update = append(d.update, p)
 		}
 		delete(have, p.Address)

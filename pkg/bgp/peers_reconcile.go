@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 )
@@ -20,6 +21,10 @@ func (s *Speaker) SetPeers(ctx context.Context, desired []Peer) error {
 	defer s.reconcile.Unlock()
 
 	want, invalid := normalizePeers(desired, s.self())
+	passive := time.Now().Before(s.passiveUntil)
+	for i := range want {
+		want[i].passive = passive
+	}
 	have, err := s.listPeers(ctx)
 	if err != nil {
 		return errors.Join(invalid, err)
@@ -31,21 +36,21 @@ func (s *Speaker) SetPeers(ctx context.Context, desired []Peer) error {
 			errs = append(errs, fmt.Errorf("deleting peer %s: %w", p, err))
 			continue
 		}
-		s.log.Info("BGP peer removed", "event", "peer-removed", "peer", p.Address, "node", p.Name, "asn", p.ASN)
+		s.log.Info("BGP peer removed", "event", "peer-removed", "peer", p.String(), "asn", p.ASN)
 	}
 	for _, p := range d.update {
 		if _, err := s.server.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: apiPeer(s.peers, p)}); err != nil {
 			errs = append(errs, fmt.Errorf("updating peer %s: %w", p, err))
 			continue
 		}
-		s.log.Info("BGP peer updated", "event", "peer-updated", "peer", p.Address, "node", p.Name, "asn", p.ASN, "port", p.Port)
+		s.log.Info("BGP peer updated", "event", "peer-updated", "peer", p.String(), "asn", p.ASN, "port", p.Port)
 	}
 	for _, p := range d.add {
 		if err := s.server.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(s.peers, p)}); err != nil {
 			errs = append(errs, fmt.Errorf("adding peer %s: %w", p, err))
 			continue
 		}
-		s.log.Info("BGP peer added", "event", "peer-added", "peer", p.Address, "node", p.Name, "asn", p.ASN, "port", p.Port)
+		s.log.Info("BGP peer added", "event", "peer-added", "peer", p.String(), "asn", p.ASN, "port", p.Port)
 	}
 	return errors.Join(errs...)
 }

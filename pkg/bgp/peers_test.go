@@ -81,6 +81,11 @@ func TestNormalizePeersKeepsUsablePeersAndNamesTheOthers(t *testing.T) {
 	}
 }
 
+func withState(p Peer, passive, established bool) Peer {
+	p.passive, p.established = passive, established
+	return p
+}
+
 func TestDiffPeersAddsUpdatesAndRemovesByAddress(t *testing.T) {
 	n2 := peer("n2", "10.199.1.12", 64512, 179)
 	n3 := peer("n3", "10.199.1.13", 64512, 179)
@@ -110,6 +115,19 @@ func TestDiffPeersAddsUpdatesAndRemovesByAddress(t *testing.T) {
 			upd: []Peer{peer("n2-new", "10.199.1.12", 64512, 179)},
 		},
 		{name: "mixed", desired: []Peer{n2, tor}, actual: []Peer{n3, n2}, add: []Peer{tor}, remove: []Peer{n3}},
+		{
+			name:    "a waiting peer that never came up is switched to dialling after the restart window",
+			desired: []Peer{n2}, actual: []Peer{withState(n2, true, false)},
+			upd: []Peer{n2},
+		},
+		{
+			name:    "an established session is never reset just to stop waiting",
+			desired: []Peer{n2}, actual: []Peer{withState(n2, true, true)},
+		},
+		{
+			name:    "a dialling peer is never made passive during the restart window",
+			desired: []Peer{withState(n2, true, false)}, actual: []Peer{n2},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
@@ -18,6 +19,10 @@ import (
 
 // Speaker is a running GoBGP server. Its methods are safe for concurrent
 // use; reconciles (SetPeers, SetAdvertised) run one at a time.
+//
+// Run one Speaker per process: GoBGP keeps its route-selection options in
+// package variables that every StartBgp writes while other servers read
+// them.
 type Speaker struct {
 	cfg    Config
 	log    *slog.Logger
@@ -27,6 +32,9 @@ type Speaker struct {
 	// reconcile serializes SetPeers and SetAdvertised, so that each diff is
 	// applied against the state it was computed from.
 	reconcile sync.Mutex
+
+	// passiveUntil ends the restart window of Config.PassiveFor.
+	passiveUntil time.Time
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -55,10 +63,12 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 	}
 	s := &Speaker{
 		cfg:     cfg,
-		log:     cfg.Logger.With("component", "bgp"),
+		log:     cfg.Logger,
 		server:  server.NewBgpServer(opts...),
 		peers:   newPeerSettings(cfg),
 		stopped: make(chan struct{}),
+
+		passiveUntil: time.Now().Add(cfg.PassiveFor),
 	}
 	// Serve is GoBGP's event loop; it has no way to end, see Stop.
 	go s.server.Serve()

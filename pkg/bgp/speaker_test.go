@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// The tests that run speakers do not run in parallel: GoBGP keeps its
+// route-selection options in package variables that StartBgp writes, which
+// races with other speakers of the same process (the agent has only one).
+
 // Two speakers on 127.0.0.1 (distinct ports) in one AS: the iBGP full mesh
 // between nodes. No root needed.
 func startIBGPPair(t *testing.T, gr bool) (a, b *node) {
@@ -21,7 +25,6 @@ func startIBGPPair(t *testing.T, gr bool) (a, b *node) {
 }
 
 func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
-	t.Parallel()
 	a, b := startIBGPPair(t, true)
 
 	pokes := make(chan struct{}, 1)
@@ -93,7 +96,6 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 }
 
 func TestSetPeersWithoutAPeerTearsItsSessionDown(t *testing.T) {
-	t.Parallel()
 	a, b := startIBGPPair(t, true)
 	a.advertise(t, testNextHopA, "10.244.1.0/24")
 	waitPath(t, b, path("10.244.1.0/24", testNextHopA), true)
@@ -114,7 +116,6 @@ func TestSetPeersWithoutAPeerTearsItsSessionDown(t *testing.T) {
 }
 
 func TestPlannedStopKeepsRoutesAtGracefulRestartHelperUntilRestart(t *testing.T) {
-	t.Parallel()
 	a, b := startIBGPPair(t, true)
 	b.advertise(t, testNextHopB, "10.244.2.0/24", "10.244.3.0/24")
 	bPath := path("10.244.2.0/24", testNextHopB)
