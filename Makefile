@@ -20,6 +20,8 @@ build: ## build router and the lab's helper binaries into _output/bin
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/router ./cmd/router
 	$(GO) build -o $(BIN)/lab ./e2e/cmd/lab
 	$(GO) build -o $(BIN)/labcni ./e2e/cmd/labcni
+	$(GO) build -o $(BIN)/bench ./e2e/cmd/bench
+	$(GO) build -o $(BIN)/bgpinject ./e2e/cmd/bgpinject
 
 deps: ## install the Debian packages the lab needs (idempotent)
 	hack/install-deps.sh

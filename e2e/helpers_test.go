@@ -28,7 +28,8 @@ func requireLab(t *testing.T) *lab.Lab {
 	return l
 }
 
-// testContext is a context bounded by the test's own budget.
+// testContext is a context bounded by the test's own budget. Not for use
+// inside a cleanup function, which must cancel its own.
 func testContext(t *testing.T, timeout time.Duration) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -37,35 +38,36 @@ func testContext(t *testing.T, timeout time.Duration) context.Context {
 }
 
 // step runs one runbook step as a subtest. A panic in the step fails that step
-// instead of killing the process (and with it the teardown), and a failed
-// step saves a dump of the lab as it is at that moment, before later steps
-// change it.
-func step(t *testing.T, name string, fn func(t *testing.T)) bool {
+// instead of killing the process (and with it the teardown). A failed step
+// saves a dump of the lab as it is at that moment: deferred code runs before
+// the step's cleanups restore what it changed.
+func step(t *testing.T, name string, fn func(t *testing.T)) {
 	t.Helper()
-	return t.Run(name, func(t *testing.T) {
-		t.Cleanup(func() {
-			if !t.Failed() {
-				return
-			}
-			l := theLab.Load()
-			if l == nil {
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if path, err := saveDump(ctx, l, t.Name(), false); err != nil {
-				t.Logf("saving the dump: %v", err)
-			} else {
-				t.Logf("the lab's state at this failure: %s", path)
-			}
-		})
+	t.Run(name, func(t *testing.T) {
 		defer func() {
 			if r := recover(); r != nil {
 				t.Errorf("panic: %v\n%s", r, debug.Stack())
 			}
+			if t.Failed() {
+				dumpFailure(t)
+			}
 		}()
 		fn(t)
 	})
+}
+
+func dumpFailure(t *testing.T) {
+	l := theLab.Load()
+	if l == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if path, err := saveDump(ctx, l, t.Name(), false); err != nil {
+		t.Logf("saving the dump: %v", err)
+	} else {
+		t.Logf("the lab's state at this failure: %s", path)
+	}
 }
 
 // logStep names a step inside a test, so the log reads like a runbook.
@@ -74,23 +76,31 @@ func logStep(t *testing.T, format string, args ...any) {
 	t.Logf("step: "+format, args...)
 }
 
-// eventually polls check every interval until it returns nil, and fails the
-// test with check's last error once timeout has passed. It returns how long
-// it took.
-func eventually(t *testing.T, timeout, interval time.Duration, what string, check func() error) time.Duration {
-	t.Helper()
+// waitFor polls check every interval until it returns nil, and returns
+// check's last error once timeout has passed; on success, how long it took.
+func waitFor(timeout, interval time.Duration, what string, check func() error) (time.Duration, error) {
 	start := time.Now()
 	deadline := start.Add(timeout)
 	for attempt := 1; ; attempt++ {
 		err := check()
 		if err == nil {
-			return time.Since(start)
+			return time.Since(start), nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within %s (%d attempts); last error: %v", what, timeout, attempt, err)
+			return time.Since(start), fmt.Errorf("%s: not true within %s (%d attempts); last error: %w", what, timeout, attempt, err)
 		}
 		time.Sleep(interval)
 	}
+}
+
+// eventually is waitFor that fails the test with check's last error.
+func eventually(t *testing.T, timeout, interval time.Duration, what string, check func() error) time.Duration {
+	t.Helper()
+	took, err := waitFor(timeout, interval, what, check)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return took
 }
 
 // consistently fails the test as soon as check fails during the window.
@@ -116,6 +126,21 @@ func run(ctx context.Context, name string, args ...string) (string, error) {
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// output runs a command (bounded by cmdTimeout) and returns its stdout
+// alone, for commands whose output is parsed; stderr goes into the error.
+func output(ctx context.Context, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	defer cancel()
+	var stderr strings.Builder
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return string(out), nil
 }

@@ -143,7 +143,6 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	}
 	a.log.Info("node facts", "event", "start", "nodeIP", a.nodeIP, "routerID", routerID, "podCIDRs", fmt.Sprint(ownCIDRs))
 
-	passiveFor := a.restartWindow()
 	a.speaker, err = bgp.New(ctx, bgp.Config{
 		ASN:             a.cfg.ClusterASN,
 		RouterID:        routerID,
@@ -152,7 +151,6 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 		APIAddress:      a.cfg.GoBGPAPIAddress,
 		GracefulRestart: a.cfg.GracefulRestart,
 		RestartTime:     a.cfg.RestartTime,
-		PassiveFor:      passiveFor,
 		Logger:          a.log.With("component", "bgp"),
 	})
 	if err != nil {
@@ -162,10 +160,6 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	// listener without a matching neighbor is refused, and a graceful-restart
 	// helper then drops the routes it was keeping for us.
 	a.health.Set("peers", a.speaker.SetPeers(ctx, a.desiredPeers(a.clusterView())))
-	if passiveFor > 0 {
-		// The node loop switches peers still down to dialling once the window ends.
-		time.AfterFunc(passiveFor+time.Second, a.nodeChanged.poke)
-	}
 	a.health.Set("bgp", nil)
 	// A planned stop must not tell peers to drop our routes: Stop closes without
 	// a Cease so that graceful-restart helpers keep them until we are back.
@@ -184,26 +178,6 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	g.Go(func() error { return a.nodeLoop(ctx) })
 	return nil
 }
-
-// restartWindow is how long peers wait to be dialled after a restart (see
-// bgp.Config.PassiveFor). A restart is when our bridge survived: the previous
-// agent ran since the last boot, its routes are in the kernel and the peers
-// are keeping ours. After a reboot there is nothing to protect: dial at once.
-func (a *agent) restartWindow() time.Duration {
-	if !a.cfg.GracefulRestart {
-		return 0
-	}
-	exists, err := routes.BridgeExists(a.cfg.CNIBridge)
-	if err != nil || !exists {
-		return 0
-	}
-	a.log.Info("restart detected: letting peers reconnect first", "event", "restart", "window", restartPassiveWindow)
-	return restartPassiveWindow
-}
-
-// restartPassiveWindow covers a GoBGP helper's 5s idle hold after it lost our
-// session plus one connect retry.
-const restartPassiveWindow = 12 * time.Second
 
 // clusterView is the validated set of nodes from the cache.
 func (a *agent) clusterView() []nodeinfo.Info {

@@ -169,6 +169,9 @@ func (a *agent) mtu() int {
 }
 
 // desiredPeers is the iBGP full mesh: every other valid node, by its InternalIP.
+// Of each pair, the node with the lower IP dials and the other waits: one
+// dialler per session means no collisions, and a restarting node is never
+// refused by a peer that is keeping its routes (see bgp.Peer.Passive).
 func (a *agent) desiredPeers(infos []nodeinfo.Info) []bgp.Peer {
 	peers := make([]bgp.Peer, 0, len(infos))
 	for _, n := range infos {
@@ -180,6 +183,7 @@ func (a *agent) desiredPeers(infos []nodeinfo.Info) []bgp.Peer {
 			Address: n.InternalIP,
 			ASN:     a.cfg.ClusterASN,
 			Port:    uint16(a.cfg.BGPPort),
+			Passive: a.nodeIP.Compare(n.InternalIP) > 0,
 		})
 	}
 	return peers

@@ -45,14 +45,6 @@ type Config struct {
 	// ConnectRetry is the pause between attempts to open a session; 0 means
 	// DefaultConnectRetry. GoBGP counts whole seconds, at least one.
 	ConnectRetry time.Duration
-	// PassiveFor makes peers added during the first PassiveFor after New
-	// wait for the peer to connect instead of dialling it. Use it when the
-	// agent restarts: a GoBGP helper that just lost our session sits in a 5s
-	// idle hold, and a dial from us in that window fails its reconnect and
-	// makes it drop the routes it keeps for us. Letting the helper dial back
-	// avoids that. Peers still not established when the window ends are
-	// switched to dialling on the next SetPeers. 0 = dial at once.
-	PassiveFor time.Duration
 	// Logger receives the speaker's and GoBGP's logs; nil means
 	// slog.Default(). The caller names the component (With("component",
 	// "bgp")); GoBGP's own lines add source=gobgp.
@@ -106,9 +98,6 @@ func (cfg Config) validate() error {
 	}
 	if cfg.GracefulRestart && (cfg.RestartTime < time.Second || cfg.RestartTime > maxRestartTime) {
 		errs = append(errs, fmt.Errorf("RestartTime: %s is outside 1s..%s", cfg.RestartTime, maxRestartTime))
-	}
-	if cfg.PassiveFor < 0 {
-		errs = append(errs, fmt.Errorf("PassiveFor: %s is negative", cfg.PassiveFor))
 	}
 	if cfg.ConnectRetry < 0 {
 		errs = append(errs, fmt.Errorf("ConnectRetry: %s is negative", cfg.ConnectRetry))

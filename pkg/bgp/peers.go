@@ -25,12 +25,13 @@ type Peer struct {
 	ASN     uint32
 	// Port is the peer's BGP port; 0 means 179.
 	Port uint16
-
-	// passive: wait for the peer to connect (see Config.PassiveFor). Set by
-	// SetPeers, read back from GoBGP; never by callers.
-	passive bool
-	// established is read back from GoBGP: the session is up.
-	established bool
+	// Passive: never dial this peer, only accept its connection. Between two
+	// nodes exactly one side should dial (see the agent): when both dial,
+	// each refuses the other's attempt during its 5s idle hold after the
+	// last failure, and the pair can go on missing each other for minutes;
+	// and a graceful-restart helper that gets refused while it dials drops
+	// the routes it was keeping.
+	Passive bool
 }
 
 func (p Peer) String() string {
@@ -70,7 +71,7 @@ func apiPeer(set peerSettings, p Peer) *api.Peer {
 			HoldTime:          holdTimeSeconds,
 			KeepaliveInterval: keepaliveSeconds,
 		}},
-		Transport: &api.Transport{RemotePort: uint32(p.Port), PassiveMode: p.passive},
+		Transport: &api.Transport{RemotePort: uint32(p.Port), PassiveMode: p.Passive},
 		AfiSafis:  peerAfiSafis(p.Address, set.gracefulRestart),
 	}
 	// Source the session from the node IP, so that peers see the address
@@ -132,12 +133,11 @@ func peerFromAPI(p *api.Peer) (Peer, error) {
 		return Peer{}, fmt.Errorf("neighbor %s: remote port %d out of range", addr, port)
 	}
 	return Peer{
-		Name:        p.GetConf().GetDescription(),
-		Address:     addr.Unmap(),
-		ASN:         p.GetConf().GetPeerAsn(),
-		Port:        uint16(port),
-		passive:     p.GetTransport().GetPassiveMode(),
-		established: p.GetState().GetSessionState() == api.PeerState_ESTABLISHED,
+		Name:    p.GetConf().GetDescription(),
+		Address: addr.Unmap(),
+		ASN:     p.GetConf().GetPeerAsn(),
+		Port:    uint16(port),
+		Passive: p.GetTransport().GetPassiveMode(),
 	}, nil
 }
 
@@ -189,18 +189,6 @@ func (d peerDiff) empty() bool {
 	return len(d.add) == 0 && len(d.update) == 0 && len(d.remove) == 0
 }
 
-// needsUpdate tells whether GoBGP's peer cur must be reconfigured as want.
-// GoBGP resets a session (with a Cease) on any transport change, so the
-// passive flag alone never resets an established session: only a peer that
-// is still down is switched from waiting to dialling, and an active peer is
-// never made passive.
-func needsUpdate(cur, want Peer) bool {
-	if cur.Name != want.Name || cur.ASN != want.ASN || cur.Port != want.Port {
-		return true
-	}
-	return cur.passive && !want.passive && !cur.established
-}
-
 // diffPeers compares desired (normalized) peers with GoBGP's, keyed by
 // address. Results are sorted by address.
 func diffPeers(desired, actual []Peer) peerDiff {
@@ -214,7 +202,7 @@ func diffPeers(desired, actual []Peer) peerDiff {
 		switch {
 		case !ok:
 			d.add = append(d.add, p)
-		case needsUpdate(cur, p):
+		case cur != p:
 			d.update = append(d.update, p)
 		}
 		delete(have, p.Address)

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 )
 
 // SetPeers makes GoBGP's neighbors exactly desired: it adds missing peers,
-// updates peers whose name, ASN or port changed (GoBGP resets such a
+// updates peers whose name, ASN, port or passive flag changed (GoBGP resets such a
 // session), and deletes the rest (with a Cease, so that they withdraw our
 // routes at once). Invalid entries are skipped and reported in the error;
 // the others are still applied. Calling it again with the same peers
@@ -21,10 +20,7 @@ func (s *Speaker) SetPeers(ctx context.Context, desired []Peer) error {
 	defer s.reconcile.Unlock()
 
 	want, invalid := normalizePeers(desired, s.self())
-	passive := time.Now().Before(s.passiveUntil)
-	for i := range want {
-		want[i].passive = passive
-	}
+
 	have, err := s.listPeers(ctx)
 	if err != nil {
 		return errors.Join(invalid, err)

@@ -81,8 +81,8 @@ func TestNormalizePeersKeepsUsablePeersAndNamesTheOthers(t *testing.T) {
 	}
 }
 
-func withState(p Peer, passive, established bool) Peer {
-	p.passive, p.established = passive, established
+func withPassive(p Peer) Peer {
+	p.Passive = true
 	return p
 }
 
@@ -116,17 +116,9 @@ func TestDiffPeersAddsUpdatesAndRemovesByAddress(t *testing.T) {
 		},
 		{name: "mixed", desired: []Peer{n2, tor}, actual: []Peer{n3, n2}, add: []Peer{tor}, remove: []Peer{n3}},
 		{
-			name:    "a waiting peer that never came up is switched to dialling after the restart window",
-			desired: []Peer{n2}, actual: []Peer{withState(n2, true, false)},
-			upd: []Peer{n2},
-		},
-		{
-			name:    "an established session is never reset just to stop waiting",
-			desired: []Peer{n2}, actual: []Peer{withState(n2, true, true)},
-		},
-		{
-			name:    "a dialling peer is never made passive during the restart window",
-			desired: []Peer{withState(n2, true, false)}, actual: []Peer{n2},
+			name:    "passive flag change is an update",
+			desired: []Peer{withPassive(n2)}, actual: []Peer{n2},
+			upd: []Peer{withPassive(n2)},
 		},
 	}
 	for _, tt := range tests {

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
@@ -32,9 +31,6 @@ type Speaker struct {
 	// reconcile serializes SetPeers and SetAdvertised, so that each diff is
 	// applied against the state it was computed from.
 	reconcile sync.Mutex
-
-	// passiveUntil ends the restart window of Config.PassiveFor.
-	passiveUntil time.Time
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -67,8 +63,6 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 		server:  server.NewBgpServer(opts...),
 		peers:   newPeerSettings(cfg),
 		stopped: make(chan struct{}),
-
-		passiveUntil: time.Now().Add(cfg.PassiveFor),
 	}
 	// Serve is GoBGP's event loop; it has no way to end, see Stop.
 	go s.server.Serve()

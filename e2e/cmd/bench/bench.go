@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nodebgp/router/e2e/lab"
+)
+
+const (
+	// cleanupTimeout bounds the teardown, which runs on a fresh context so an
+	// interrupt still cleans up.
+	cleanupTimeout = 3 * time.Minute
+	labUpTimeout   = 10 * time.Minute
+	sessionTimeout = 60 * time.Second
+	// settle lets the agent finish any pass still running before the next
+	// measure starts.
+	settle = time.Second
+)
+
+// bench is one run: what it made, so cleanup removes exactly that.
+type bench struct {
+	o        options
+	work     string // prefixes, batch files, the injector's log
+	lab      *lab.Lab
+	node     *lab.Node
+	injector *injectorProc
+	steps    int
+}
+
+func (b *bench) step(format string, args ...any) {
+	b.steps++
+	fmt.Fprintf(os.Stderr, "==> [%d] "+format+"\n", append([]any{b.steps}, args...)...)
+}
+
+func runBench(ctx context.Context, o options) (res results, err error) {
+	prefixes, err := benchPrefixes(o.routes)
+	if err != nil {
+		return res, err
+	}
+	b := &bench{o: o}
+	if err := b.checkNoOtherLab(ctx); err != nil {
+		return res, err
+	}
+	if b.work, err = os.MkdirTemp("", "nodebgp-bench-"); err != nil {
+		return res, fmt.Errorf("work dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			b.printLogs()
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		err = errors.Join(err, b.cleanup(cctx))
+	}()
+	res.routes = o.routes
+	if err := b.setUp(ctx, prefixes); err != nil {
+		return res, err
+	}
+	if err := b.measureAgent(ctx, &res); err != nil {
+		return res, err
+	}
+	if err := b.measureReference(ctx, prefixes, &res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// checkNoOtherLab refuses to start while someone else's lab runs: lab.Up
+// would take it for leftovers and remove it. A lab in our own dir is ours,
+// left by a run that crashed, and lab.Up replaces it.
+func (b *bench) checkNoOtherLab(ctx context.Context) error {
+	out, err := run(ctx, "ip", "netns", "list")
+	if err != nil {
+		return err
+	}
+	var others []string
+	for _, line := range strings.Split(out, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || !strings.HasPrefix(fields[0], "lab-") {
+			continue
+		}
+		if fields[0] != injectorNetns && fields[0] != referenceNetns {
+			others = append(others, fields[0])
+		}
+	}
+	if _, err := os.Stat(b.o.dir); len(others) > 0 && err != nil {
+		return fmt.Errorf("another lab is running (%s): wait for it to end, or `make lab-down` if it is yours", strings.Join(others, ", "))
+	}
+	return nil
+}
+
+func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
+	b.step("removing leftovers of an earlier run: %s, %s", injectorNetns, referenceNetns)
+	if err := errors.Join(deleteNetns(ctx, injectorNetns), deleteNetns(ctx, referenceNetns)); err != nil {
+		return err
+	}
+	b.step("lab: 1 node in %s", b.o.dir)
+	upCtx, cancel := context.WithTimeout(ctx, labUpTimeout)
+	defer cancel()
+	l, err := lab.Up(upCtx, lab.Options{
+		Dir:   b.o.dir,
+		Nodes: 1,
+		Logf:  func(format string, args ...any) { fmt.Fprintf(os.Stderr, "    "+format+"\n", args...) },
+	})
+	b.lab = l
+	if err != nil {
+		return fmt.Errorf("lab up: %w", err)
+	}
+	b.node = l.Nodes[0]
+	b.step("namespace %s: %s on %s", injectorNetns, injectorAddr, fabricBridge)
+	if err := addInjectorNetns(ctx); err != nil {
+		return err
+	}
+	b.step("Node %s: InternalIP %s, podCIDR %s", injectorNodeName, injectorAddr.Addr(), injectorPodCIDR)
+	client, err := l.CP.Client()
+	if err != nil {
+		return fmt.Errorf("control plane client: %w", err)
+	}
+	if err := registerInjector(ctx, client); err != nil {
+		return err
+	}
+	prefixFile := filepath.Join(b.work, "prefixes")
+	if err := writeLines(prefixFile, prefixes, netip.Prefix.String); err != nil {
+		return err
+	}
+	b.step("bgpinject in %s: %d routes in %s, peer %s", injectorNetns, len(prefixes), injectedRange, b.node.IP)
+	b.injector, err = startInjector(injectorParams{
+		Binary:   b.o.injector,
+		Prefixes: prefixFile,
+		Peer:     b.node.IP.String(),
+		Log:      filepath.Join(b.work, "bgpinject.log"),
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := b.injector.expect(ctx, "ready", sessionTimeout); err != nil {
+		return err
+	}
+	b.step("waiting for the BGP session %s - %s (up to %s)", injectorAddr.Addr(), b.node.IP, sessionTimeout)
+	if _, err := b.injector.expect(ctx, "established", sessionTimeout); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (b *bench) measureAgent(ctx context.Context, res *results) error {
+	c, err := newRouteCounter(b.node.Netns, injectedRange)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if n, err := c.Count(); err != nil {
+		return err
+	} else if n != 0 {
+		return fmt.Errorf("%s has %d routes of protocol %d in %s before the announce", b.node.Netns, n, agentProtocol, injectedRange)
+	}
+	agent, err := lab.LoadProcess(b.lab.Opts.Dir, lab.AgentProcess(b.node))
+	if err != nil {
+		return err
+	}
+	if name := processName(agent.PID); name != "router" {
+		return fmt.Errorf("agent pid %d is %q, not router", agent.PID, name)
+	}
+	if res.agentBeforeKiB, err = statusKiB(agent.PID, "VmRSS"); err != nil {
+		return err
+	}
+	n := b.o.routes
+
+	b.step("announce %d routes; timing until all are in %s's kernel", n, b.node.Name)
+	if res.install, res.injectAnnounce, err = b.timeAgent(ctx, c, "announce", "announced", 0, n); err != nil {
+		return fmt.Errorf("route install: %w", err)
+	}
+	time.Sleep(settle)
+	if got, err := c.Count(); err != nil {
+		return err
+	} else if got != n {
+		return fmt.Errorf("route install: %d of %d routes left %s later", got, n, settle)
+	}
+
+	b.step("withdraw %d routes; timing until all are gone from %s's kernel", n, b.node.Name)
+	if res.withdraw, res.injectWithdraw, err = b.timeAgent(ctx, c, "withdraw", "withdrawn", n, 0); err != nil {
+		return fmt.Errorf("route withdraw: %w", err)
+	}
+	if res.agentPeakKiB, err = statusKiB(agent.PID, "VmHWM"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// timeAgent sends cmd to the injector and polls the kernel from that moment
+// until the count goes from `from` to `to`.
+func (b *bench) timeAgent(ctx context.Context, c *routeCounter, cmd, answer string, from, to int) (convergence, time.Duration, error) {
+	t0 := time.Now()
+	if err := b.injector.send(cmd); err != nil {
+		return convergence{}, 0, err
+	}
+	conv, err := waitCount(ctx, c, t0, from, to, b.o.timeout)
+	if err != nil {
+		return conv, 0, err
+	}
+	line, err := b.injector.expect(ctx, answer, b.o.timeout)
+	if err != nil {
+		return conv, 0, err
+	}
+	var n int
+	var secs float64
+	if _, err := fmt.Sscanf(line, answer+" n=%d s=%g", &n, &secs); err != nil {
+		return conv, 0, fmt.Errorf("bgpinject: reading %q: %w", line, err)
+	}
+	return conv, time.Duration(secs * float64(time.Second)), nil
+}
+
+// measureReference times ip -batch adding and deleting the same routes in a
+// namespace of their own: the kernel's own speed with one netlink request per
+// route from a tool that does nothing else.
+func (b *bench) measureReference(ctx context.Context, prefixes []netip.Prefix, res *results) error {
+	b.step("reference: ip -batch in %s", referenceNetns)
+	if err := addReferenceNetns(ctx); err != nil {
+		return err
+	}
+	add, del := filepath.Join(b.work, "add.batch"), filepath.Join(b.work, "del.batch")
+	// proto 78 like the agent's routes, so the same counter checks both.
+	suffix := fmt.Sprintf(" via %s proto %d", refGateway, agentProtocol)
+	if err := writeLines(add, prefixes, func(p netip.Prefix) string { return "route add " + p.String() + suffix }); err != nil {
+		return err
+	}
+	if err := writeLines(del, prefixes, func(p netip.Prefix) string { return "route del " + p.String() + suffix }); err != nil {
+		return err
+	}
+	c, err := newRouteCounter(referenceNetns, injectedRange)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for _, m := range []struct {
+		file string
+		want int
+		took *time.Duration
+	}{{add, len(prefixes), &res.refAdd}, {del, 0, &res.refDel}} {
+		if *m.took, err = timeCommand(ctx, "ip", "-n", referenceNetns, "-batch", m.file); err != nil {
+			return err
+		}
+		if got, err := c.Count(); err != nil {
+			return err
+		} else if got != m.want {
+			return fmt.Errorf("reference: %d routes in %s after ip -batch %s, want %d", got, referenceNetns, m.file, m.want)
+		}
+	}
+	return nil
+}
+
+// cleanup removes everything the run made, past errors: the injector (by
+// PID), our namespaces, the lab, the work dir.
+func (b *bench) cleanup(ctx context.Context) error {
+	b.step("cleanup: bgpinject, %s, %s, lab in %s", injectorNetns, referenceNetns, b.o.dir)
+	var errs []error
+	if b.injector != nil {
+		errs = append(errs, b.injector.stop())
+	}
+	errs = append(errs, deleteNetns(ctx, injectorNetns), deleteNetns(ctx, referenceNetns))
+	errs = append(errs, lab.Down(ctx, b.o.dir))
+	if err := os.RemoveAll(b.work); err != nil {
+		errs = append(errs, fmt.Errorf("removing %s: %w", b.work, err))
+	}
+	return errors.Join(errs...)
+}
+
+// printLogs shows the end of the agent's and the injector's logs before
+// cleanup removes them, so a failed run can be read.
+func (b *bench) printLogs() {
+	if b.lab != nil && b.node != nil {
+		printTail("agent "+b.node.Name, b.lab.AgentLog(b.node))
+	}
+	if b.injector != nil {
+		printTail("bgpinject", b.injector.log)
+	}
+}
+
+func printTail(what, path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "--- %s log %s: %v\n", what, path, err)
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	fmt.Fprintf(os.Stderr, "--- last lines of the %s log (%s):\n%s\n", what, path, strings.Join(lines[max(0, len(lines)-40):], "\n"))
+}

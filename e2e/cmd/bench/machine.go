@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// machineHeader names what the figures were measured on: they mean little
+// without it.
+func machineHeader() string {
+	kernel, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		kernel = []byte("unknown")
+	}
+	return fmt.Sprintf("# nodebgp bench: nproc=%d cpu=%q kernel=%s date=%s",
+		runtime.NumCPU(), cpuModel(), strings.TrimSpace(string(kernel)), time.Now().UTC().Format(time.RFC3339))
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+// statusKiB reads a kB field of /proc/<pid>/status, such as VmHWM (the peak
+// resident set) or VmRSS.
+func statusKiB(pid int, field string) (int, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading %s of pid %d: %w", field, pid, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || k != field {
+			continue
+		}
+		kib, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		if err != nil {
+			return 0, fmt.Errorf("reading %s of pid %d: %q: %w", field, pid, v, err)
+		}
+		return kib, nil
+	}
+	return 0, fmt.Errorf("reading %s of pid %d: no such field", field, pid)
+}
+
+// processName is /proc/<pid>/comm, to check a pid is the process we think.
+func processName(pid int) string {
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(comm))
+}

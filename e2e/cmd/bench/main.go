@@ -1,0 +1,69 @@
+// Command bench times how fast the agent turns BGP routes into kernel routes,
+// against `ip -batch` installing the same routes in a fresh namespace:
+//
+//	bench -routes 10000
+//
+// It brings up a one-node lab, adds a GoBGP peer (bgpinject) on the fabric as
+// a Node of its own, has it announce N routes and times until all N are in
+// the node's kernel (protocol 78), then withdraw them and times until all are
+// gone. It prints one line per measure and the agent's peak RSS, and always
+// tears down what it made. `make bench` runs it; docs/benchmarks.md has the
+// figures.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	routes   int
+	dir      string
+	injector string
+	timeout  time.Duration
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := mainErr(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func mainErr(ctx context.Context) error {
+	var o options
+	flag.IntVar(&o.routes, "routes", 10000, "number of routes to announce and withdraw")
+	flag.StringVar(&o.dir, "dir", "/tmp/nodebgp-bench", "the benchmark lab's state dir")
+	flag.StringVar(&o.injector, "injector", "", "the bgpinject binary (default: next to this one)")
+	flag.DurationVar(&o.timeout, "timeout", 120*time.Second, "bound on each measure")
+	flag.Parse()
+	if o.injector == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding bgpinject: %w", err)
+		}
+		o.injector = filepath.Join(filepath.Dir(exe), "bgpinject")
+	}
+	if _, err := os.Stat(o.injector); err != nil {
+		return fmt.Errorf("bgpinject: %w (built by `make build`)", err)
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root: it creates network namespaces")
+	}
+	fmt.Println(machineHeader())
+	res, err := runBench(ctx, o)
+	if err != nil {
+		return err
+	}
+	res.print(os.Stdout)
+	return nil
+}

@@ -1,0 +1,204 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nodebgp/router/e2e/lab"
+)
+
+const (
+	// pingInterval is the probe rate across an agent restart: 20 per second,
+	// so a gap of 100 ms in the data plane shows as two lost pings.
+	pingInterval = 50 * time.Millisecond
+	// maxRestartLoss is how many of those pings a planned agent restart may
+	// lose. Zero: routes stay in the kernel while the agent is down and
+	// graceful restart keeps the peers' routes, so nothing should be lost.
+	maxRestartLoss = 0
+	// agentDownWindow is how long the restart step keeps the agent stopped
+	// while it watches the routes stay in place.
+	agentDownWindow = 5 * time.Second
+	// restartPruneWait bounds the prune of a stale route after a restart. It
+	// is well under the agents' --bgp-restart-time (120 s), so a pass proves
+	// the prune followed the peers' End-of-RIB, not the fallback timer.
+	restartPruneWait = 60 * time.Second
+)
+
+// testAgentRestart: node2's agent is stopped (SIGTERM) and started again
+// while the pod on node1 pings the pod on node2 every 50 ms. The routes stay
+// in every kernel while the agent is down, and (almost) no ping is lost.
+func testAgentRestart(t *testing.T) {
+	l := requireLab(t)
+	ctx := testContext(t, 4*time.Minute)
+	node1, node2 := nodeNumbered(t, l, 1), nodeNumbered(t, l, 2)
+	pod1, pod2 := podOf(t, node1), podOf(t, node2)
+	nodes := slices.Clone(l.Nodes)
+
+	logStep(t, "the mesh is complete and %s reaches %s before the restart", pod1.Netns, pod2.Netns)
+	eventually(t, routeWait, 500*time.Millisecond, "routes before the restart", func() error {
+		return checkMeshRoutes(ctx, nodes)
+	})
+	if err := ping(ctx, pod1.Netns, pod2.IP, 3); err != nil {
+		t.Fatal(err)
+	}
+
+	logStep(t, "start ping -i %.2f from %s to %s", pingInterval.Seconds(), pod1.Netns, pod2.IP)
+	p, err := startPinger(pod1.Netns, pod2.IP, pingInterval, 3*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _, _ = p.stop() })
+	time.Sleep(time.Second)
+
+	logStep(t, "SIGTERM %s's agent", node2.Name)
+	t.Cleanup(func() { restartIfStopped(t, l, node2) })
+	down := time.Now()
+	if err := l.StopAgent(node2); err != nil {
+		t.Fatal(err)
+	}
+	if l.AgentRunning(node2) {
+		t.Fatalf("%s's agent still runs after StopAgent", node2.Name)
+	}
+
+	logStep(t, "while it is down (%s): every node keeps all its routes, %s's included", agentDownWindow, node2.Name)
+	consistently(t, agentDownWindow, 500*time.Millisecond, "routes with "+node2.Name+"'s agent down", func() error {
+		return checkMeshRoutes(ctx, nodes)
+	})
+
+	logStep(t, "start %s's agent again", node2.Name)
+	if err := l.StartAgent(node2); err != nil {
+		t.Fatal(err)
+	}
+	logStep(t, "sessions with %s are established again and every route is in place", node2.Name)
+	eventually(t, sessionWait, time.Second, "mesh after the restart", func() error {
+		return checkMeshPeers(ctx, l, nodes)
+	})
+	eventually(t, routeWait, 500*time.Millisecond, "routes after the restart", func() error {
+		return checkMeshRoutes(ctx, nodes)
+	})
+	window := time.Since(down)
+	time.Sleep(2 * time.Second) // traffic after the restart counts too
+
+	sent, received, err := p.stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := sent - received
+	figure := fmt.Sprintf("restart: sent %d lost %d (agent on %s stopped and back in %s, ping every %s)",
+		sent, lost, node2.Name, window.Round(100*time.Millisecond), pingInterval)
+	t.Log(figure)
+	fmt.Println("e2e:", figure)
+	if minSent := int(window / pingInterval / 2); sent < minSent {
+		t.Fatalf("ping sent only %d packets over %s (want at least %d): it did not run through the restart", sent, window, minSent)
+	}
+	if lost > maxRestartLoss {
+		t.Fatalf("a planned agent restart lost %d pings, more than %d", lost, maxRestartLoss)
+	}
+
+	logStep(t, "%s still reaches %s after the restart", pod1.Netns, pod2.Netns)
+	if err := ping(ctx, pod1.Netns, pod2.IP, 3); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testNodeDeletedWhileAgentStopped: node1's agent is stopped, node3's Node
+// object deleted meanwhile; once node1's agent is back and its peers sent
+// End-of-RIB, node1 prunes the stale route to node3's pod CIDR, and keeps the
+// route to node2's throughout. Then node3's Node object is created again, as
+// when a node registers again, and node3 rejoins the mesh.
+func testNodeDeletedWhileAgentStopped(t *testing.T) {
+	l := requireLab(t)
+	ctx := testContext(t, 5*time.Minute)
+	node1, node2, node3 := nodeNumbered(t, l, 1), nodeNumbered(t, l, 2), nodeNumbered(t, l, 3)
+	nodes := slices.Clone(l.Nodes)
+
+	logStep(t, "the mesh is complete before the step")
+	eventually(t, routeWait, 500*time.Millisecond, "routes before the step", func() error {
+		return checkMeshRoutes(ctx, nodes)
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			restoreNode(t, l, node1, node3.Number)
+		}
+	})
+
+	logStep(t, "SIGTERM %s's agent", node1.Name)
+	if err := l.StopAgent(node1); err != nil {
+		t.Fatal(err)
+	}
+
+	logStep(t, "delete %s's Node object", node3.Name)
+	if err := l.DeleteNodeObject(ctx, node3.Name); err != nil {
+		t.Fatal(err)
+	}
+
+	logStep(t, "%s drops %s's route and keeps %s's (its agent is gracefully restarting)", node2.Name, node3.Name, node1.Name)
+	eventually(t, routeWait, 500*time.Millisecond, node2.Name+" without "+node3.Name, func() error {
+		return checkRoutes(ctx, node2, map[netip.Prefix]netip.Addr{node1.PodCIDR: node1.IP})
+	})
+
+	logStep(t, "%s's kernel still holds %s: nothing pruned it while its agent was down", node1.Name, node3.PodCIDR)
+	if err := checkRoutes(ctx, node1, meshRoutes(node1, nodes)); err != nil {
+		t.Fatalf("precondition: %v", err)
+	}
+
+	logStep(t, "start %s's agent again", node1.Name)
+	if err := l.StartAgent(node1); err != nil {
+		t.Fatal(err)
+	}
+
+	logStep(t, "%s drops the stale %s within %s, and never loses %s", node1.Name, node3.PodCIDR, restartPruneWait, node2.PodCIDR)
+	took := eventually(t, restartPruneWait, 250*time.Millisecond, node1.Name+" prunes "+node3.PodCIDR.String(), func() error {
+		got, err := kernelRoutes(ctx, node1.Netns)
+		if err != nil {
+			return err
+		}
+		if got[node2.PodCIDR] != node2.IP {
+			t.Fatalf("%s lost %s via %s during its agent's restart: %v", node1.Name, node2.PodCIDR, node2.IP, got)
+		}
+		return diffRoutes(node1.Netns, got, map[netip.Prefix]netip.Addr{node2.PodCIDR: node2.IP})
+	})
+	t.Logf("stale route pruned %s after the agent started", took.Round(time.Millisecond))
+
+	logStep(t, "recreate %s's Node object (the node registers again): it rejoins the mesh within %s", node3.Name, sessionWait)
+	if _, err := l.AddNode(ctx, node3.Number); err != nil {
+		t.Fatal(err)
+	}
+	took = eventually(t, sessionWait, time.Second, node3.Name+" rejoins the mesh", func() error {
+		return checkMeshPeers(ctx, l, nodes)
+	})
+	t.Logf("mesh complete again %s after the Node object came back", took.Round(time.Millisecond))
+	eventually(t, routeWait, 500*time.Millisecond, "routes with "+node3.Name+" back", func() error {
+		return checkMeshRoutes(ctx, nodes)
+	})
+}
+
+// restartIfStopped starts node's agent again if a failed step left it stopped.
+func restartIfStopped(t *testing.T, l *lab.Lab, node *lab.Node) {
+	if l.AgentRunning(node) {
+		return
+	}
+	if err := l.StartAgent(node); err != nil {
+		t.Errorf("restarting %s's agent: %v", node.Name, err)
+	}
+}
+
+// restoreNode puts back what testNodeDeletedWhileAgentStopped took away when
+// the step failed before it did so itself: agent's process and node n's Node
+// object. AddNode changes nothing that is already up. It does not wait for
+// the mesh: the step itself asserts that, and the only later step needs node1
+// alone.
+func restoreNode(t *testing.T, l *lab.Lab, agent *lab.Node, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	restartIfStopped(t, l, agent)
+	if _, err := l.AddNode(ctx, n); err != nil {
+		t.Errorf("restoring %s: %v", lab.NodeName(n), err)
+	}
+}

@@ -1,0 +1,163 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/nodebgp/router/e2e/lab"
+)
+
+// routeProto is the kernel route protocol of every route the agent installs.
+const routeProto = "78"
+
+// kernelRoutes reads the routes of the agent's protocol in a namespace, by
+// destination, as `ip -j route show proto 78` shows them.
+func kernelRoutes(ctx context.Context, netns string) (map[netip.Prefix]netip.Addr, error) {
+	out, err := output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Dst     string `json:"dst"`
+		Gateway string `json:"gateway"`
+	}
+	if strings.TrimSpace(out) != "" {
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			return nil, fmt.Errorf("%s: reading ip -j route: %w: %s", netns, err, out)
+		}
+	}
+	got := make(map[netip.Prefix]netip.Addr, len(rows))
+	for _, r := range rows {
+		dst := r.Dst
+		if !strings.Contains(dst, "/") {
+			dst += "/32"
+		}
+		p, err := netip.ParsePrefix(dst)
+		if err != nil {
+			return nil, fmt.Errorf("%s: route dst %q: %w", netns, r.Dst, err)
+		}
+		gw, _ := netip.ParseAddr(r.Gateway) // invalid (zero) when the route has none
+		got[p] = gw
+	}
+	return got, nil
+}
+
+// meshRoutes is what node's kernel must hold: a route of our protocol to the
+// pod CIDR of every other node in peers, via that node's IP, and nothing else.
+func meshRoutes(node *lab.Node, peers []*lab.Node) map[netip.Prefix]netip.Addr {
+	want := map[netip.Prefix]netip.Addr{}
+	for _, p := range peers {
+		if p.Name != node.Name {
+			want[p.PodCIDR] = p.IP
+		}
+	}
+	return want
+}
+
+// diffRoutes says how got differs from want, or returns nil.
+func diffRoutes(netns string, got, want map[netip.Prefix]netip.Addr) error {
+	var problems []string
+	for p, gw := range want {
+		switch g, ok := got[p]; {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("missing %s via %s", p, gw))
+		case g != gw:
+			problems = append(problems, fmt.Sprintf("%s via %s, want via %s", p, g, gw))
+		}
+	}
+	for p, gw := range got {
+		if _, ok := want[p]; !ok {
+			problems = append(problems, fmt.Sprintf("unexpected %s via %s", p, gw))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	slices.Sort(problems)
+	return fmt.Errorf("%s proto %s routes: %s", netns, routeProto, strings.Join(problems, "; "))
+}
+
+// checkRoutes compares node's routes of our protocol with want.
+func checkRoutes(ctx context.Context, node *lab.Node, want map[netip.Prefix]netip.Addr) error {
+	got, err := kernelRoutes(ctx, node.Netns)
+	if err != nil {
+		return err
+	}
+	return diffRoutes(node.Netns, got, want)
+}
+
+// checkMeshRoutes checks every node in nodes against the full mesh of nodes.
+func checkMeshRoutes(ctx context.Context, nodes []*lab.Node) error {
+	var errs []error
+	for _, n := range nodes {
+		errs = append(errs, checkRoutes(ctx, n, meshRoutes(n, nodes)))
+	}
+	return errors.Join(errs...)
+}
+
+// neighborsOf reads node's BGP neighbors through its own gobgp API. Status
+// reads every node of a lab; a shallow copy holding only node asks just that
+// one, so a stopped agent elsewhere costs nothing.
+func neighborsOf(ctx context.Context, l *lab.Lab, node *lab.Node) ([]lab.Neighbor, error) {
+	one := *l
+	one.Nodes = []*lab.Node{node}
+	statuses, err := one.Status(ctx)
+	if len(statuses) != 1 {
+		return nil, fmt.Errorf("%s: reading BGP neighbors: %v", node.Name, err)
+	}
+	return statuses[0].Neighbors, statuses[0].BGPErr
+}
+
+// checkPeers checks that node has exactly the given peers, all established.
+func checkPeers(ctx context.Context, l *lab.Lab, node *lab.Node, peers []*lab.Node) error {
+	nbs, err := neighborsOf(ctx, l, node)
+	if err != nil {
+		return err
+	}
+	state := map[netip.Addr]string{}
+	for _, nb := range nbs {
+		state[nb.Address] = nb.State
+	}
+	var problems []string
+	for _, p := range peers {
+		if p.Name == node.Name {
+			continue
+		}
+		switch s, ok := state[p.IP]; {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("no neighbor %s (%s)", p.IP, p.Name))
+		case s != "ESTABLISHED":
+			problems = append(problems, fmt.Sprintf("neighbor %s (%s) is %s", p.IP, p.Name, s))
+		}
+		delete(state, p.IP)
+	}
+	for addr, s := range state {
+		problems = append(problems, fmt.Sprintf("unexpected neighbor %s (%s)", addr, s))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	slices.Sort(problems)
+	return fmt.Errorf("%s BGP neighbors: %s", node.Name, strings.Join(problems, "; "))
+}
+
+// checkMeshPeers checks the full iBGP mesh between nodes.
+func checkMeshPeers(ctx context.Context, l *lab.Lab, nodes []*lab.Node) error {
+	var errs []error
+	for _, n := range nodes {
+		errs = append(errs, checkPeers(ctx, l, n, nodes))
+	}
+	return errors.Join(errs...)
+}
+
+// without returns nodes minus the one named.
+func without(nodes []*lab.Node, drop *lab.Node) []*lab.Node {
+	return slices.DeleteFunc(slices.Clone(nodes), func(n *lab.Node) bool { return n.Name == drop.Name })
+}

@@ -1,0 +1,100 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nodebgp/router/e2e/lab"
+)
+
+const (
+	echoPort      = "7000"
+	hostPort      = 8080
+	containerPort = 80
+	hostPortPod   = "lab-hostport2" // the suite's extra pod on lab-node2
+)
+
+// testPodTraffic: the pod on node1 pings the pods on node2 and node3 and
+// holds a TCP conversation with each, and its packets arrive with its own
+// address (pod-to-pod traffic inside the cluster CIDR is not masqueraded).
+func testPodTraffic(t *testing.T) {
+	l := requireLab(t)
+	ctx := testContext(t, 2*time.Minute)
+	pod1 := podOf(t, nodeNumbered(t, l, 1))
+
+	for _, n := range []int{2, 3} {
+		target := podOf(t, nodeNumbered(t, l, n))
+
+		logStep(t, "ping %s (%s) from %s (%s)", target.IP, target.Netns, pod1.IP, pod1.Netns)
+		eventually(t, 15*time.Second, time.Second, "ping "+target.Netns, func() error {
+			return ping(ctx, pod1.Netns, target.IP, 3)
+		})
+
+		addr := net.JoinHostPort(target.IP.String(), echoPort)
+		logStep(t, "TCP: a listener in %s on %s answers a line sent from %s", target.Netns, addr, pod1.Netns)
+		srv, err := startEcho(target.Netns, addr, target.Netns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := "hello from " + pod1.Netns
+		want := fmt.Sprintf("%s from %s: %s", target.Netns, pod1.IP, line)
+		eventually(t, 10*time.Second, time.Second, "TCP to "+addr, func() error {
+			got, err := echo(ctx, pod1.Netns, addr, line)
+			if err != nil {
+				return err
+			}
+			if got != want {
+				return fmt.Errorf("reply %q, want %q", got, want)
+			}
+			return nil
+		})
+		srv.Close()
+	}
+}
+
+// testHostPort: a pod on node2 with hostPort 8080 -> containerPort 80 (the
+// portmap plugin in the agent's conflist) is reached from a pod and from the
+// host of another node through node2's IP.
+func testHostPort(t *testing.T) {
+	l := requireLab(t)
+	ctx := testContext(t, 2*time.Minute)
+	node1, node2 := nodeNumbered(t, l, 1), nodeNumbered(t, l, 2)
+	pod1 := podOf(t, node1)
+
+	mapping := lab.PortMapping{HostPort: hostPort, ContainerPort: containerPort, Protocol: "tcp"}
+	logStep(t, "create pod %s on %s with port mapping %s", hostPortPod, node2.Name, mapping)
+	pod := createExtraPod(ctx, t, l, node2, hostPortPod, mapping)
+	if !node2.PodCIDR.Contains(pod.IP) {
+		t.Fatalf("pod %s got %s, outside %s's pod CIDR %s", pod.Netns, pod.IP, node2.Name, node2.PodCIDR)
+	}
+	t.Logf("%s has %s", pod.Netns, pod.IP)
+
+	logStep(t, "a listener in %s on :%d", pod.Netns, containerPort)
+	srv, err := startEcho(pod.Netns, fmt.Sprintf(":%d", containerPort), pod.Netns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close) // before the pod's own cleanup: cleanups run last-in first-out
+
+	target := net.JoinHostPort(node2.IP.String(), fmt.Sprint(hostPort))
+	for _, from := range []string{pod1.Netns, node1.Netns} {
+		logStep(t, "from %s, connect to %s's hostPort %s: %s answers", from, node2.Name, target, pod.Netns)
+		line := "hostPort from " + from
+		eventually(t, 15*time.Second, time.Second, "hostPort "+target+" from "+from, func() error {
+			got, err := echo(ctx, from, target, line)
+			if err != nil {
+				return err
+			}
+			if !strings.HasPrefix(got, pod.Netns+" from ") || !strings.HasSuffix(got, ": "+line) {
+				return fmt.Errorf("reply %q, want %q from <client>: %q", got, pod.Netns, line)
+			}
+			t.Logf("reply: %q", got)
+			return nil
+		})
+	}
+}
