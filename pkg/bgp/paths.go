@@ -163,32 +163,26 @@ func learnedFromPeer(p *api.Path) bool {
 // reported. Withdrawals and paths GoBGP marks as having an unusable next
 // hop are not routes. The result is sorted.
 func bestLearned(dsts []*api.Destination) ([]Path, []error) {
-	var out []Path
-	var errs []error
-	for _, d := range dsts {
-		for _, p := range d.GetPaths() {
-			if !p.GetBest() || p.GetIsWithdraw() || p.GetIsNexthopInvalid() || !learnedFromPeer(p) {
-				continue
-			}
-			path, err := pathFromAPI(p)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			out = append(out, path)
-		}
-	}
-	slices.SortFunc(out, comparePaths)
-	return out, errs
+	return convertPaths(dsts, func(p *api.Path) bool {
+		return p.GetBest() && !p.GetIsWithdraw() && !p.GetIsNexthopInvalid() && learnedFromPeer(p)
+	})
 }
 
 // localPaths returns the paths this speaker originated, converted.
 func localPaths(dsts []*api.Destination) ([]Path, []error) {
+	return convertPaths(dsts, func(p *api.Path) bool {
+		return !p.GetIsWithdraw() && !learnedFromPeer(p)
+	})
+}
+
+// convertPaths converts the paths keep selects, sorted; a path that cannot be
+// converted is skipped and reported, never allowed to hide the others.
+func convertPaths(dsts []*api.Destination, keep func(*api.Path) bool) ([]Path, []error) {
 	var out []Path
 	var errs []error
 	for _, d := range dsts {
 		for _, p := range d.GetPaths() {
-			if p.GetIsWithdraw() || learnedFromPeer(p) {
+			if !keep(p) {
 				continue
 			}
 			path, err := pathFromAPI(p)
