@@ -41,16 +41,29 @@ func writeAtomic(dir, path string, content []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := removeStaleTemps(dir); err != nil {
+	if err := removeStaleTemps(dir, tempPrefix); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, tempPrefix+"*")
+	// 0644: runtimes and operators read it.
+	return replaceFile(dir, path, tempPrefix, 0o644, func(tmp *os.File) error {
+		_, err := tmp.Write(content)
+		return err
+	})
+}
+
+// replaceFile fills a new temp file in dir (named prefix + random), syncs it,
+// gives it mode and renames it over path, then syncs dir. Readers of path see
+// the old file or the new one, never a partial one, and a process executing
+// the old file keeps running it (the rename never writes into it). The temp
+// file is removed on any failure.
+func replaceFile(dir, path, prefix string, mode fs.FileMode, fill func(tmp *os.File) error) error {
+	tmp, err := os.CreateTemp(dir, prefix+"*")
 	if err != nil {
 		return err
 	}
 	// Once renamed, the temp name no longer exists and this is a no-op.
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(content); err != nil {
+	if err := fill(tmp); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -58,8 +71,8 @@ func writeAtomic(dir, path string, content []byte) error {
 		tmp.Close()
 		return err
 	}
-	// CreateTemp makes the file 0600; runtimes and operators read it.
-	if err := tmp.Chmod(0o644); err != nil {
+	// CreateTemp makes the file 0600.
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -90,13 +103,15 @@ func RemoveConflist(dir string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing CNI config %s: %w", path, err)
 	}
-	if err := removeStaleTemps(dir); err != nil {
+	if err := removeStaleTemps(dir, tempPrefix); err != nil {
 		return fmt.Errorf("removing CNI config %s: %w", path, err)
 	}
 	return nil
 }
 
-func removeStaleTemps(dir string) error {
+// removeStaleTemps removes the files in dir whose names start with prefix:
+// temp files that a crash of an earlier write left behind.
+func removeStaleTemps(dir, prefix string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -105,7 +120,7 @@ func removeStaleTemps(dir string) error {
 		return err
 	}
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), tempPrefix) {
+		if !strings.HasPrefix(e.Name(), prefix) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {

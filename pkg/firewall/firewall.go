@@ -54,7 +54,7 @@ func New(p Params) (*Firewall, error) {
 		open = goIPTables(p.IPTablesPath, p.IP6TablesPath)
 	}
 	return &Firewall{
-		log:    log.With("component", "firewall"),
+		log:    log, // the caller names the component, as for pkg/bgp and pkg/routes
 		open:   open,
 		tables: map[iptables.Protocol]Table{},
 	}, nil
