@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"time"
 
@@ -32,7 +33,40 @@ type Peer struct {
 	// and a graceful-restart helper that gets refused while it dials drops
 	// the routes it was keeping.
 	Passive bool
+
+	// Kind says whose routes these are: another node of the cluster, or a
+	// router outside it (a ToR). Import and export policy follow from it.
+	Kind PeerKind
+	// AcceptPrefixes (PeerNode only): the pod CIDRs the Kubernetes API says
+	// this node owns. Import accepts exactly these from it and nothing else.
+	AcceptPrefixes []netip.Prefix
+	// LocalAddress sources the session; zero = the speaker's listen address
+	// when it is of the peer's family.
+	LocalAddress netip.Addr
+	// MultihopTTL enables eBGP multihop with this TTL; 0 = directly connected.
+	MultihopTTL uint8
+	// HoldTime and KeepaliveTime; 0 = 90s and 30s.
+	HoldTime, KeepaliveTime time.Duration
+	// Password is the TCP-MD5 (RFC 2385) key; "" = none.
+	Password string
+	// RouteReflectorClient: this speaker reflects routes to the peer (the
+	// speaker is a route reflector, see Config.RouteReflectorClusterID).
+	RouteReflectorClient bool
+	// MaxPrefixes bounds what the peer may send; 0 = no limit. Over the
+	// limit GoBGP tears the session down (and says so in the log and in
+	// PeerStatus).
+	MaxPrefixes uint32
 }
+
+// PeerKind is who the peer is, which decides what we take from it and give to it.
+type PeerKind int
+
+const (
+	// PeerNode is another node of the cluster (full mesh or route reflector).
+	PeerNode PeerKind = iota
+	// PeerUpstream is a router outside the cluster, typically a ToR switch.
+	PeerUpstream
+)
 
 func (p Peer) String() string {
 	if p.Name == "" {
@@ -189,6 +223,14 @@ func (d peerDiff) empty() bool {
 	return len(d.add) == 0 && len(d.update) == 0 && len(d.remove) == 0
 }
 
+// sessionChanged tells whether GoBGP's neighbor cur must be reconfigured to
+// become want. AcceptPrefixes is import policy, not session configuration:
+// it changes without touching the session.
+func sessionChanged(cur, want Peer) bool {
+	cur.AcceptPrefixes, want.AcceptPrefixes = nil, nil
+	return !reflect.DeepEqual(cur, want)
+}
+
 // diffPeers compares desired (normalized) peers with GoBGP's, keyed by
 // address. Results are sorted by address.
 func diffPeers(desired, actual []Peer) peerDiff {
@@ -202,7 +244,7 @@ func diffPeers(desired, actual []Peer) peerDiff {
 		switch {
 		case !ok:
 			d.add = append(d.add, p)
-		case cur != p:
+		case sessionChanged(cur, p):
 			d.update = append(d.update, p)
 		}
 		delete(have, p.Address)
