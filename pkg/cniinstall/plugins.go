@@ -219,4 +219,3 @@ func copyChunks(w io.Writer, r io.Reader, afterChunk func()) error {
 		}
 	}
 }
-
