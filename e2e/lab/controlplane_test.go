@@ -112,7 +112,7 @@ func TestControlPlaneAgentTokenHasOnlyTheManifestsPermissions(t *testing.T) {
 		t.Fatalf("admin creating node: %v", err)
 	}
 
-	manifest := filepath.Join(root, "daemonset", "rbac.yaml")
+	manifest := filepath.Join(root, "daemonset", "base", "rbac.yaml")
 	// Twice: the second pass takes the update path.
 	for i := 0; i < 2; i++ {
 		if err := cp.ApplyRBAC(ctx, manifest); err != nil {

@@ -32,7 +32,7 @@ const (
 
 	agentNamespace      = "kube-system"
 	agentServiceAccount = "nodebgp"
-	rbacManifest        = "daemonset/rbac.yaml"
+	rbacManifest        = "daemonset/base/rbac.yaml"
 	buildTimeout        = 5 * time.Minute
 	reuseProbeTimeout   = 5 * time.Second
 )
