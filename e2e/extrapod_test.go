@@ -72,7 +72,7 @@ func (p *extraPod) cni(ctx context.Context, l *lab.Lab, verb string, mappings []
 	args := []string{
 		filepath.Join(l.BinDir(), "labcni"), verb,
 		"--conf-dir", p.node.ConfDir,
-		"--bin-dir", l.Tools.CNIBinDir,
+		"--bin-dir", p.node.CNIBinDir,
 		"--cache-dir", p.node.CacheDir,
 		"--netns", filepath.Join("/var/run/netns", p.Netns),
 		"--container-id", p.Netns,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,7 +33,10 @@ type Node struct {
 	ConfDir  string
 	IPAMDir  string
 	CacheDir string
-	Pod      *Pod // nil when the node has no pod
+	// CNIBinDir is the node's /opt/cni/bin: `router install-cni` fills it, as
+	// the DaemonSet's initContainer does, and pods are wired only from it.
+	CNIBinDir string
+	Pod       *Pod // nil when the node has no pod
 }
 
 func newNode(labDir string, n int) *Node {
@@ -47,6 +51,8 @@ func newNode(labDir string, n int) *Node {
 		ConfDir:  filepath.Join(dir, "net.d"),
 		IPAMDir:  filepath.Join(dir, "ipam"),
 		CacheDir: filepath.Join(dir, "cni-cache"),
+
+		CNIBinDir: filepath.Join(dir, "cni-bin"),
 	}
 }
 
@@ -105,6 +111,9 @@ func (l *Lab) AddNode(ctx context.Context, n int) (*Node, error) {
 	if !slices.Contains(l.Nodes, node) {
 		l.Nodes = append(l.Nodes, node)
 		slices.SortFunc(l.Nodes, func(a, b *Node) int { return a.Number - b.Number })
+	}
+	if err := l.installCNI(ctx, node); err != nil {
+		return nil, err
 	}
 	if err := l.ensureAgent(node); err != nil {
 		return nil, err
@@ -257,6 +266,23 @@ func (l *Lab) StopAgent(node *Node) error {
 func (l *Lab) AgentRunning(node *Node) bool {
 	p, err := LoadProcess(l.Opts.Dir, AgentProcess(node))
 	return err == nil && p.Alive()
+}
+
+// installCNI runs `router install-cni` on the node, as the DaemonSet's
+// initContainer does before the agent starts: the plugins built by `make
+// tools` stand in for the ones bundled in the image.
+func (l *Lab) installCNI(ctx context.Context, node *Node) error {
+	out, err := l.Exec(ctx, node.Netns, l.Tools.Router, "install-cni",
+		"--source-dir", l.Tools.CNIBinDir,
+		"--bin-dir", node.CNIBinDir,
+		"--cni-conf-dir", node.ConfDir)
+	if err != nil {
+		return fmt.Errorf("node %s: installing CNI plugins: %w", node.Name, err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		l.logf("node %s: install-cni: %s", node.Name, line)
+	}
+	return nil
 }
 
 func (l *Lab) ensureAgent(node *Node) error {

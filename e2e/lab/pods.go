@@ -158,7 +158,7 @@ func (l *Lab) labcniPath() string { return filepath.Join(l.Opts.Dir, "bin", "lab
 func (l *Lab) labcni(ctx context.Context, node *Node, verb string, pod *Pod) ([]byte, error) {
 	args := []string{"netns", "exec", node.Netns, l.labcniPath(), verb,
 		"--conf-dir", node.ConfDir,
-		"--bin-dir", l.Tools.CNIBinDir,
+		"--bin-dir", node.CNIBinDir,
 		"--cache-dir", node.CacheDir,
 		"--netns", filepath.Join(netnsRunDir, pod.Netns),
 		"--container-id", pod.ContainerID,

@@ -59,6 +59,9 @@ func podLab(ctx context.Context, t *testing.T) (*Lab, *Node) {
 			t.Fatal(err)
 		}
 	}
+	if err := l.installCNI(ctx, node); err != nil {
+		t.Fatal(err)
+	}
 	conf := strings.Replace(testConflist, "IPAMDIR", node.IPAMDir, 1)
 	if err := os.WriteFile(filepath.Join(node.ConfDir, ConflistName), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
