@@ -1,0 +1,42 @@
+package peering
+
+import (
+	"net/netip"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nodebgp/router/pkg/nodeinfo"
+)
+
+// annotated is a Node named name with the given annotations (key, value, …).
+func annotated(name string, kv ...string) *corev1.Node {
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{}}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		n.Annotations[kv[i]] = kv[i+1]
+	}
+	return n
+}
+
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func prefixes(ss ...string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
+
+// info is a node with InternalIP ip and pod CIDRs.
+func info(name, ip string, cidrs ...string) nodeinfo.Info {
+	return nodeinfo.Info{Name: name, InternalIP: addr(ip), InternalIPs: []netip.Addr{addr(ip)}, PodCIDRs: prefixes(cidrs...)}
+}
+
+func errorStrings(errs []error) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	return out
+}

@@ -1,0 +1,73 @@
+package peering
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/nodebgp/router/pkg/bgp"
+)
+
+// nodePeers are the sessions with other nodes. Without a route reflector
+// anywhere the nodes form a full mesh; with one, every reflector peers with
+// every other node and every other node peers with the reflectors only.
+func nodePeers(in Inputs) ([]bgp.Peer, []error) {
+	nodes := others(in)
+	selfRR := in.SelfConfig.RouteReflectorClusterID.IsValid()
+	reflectors := selfRR || slices.ContainsFunc(nodes, func(n NodeView) bool {
+		return n.Config.RouteReflectorClusterID.IsValid()
+	})
+	if !reflectors {
+		peers := make([]bgp.Peer, 0, len(nodes))
+		for _, n := range nodes {
+			peers = append(peers, nodePeer(in, n, n.Config.LocalASN(in.ClusterASN)))
+		}
+		return peers, nil
+	}
+
+	// A reflector reflects only within its AS (RFC 4456): every node of this
+	// design must run the cluster ASN.
+	if in.SelfConfig.ASN != 0 && in.SelfConfig.ASN != in.ClusterASN {
+		return nil, []error{notIBGP(in.Self.Name, in.SelfConfig.ASN, in.ClusterASN, "not peering with other nodes")}
+	}
+	var peers []bgp.Peer
+	var problems []error
+	for _, n := range nodes {
+		nodeRR := n.Config.RouteReflectorClusterID.IsValid()
+		if !selfRR && !nodeRR {
+			continue // two clients learn each other's routes through the reflectors
+		}
+		if n.Config.ASN != 0 && n.Config.ASN != in.ClusterASN {
+			problems = append(problems, notIBGP(n.Info.Name, n.Config.ASN, in.ClusterASN, "not peering with it"))
+			continue
+		}
+		p := nodePeer(in, n, in.ClusterASN)
+		// Reflectors peer with each other as plain iBGP peers: each already
+		// reflects its own clients' routes to the other.
+		p.RouteReflectorClient = selfRR && !nodeRR
+		peers = append(peers, p)
+	}
+	return peers, problems
+}
+
+// nodePeer is the session with node n. Of each pair of nodes the lower IP
+// dials and the higher waits: one dialler per session means no collisions,
+// and a restarting node is never refused by a peer that is keeping its
+// routes (see bgp.Peer.Passive).
+func nodePeer(in Inputs, n NodeView, asn uint32) bgp.Peer {
+	return bgp.Peer{
+		Name:           n.Info.Name,
+		Address:        n.Info.InternalIP,
+		ASN:            asn,
+		Port:           in.BGPPort,
+		Passive:        in.Self.InternalIP.Compare(n.Info.InternalIP) > 0,
+		Kind:           bgp.PeerNode,
+		AcceptPrefixes: slices.Clone(n.Info.PodCIDRs),
+		Password:       in.MeshPassword,
+	}
+}
+
+// notIBGP reports a node whose own ASN keeps it out of route reflection.
+func notIBGP(node string, asn, clusterASN uint32, consequence string) error {
+	return &AnnotationError{Node: node, Annotation: AnnotationASN,
+		Err: fmt.Errorf("%d differs from the cluster ASN %d, and route reflection needs iBGP; %s", asn, clusterASN, consequence)}
+}
