@@ -11,7 +11,7 @@ E2E_TIMEOUT ?= 40m
 BENCH_ROUTES ?= 10000
 export TOOLS_DIR BENCH_ROUTES
 
-.PHONY: help build deps tools test unit e2e lab lab-down lab-status bench lint clean
+.PHONY: help build deps tools test unit e2e lab lab-down lab-status bench lint clean image image-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ deps: ## install the Debian packages the lab needs (idempotent)
 tools: deps ## build kube-apiserver, kubectl, gobgp and the CNI plugins at pinned versions (cached)
 	hack/build-tools.sh
 
-test: tools build unit e2e ## everything: unit tests, then the e2e lab (needs root)
+test: tools build unit e2e image-test ## everything: unit tests, the e2e lab, the image (needs root)
 
 unit: ## unit and namespace-level tests
 	$(GO) test -count=1 ./...
@@ -54,6 +54,12 @@ lint: ## gofmt and go vet, with and without the e2e build tag
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
+
+image: tools build ## build the image nodebgp/router:<version> and :latest with podman (needs root; base cached in .cache/image)
+	VERSION=$(VERSION) hack/image.sh
+
+image-test: image ## unpack the image and check its binaries, install-cni and the iptables backend choice (needs root)
+	VERSION=$(VERSION) hack/image-test.sh
 
 clean: ## remove build output (not the tool cache)
 	rm -rf _output

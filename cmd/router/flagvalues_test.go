@@ -56,3 +56,34 @@ func TestNodeNameFallsBackToNodeNameEnv(t *testing.T) {
 		t.Fatalf("NodeName = %q, want from-env", cfg.NodeName)
 	}
 }
+
+func TestUpstreamPeerFlagsAreParsedTogetherAndErrorsNameFlagAndIndex(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string // "" = valid
+	}{
+		{[]string{"--peer-router-ips", "10.199.1.254,10.199.2.254", "--peer-router-asns", "65000"}, ""},
+		{[]string{"--peer-router-ips", "10.199.1.254", "--peer-router-asns", "x"}, `--peer-router-asns[0]: "x" is not a valid ASN`},
+		{[]string{"--peer-router-asns", "65000"}, "--peer-router-asns: set without --peer-router-ips"},
+		{[]string{"--peer-router-ips", "10.199.1.254", "--peer-router-asns", "65000", "--peer-router-password-secret", "no-slash"}, "--peer-router-password-secret"},
+		{[]string{"--mesh-password-secret", "kube-system"}, "--mesh-password-secret"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			f := defaultRunFlags()
+			args := append([]string{"--cluster-cidr", "10.244.0.0/16", "--hostname-override", "n1"}, tt.args...)
+			if err := newRunCommandFor(f).ParseFlags(args); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := f.toConfig()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("toConfig() = %v, want nil", err)
+			case tt.want == "" && len(cfg.GlobalPeers) != 2:
+				t.Fatalf("GlobalPeers = %v, want 2 peers", cfg.GlobalPeers)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("toConfig() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}

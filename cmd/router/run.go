@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nodebgp/router/pkg/agent"
+	"github.com/nodebgp/router/pkg/peering"
 )
 
 // runFlags holds `router run`'s flags; toConfig turns them into agent.Config.
@@ -18,6 +19,12 @@ type runFlags struct {
 	cfg       agent.Config
 	logLevel  string
 	logFormat string
+
+	// Upstream peers, parsed together by peering.ParseGlobalPeers so that
+	// errors can name the flag and index.
+	peerIPs, peerASNs, peerPorts, peerMultihopTTLs []string
+	peerPasswordSecret                             string
+	meshPasswordSecret                             string
 }
 
 func newRunCommand() *cobra.Command { return newRunCommandFor(defaultRunFlags()) }
@@ -28,6 +35,7 @@ func defaultRunFlags() *runFlags {
 		BGPPort:          179,
 		GoBGPAPIAddress:  "127.0.0.1:50051",
 		GracefulRestart:  true,
+		EnableIBGP:       true,
 		RestartTime:      120 * time.Second,
 		CNIConfDir:       "/etc/cni/net.d",
 		CNIBridge:        "nodebgp0",
@@ -72,6 +80,14 @@ restarts. Use 'router cleanup' to remove everything it made.`,
 	fl.StringVar(&c.GoBGPAPIAddress, "gobgp-api-address", c.GoBGPAPIAddress, "where GoBGP's gRPC API listens, for the gobgp CLI; keep it on loopback; empty = off")
 	fl.BoolVar(&c.GracefulRestart, "bgp-graceful-restart", c.GracefulRestart, "BGP graceful restart: peers keep our routes while the agent restarts, and we keep theirs")
 	fl.Var(positiveDuration{&c.RestartTime}, "bgp-restart-time", "how long peers keep our routes while we restart, and how long we keep a restarting peer's routes")
+	fl.BoolVar(&c.EnableIBGP, "enable-ibgp", c.EnableIBGP, "peer the nodes with each other (full mesh, or via nodes annotated as route reflectors); false for ToR-only designs where nodes learn the other racks from upstream routers")
+	fl.StringSliceVar(&f.peerIPs, "peer-router-ips", nil, "upstream routers (e.g. ToR switches) every node peers with, comma-separated")
+	fl.StringSliceVar(&f.peerASNs, "peer-router-asns", nil, "their ASNs: one per --peer-router-ips entry, or one for all")
+	fl.StringSliceVar(&f.peerPorts, "peer-router-ports", nil, "their BGP ports: one per IP, or one for all (default 179)")
+	fl.StringSliceVar(&f.peerMultihopTTLs, "peer-router-multihop-ttl", nil, "eBGP multihop TTL: one per IP, or one for all (default: directly connected)")
+	fl.StringVar(&f.peerPasswordSecret, "peer-router-password-secret", "", "namespace/name of a Secret with their TCP-MD5 passwords, one key per peer IP (IPv6 colons as dashes); the agent's Role must allow get on it")
+	fl.StringVar(&f.meshPasswordSecret, "mesh-password-secret", "", "namespace/name of a Secret whose key \"password\" is the TCP-MD5 password of the node-to-node sessions")
+	fl.BoolVar(&c.AcceptUpstreamRoutes, "accept-upstream-routes", false, "install routes from upstream peers that are outside the cluster's pod CIDRs (e.g. a default route); routes inside them are always refused")
 	fl.StringVar(&c.CNIConfDir, "cni-conf-dir", c.CNIConfDir, "where to write 10-nodebgp.conflist")
 	fl.StringVar(&c.CNIBridge, "cni-bridge", c.CNIBridge, "name of the Linux bridge pods attach to")
 	fl.StringVar(&c.IPAMDataDir, "ipam-data-dir", "", "host-local IPAM lease dir written into the conflist (default: the plugin's, /var/lib/cni/networks)")
@@ -96,6 +112,18 @@ func (f *runFlags) toConfig() (agent.Config, error) {
 			return cfg, fmt.Errorf("--hostname-override: not set, NODE_NAME empty, and the hostname is unreadable: %w", err)
 		}
 		cfg.NodeName = h
+	}
+	peers, err := peering.ParseGlobalPeers(f.peerIPs, f.peerASNs, f.peerPorts, f.peerMultihopTTLs, f.peerPasswordSecret)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.GlobalPeers = peers
+	if f.meshPasswordSecret != "" {
+		ref, err := peering.ParseSecretRef(f.meshPasswordSecret, "password")
+		if err != nil {
+			return cfg, fmt.Errorf("--mesh-password-secret: %w", err)
+		}
+		cfg.MeshPasswordSecret = ref
 	}
 	logger, err := newLogger(f.logLevel, f.logFormat)
 	if err != nil {

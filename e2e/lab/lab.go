@@ -43,6 +43,22 @@ type Options struct {
 	Nodes            int           // default 3
 	RoutesSyncPeriod time.Duration // the agents' --routes-sync-period; default 5s
 	Logf             func(format string, args ...any)
+
+	// Racks > 0 puts the nodes in that many racks (dealt round-robin, see
+	// NodeRack) behind FRR ToRs; 0 is one flat fabric without a ToR.
+	Racks int
+	// ToRs is the number of FRR ToRs (lab-tor1...), each with a leg in every
+	// rack; default 1 when Racks > 0.
+	ToRs int
+	// ToRPasswords are TCP MD5 passwords the ToRs require from some nodes, by
+	// node number; those nodes are configured on the ToRs as explicit
+	// neighbors, the others are accepted through the racks' listen ranges.
+	ToRPasswords map[int]string
+	// AgentArgs, when set, adds arguments to a node's `router run`.
+	AgentArgs func(node *Node) []string
+	// NodeAnnotations, when set, are written on a node's Node object when the
+	// lab creates it.
+	NodeAnnotations func(node *Node) map[string]string
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -69,7 +85,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	return o, nil
+	return o.rackDefaults()
 }
 
 // Lab is a running lab.
@@ -78,6 +94,7 @@ type Lab struct {
 	Tools Tools
 	CP    *ControlPlane
 	Nodes []*Node
+	ToRs  []*ToR // empty unless Options.Racks > 0
 
 	repoRoot        string
 	client          kubernetes.Interface // admin
@@ -92,6 +109,8 @@ type state struct {
 	AdminKubeconfig string      `json:"adminKubeconfig"`
 	AgentKubeconfig string      `json:"agentKubeconfig"`
 	Nodes           []nodeState `json:"nodes"`
+	Racks           int         `json:"racks,omitempty"`
+	ToRs            int         `json:"tors,omitempty"`
 }
 
 type nodeState struct {
@@ -144,6 +163,9 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err := ensureFabric(ctx); err != nil {
 		return nil, fmt.Errorf("building the fabric: %w", err)
 	}
+	if err := l.ensureRacks(ctx); err != nil {
+		return nil, err
+	}
 	// Also when reused: StartControlPlane keeps processes that run with the
 	// same flags, and the agents' token is renewed for agents (re)started now.
 	if err := l.startControlPlane(ctx); err != nil {
@@ -176,6 +198,11 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 func (l *Lab) tryReuse(ctx context.Context) bool {
 	st, err := readState(l.Opts.Dir)
 	if err != nil {
+		return false
+	}
+	if st.Racks != l.Opts.Racks || st.ToRs != l.Opts.ToRs {
+		l.logf("the lab in %s has %d racks and %d ToRs, not %d and %d; starting over",
+			l.Opts.Dir, st.Racks, st.ToRs, l.Opts.Racks, l.Opts.ToRs)
 		return false
 	}
 	if err := l.adopt(st); err != nil {
@@ -211,10 +238,11 @@ func (l *Lab) adopt(st state) error {
 		if validNodeNumber(ns.Number) != nil {
 			return fmt.Errorf("%s: node number %d is invalid", stateFile, ns.Number)
 		}
-		node := newNode(l.Opts.Dir, ns.Number)
+		node := l.newNode(ns.Number)
 		node.Pod = ns.Pod
 		l.Nodes = append(l.Nodes, node)
 	}
+	l.ToRs = l.newToRs()
 	return nil
 }
 
@@ -329,7 +357,8 @@ func (l *Lab) saveState() error {
 	if l.CP == nil {
 		return nil
 	}
-	st := state{APIServerURL: l.CP.URL, AdminKubeconfig: l.CP.AdminKubeconfig, AgentKubeconfig: l.agentKubeconfig}
+	st := state{APIServerURL: l.CP.URL, AdminKubeconfig: l.CP.AdminKubeconfig, AgentKubeconfig: l.agentKubeconfig,
+		Racks: l.Opts.Racks, ToRs: l.Opts.ToRs}
 	for _, node := range l.Nodes {
 		st.Nodes = append(st.Nodes, nodeState{Number: node.Number, Pod: node.Pod})
 	}
@@ -367,6 +396,7 @@ func Load(dir string) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no lab in %s (run `make lab`): %w", opts.Dir, err)
 	}
+	opts.Racks, opts.ToRs = st.Racks, st.ToRs
 	l := &Lab{Opts: opts, repoRoot: root}
 	// Missing tools are not fatal here: status still reads what it can.
 	l.Tools, _ = FindTools(root)
@@ -391,6 +421,7 @@ func Down(ctx context.Context, dir string) error {
 	for _, pidFile := range agents {
 		errs = append(errs, StopByName(dir, strings.TrimSuffix(filepath.Base(pidFile), ".pid"), agentStopTimeout))
 	}
+	errs = append(errs, stopFRR(dir))
 	if _, err := os.Stat(dir); err == nil {
 		errs = append(errs, StopControlPlane(dir))
 	}

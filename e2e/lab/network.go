@@ -157,6 +157,11 @@ func ensureFabric(ctx context.Context) error {
 
 // ensureNodeNetwork gives node n its namespace and its eth0 on the fabric.
 func ensureNodeNetwork(ctx context.Context, n int) error {
+	return ensureUplink(ctx, n, fabricBridge, netip.PrefixFrom(NodeIP(n), FabricPrefix.Bits()))
+}
+
+// ensureUplink gives node n its namespace and its eth0, with addr, on bridge.
+func ensureUplink(ctx context.Context, n int, bridge string, addr netip.Prefix) error {
 	netns, port := NodeName(n), fabricPort(n)
 	if err := ensureNetns(ctx, netns); err != nil {
 		return err
@@ -170,11 +175,10 @@ func ensureNodeNetwork(ctx context.Context, n int) error {
 			return fmt.Errorf("creating veth %s/%s for %s: %w", port, nodeLink, netns, err)
 		}
 	}
-	addr := netip.PrefixFrom(NodeIP(n), FabricPrefix.Bits()).String()
 	steps := [][]string{
-		{FabricNetns, "link", "set", port, "master", fabricBridge},
+		{FabricNetns, "link", "set", port, "master", bridge},
 		{FabricNetns, "link", "set", port, "up"},
-		{netns, "addr", "replace", addr, "dev", nodeLink},
+		{netns, "addr", "replace", addr.String(), "dev", nodeLink},
 		{netns, "link", "set", nodeLink, "up"},
 	}
 	for _, s := range steps {

@@ -28,6 +28,7 @@ type Node struct {
 	Name     string // Kubernetes name and network namespace
 	Netns    string
 	IP       netip.Addr // InternalIP, on eth0
+	Rack     int        // 0 in a lab without racks
 	PodCIDR  netip.Prefix
 	Dir      string
 	ConfDir  string
@@ -93,7 +94,7 @@ func (l *Lab) AddNode(ctx context.Context, n int) (*Node, error) {
 	}
 	node := l.nodeByNumber(n)
 	if node == nil {
-		node = newNode(l.Opts.Dir, n)
+		node = l.newNode(n)
 	}
 	l.logf("node %s: namespace %s, %s %s on %s", node.Name, node.Netns, nodeLink, node.IP, fabricBridge)
 	for _, d := range []string{node.ConfDir, node.IPAMDir, node.CacheDir} {
@@ -101,7 +102,7 @@ func (l *Lab) AddNode(ctx context.Context, n int) (*Node, error) {
 			return nil, fmt.Errorf("node %s: creating %s: %w", node.Name, d, err)
 		}
 	}
-	if err := ensureNodeNetwork(ctx, n); err != nil {
+	if err := l.ensureNodeUplink(ctx, node); err != nil {
 		return nil, fmt.Errorf("node %s: %w", node.Name, err)
 	}
 	l.logf("node %s: Node object with InternalIP %s, podCIDR %s", node.Name, node.IP, node.PodCIDR)
@@ -177,6 +178,9 @@ func nodeStatus(node *Node, now time.Time) corev1.NodeStatus {
 func (l *Lab) ensureNodeObject(ctx context.Context, node *Node) error {
 	nodes := l.client.CoreV1().Nodes()
 	want := nodeObject(node)
+	if l.Opts.NodeAnnotations != nil {
+		want.Annotations = l.Opts.NodeAnnotations(node)
+	}
 	got, err := nodes.Get(ctx, node.Name, metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("node %s: reading the Node object: %w", node.Name, err)
@@ -222,7 +226,7 @@ func (l *Lab) DeleteNodeObject(ctx context.Context, name string) error {
 // agentArgs is node's `router run` command line: its own CNI dirs, the lab's
 // ServiceAccount kubeconfig, everything else at the product's defaults.
 func (l *Lab) agentArgs(node *Node) []string {
-	return []string{
+	args := []string{
 		l.Tools.Router, "run",
 		"--kubeconfig", l.agentKubeconfig,
 		"--hostname-override", node.Name,
@@ -235,6 +239,10 @@ func (l *Lab) agentArgs(node *Node) []string {
 		"--gobgp-api-address", "127.0.0.1:50051",
 		"--bgp-port", "179",
 	}
+	if l.Opts.AgentArgs != nil {
+		args = append(args, l.Opts.AgentArgs(node)...)
+	}
+	return args
 }
 
 // StartAgent starts node's agent inside the node's namespace, detached, so

@@ -239,6 +239,7 @@ func (l *Lab) Dump(ctx context.Context, w io.Writer) {
 			fmt.Fprintln(w, err)
 		}
 	}
+	l.dumpToRs(ctx, w)
 }
 
 // tail copies the last n lines of a file to w.

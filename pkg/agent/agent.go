@@ -20,11 +20,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/firewall"
 	"github.com/nodebgp/router/pkg/health"
 	"github.com/nodebgp/router/pkg/nodeinfo"
+	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/podcidr"
 	"github.com/nodebgp/router/pkg/routes"
 )
@@ -36,12 +38,17 @@ type agent struct {
 	log    *slog.Logger
 	health *health.Health
 
-	client kubernetes.Interface
-	nodes  corelisters.NodeLister
+	client  kubernetes.Interface
+	nodes   corelisters.NodeLister
+	secrets *secretCache
+	events  record.EventRecorder
 
 	// Known once this node's Node object has an InternalIP and a pod CIDR.
 	nodeIP       netip.Addr
 	initialCIDRs []netip.Prefix
+	// The speaker's ASN and route-reflector cluster ID, fixed at its start.
+	speakerASN       uint32
+	speakerClusterID netip.Addr
 
 	// peersApplied is set once the node loop has configured the peer set, so
 	// the route loop can tell "no peers yet" from "every peer converged".
@@ -95,6 +102,10 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 		return err
 	}
 	a.client = client
+	a.secrets = newSecretCache(client, a.cfg.RoutesSyncPeriod)
+	events, stopEvents := newEventRecorder(client, a.cfg.NodeName)
+	a.events = events
+	context.AfterFunc(ctx, stopEvents)
 
 	factory := informers.NewSharedInformerFactory(client, 0)
 	nodeInformer := factory.Core().V1().Nodes()
@@ -143,15 +154,24 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	}
 	a.log.Info("node facts", "event", "start", "nodeIP", a.nodeIP, "routerID", routerID, "podCIDRs", fmt.Sprint(ownCIDRs))
 
+	// The node's own ASN and route-reflector role are fixed for the life of
+	// the speaker (GoBGP cannot change them on a running server); a changed
+	// annotation is reported and takes effect at the next start.
+	selfNode, _ := a.ownNode()
+	selfConfig, _ := peering.ParseNodeConfig(selfNode)
+	a.speakerASN, a.speakerClusterID = selfConfig.LocalASN(a.cfg.ClusterASN), selfConfig.RouteReflectorClusterID
+	restarting := a.isRestart()
 	a.speaker, err = bgp.New(ctx, bgp.Config{
-		ASN:             a.cfg.ClusterASN,
-		RouterID:        routerID,
-		ListenAddress:   a.nodeIP,
-		ListenPort:      a.cfg.BGPPort,
-		APIAddress:      a.cfg.GoBGPAPIAddress,
-		GracefulRestart: a.cfg.GracefulRestart,
-		RestartTime:     a.cfg.RestartTime,
-		Logger:          a.log.With("component", "bgp"),
+		ASN:                     a.speakerASN,
+		RouterID:                routerID,
+		ListenAddress:           a.nodeIP,
+		ListenPort:              a.cfg.BGPPort,
+		APIAddress:              a.cfg.GoBGPAPIAddress,
+		GracefulRestart:         a.cfg.GracefulRestart,
+		RestartTime:             a.cfg.RestartTime,
+		Restarting:              restarting,
+		RouteReflectorClusterID: a.speakerClusterID,
+		Logger:                  a.log.With("component", "bgp"),
 	})
 	if err != nil {
 		return fmt.Errorf("starting BGP: %w", err)
@@ -159,7 +179,14 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	// Peers first, before anything else: a peer that reconnects to a
 	// listener without a matching neighbor is refused, and a graceful-restart
 	// helper then drops the routes it was keeping for us.
-	a.health.Set("peers", a.speaker.SetPeers(ctx, a.desiredPeers(a.clusterView())))
+	all, err := a.nodes.List(labels.Everything())
+	if err != nil {
+		return fmt.Errorf("listing nodes: %w", err)
+	}
+	infos, _ := nodeinfo.Cluster(all)
+	plan := a.planPeers(all, infos)
+	a.health.Set("policy", a.speaker.SetPolicy(ctx, plan.policy))
+	a.health.Set("peers", a.speaker.SetPeers(ctx, plan.peers))
 	a.health.Set("bgp", nil)
 	// A planned stop must not tell peers to drop our routes: Stop closes without
 	// a Cease so that graceful-restart helpers keep them until we are back.
@@ -179,14 +206,20 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	return nil
 }
 
-// clusterView is the validated set of nodes from the cache.
-func (a *agent) clusterView() []nodeinfo.Info {
-	all, err := a.nodes.List(labels.Everything())
-	if err != nil {
-		return nil
+// isRestart tells a restart of the agent from a fresh start: our bridge
+// survives an agent restart but not a reboot. Only after a restart do peers
+// still hold our routes and the kernel still forward for us, so only then may
+// the speaker announce itself as restarting (graceful restart's R and F bits).
+func (a *agent) isRestart() bool {
+	if !a.cfg.GracefulRestart {
+		return false
 	}
-	infos, _ := nodeinfo.Cluster(all)
-	return infos
+	exists, err := routes.BridgeExists(a.cfg.CNIBridge)
+	if err != nil || !exists {
+		return false
+	}
+	a.log.Info("restart detected: the data plane survived; peers are asked to keep our routes", "event", "restart")
+	return true
 }
 
 // ownNode returns this node's Node object from the cache, nil if it does not exist.

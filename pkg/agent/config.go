@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"github.com/nodebgp/router/pkg/peering"
 )
 
 // Config is everything `router run` needs, already parsed into types at the edge
@@ -21,6 +23,18 @@ type Config struct {
 
 	GracefulRestart bool
 	RestartTime     time.Duration
+
+	// EnableIBGP peers the nodes with each other (full mesh, or through route
+	// reflectors); off, nodes peer only with upstream routers.
+	EnableIBGP bool
+	// GlobalPeers are the upstream routers every node peers with (--peer-router-*).
+	GlobalPeers []peering.UpstreamPeer
+	// AcceptUpstreamRoutes accepts routes from upstream peers that are not
+	// inside a cluster pod CIDR (e.g. a default route); off, none are taken.
+	AcceptUpstreamRoutes bool
+	// MeshPasswordSecret holds the TCP-MD5 password of the node-to-node
+	// sessions; zero = none.
+	MeshPasswordSecret peering.SecretRef
 
 	CNIConfDir  string
 	CNIBridge   string

@@ -9,12 +9,13 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/cniinstall"
 	"github.com/nodebgp/router/pkg/firewall"
 	"github.com/nodebgp/router/pkg/nodeinfo"
+	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/podcidr"
 	"github.com/nodebgp/router/pkg/routes"
 )
@@ -23,6 +24,7 @@ import (
 // to avoid repeating a log line.
 type nodeState struct {
 	problems    string // last logged set of node problems
+	ownProblems string // last reported set of this node's own problems
 	cidrWarning string // last logged pod CIDR mismatch
 }
 
@@ -58,6 +60,8 @@ func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced b
 	}
 	infos, problems := nodeinfo.Cluster(all)
 	a.reportNodeProblems(st, problems)
+	plan := a.planPeers(all, infos)
+	a.reportOwnProblems(st, plan.ownProblems)
 
 	cniErr := a.syncCNI(cidrs)
 	a.health.Set("cni", cniErr)
@@ -69,7 +73,9 @@ func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced b
 	a.health.Set("bridge", bridgeErr)
 	a.health.Set("firewall", a.syncFirewall(cidrs))
 
-	peersErr := a.speaker.SetPeers(ctx, a.desiredPeers(infos))
+	// Policy before peers: a new peer's first routes must meet the filters.
+	a.health.Set("policy", a.speaker.SetPolicy(ctx, plan.policy))
+	peersErr := a.speaker.SetPeers(ctx, plan.peers)
 	a.health.Set("peers", peersErr)
 	if peersErr == nil {
 		a.peersApplied.Store(true)
@@ -124,6 +130,36 @@ func (a *agent) reportNodeProblems(st *nodeState, problems []error) {
 	}
 }
 
+// reportOwnProblems logs this node's bad annotations and skipped peers and
+// records each as a Warning Event on the Node, once per change: an operator
+// sees them in `kubectl describe node` without the log.
+func (a *agent) reportOwnProblems(st *nodeState, problems []error) {
+	msgs := make([]string, 0, len(problems))
+	for _, p := range problems {
+		msgs = append(msgs, p.Error())
+	}
+	joined := strings.Join(msgs, "; ")
+	if joined == st.ownProblems {
+		return
+	}
+	st.ownProblems = joined
+	self, _ := a.ownNode()
+	for i, m := range msgs {
+		reason := reasonPeerSkipped
+		var ae *peering.AnnotationError
+		if errors.As(problems[i], &ae) {
+			reason = reasonInvalidAnnotation
+		}
+		a.log.Warn("BGP configuration problem; the rest keeps working", "event", "bad-input", "reason", m)
+		if self != nil && a.events != nil {
+			a.events.Event(self, corev1.EventTypeWarning, reason, m)
+		}
+	}
+	if joined == "" && len(msgs) == 0 {
+		a.log.Info("BGP configuration problems resolved", "event", "bad-input-resolved")
+	}
+}
+
 func (a *agent) syncCNI(cidrs []netip.Prefix) error {
 	conf, err := cniinstall.RenderConflist(cniinstall.ConflistParams{
 		BridgeName:  a.cfg.CNIBridge,
@@ -166,27 +202,6 @@ func (a *agent) mtu() int {
 		return 1500
 	}
 	return mtu
-}
-
-// desiredPeers is the iBGP full mesh: every other valid node, by its InternalIP.
-// Of each pair, the node with the lower IP dials and the other waits: one
-// dialler per session means no collisions, and a restarting node is never
-// refused by a peer that is keeping its routes (see bgp.Peer.Passive).
-func (a *agent) desiredPeers(infos []nodeinfo.Info) []bgp.Peer {
-	peers := make([]bgp.Peer, 0, len(infos))
-	for _, n := range infos {
-		if n.Name == a.cfg.NodeName || n.InternalIP == a.nodeIP {
-			continue
-		}
-		peers = append(peers, bgp.Peer{
-			Name:    n.Name,
-			Address: n.InternalIP,
-			ASN:     a.cfg.ClusterASN,
-			Port:    uint16(a.cfg.BGPPort),
-			Passive: a.nodeIP.Compare(n.InternalIP) > 0,
-		})
-	}
-	return peers
 }
 
 // checkAPI records whether the API server answers. An outage makes the agent

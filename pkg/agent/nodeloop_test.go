@@ -4,9 +4,6 @@ import (
 	"net/netip"
 	"reflect"
 	"testing"
-
-	"github.com/nodebgp/router/pkg/bgp"
-	"github.com/nodebgp/router/pkg/nodeinfo"
 )
 
 func prefixes(ss ...string) []netip.Prefix {
@@ -42,25 +39,6 @@ func TestFamiliesOfPodCIDRs(t *testing.T) {
 				t.Fatalf("families = %v,%v want %v,%v", v4, v6, tt.wantV4, tt.wantV6)
 			}
 		})
-	}
-}
-
-func TestDesiredPeersAreEveryOtherNodeAndOnlyTheLowerIPDials(t *testing.T) {
-	a := &agent{cfg: Config{NodeName: "n2", ClusterASN: 64512, BGPPort: 179}, nodeIP: netip.MustParseAddr("10.0.0.2")}
-	infos := []nodeinfo.Info{
-		{Name: "n1", InternalIP: netip.MustParseAddr("10.0.0.1")},
-		{Name: "n2", InternalIP: netip.MustParseAddr("10.0.0.2")},
-		{Name: "n3", InternalIP: netip.MustParseAddr("10.0.0.3")},
-		{Name: "renamed-self", InternalIP: netip.MustParseAddr("10.0.0.2")},
-	}
-	got := a.desiredPeers(infos)
-	// The lower IP of each pair dials; the higher waits for it.
-	want := []bgp.Peer{
-		{Name: "n1", Address: netip.MustParseAddr("10.0.0.1"), ASN: 64512, Port: 179, Passive: true},
-		{Name: "n3", Address: netip.MustParseAddr("10.0.0.3"), ASN: 64512, Port: 179},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("desiredPeers = %+v, want %+v", got, want)
 	}
 }
 

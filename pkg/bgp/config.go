@@ -14,6 +14,10 @@ const (
 	DefaultListenPort   = 179
 	DefaultRestartTime  = 120 * time.Second
 	DefaultConnectRetry = 5 * time.Second
+	// DefaultDeferralTime bounds how long a restarting speaker withholds its
+	// updates waiting for its peers' End-of-RIB (GoBGP's own default, 360s,
+	// would keep a new prefix of ours unannounced for six minutes).
+	DefaultDeferralTime = 30 * time.Second
 
 	// maxRestartTime is the largest Restart Time the graceful-restart
 	// capability can carry (a 12-bit count of seconds, RFC 4724 §3).
@@ -42,6 +46,19 @@ type Config struct {
 	// RestartTime is how long peers keep our routes while we restart; 0 means
 	// DefaultRestartTime. At most 4095s.
 	RestartTime time.Duration
+	// Restarting says this start follows a stop of the same node's speaker
+	// whose routes the peers may still hold (graceful restart). Only then
+	// do the sessions opened within DeferralTime announce the Restart State
+	// and Forwarding State bits, so that helpers keep our routes (the data
+	// plane kept forwarding) and GoBGP withholds our updates until every
+	// peer sent End-of-RIB or DeferralTime ran out. Needs GracefulRestart.
+	Restarting bool
+	// DeferralTime bounds that wait; 0 means DefaultDeferralTime.
+	DeferralTime time.Duration
+	// RouteReflectorClusterID makes this speaker a route reflector (RFC
+	// 4456) for the peers marked RouteReflectorClient, with this cluster
+	// ID; zero means not a reflector.
+	RouteReflectorClusterID netip.Addr
 	// ConnectRetry is the pause between attempts to open a session; 0 means
 	// DefaultConnectRetry. GoBGP counts whole seconds, at least one.
 	ConnectRetry time.Duration
@@ -65,6 +82,10 @@ func (cfg Config) withDefaults() Config {
 	if cfg.ConnectRetry == 0 {
 		cfg.ConnectRetry = DefaultConnectRetry
 	}
+	if cfg.DeferralTime == 0 {
+		cfg.DeferralTime = DefaultDeferralTime
+	}
+	cfg.RouteReflectorClusterID = cfg.RouteReflectorClusterID.Unmap()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -98,6 +119,15 @@ func (cfg Config) validate() error {
 	}
 	if cfg.GracefulRestart && (cfg.RestartTime < time.Second || cfg.RestartTime > maxRestartTime) {
 		errs = append(errs, fmt.Errorf("RestartTime: %s is outside 1s..%s", cfg.RestartTime, maxRestartTime))
+	}
+	if cfg.Restarting && !cfg.GracefulRestart {
+		errs = append(errs, errors.New("Restarting: needs GracefulRestart"))
+	}
+	if cfg.DeferralTime < time.Second || cfg.DeferralTime > maxRestartTime {
+		errs = append(errs, fmt.Errorf("DeferralTime: %s is outside 1s..%s", cfg.DeferralTime, maxRestartTime))
+	}
+	if id := cfg.RouteReflectorClusterID; id.IsValid() && (!id.Is4() || id.IsUnspecified()) {
+		errs = append(errs, fmt.Errorf("RouteReflectorClusterID: %q is not a non-zero IPv4 address (cluster IDs are 32 bits)", id))
 	}
 	if cfg.ConnectRetry < 0 {
 		errs = append(errs, fmt.Errorf("ConnectRetry: %s is negative", cfg.ConnectRetry))

@@ -23,9 +23,13 @@ func TestExportPolicyKeepsLearnedRoutesFromLeakingToOtherPeers(t *testing.T) {
 	a := startNode(t, "node-a", 65001, netip.MustParseAddr("127.0.0.1"), 0, "10.255.0.1", true)
 	b := startNode(t, "node-b", 65002, netip.MustParseAddr("127.0.0.2"), 0, "10.255.0.2", true)
 	c := startNode(t, "tor-c", 65003, netip.MustParseAddr("127.0.0.3"), 0, "10.255.0.3", true)
+	// C is B's ToR; C takes whatever B sends, so that a leak would show.
 	a.setPeers(t, b.peer)
-	b.setPeers(t, a.peer, c.peer)
-	c.setPeers(t, b.peer)
+	b.setPeers(t, a.peer, asUpstream(c.peer))
+	c.setPeers(t, asUpstream(b.peer))
+	if err := c.speaker.SetPolicy(testContext(t), Policy{AcceptUpstreamRoutes: true}); err != nil {
+		t.Fatalf("%s: SetPolicy: %v", c.name, err)
+	}
 	waitEstablished(t, b, a)
 	waitEstablished(t, b, c)
 
@@ -72,4 +76,9 @@ func TestExportPolicyKeepsLearnedRoutesFromLeakingToOtherPeers(t *testing.T) {
 
 func hasPrefix(paths []Path, p netip.Prefix) bool {
 	return slices.ContainsFunc(paths, func(x Path) bool { return x.Prefix == p })
+}
+
+func asUpstream(p Peer) Peer {
+	p.Kind, p.AcceptPrefixes = PeerUpstream, nil
+	return p
 }

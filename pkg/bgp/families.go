@@ -31,12 +31,20 @@ func peerFamilies(peer netip.Addr) []*api.Family {
 }
 
 // peerAfiSafis renders peerFamilies for GoBGP, with per-family graceful
-// restart (the capability's AFI/SAFI tuples) when gr is set.
-func peerAfiSafis(peer netip.Addr, gr bool) []*api.AfiSafi {
+// restart (the capability's AFI/SAFI tuples) when gr is set, and a prefix
+// limit when maxPrefixes is not 0. Over the limit GoBGP sends a Cease
+// (maximum number of prefixes reached) and drops the session
+// (peer.go:508-527); it reconnects after its idle hold time and drops it
+// again while the peer keeps sending too many. As every peer has one
+// family, the limit is the peer's.
+func peerAfiSafis(peer netip.Addr, gr bool, maxPrefixes uint32) []*api.AfiSafi {
 	fams := peerFamilies(peer)
 	out := make([]*api.AfiSafi, 0, len(fams))
 	for _, f := range fams {
 		a := &api.AfiSafi{Config: &api.AfiSafiConfig{Family: f, Enabled: true}}
+		if maxPrefixes > 0 {
+			a.PrefixLimits = &api.PrefixLimit{Family: f, MaxPrefixes: maxPrefixes}
+		}
 		if gr {
 			a.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
 		}

@@ -27,11 +27,11 @@ func TestPeersNegotiateOnlyTheFamilyOfTheirAddress(t *testing.T) {
 
 func TestPeerAfiSafisCarryGracefulRestartPerFamilyWhenEnabled(t *testing.T) {
 	addr := netip.MustParseAddr("fd00::12")
-	with := peerAfiSafis(addr, true)
+	with := peerAfiSafis(addr, true, 0)
 	if len(with) != 1 || !with[0].GetMpGracefulRestart().GetConfig().GetEnabled() || !with[0].GetConfig().GetEnabled() {
 		t.Errorf("with graceful restart: %v", with)
 	}
-	without := peerAfiSafis(addr, false)
+	without := peerAfiSafis(addr, false, 0)
 	if len(without) != 1 || without[0].GetMpGracefulRestart() != nil {
 		t.Errorf("without graceful restart: %v", without)
 	}

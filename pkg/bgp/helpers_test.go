@@ -28,6 +28,13 @@ const (
 
 var loopback = netip.MustParseAddr("127.0.0.1")
 
+// testPodCIDRs are the prefixes the tests' nodes advertise; every node
+// peer accepts them (import takes only a node peer's AcceptPrefixes).
+var testPodCIDRs = []netip.Prefix{
+	netip.MustParsePrefix("10.244.1.0/24"), netip.MustParsePrefix("10.244.2.0/24"),
+	netip.MustParsePrefix("10.244.3.0/24"), netip.MustParsePrefix("10.244.11.0/24"),
+}
+
 // freePort returns a TCP port on addr that nothing listens on right now.
 func freePort(t *testing.T, addr netip.Addr) uint16 {
 	t.Helper()
@@ -97,7 +104,10 @@ func startNodeConfig(t *testing.T, name string, cfg Config) *node {
 		name:    name,
 		speaker: s,
 		cfg:     cfg,
-		peer:    Peer{Name: name, Address: cfg.ListenAddress, ASN: cfg.ASN, Port: uint16(cfg.ListenPort)},
+		peer: Peer{
+			Name: name, Address: cfg.ListenAddress, ASN: cfg.ASN, Port: uint16(cfg.ListenPort),
+			AcceptPrefixes: testPodCIDRs,
+		},
 	}
 }
 
@@ -110,7 +120,7 @@ func (n *node) setPeers(t *testing.T, peers ...Peer) {
 			t.Fatalf("%s: SetPeers pass %d: %v", n.name, pass, err)
 		}
 	}
-	want, err := normalizePeers(peers, n.speaker.self())
+	want, err := n.speaker.desiredPeers(peers)
 	if err != nil {
 		t.Fatalf("%s: normalizing peers: %v", n.name, err)
 	}

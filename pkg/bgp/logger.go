@@ -18,10 +18,13 @@ import (
 // down (sessionMessages); its warnings and errors keep their level.
 type gobgpLogger struct {
 	log *slog.Logger
+	// events receives GoBGP's warnings and session-down lines about
+	// neighbors, for PeerStatus.LastError; nil means nobody asks.
+	events *peerEvents
 }
 
-func newGoBGPLogger(l *slog.Logger) *gobgpLogger {
-	return &gobgpLogger{log: l.With("source", "gobgp")}
+func newGoBGPLogger(l *slog.Logger, events *peerEvents) *gobgpLogger {
+	return &gobgpLogger{log: l.With("source", "gobgp"), events: events}
 }
 
 var _ gobgplog.Logger = (*gobgpLogger)(nil)
@@ -76,6 +79,9 @@ func (g *gobgpLogger) GetLevel() gobgplog.LogLevel {
 }
 
 func (g *gobgpLogger) emit(level slog.Level, msg string, fields gobgplog.Fields) {
+	if g.events != nil && (level >= slog.LevelWarn || msg == "Peer Down") {
+		g.events.note(msg, fields)
+	}
 	ctx := context.Background()
 	if !g.log.Enabled(ctx, level) {
 		return

@@ -20,7 +20,7 @@ func captureLogger(level slog.Level) (*gobgpLogger, *bytes.Buffer) {
 			return a
 		},
 	}))
-	return newGoBGPLogger(l), &buf
+	return newGoBGPLogger(l, nil), &buf
 }
 
 func TestGoBGPLogsAreQuietExceptSessionChangesWarningsAndErrors(t *testing.T) {

@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -11,10 +12,18 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 )
 
-// Session timers. Hold and keepalive are the RFC 4271 suggestions.
+// Session timers when a Peer leaves them zero: the RFC 4271 suggestions.
 const (
-	holdTimeSeconds  = 90
-	keepaliveSeconds = 30
+	defaultHoldTime      = 90 * time.Second
+	defaultKeepaliveTime = 30 * time.Second
+	// minHoldTime is the smallest non-zero hold time BGP allows (RFC 4271
+	// §4.2); a Peer cannot ask for 0 (no keepalives), which 0 means default.
+	minHoldTime = 3 * time.Second
+	// maxHoldTime is the largest hold time the OPEN message carries.
+	maxHoldTime = 65535 * time.Second
+	// maxPasswordLen is the longest TCP-MD5 key Linux takes
+	// (TCP_MD5SIG_MAXKEYLEN).
+	maxPasswordLen = 80
 )
 
 // Peer is a BGP neighbor this speaker should have a session with.
@@ -80,38 +89,99 @@ type peerSettings struct {
 	localAddress    netip.Addr
 	gracefulRestart bool
 	restartTime     time.Duration
+	deferralTime    time.Duration
 	connectRetry    time.Duration
+	// clusterID is Config.RouteReflectorClusterID, "" when this speaker is
+	// not a route reflector.
+	clusterID string
 }
 
 func newPeerSettings(cfg Config) peerSettings {
-	return peerSettings{
+	set := peerSettings{
 		localAddress:    cfg.ListenAddress,
 		gracefulRestart: cfg.GracefulRestart,
 		restartTime:     cfg.RestartTime,
+		deferralTime:    cfg.DeferralTime,
 		connectRetry:    cfg.ConnectRetry,
 	}
+	if cfg.RouteReflectorClusterID.IsValid() {
+		set.clusterID = cfg.RouteReflectorClusterID.String()
+	}
+	return set
 }
 
-// apiPeer renders p as GoBGP's neighbor configuration.
-func apiPeer(set peerSettings, p Peer) *api.Peer {
+// resolve fills the session settings p leaves to the speaker, in the form
+// GoBGP reports them back: the local address (the listen address, when of
+// the peer's family) and the timers, in whole seconds.
+func (set peerSettings) resolve(p Peer) Peer {
+	if !p.LocalAddress.IsValid() && set.localAddress.IsValid() && set.localAddress.Is4() == p.Address.Is4() {
+		p.LocalAddress = set.localAddress
+	}
+	if p.HoldTime == 0 {
+		p.HoldTime = defaultHoldTime
+	}
+	if p.KeepaliveTime == 0 {
+		p.KeepaliveTime = min(defaultKeepaliveTime, p.HoldTime/3)
+	}
+	p.HoldTime = time.Duration(seconds(p.HoldTime)) * time.Second
+	p.KeepaliveTime = time.Duration(seconds(p.KeepaliveTime)) * time.Second
+	return p
+}
+
+// complete resolves normalized peers (see resolve) and drops, with an
+// error naming each, route-reflector clients this speaker cannot serve.
+func (set peerSettings) complete(peers []Peer, asn uint32) ([]Peer, error) {
+	var errs []error
+	out := make([]Peer, 0, len(peers))
+	for _, p := range peers {
+		switch {
+		case p.RouteReflectorClient && set.clusterID == "":
+			errs = append(errs, fmt.Errorf("peer %s: RouteReflectorClient: this speaker is not a route reflector (no cluster ID)", p))
+			continue
+		case p.RouteReflectorClient && p.ASN != asn:
+			errs = append(errs, fmt.Errorf("peer %s: RouteReflectorClient: AS %d is not ours (%d); only iBGP peers are reflected to", p, p.ASN, asn))
+			continue
+		}
+		out = append(out, set.resolve(p))
+	}
+	return out, errors.Join(errs...)
+}
+
+// apiPeer renders p as GoBGP's neighbor configuration. restarting sets the
+// Restart State bit (see Config.Restarting).
+func apiPeer(set peerSettings, p Peer, restarting bool) *api.Peer {
+	p = set.resolve(p)
 	out := &api.Peer{
 		Conf: &api.PeerConf{
 			NeighborAddress: p.Address.String(),
 			PeerAsn:         p.ASN,
 			Description:     p.Name,
+			// GoBGP sets TCP_MD5SIG for this address on its listener when
+			// the neighbor is added (server.go:3261) and on the socket it
+			// dials from (fsm.go:511 → sockopt_linux.go:140).
+			AuthPassword: p.Password,
 		},
 		Timers: &api.Timers{Config: &api.TimersConfig{
 			ConnectRetry:      seconds(set.connectRetry),
-			HoldTime:          holdTimeSeconds,
-			KeepaliveInterval: keepaliveSeconds,
+			HoldTime:          seconds(p.HoldTime),
+			KeepaliveInterval: seconds(p.KeepaliveTime),
 		}},
 		Transport: &api.Transport{RemotePort: uint32(p.Port), PassiveMode: p.Passive},
-		AfiSafis:  peerAfiSafis(p.Address, set.gracefulRestart),
+		AfiSafis:  peerAfiSafis(p.Address, set.gracefulRestart, p.MaxPrefixes),
 	}
-	// Source the session from the node IP, so that peers see the address
-	// they were configured with; only possible within one address family.
-	if set.localAddress.IsValid() && set.localAddress.Is4() == p.Address.Is4() {
-		out.Transport.LocalAddress = set.localAddress.String()
+	// Source the session from the given address, else from the node IP so
+	// that peers see the address they were configured with; only possible
+	// within one address family.
+	if p.LocalAddress.IsValid() {
+		out.Transport.LocalAddress = p.LocalAddress.String()
+	}
+	if p.MultihopTTL > 0 {
+		out.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(p.MultihopTTL)}
+	}
+	if p.RouteReflectorClient {
+		// GoBGP takes the cluster ID from each client's configuration and
+		// defaults it to the router ID (config/oc/default.go:250).
+		out.RouteReflector = &api.RouteReflector{RouteReflectorClient: true, RouteReflectorClusterId: set.clusterID}
 	}
 	// Graceful restart (RFC 4724) in GoBGP v3.37.0, as read in its source:
 	//
@@ -123,9 +193,13 @@ func apiPeer(set peerSettings, p Peer) *api.Peer {
 	//    failure (the peer's process died or stopped: TCP FIN/RST) or hold
 	//    timer expiry, GoBGP marks the peer's paths of every family the peer
 	//    announced graceful restart for as stale, keeps them (still best),
-	//    and waits the Restart Time the peer announced. A NOTIFICATION ends
-	//    the session hard and drops the paths at once (RFC 8538's N bit,
-	//    which would soften that, is not enabled).
+	//    and waits the Restart Time the peer announced (fsm.go:1896).
+	//  - RFC 8538 (NotificationEnabled, the N bit) is on: a NOTIFICATION
+	//    other than Hard Reset, received from a peer that also set N, is then
+	//    a graceful restart too (fsm.go:1896), so a ToR operator's "clear bgp"
+	//    does not drop its routes from the cluster; and the Cease GoBGP sends
+	//    when SetPeers deletes a peer becomes a Hard Reset (fsm.go:1862), so
+	//    that peer drops our routes at once, as it should.
 	//  - The stale paths go when the returning peer has sent End-of-RIB for
 	//    all families (those it did not re-announce) or the restart timer
 	//    expires — and also as soon as a reconnect attempt fails before
@@ -134,19 +208,26 @@ func apiPeer(set peerSettings, p Peer) *api.Peer {
 	//    or dials while this side still holds its 5s idle after the drop.
 	//  - GoBGP sends End-of-RIB only to peers that negotiated graceful
 	//    restart, after the initial table.
-	//  - The restarting-speaker side (LocalRestarting: R and F bits, and
-	//    deferring our own updates until every peer's End-of-RIB or the
-	//    DeferralTime) is not used: our routes are known at start. So the F
-	//    bit is never set; GoBGP helpers ignore it, but an RFC-strict helper
-	//    (FRR) flushes our stale routes when we reconnect and takes the fresh
-	//    ones a moment later.
+	//  - The restarting side (LocalRestarting) is used only when the agent
+	//    says this start is a restart (Config.Restarting), for sessions
+	//    added in the first DeferralTime. GoBGP then sets the R bit and, on
+	//    every tuple, the F bit (fsm.go:775-787: "always flag forwarding
+	//    bit"), which is true for us: the kernel routes outlived the agent.
+	//    It also withholds every update to every peer (needToAdvertise,
+	//    server.go:1133) until all configured neighbors sent End-of-RIB
+	//    (server.go:1749, 1890) or DeferralTime ran out (server.go:1775,
+	//    2643). Route selection itself is not deferred: BestPaths sees
+	//    learned paths at once. Withholding delays our own announcements
+	//    too — a prefix first advertised in that window goes out only when
+	//    it ends — which is why DeferralTime is short (30s by default, not
+	//    GoBGP's 360s); our old routes stay with the helpers meanwhile.
 	if set.gracefulRestart {
 		out.GracefulRestart = &api.GracefulRestart{
-			Enabled:     true,
-			RestartTime: uint32(seconds(set.restartTime)),
-			// The deferral timer runs only with LocalRestarting; left zero,
-			// GoBGP would default it to 360s. Keep it bounded anyway.
-			DeferralTime: uint32(seconds(set.restartTime)),
+			Enabled:             true,
+			RestartTime:         uint32(seconds(set.restartTime)),
+			DeferralTime:        uint32(seconds(set.deferralTime)),
+			NotificationEnabled: true,
+			LocalRestarting:     restarting,
 		}
 	}
 	return out
@@ -166,13 +247,31 @@ func peerFromAPI(p *api.Peer) (Peer, error) {
 	if port > 65535 {
 		return Peer{}, fmt.Errorf("neighbor %s: remote port %d out of range", addr, port)
 	}
-	return Peer{
-		Name:    p.GetConf().GetDescription(),
-		Address: addr.Unmap(),
-		ASN:     p.GetConf().GetPeerAsn(),
-		Port:    uint16(port),
-		Passive: p.GetTransport().GetPassiveMode(),
-	}, nil
+	out := Peer{
+		Name:                 p.GetConf().GetDescription(),
+		Address:              addr.Unmap(),
+		ASN:                  p.GetConf().GetPeerAsn(),
+		Port:                 uint16(port),
+		Passive:              p.GetTransport().GetPassiveMode(),
+		Password:             p.GetConf().GetAuthPassword(),
+		RouteReflectorClient: p.GetRouteReflector().GetRouteReflectorClient(),
+		HoldTime:             time.Duration(p.GetTimers().GetConfig().GetHoldTime()) * time.Second,
+		KeepaliveTime:        time.Duration(p.GetTimers().GetConfig().GetKeepaliveInterval()) * time.Second,
+	}
+	if mh := p.GetEbgpMultihop(); mh.GetEnabled() {
+		out.MultihopTTL = uint8(min(mh.GetMultihopTtl(), 255))
+	}
+	// GoBGP reports the address the session is bound to once connected,
+	// else the configured one.
+	if raw := p.GetTransport().GetLocalAddress(); raw != "" {
+		if local, err := netip.ParseAddr(raw); err == nil {
+			out.LocalAddress = local.Unmap()
+		}
+	}
+	for _, a := range p.GetAfiSafis() {
+		out.MaxPrefixes = max(out.MaxPrefixes, a.GetPrefixLimits().GetMaxPrefixes())
+	}
+	return out, nil
 }
 
 // normalizePeers validates desired peers: it fills the default port, and
@@ -184,9 +283,10 @@ func normalizePeers(desired []Peer, self netip.AddrPort) ([]Peer, error) {
 	seen := make(map[netip.Addr]bool, len(desired))
 	out := make([]Peer, 0, len(desired))
 	for _, p := range desired {
+		var err error
 		p.Address = p.Address.Unmap()
 		switch {
-		case !p.Address.IsValid():
+		case !p.Address.IsValid() || p.Address.IsUnspecified():
 			errs = append(errs, fmt.Errorf("peer %q: no address", p.Name))
 			continue
 		case p.Address.Zone() != "":
@@ -199,6 +299,15 @@ func normalizePeers(desired []Peer, self netip.AddrPort) ([]Peer, error) {
 			errs = append(errs, fmt.Errorf("peer %s: address listed more than once", p))
 			continue
 		}
+		if err := checkPeerSettings(p); err != nil {
+			errs = append(errs, fmt.Errorf("peer %s: %w", p, err))
+			continue
+		}
+		p.AcceptPrefixes, err = acceptPrefixes(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("peer %s: %w", p, err))
+		}
+		p.LocalAddress = p.LocalAddress.Unmap()
 		if p.Port == 0 {
 			p.Port = DefaultListenPort
 		}
@@ -224,10 +333,16 @@ func (d peerDiff) empty() bool {
 }
 
 // sessionChanged tells whether GoBGP's neighbor cur must be reconfigured to
-// become want. AcceptPrefixes is import policy, not session configuration:
-// it changes without touching the session.
+// become want (both resolved). Kind and AcceptPrefixes are policy, not
+// session configuration: they change without touching the session. A
+// local address left to the kernel (no listen address of the peer's
+// family) is whatever the kernel picked.
 func sessionChanged(cur, want Peer) bool {
+	cur.Kind, want.Kind = 0, 0
 	cur.AcceptPrefixes, want.AcceptPrefixes = nil, nil
+	if !want.LocalAddress.IsValid() {
+		cur.LocalAddress = netip.Addr{}
+	}
 	return !reflect.DeepEqual(cur, want)
 }
 
@@ -257,4 +372,60 @@ func diffPeers(desired, actual []Peer) peerDiff {
 	slices.SortFunc(d.update, byAddr)
 	slices.SortFunc(d.remove, byAddr)
 	return d
+}
+
+// checkPeerSettings reports the first session setting of p that cannot work.
+func checkPeerSettings(p Peer) error {
+	switch {
+	case p.Kind != PeerNode && p.Kind != PeerUpstream:
+		return fmt.Errorf("Kind: unknown kind %d", p.Kind)
+	case p.LocalAddress.IsValid() && p.LocalAddress.Unmap().Is4() != p.Address.Is4():
+		return fmt.Errorf("LocalAddress: %s is not of the peer's address family", p.LocalAddress)
+	case p.LocalAddress.IsValid() && (p.LocalAddress.Zone() != "" || p.LocalAddress.IsUnspecified()):
+		return fmt.Errorf("LocalAddress: %s cannot source a session", p.LocalAddress)
+	case p.HoldTime < 0 || (p.HoldTime > 0 && p.HoldTime < minHoldTime) || p.HoldTime > maxHoldTime:
+		return fmt.Errorf("HoldTime: %s is outside %s..%s", p.HoldTime, minHoldTime, maxHoldTime)
+	case p.KeepaliveTime < 0:
+		return fmt.Errorf("KeepaliveTime: %s is negative", p.KeepaliveTime)
+	case p.KeepaliveTime > 0 && p.KeepaliveTime >= cmp.Or(p.HoldTime, defaultHoldTime):
+		return fmt.Errorf("KeepaliveTime: %s is not below the hold time", p.KeepaliveTime)
+	case len(p.Password) > maxPasswordLen:
+		// The length only: the password itself is never printed.
+		return fmt.Errorf("Password: %d bytes, at most %d", len(p.Password), maxPasswordLen)
+	}
+	return nil
+}
+
+// acceptPrefixes returns p's AcceptPrefixes masked, deduplicated and
+// sorted, without the invalid ones (reported). Only node peers have them.
+func acceptPrefixes(p Peer) ([]netip.Prefix, error) {
+	if len(p.AcceptPrefixes) == 0 {
+		return nil, nil
+	}
+	if p.Kind != PeerNode {
+		return nil, errors.New("AcceptPrefixes: only node peers have them (upstream routes follow the policy)")
+	}
+	var errs []error
+	out := make([]netip.Prefix, 0, len(p.AcceptPrefixes))
+	for i, pfx := range p.AcceptPrefixes {
+		if !pfx.IsValid() {
+			errs = append(errs, fmt.Errorf("AcceptPrefixes[%d]: %q is not a prefix", i, pfx))
+			continue
+		}
+		pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()).Masked()
+		if !pfx.IsValid() {
+			errs = append(errs, fmt.Errorf("AcceptPrefixes[%d]: not valid after unmapping", i))
+			continue
+		}
+		out = append(out, pfx)
+	}
+	slices.SortFunc(out, comparePrefixes)
+	return slices.Compact(out), errors.Join(errs...)
+}
+
+func comparePrefixes(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
 }

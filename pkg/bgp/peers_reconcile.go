@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 )
@@ -19,36 +21,68 @@ func (s *Speaker) SetPeers(ctx context.Context, desired []Peer) error {
 	s.reconcile.Lock()
 	defer s.reconcile.Unlock()
 
-	want, invalid := normalizePeers(desired, s.self())
+	want, invalid := s.desiredPeers(desired)
 
+	// Policy first: a new node peer's import filter exists before its
+	// session does.
+	changes, err := s.syncPolicy(ctx, s.policy, want)
+	if err != nil {
+		return errors.Join(invalid, err)
+	}
+	s.desired = want
 	have, err := s.listPeers(ctx)
 	if err != nil {
 		return errors.Join(invalid, err)
 	}
 	d := diffPeers(want, have)
 	errs := []error{invalid}
+	restarting := time.Now().Before(s.restartUntil)
 	for _, p := range d.remove {
 		if err := s.server.DeletePeer(ctx, &api.DeletePeerRequest{Address: p.Address.String()}); err != nil {
 			errs = append(errs, fmt.Errorf("deleting peer %s: %w", p, err))
 			continue
 		}
+		s.events.forget(p.Address)
 		s.log.Info("BGP peer removed", "event", "peer-removed", "peer", p.String(), "asn", p.ASN)
 	}
 	for _, p := range d.update {
-		if _, err := s.server.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: apiPeer(s.peers, p)}); err != nil {
+		if _, err := s.server.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: apiPeer(s.peers, p, restarting)}); err != nil {
 			errs = append(errs, fmt.Errorf("updating peer %s: %w", p, err))
 			continue
 		}
 		s.log.Info("BGP peer updated", "event", "peer-updated", "peer", p.String(), "asn", p.ASN, "port", p.Port)
 	}
 	for _, p := range d.add {
-		if err := s.server.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(s.peers, p)}); err != nil {
+		if err := s.server.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(s.peers, p, restarting)}); err != nil {
 			errs = append(errs, fmt.Errorf("adding peer %s: %w", p, err))
 			continue
 		}
 		s.log.Info("BGP peer added", "event", "peer-added", "peer", p.String(), "asn", p.ASN, "port", p.Port)
 	}
+	if err := s.refilter(ctx, changes, want); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// desiredPeers validates and completes desired peers (see normalizePeers
+// and peerSettings.complete).
+func (s *Speaker) desiredPeers(desired []Peer) ([]Peer, error) {
+	want, invalid := normalizePeers(desired, s.self())
+	want, unusable := s.peers.complete(want, s.cfg.ASN)
+	errs := []error{invalid, unusable}
+	if s.md5 != nil {
+		// A password GoBGP cannot put on its listener would protect only
+		// the sessions we dial: refuse the peer rather than pretend.
+		want = slices.DeleteFunc(want, func(p Peer) bool {
+			if p.Password != "" {
+				errs = append(errs, fmt.Errorf("peer %s: Password: %w", p, s.md5))
+				return true
+			}
+			return false
+		})
+	}
+	return want, errors.Join(errs...)
 }
 
 // listPeers returns GoBGP's neighbors as Peers. A neighbor whose address

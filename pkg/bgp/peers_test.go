@@ -160,9 +160,10 @@ func TestAPIPeerRendersSessionSettings(t *testing.T) {
 		localAddress:    netip.MustParseAddr("10.199.1.11"),
 		gracefulRestart: true,
 		restartTime:     120 * time.Second,
+		deferralTime:    30 * time.Second,
 		connectRetry:    5 * time.Second,
 	}
-	got := apiPeer(set, peer("n2", "10.199.1.12", 64512, 179))
+	got := apiPeer(set, peer("n2", "10.199.1.12", 64512, 179), false)
 	want := &api.Peer{
 		Conf: &api.PeerConf{NeighborAddress: "10.199.1.12", PeerAsn: 64512, Description: "n2"},
 		Timers: &api.Timers{Config: &api.TimersConfig{
@@ -173,7 +174,7 @@ func TestAPIPeerRendersSessionSettings(t *testing.T) {
 			Config:            &api.AfiSafiConfig{Family: familyIPv4, Enabled: true},
 			MpGracefulRestart: &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}},
 		}},
-		GracefulRestart: &api.GracefulRestart{Enabled: true, RestartTime: 120, DeferralTime: 120},
+		GracefulRestart: &api.GracefulRestart{Enabled: true, RestartTime: 120, DeferralTime: 30, NotificationEnabled: true},
 	}
 	if !proto.Equal(got, want) {
 		t.Errorf("apiPeer =\n%v\nwant\n%v", got, want)
@@ -182,16 +183,16 @@ func TestAPIPeerRendersSessionSettings(t *testing.T) {
 
 func TestAPIPeerSourcesSessionsFromTheListenAddressOnlyInItsFamily(t *testing.T) {
 	set := peerSettings{localAddress: netip.MustParseAddr("10.199.1.11")}
-	if got := apiPeer(set, peer("v6", "fd00::12", 64512, 179)).GetTransport().GetLocalAddress(); got != "" {
+	if got := apiPeer(set, peer("v6", "fd00::12", 64512, 179), false).GetTransport().GetLocalAddress(); got != "" {
 		t.Errorf("IPv6 peer with IPv4 listen address: local address %q, want none", got)
 	}
-	if got := apiPeer(peerSettings{}, peer("n2", "10.199.1.12", 64512, 179)).GetTransport().GetLocalAddress(); got != "" {
+	if got := apiPeer(peerSettings{}, peer("n2", "10.199.1.12", 64512, 179), false).GetTransport().GetLocalAddress(); got != "" {
 		t.Errorf("no listen address: local address %q, want none", got)
 	}
 }
 
 func TestAPIPeerWithoutGracefulRestartAnnouncesNone(t *testing.T) {
-	got := apiPeer(peerSettings{}, peer("n2", "10.199.1.12", 64512, 179))
+	got := apiPeer(peerSettings{}, peer("n2", "10.199.1.12", 64512, 179), false)
 	if got.GetGracefulRestart() != nil {
 		t.Errorf("graceful restart = %v, want none", got.GetGracefulRestart())
 	}
@@ -203,13 +204,22 @@ func TestAPIPeerWithoutGracefulRestartAnnouncesNone(t *testing.T) {
 }
 
 func TestPeerFromAPIReadsBackWhatAPIPeerWrote(t *testing.T) {
+	set := peerSettings{localAddress: netip.MustParseAddr("10.199.1.11"), connectRetry: time.Second, clusterID: "10.255.0.1"}
+	full := Peer{
+		Name: "tor", Address: netip.MustParseAddr("10.199.1.1"), ASN: 65000, Port: 1179, Passive: true,
+		Kind: PeerUpstream, LocalAddress: netip.MustParseAddr("10.199.1.21"), MultihopTTL: 3,
+		HoldTime: 9 * time.Second, KeepaliveTime: 3 * time.Second, Password: "s3cret",
+		RouteReflectorClient: true, MaxPrefixes: 100,
+	}
 	for _, p := range []Peer{
 		peer("n2", "10.199.1.12", 64512, 179),
 		peer("tor", "fd00::1", 65000, 1179),
+		full,
 	} {
-		got, err := peerFromAPI(apiPeer(peerSettings{}, p))
-		if err != nil || sessionChanged(got, p) {
-			t.Errorf("peerFromAPI(apiPeer(%v)) = %v, %v", p, got, err)
+		want := set.resolve(p)
+		got, err := peerFromAPI(apiPeer(set, p, false))
+		if err != nil || sessionChanged(got, want) {
+			t.Errorf("peerFromAPI(apiPeer(%v)) = %+v, %v; want %+v", p, got, err, want)
 		}
 	}
 }

@@ -9,15 +9,46 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 )
 
-// Names of the policy objects this package owns in GoBGP.
+// Names of the policy objects this package owns in GoBGP. Every name
+// starts with ownedPrefix: what else is there (made by hand with the gobgp
+// CLI) is left alone.
 const (
+	ownedPrefix = "nodebgp-"
+
 	ownPrefixSetV4 = "nodebgp-own-v4"
 	ownPrefixSetV6 = "nodebgp-own-v6"
-	exportPolicy   = "nodebgp-export"
+	// clusterSetV4/V6 hold Policy.ClusterCIDRs with every longer length.
+	clusterSetV4 = "nodebgp-cluster-v4"
+	clusterSetV6 = "nodebgp-cluster-v6"
+	// upstreamSet holds the upstream peers, ibgpNodeSet the node peers in
+	// our AS (those a route reflector may reflect to).
+	upstreamSet = "nodebgp-upstreams"
+	ibgpNodeSet = "nodebgp-ibgp-nodes"
+	// nodeSetPrefix+address names a node peer's neighbor set (its address
+	// alone), and with -v4/-v6 appended its AcceptPrefixes.
+	nodeSetPrefix = "nodebgp-node-"
+
+	importLocalPolicy    = "nodebgp-import-local"
+	importNodePrefix     = "nodebgp-import-node-"
+	importUpstreamPolicy = "nodebgp-import-upstream"
+	exportPolicy         = "nodebgp-export"
+	upstreamExportPrefix = "nodebgp-export-upstream-"
+	reflectPolicy        = "nodebgp-export-reflect"
+
 	// globalAssignment is GoBGP's name for policies that apply to every
-	// neighbor (that is not a route-server client).
+	// neighbor. GoBGP v3 assigns policies per neighbor only to route-server
+	// clients (server.go:4037, "non-rs-client peer ... doesn't have per
+	// peer policy"), so per-peer rules are global statements that match the
+	// neighbor with a neighbor set.
 	globalAssignment = "global"
 )
+
+// neverNeighbors are members of every neighbor set of ours that match no
+// peer. GoBGP lets an empty neighbor set match every neighbor
+// (policy.go:1518), which would turn "to upstream peers" into "to every
+// peer" when there are none; the unspecified addresses, which no peer can
+// have (normalizePeers), keep each set non-empty.
+var neverNeighbors = []string{"0.0.0.0/32", "::/128"}
 
 // ownPrefixSetName returns the prefix set holding our own IPv4 (v4) or IPv6
 // prefixes. GoBGP refuses a prefix set that mixes families, so there is one
@@ -51,20 +82,6 @@ func ownExportPolicy() *api.Policy {
 	return &api.Policy{
 		Name:       exportPolicy,
 		Statements: []*api.Statement{accept(ownPrefixSetV4), accept(ownPrefixSetV6)},
-	}
-}
-
-// exportAssignment applies ownExportPolicy to every neighbor and rejects
-// everything else, so that only SetAdvertised's prefixes leave the node and
-// learned routes are never passed on (a node is not a transit router).
-//
-// Imports have no assignment: GoBGP then accepts every learned route.
-func exportAssignment() *api.PolicyAssignment {
-	return &api.PolicyAssignment{
-		Name:          globalAssignment,
-		Direction:     api.PolicyDirection_EXPORT,
-		Policies:      []*api.Policy{{Name: exportPolicy}},
-		DefaultAction: api.RouteAction_REJECT,
 	}
 }
 

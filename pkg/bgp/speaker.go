@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
@@ -27,10 +28,21 @@ type Speaker struct {
 	log    *slog.Logger
 	server *server.BgpServer
 	peers  peerSettings
+	events *peerEvents
+	// md5 is why TCP-MD5 passwords cannot be enforced, nil if they can.
+	md5 error
+	// restartUntil ends the window in which added sessions announce that
+	// we restarted (Config.Restarting); zero when this start is not a
+	// restart.
+	restartUntil time.Time
 
-	// reconcile serializes SetPeers and SetAdvertised, so that each diff is
-	// applied against the state it was computed from.
+	// reconcile serializes SetPeers, SetAdvertised and SetPolicy, so that
+	// each diff is applied against the state it was computed from.
 	reconcile sync.Mutex
+	// policy and desired are the last Policy and peers asked for (guarded
+	// by reconcile): the policy in GoBGP is derived from both.
+	policy  Policy
+	desired []Peer
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -44,7 +56,8 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("BGP speaker config: %w", err)
 	}
-	opts := []server.ServerOption{server.LoggerOption(newGoBGPLogger(cfg.Logger))}
+	events := newPeerEvents()
+	opts := []server.ServerOption{server.LoggerOption(newGoBGPLogger(cfg.Logger, events))}
 	if cfg.APIAddress != "" {
 		// GoBGP binds the API in the background and treats a failure as
 		// fatal; bind once here first, so the error reaches our caller.
@@ -62,7 +75,14 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 		log:     cfg.Logger,
 		server:  server.NewBgpServer(opts...),
 		peers:   newPeerSettings(cfg),
+		events:  events,
 		stopped: make(chan struct{}),
+	}
+	if cfg.ListenPort != -1 {
+		s.md5 = probeListenerMD5(cfg.ListenAddress)
+	}
+	if cfg.Restarting {
+		s.restartUntil = time.Now().Add(cfg.DeferralTime)
 	}
 	// Serve is GoBGP's event loop; it has no way to end, see Stop.
 	go s.server.Serve()
@@ -81,6 +101,9 @@ func (s *Speaker) start(ctx context.Context) error {
 		Asn:        s.cfg.ASN,
 		RouterId:   s.cfg.RouterID.String(),
 		ListenPort: s.cfg.ListenPort,
+		// Multipath: several equal paths to a prefix are all kept as best
+		// (see BestPaths).
+		UseMultiplePaths: true,
 	}
 	if s.cfg.ListenAddress.IsValid() {
 		global.ListenAddresses = []string{s.cfg.ListenAddress.String()}
@@ -88,19 +111,10 @@ func (s *Speaker) start(ctx context.Context) error {
 	if err := s.server.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
 		return fmt.Errorf("starting BGP (AS %d, listening on %s): %w", s.cfg.ASN, listenDescription(s.cfg), err)
 	}
-	// StartBgp initializes GoBGP's routing policy, so the policy comes after.
-	for _, set := range ownPrefixSets() {
-		if err := s.server.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: set}); err != nil {
-			return fmt.Errorf("creating prefix set %s: %w", set.Name, err)
-		}
-	}
-	pol := ownExportPolicy()
-	if err := s.server.AddPolicy(ctx, &api.AddPolicyRequest{Policy: pol}); err != nil {
-		return fmt.Errorf("creating policy %s: %w", pol.Name, err)
-	}
-	asg := exportAssignment()
-	if err := s.server.AddPolicyAssignment(ctx, &api.AddPolicyAssignmentRequest{Assignment: asg}); err != nil {
-		return fmt.Errorf("assigning policy %s to %s %s: %w", pol.Name, asg.Name, asg.Direction, err)
+	// StartBgp initializes GoBGP's routing policy, so the policy comes
+	// after: the safe default of no Policy and no peers.
+	if _, err := s.syncPolicy(ctx, Policy{}, nil); err != nil {
+		return fmt.Errorf("installing the BGP policy: %w", err)
 	}
 	return nil
 }

@@ -21,8 +21,11 @@ type PeerStatus struct {
 	// State is the BGP FSM state in lower case: "idle", "connect",
 	// "active", "opensent", "openconfirm", "established" (or "unknown").
 	State string
-	// Received and Accepted count the prefixes in the peer's Adj-RIB-In,
-	// before and after import policy, over all its families.
+	// Received counts the prefixes in the peer's Adj-RIB-In over all its
+	// families; Accepted is GoBGP's count of those not rejected on
+	// arrival (an AS loop, a route-server client's own policy). Our import
+	// policy is global, which GoBGP does not count per neighbor
+	// (table/adj.go:148): what it let through shows in BestPaths.
 	Received, Accepted int
 	// GracefulRestart is set when the peer announced graceful restart for
 	// all of its families in the current session, and so promised an
@@ -31,6 +34,15 @@ type PeerStatus struct {
 	// EORReceived is set when End-of-RIB arrived for every family of the
 	// session.
 	EORReceived bool
+	// LastError is the last problem GoBGP reported about this neighbor,
+	// its log lines of one burst joined by "; ", e.g. "prefix limit reached
+	// (ipv4-unicast); sent notification; Peer Down: notification-sent code
+	// 6(cease) subcode 9(undefined)" (subcode 9 is RFC 8538's Hard Reset,
+	// which GoBGP sends instead of the Cease's own subcode when the peer
+	// announced the N bit); "" if none. It stays after the session recovers.
+	// A TCP-MD5 mismatch shows nowhere: the kernel drops the segments
+	// silently, and the session just never gets past "active"/"connect".
+	LastError string
 }
 
 // Synced reports whether the peer has sent its whole table: the session is
@@ -90,6 +102,7 @@ func (s *Speaker) Peers(ctx context.Context) ([]PeerStatus, error) {
 			s.log.Warn("ignoring BGP neighbor", "event", "neighbor-ignored", "reason", err.Error())
 			return
 		}
+		st.LastError = s.events.get(st.Address)
 		out = append(out, st)
 	})
 	if err != nil {

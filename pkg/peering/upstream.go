@@ -41,6 +41,9 @@ func (r SecretRef) String() string {
 	return fmt.Sprintf("%s/%s key %q", r.Namespace, r.Name, r.Key)
 }
 
+// ParseSecretRef reads a "namespace/name" flag value; key is the data key to use.
+func ParseSecretRef(s, key string) (SecretRef, error) { return parseSecretRef(s, key) }
+
 // parseSecretRef reads "namespace/name" with the key to use in it.
 func parseSecretRef(s, key string) (SecretRef, error) {
 	ns, name, ok := strings.Cut(s, "/")

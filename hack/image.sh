@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Builds nodebgp's image from the Dockerfile and tags it $IMAGE:$VERSION and
+# $IMAGE:latest (IMAGE defaults to nodebgp/router). `make image` runs it after
+# `make build tools`, whose binaries it packs: these machines reach no registry,
+# so the Go build happens on the host (see the Dockerfile's header).
+#
+#   1. builder: podman, else buildah, else docker; podman, buildah and debootstrap
+#      are apt-installed when missing.
+#   2. base: Debian bookworm (minbase + iptables + ca-certificates) made once with
+#      debootstrap from the mirror apt uses, trimmed and cached as
+#      .cache/image/base-bookworm.tar, imported as nodebgp-base:bookworm whenever
+#      that image is missing or was imported from another tarball.
+#   3. context: .cache/image/context gets router, gobgp, the four CNI plugins
+#      (stripped of debug symbols) and hack/iptables-wrapper.
+#   4. build, with the versions the Dockerfile's check stage must find.
+#
+# Environment: IMAGE, VERSION, TOOLS_DIR, DEBIAN_MIRROR (else apt's bookworm
+# mirror), IMAGE_ISOLATION (podman/buildah RUN isolation, default chroot: crun
+# cannot create containers in this sandbox, a chroot can).
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools_dir="${TOOLS_DIR:-$repo_root/.cache/tools}"
+case "$tools_dir" in /*) ;; *) tools_dir="$repo_root/$tools_dir" ;; esac
+cache_dir="$repo_root/.cache/image"
+image="${IMAGE:-nodebgp/router}"
+version="${VERSION:-$(git -C "$repo_root" describe --tags --always --dirty 2>/dev/null || echo dev)}"
+isolation="${IMAGE_ISOLATION:-chroot}"
+
+suite=bookworm
+base_packages=iptables,ca-certificates
+base_image="nodebgp-base:$suite"
+base_tar="$cache_dir/base-$suite.tar"
+# The recipe of the cached tarball: a change here makes a new one.
+base_recipe="debootstrap --variant=minbase --include=$base_packages $suite; trim v1"
+
+# One source of truth for the bundled versions: hack/build-tools.sh.
+pinned() { sed -n "s/^$1=//p" "$repo_root/hack/build-tools.sh"; }
+gobgp_version="$(pinned gobgp_version)"
+cni_version="$(pinned cni_version)"
+
+log() { echo "image: $*"; }
+fail() {
+	echo "image: $*" >&2
+	exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || fail "run as root (debootstrap and the builder need it)"
+[ -n "$gobgp_version" ] && [ -n "$cni_version" ] || fail "cannot read gobgp_version/cni_version from hack/build-tools.sh"
+
+# install_missing installs the packages whose command is missing, as
+# hack/install-deps.sh does: dpkg-query first, apt only when something is absent.
+install_missing() {
+	local missing=() pkg status
+	for pkg in podman buildah debootstrap; do
+		command -v "$pkg" >/dev/null 2>&1 && continue
+		status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+		[ "$status" = "install ok installed" ] || missing+=("$pkg")
+	done
+	[ "${#missing[@]}" -eq 0 ] && return
+	log "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q "${missing[@]}" </dev/null
+}
+
+pick_builder() {
+	local b
+	for b in podman buildah docker; do
+		if command -v "$b" >/dev/null 2>&1; then
+			echo "$b"
+			return
+		fi
+	done
+	fail "no podman, buildah or docker"
+}
+
+# debian_mirror prints the URI apt fetches $suite from: the first enabled deb
+# source, deb822 (*.sources) or one-line (*.list), whose suites include $suite
+# itself (not $suite-security or $suite-updates).
+debian_mirror() {
+	if [ -n "${DEBIAN_MIRROR:-}" ]; then
+		echo "$DEBIAN_MIRROR"
+		return
+	fi
+	local f uri=""
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		uri="$(awk -v suite="$suite" '
+			function flush() { if (!found && deb && has && enabled && uri != "") { print uri; found = 1 } deb = has = 0; enabled = 1; uri = "" }
+			BEGIN { enabled = 1 }
+			/^[[:space:]]*$/ { flush(); next }
+			tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+			tolower($1) == "uris:" { uri = $2 }
+			tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == suite) has = 1 }
+			tolower($1) == "enabled:" && tolower($2) == "no" { enabled = 0 }
+			END { flush() }' "$f")"
+		[ -n "$uri" ] && break
+	done
+	if [ -z "$uri" ]; then
+		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+			[ -f "$f" ] || continue
+			uri="$(awk -v suite="$suite" '
+				$1 == "deb" { i = 2; if ($i ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ } if ($(i + 1) == suite) { print $i; exit } }' "$f")"
+			[ -n "$uri" ] && break
+		done
+	fi
+	[ -n "$uri" ] || fail "no apt source for $suite in /etc/apt; set DEBIAN_MIRROR"
+	echo "$uri"
+}
+
+# unmount_under unmounts whatever a crashed debootstrap left mounted (proc, sys)
+# below a directory, deepest first, so removing it can never reach the host's.
+unmount_under() {
+	local dir="$1" m
+	awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
+		umount "$m" || umount -l "$m"
+	done
+	if awk -v d="$dir/" 'index($2, d) == 1 { found = 1 } END { exit !found }' /proc/mounts; then
+		fail "$dir still has mounts; not removing it"
+	fi
+}
+
+make_base_tar() {
+	if [ -f "$base_tar" ] && [ "$(cat "$base_tar.recipe" 2>/dev/null)" = "$base_recipe" ]; then
+		log "base rootfs: cached ($base_tar)"
+		return
+	fi
+	local mirror rootfs="$cache_dir/rootfs.tmp" start=$SECONDS
+	mirror="$(debian_mirror)"
+	unmount_under "$rootfs"
+	rm -rf "$rootfs"
+	log "debootstrap $suite from $mirror (log: $cache_dir/debootstrap.log)"
+	debootstrap --variant=minbase --include="$base_packages" "$suite" "$rootfs" "$mirror" >"$cache_dir/debootstrap.log" 2>&1 ||
+		{ tail -n 20 "$cache_dir/debootstrap.log" >&2; unmount_under "$rootfs"; fail "debootstrap failed"; }
+	unmount_under "$rootfs"
+	# Trim what a container never uses: downloaded .debs, apt lists (the image
+	# installs nothing later), manuals, locales, docs but their copyright files.
+	# The build machine's hostname and resolver are not the image's; the runtime
+	# provides both.
+	rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
+		"$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/*
+	find "$rootfs/usr/share/doc" -type f ! -name copyright -delete
+	rm -f "$rootfs/etc/resolv.conf"
+	echo localhost >"$rootfs/etc/hostname"
+	tar --numeric-owner -C "$rootfs" -cf "$base_tar.tmp" .
+	mv -f "$base_tar.tmp" "$base_tar"
+	printf '%s\n' "$base_recipe" >"$base_tar.recipe"
+	rm -rf "$rootfs"
+	log "base rootfs: made in $((SECONDS - start))s ($base_tar, $(du -h "$base_tar" | cut -f1))"
+}
+
+# import_base imports the tarball unless the image exists and carries the
+# tarball's hash in its label; the builder's storage may have been wiped while
+# .cache survived, or the other way round.
+import_base() {
+	local builder="$1" sum have cli="$1"
+	[ "$builder" = buildah ] && cli=podman # buildah shares podman's storage; buildah has no import
+	[ "$builder" = buildah ] && ! command -v podman >/dev/null 2>&1 && fail "importing the base needs podman next to buildah"
+	sum="$(sha256sum "$base_tar" | cut -d' ' -f1)"
+	have="$("$cli" image inspect --format '{{index .Config.Labels "io.nodebgp.base.sha256"}}' "$base_image" 2>/dev/null || true)"
+	if [ "$have" = "$sum" ]; then
+		log "base image: $base_image up to date"
+		return
+	fi
+	"$cli" import --change "LABEL io.nodebgp.base.sha256=$sum" "$base_tar" "$base_image" >/dev/null
+	log "base image: imported $base_image"
+}
+
+# make_context copies the binaries `make build` and hack/build-tools.sh made.
+make_context() {
+	local ctx="$cache_dir/context" src p
+	rm -rf "$ctx"
+	mkdir -p "$ctx/bin" "$ctx/cni"
+	for src in "$repo_root/_output/bin/router" "$tools_dir/bin/gobgp"; do
+		[ -x "$src" ] || fail "$src missing: run make build tools"
+		cp "$src" "$ctx/bin/"
+	done
+	for p in bridge host-local portmap loopback; do
+		[ -x "$tools_dir/cni/$p" ] || fail "$tools_dir/cni/$p missing: run make tools"
+		cp "$tools_dir/cni/$p" "$ctx/cni/"
+	done
+	cp "$repo_root/hack/iptables-wrapper" "$ctx/"
+	# The host builds keep DWARF and the symbol table (a third of router's size);
+	# Go's panics and stack traces use their own tables, not these. Without
+	# binutils the binaries go in as built.
+	if command -v strip >/dev/null 2>&1; then
+		strip "$ctx"/bin/* "$ctx"/cni/*
+	fi
+	echo "$ctx"
+}
+
+main() {
+	local start=$SECONDS builder ctx base_ref tag
+	mkdir -p "$cache_dir"
+	install_missing
+	builder="$(pick_builder)"
+	make_base_tar
+	import_base "$builder"
+	ctx="$(make_context)"
+	# A tag allows [A-Za-z0-9_.-]; git describe may give more (a '+', say).
+	tag="$(printf '%s' "$version" | tr -c 'A-Za-z0-9_.-' '-')"
+	local args=(-f "$repo_root/Dockerfile"
+		--build-arg "VERSION=$version" --build-arg "GOBGP_VERSION=$gobgp_version" --build-arg "CNI_VERSION=$cni_version"
+		-t "$image:$tag" -t "$image:latest")
+	# --layers=false: the build takes seconds, and cached layers would leave a
+	# dangling image per stage and per rebuild in the builder's storage.
+	case "$builder" in
+	podman) podman build --isolation "$isolation" --pull=never --layers=false --build-arg "BASE_IMAGE=localhost/$base_image" "${args[@]}" "$ctx" ;;
+	buildah) buildah bud --isolation "$isolation" --pull=never --layers=false --build-arg "BASE_IMAGE=localhost/$base_image" "${args[@]}" "$ctx" ;;
+	docker) docker build --build-arg "BASE_IMAGE=$base_image" "${args[@]}" "$ctx" ;;
+	esac
+	log "built $image:$tag and $image:latest with $builder in $((SECONDS - start))s"
+}
+
+main "$@"

@@ -1,0 +1,24 @@
+package agent
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
+)
+
+// Event reasons the agent records on its Node.
+const (
+	reasonInvalidAnnotation = "InvalidAnnotation"
+	reasonPeerSkipped       = "BGPPeerSkipped"
+)
+
+// newEventRecorder records Events as "nodebgp" on the node it runs on, so an
+// operator sees bad input where it was written: `kubectl describe node`.
+func newEventRecorder(client kubernetes.Interface, nodeName string) (record.EventRecorder, func()) {
+	b := record.NewBroadcaster()
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	r := b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "nodebgp", Host: nodeName})
+	return r, b.Shutdown
+}

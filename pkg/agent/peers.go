@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nodebgp/router/pkg/bgp"
+	"github.com/nodebgp/router/pkg/nodeinfo"
+	"github.com/nodebgp/router/pkg/peering"
+)
+
+// peerPlan is what the node loop derives for BGP from the cache in one pass.
+type peerPlan struct {
+	peers  []bgp.Peer
+	policy bgp.Policy
+	// ownProblems concern this node (its annotations, its peers): they are
+	// logged and recorded as Events on this node. Other nodes' annotation
+	// problems are their own agents' to report.
+	ownProblems []error
+}
+
+// planPeers derives this node's peers and policy from every valid node, its
+// annotations, the flags and the password Secrets.
+func (a *agent) planPeers(all []*corev1.Node, infos []nodeinfo.Info) peerPlan {
+	byName := make(map[string]*corev1.Node, len(all))
+	for _, n := range all {
+		if n != nil {
+			byName[n.Name] = n
+		}
+	}
+	var plan peerPlan
+	views := make([]peering.NodeView, 0, len(infos))
+	var self peering.NodeView
+	for _, info := range infos {
+		cfg, errs := peering.ParseNodeConfig(byName[info.Name])
+		v := peering.NodeView{Info: info, Config: cfg}
+		views = append(views, v)
+		if info.Name == a.cfg.NodeName {
+			self = v
+			plan.ownProblems = append(plan.ownProblems, errs...)
+		}
+	}
+	if self.Info.Name == "" {
+		// Our own Node is invalid or gone from the cache: keep the facts we
+		// started with so the peer set does not collapse.
+		self.Info = nodeinfo.Info{Name: a.cfg.NodeName, InternalIP: a.nodeIP, PodCIDRs: a.initialCIDRs}
+	}
+	if asn := self.Config.LocalASN(a.cfg.ClusterASN); a.speakerASN != 0 && asn != a.speakerASN {
+		plan.ownProblems = append(plan.ownProblems, fmt.Errorf("node %q: annotation %s: ASN %d takes effect when the agent restarts; the speaker keeps %d", a.cfg.NodeName, peering.AnnotationASN, asn, a.speakerASN))
+	}
+	if id := self.Config.RouteReflectorClusterID; a.speakerASN != 0 && id != a.speakerClusterID {
+		plan.ownProblems = append(plan.ownProblems, fmt.Errorf("node %q: annotation %s: route-reflector cluster ID %v takes effect when the agent restarts", a.cfg.NodeName, peering.AnnotationRouteReflectorCluster, id))
+	}
+	meshPassword := ""
+	if !a.cfg.MeshPasswordSecret.IsZero() {
+		pw, err := a.secrets.password(a.cfg.MeshPasswordSecret)
+		if err != nil {
+			plan.ownProblems = append(plan.ownProblems, errors.New("--mesh-password-secret: "+err.Error()+"; node-to-node sessions left as they are"))
+		}
+		meshPassword = pw
+	}
+	peers, problems := peering.Desired(peering.Inputs{
+		Self:         self.Info,
+		SelfConfig:   self.Config,
+		Nodes:        views,
+		ClusterASN:   a.cfg.ClusterASN,
+		BGPPort:      uint16(a.cfg.BGPPort),
+		EnableIBGP:   a.cfg.EnableIBGP,
+		GlobalPeers:  a.cfg.GlobalPeers,
+		Passwords:    a.secrets.password,
+		MeshPassword: meshPassword,
+	})
+	plan.peers = peers
+	plan.ownProblems = append(plan.ownProblems, problems...)
+	plan.policy = bgp.Policy{
+		ClusterCIDRs:         a.clusterCIDRs(infos),
+		AcceptUpstreamRoutes: a.cfg.AcceptUpstreamRoutes,
+		Communities:          self.Config.Communities,
+		LargeCommunities:     self.Config.LargeCommunities,
+		PrependCount:         self.Config.PrependCount,
+	}
+	return plan
+}
+
+// clusterCIDRs are the prefixes no upstream router may send us: --cluster-cidr,
+// else every node's pod CIDRs, so that hijack protection holds even when
+// masquerade (and with it --cluster-cidr) is off.
+func (a *agent) clusterCIDRs(infos []nodeinfo.Info) []netip.Prefix {
+	if len(a.cfg.ClusterCIDRs) > 0 {
+		return a.cfg.ClusterCIDRs
+	}
+	var out []netip.Prefix
+	for _, n := range infos {
+		out = append(out, n.PodCIDRs...)
+	}
+	return out
+}

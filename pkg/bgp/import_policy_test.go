@@ -1,0 +1,108 @@
+package bgp
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+)
+
+// stays fails the test if cond stops holding within d.
+func stays(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(pollInterval) {
+		if ok, state := cond(); !ok {
+			t.Fatalf("%s no longer holds: %s", what, state)
+		}
+	}
+}
+
+func lacksPrefix(n *node, t *testing.T, p string) func() (bool, string) {
+	return func() (bool, string) {
+		paths := n.bestPaths(t)
+		return !hasPrefix(paths, netip.MustParsePrefix(p)), fmt.Sprint(paths)
+	}
+}
+
+// A node announcing another node's pod CIDR must not take its traffic:
+// from a node peer only its own pod CIDRs (AcceptPrefixes) are taken, and
+// changing them re-filters without resetting the session.
+func TestImportTakesFromANodeOnlyItsOwnPodCIDRs(t *testing.T) {
+	a := startNode(t, "node-a", testASN, loopback, 0, "10.255.0.1", true)
+	b := startNode(t, "node-b", testASN, loopback, 0, "10.255.0.2", true)
+	ownA := []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24")}
+	a.setPeers(t, b.peer)
+	b.setPeers(t, with(a.peer, func(p *Peer) { p.AcceptPrefixes = ownA }))
+	waitEstablished(t, b, a)
+	opens := b.received(t, a).GetOpen()
+
+	// a's own, b's (a hijack) and a more specific of a's own.
+	a.advertise(t, testNextHopA, "10.244.1.0/24", "10.244.2.0/24", "10.244.1.128/25")
+	waitPath(t, b, path("10.244.1.0/24", testNextHopA), true)
+	stays(t, time.Second, b.name+" not taking the hijacked prefix", lacksPrefix(b, t, "10.244.2.0/24"))
+	if paths := b.bestPaths(t); len(paths) != 1 {
+		t.Fatalf("%s took %v from %s, want only 10.244.1.0/24", b.name, paths, a.name)
+	}
+	st, _ := b.peerStatus(t, a)
+	if st.Received != 3 {
+		t.Errorf("%s: status of %s = %+v, want 3 received", b.name, a.name, st)
+	}
+
+	// The Kubernetes API gives a another CIDR: taken at once, no reset.
+	moreA := append(slices.Clone(ownA), netip.MustParsePrefix("10.244.2.0/24"))
+	b.setPeers(t, with(a.peer, func(p *Peer) { p.AcceptPrefixes = moreA }))
+	waitPath(t, b, path("10.244.2.0/24", testNextHopA), true)
+	b.setPeers(t, with(a.peer, func(p *Peer) { p.AcceptPrefixes = ownA }))
+	waitPath(t, b, path("10.244.2.0/24", testNextHopA), false)
+	waitPath(t, b, path("10.244.1.0/24", testNextHopA), true)
+	if st, _ := b.peerStatus(t, a); st.State != StateEstablished || b.received(t, a).GetOpen() != opens {
+		t.Errorf("%s: changing AcceptPrefixes reset the session with %s: %+v", b.name, a.name, st)
+	}
+}
+
+// From upstream: nothing before SetPolicy; then never a route into the
+// cluster's pod networks (a more specific neither), other routes only
+// when AcceptUpstreamRoutes says so.
+func TestImportFromUpstreamFollowsThePolicy(t *testing.T) {
+	n := startNode(t, "node-a", testASN, loopback, 0, "10.255.0.1", true)
+	tor := startNode(t, "tor", 65000, loopback, 0, "10.255.0.9", true)
+	n.setPeers(t, asUpstream(tor.peer))
+	tor.setPeers(t, asUpstream(n.peer))
+	waitEstablished(t, n, tor)
+	tor.advertise(t, testNextHopB, "0.0.0.0/0", "198.51.100.0/24", "10.244.1.0/24", "10.244.1.128/25", "10.96.0.0/12")
+	waitFor(t, n.name+" to receive the ToR's routes", func() (bool, string) {
+		st, _ := n.peerStatus(t, tor)
+		return st.Received == 5, fmt.Sprintf("%+v", st)
+	})
+	stays(t, time.Second, n.name+" taking nothing before SetPolicy", func() (bool, string) {
+		paths := n.bestPaths(t)
+		return len(paths) == 0, fmt.Sprint(paths)
+	})
+
+	ctx := testContext(t)
+	pol := Policy{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}, AcceptUpstreamRoutes: true}
+	for pass := 1; pass <= 2; pass++ {
+		if err := n.speaker.SetPolicy(ctx, pol); err != nil {
+			t.Fatalf("SetPolicy pass %d: %v", pass, err)
+		}
+	}
+	want := []Path{path("0.0.0.0/0", testNextHopB), path("10.96.0.0/12", testNextHopB), path("198.51.100.0/24", testNextHopB)}
+	waitFor(t, n.name+" to take the ToR's routes outside the cluster CIDR", func() (bool, string) {
+		paths := n.bestPaths(t)
+		return slices.Equal(paths, want), fmt.Sprint(paths)
+	})
+	stays(t, time.Second, n.name+" not taking routes into the cluster CIDR", func() (bool, string) {
+		paths := n.bestPaths(t)
+		return slices.Equal(paths, want), fmt.Sprint(paths)
+	})
+
+	pol.AcceptUpstreamRoutes = false
+	if err := n.speaker.SetPolicy(ctx, pol); err != nil {
+		t.Fatalf("SetPolicy: %v", err)
+	}
+	waitFor(t, n.name+" to drop the ToR's routes", func() (bool, string) {
+		paths := n.bestPaths(t)
+		return len(paths) == 0, fmt.Sprint(paths)
+	})
+}
