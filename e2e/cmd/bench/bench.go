@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,10 +105,19 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 	b.step("lab: 1 node in %s", b.o.dir)
 	upCtx, cancel := context.WithTimeout(ctx, labUpTimeout)
 	defer cancel()
+	// The injector is an upstream router to the agent (eBGP, its own ASN),
+	// whose routes outside the cluster's pod CIDR it accepts by configuration.
 	l, err := lab.Up(upCtx, lab.Options{
 		Dir:   b.o.dir,
 		Nodes: 1,
 		Logf:  func(format string, args ...any) { fmt.Fprintf(os.Stderr, "    "+format+"\n", args...) },
+		AgentArgs: func(*lab.Node) []string {
+			return []string{
+				"--peer-router-ips", injectorAddr.Addr().String(),
+				"--peer-router-asns", strconv.Itoa(injectorASN),
+				"--accept-upstream-routes",
+			}
+		},
 	})
 	b.lab = l
 	if err != nil {
@@ -116,14 +126,6 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 	b.node = l.Nodes[0]
 	b.step("namespace %s: %s on %s", injectorNetns, injectorAddr, fabricBridge)
 	if err := addInjectorNetns(ctx); err != nil {
-		return err
-	}
-	b.step("Node %s: InternalIP %s, podCIDR %s", injectorNodeName, injectorAddr.Addr(), injectorPodCIDR)
-	client, err := l.CP.Client()
-	if err != nil {
-		return fmt.Errorf("control plane client: %w", err)
-	}
-	if err := registerInjector(ctx, client); err != nil {
 		return err
 	}
 	prefixFile := filepath.Join(b.work, "prefixes")
@@ -135,6 +137,7 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 		Binary:   b.o.injector,
 		Prefixes: prefixFile,
 		Peer:     b.node.IP.String(),
+		PeerASN:  agentASN,
 		Log:      filepath.Join(b.work, "bgpinject.log"),
 	})
 	if err != nil {

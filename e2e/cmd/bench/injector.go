@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,8 +31,16 @@ type injectorParams struct {
 	Binary   string // bgpinject
 	Prefixes string // file of prefixes to announce
 	Peer     string // the agent's address
+	PeerASN  int    // the agent's ASN
 	Log      string // stderr goes here
 }
+
+// injectorASN is the injector's own ASN: it is an upstream (eBGP) router to
+// the agent, not a node.
+const injectorASN = 65100
+
+// agentASN is the agent's ASN: router run's --cluster-asn default, which the lab keeps.
+const agentASN = 64512
 
 func startInjector(p injectorParams) (*injectorProc, error) {
 	logFile, err := os.Create(p.Log)
@@ -41,7 +50,8 @@ func startInjector(p injectorParams) (*injectorProc, error) {
 	defer logFile.Close() // the child holds its own copy
 	addr := injectorAddr.Addr().String()
 	cmd := exec.Command("ip", "netns", "exec", injectorNetns, p.Binary,
-		"-router-id", addr, "-next-hop", addr, "-peer", p.Peer, "-prefixes", p.Prefixes)
+		"-router-id", addr, "-next-hop", addr, "-prefixes", p.Prefixes,
+		"-asn", strconv.Itoa(injectorASN), "-peer", p.Peer, "-peer-asn", strconv.Itoa(p.PeerASN))
 	cmd.Stderr = logFile
 	// Its own process group: a Ctrl-C reaches the benchmark only, which then
 	// stops the injector in order during cleanup.
