@@ -9,7 +9,10 @@ import (
 
 // BestPaths returns the best path of every IPv4 and IPv6 unicast prefix
 // that was learned from a peer, sorted; the paths this speaker originates
-// are not included. Stale paths that a restarting peer's graceful restart
+// are not included. Multipath: a prefix appears once per next hop when
+// several peers announce it equally well (same iBGP/eBGP, LOCAL_PREF,
+// AS-path length, ORIGIN and MED), so that the kernel can spread traffic
+// over all of them (ECMP). Stale paths that a restarting peer's graceful restart
 // keeps are included: keeping them routed is the point. A path that cannot
 // be read is logged and skipped, so one bad path never hides the others.
 func (s *Speaker) BestPaths(ctx context.Context) ([]Path, error) {
@@ -17,7 +20,7 @@ func (s *Speaker) BestPaths(ctx context.Context) ([]Path, error) {
 	if err != nil {
 		return nil, err
 	}
-	paths, errs := bestLearned(dsts)
+	paths, errs := bestLearned(dsts, s.cfg.ASN)
 	for _, err := range errs {
 		s.log.Warn("skipping unreadable BGP path", "event", "path-skipped", "reason", err.Error())
 	}

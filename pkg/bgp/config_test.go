@@ -38,6 +38,11 @@ func TestConfigValidationNamesTheBadField(t *testing.T) {
 		{"sub-second restart time", func(c *Config) { c.RestartTime = time.Millisecond }, "RestartTime"},
 		{"long restart time is fine without graceful restart", func(c *Config) { c.GracefulRestart = false; c.RestartTime = 2 * time.Hour }, ""},
 		{"negative connect retry", func(c *Config) { c.ConnectRetry = -time.Second }, "ConnectRetry"},
+		{"restarting without graceful restart", func(c *Config) { c.GracefulRestart = false; c.Restarting = true }, "Restarting"},
+		{"restarting with graceful restart", func(c *Config) { c.Restarting = true }, ""},
+		{"deferral time beyond 4095s", func(c *Config) { c.DeferralTime = 2 * time.Hour }, "DeferralTime"},
+		{"route reflector cluster ID", func(c *Config) { c.RouteReflectorClusterID = netip.MustParseAddr("10.255.255.1") }, ""},
+		{"IPv6 cluster ID", func(c *Config) { c.RouteReflectorClusterID = netip.MustParseAddr("fd00::1") }, "RouteReflectorClusterID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +62,7 @@ func TestConfigValidationNamesTheBadField(t *testing.T) {
 func TestConfigDefaultsFillOnlyZeroFields(t *testing.T) {
 	got := Config{}.withDefaults()
 	if got.ListenPort != DefaultListenPort || got.RestartTime != DefaultRestartTime ||
-		got.ConnectRetry != DefaultConnectRetry || got.Logger == nil {
+		got.ConnectRetry != DefaultConnectRetry || got.DeferralTime != DefaultDeferralTime || got.Logger == nil {
 		t.Errorf("defaults = port %d, restart %s, retry %s, logger %v", got.ListenPort, got.RestartTime, got.ConnectRetry, got.Logger)
 	}
 	set := Config{ListenPort: -1, RestartTime: time.Minute, ConnectRetry: time.Second}.withDefaults()

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 )
@@ -143,7 +144,7 @@ func TestRouteReflectorReflectsOneClientsPrefixToAnother(t *testing.T) {
 	rr := startNodeConfig(t, "rr", Config{
 		ASN: testASN, RouterID: netip.MustParseAddr("10.255.0.1"), ListenAddress: netip.MustParseAddr("127.0.0.1"),
 		ListenPort: int32(freePort(t, netip.MustParseAddr("127.0.0.1"))), GracefulRestart: true, RestartTime: testRestart,
-		ConnectRetry: 1e9, RouteReflectorClusterID: netip.MustParseAddr("10.255.255.1"), Logger: testLogger(t, "rr"),
+		ConnectRetry: time.Second, RouteReflectorClusterID: netip.MustParseAddr("10.255.255.1"), Logger: testLogger(t, "rr"),
 	})
 	a := startNode(t, "client-a", testASN, netip.MustParseAddr("127.0.0.2"), 0, "10.255.0.2", true)
 	b := startNode(t, "client-b", testASN, netip.MustParseAddr("127.0.0.3"), 0, "10.255.0.3", true)

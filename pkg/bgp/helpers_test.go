@@ -129,7 +129,7 @@ func (n *node) setPeers(t *testing.T, peers ...Peer) {
 		t.Fatalf("%s: listing peers: %v", n.name, err)
 	}
 	if d := diffPeers(want, have); !d.empty() {
-		t.Fatalf("%s: after SetPeers GoBGP still differs: %+v", n.name, d)
+		t.Fatalf("%s: after SetPeers GoBGP still differs: add %v update %v remove %v", n.name, d.add, d.update, d.remove)
 	}
 }
 

@@ -158,14 +158,26 @@ func learnedFromPeer(p *api.Path) bool {
 	return err == nil
 }
 
-// bestLearned picks the best path of each destination when it was learned
-// from a peer, converted; paths that cannot be converted are skipped and
-// reported. Withdrawals and paths GoBGP marks as having an unusable next
-// hop are not routes. The result is sorted.
-func bestLearned(dsts []*api.Destination) ([]Path, []error) {
-	return convertPaths(dsts, func(p *api.Path) bool {
-		return p.GetBest() && !p.GetIsWithdraw() && !p.GetIsNexthopInvalid() && learnedFromPeer(p)
-	})
+// bestLearned picks the paths of each destination that carry its traffic
+// (see multipaths): several, with different next hops, when peers announce
+// a prefix equally well. Paths that cannot be converted are skipped and
+// reported; withdrawals and paths GoBGP marks as having an unusable next
+// hop are not routes. The result is sorted, without repeats.
+func bestLearned(dsts []*api.Destination, localASN uint32) ([]Path, []error) {
+	var out []Path
+	var errs []error
+	for _, d := range dsts {
+		for _, p := range multipaths(d.GetPaths(), localASN) {
+			path, err := pathFromAPI(p)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out = append(out, path)
+		}
+	}
+	slices.SortFunc(out, comparePaths)
+	return slices.Compact(out), errs
 }
 
 // localPaths returns the paths this speaker originated, converted.

@@ -214,9 +214,11 @@ func apiPeer(set peerSettings, p Peer, restarting bool) *api.Peer {
 	//    every tuple, the F bit (fsm.go:775-787: "always flag forwarding
 	//    bit"), which is true for us: the kernel routes outlived the agent.
 	//    It also withholds every update to every peer (needToAdvertise,
-	//    server.go:1133) until all configured neighbors sent End-of-RIB
-	//    (server.go:1749, 1890) or DeferralTime ran out (server.go:1775,
-	//    2643). Route selection itself is not deferred: BestPaths sees
+	//    server.go:1133) until every neighbor that is established and
+	//    announced graceful restart sent End-of-RIB (server.go:1749, 1890;
+	//    peer.go:297 — a peer that is down or has no GR is not waited for,
+	//    and one that set the R bit itself counts as done, fsm.go:1433) or
+	//    DeferralTime ran out (server.go:1775, 2643). Route selection itself is not deferred: BestPaths sees
 	//    learned paths at once. Withholding delays our own announcements
 	//    too — a prefix first advertised in that window goes out only when
 	//    it ends — which is why DeferralTime is short (30s by default, not
@@ -358,6 +360,13 @@ func diffPeers(desired, actual []Peer) peerDiff {
 		cur, ok := have[p.Address]
 		switch {
 		case !ok:
+			d.add = append(d.add, p)
+		case cur.RouteReflectorClient != p.RouteReflectorClient:
+			// GoBGP's UpdatePeer ignores the route-reflector settings
+			// (server.go:3521-3645 applies only Config, Transport, GR and
+			// AFI/SAFI changes, by re-adding, and timers, prefix limits and
+			// multihop in place): the neighbor must be re-created.
+			d.remove = append(d.remove, cur)
 			d.add = append(d.add, p)
 		case sessionChanged(cur, p):
 			d.update = append(d.update, p)

@@ -12,11 +12,13 @@ import (
 )
 
 // SetPeers makes GoBGP's neighbors exactly desired: it adds missing peers,
-// updates peers whose name, ASN, port or passive flag changed (GoBGP resets such a
-// session), and deletes the rest (with a Cease, so that they withdraw our
-// routes at once). Invalid entries are skipped and reported in the error;
-// the others are still applied. Calling it again with the same peers
-// changes nothing.
+// updates peers whose session settings changed (GoBGP resets such a
+// session), and deletes the rest (with a Cease — a Hard Reset where the
+// peer supports RFC 8538 — so that they withdraw our routes at once).
+// Kind and AcceptPrefixes are policy: changing them re-filters the peer's
+// routes without touching its session. Invalid entries are skipped and
+// reported in the error; the others are still applied. A Password is
+// never logged. Calling it again with the same peers changes nothing.
 func (s *Speaker) SetPeers(ctx context.Context, desired []Peer) error {
 	s.reconcile.Lock()
 	defer s.reconcile.Unlock()

@@ -116,6 +116,11 @@ func TestDiffPeersAddsUpdatesAndRemovesByAddress(t *testing.T) {
 		},
 		{name: "mixed", desired: []Peer{n2, tor}, actual: []Peer{n3, n2}, add: []Peer{tor}, remove: []Peer{n3}},
 		{
+			name:    "route-reflector client change re-creates the neighbor",
+			desired: []Peer{with(n2, func(p *Peer) { p.RouteReflectorClient = true })}, actual: []Peer{n2},
+			add: []Peer{with(n2, func(p *Peer) { p.RouteReflectorClient = true })}, remove: []Peer{n2},
+		},
+		{
 			name:    "passive flag change is an update",
 			desired: []Peer{withPassive(n2)}, actual: []Peer{n2},
 			upd: []Peer{withPassive(n2)},

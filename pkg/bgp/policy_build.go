@@ -54,6 +54,9 @@ func desiredPolicyState(pol Policy, peers []Peer, asn uint32, reflector bool) po
 		st.importAction = api.RouteAction_ACCEPT
 	}
 	st.addPolicy(importLocalPolicy, localImportPolicy(), true, false)
+	// In address order, so that the same peers in another order give the
+	// same assignment.
+	peers = slices.SortedFunc(slices.Values(peers), func(a, b Peer) int { return a.Address.Compare(b.Address) })
 	for _, p := range peers {
 		member := neighborMember(p.Address)
 		if p.Kind == PeerUpstream {

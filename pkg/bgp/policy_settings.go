@@ -93,7 +93,7 @@ func parseCommunity(c string, parts, bits int) ([]uint64, error) {
 	return out, nil
 }
 
-// exportsChanged tells whether what we send upstream differs.
+// upstreamExportKey is everything that shapes what we send upstream.
 func (pol Policy) upstreamExportKey() string {
 	return fmt.Sprintf("c=%v l=%v p=%d", pol.Communities, pol.LargeCommunities, pol.PrependCount)
 }

@@ -36,7 +36,7 @@ func TestTCPMD5SessionsComeUpOnlyWithTheSamePassword(t *testing.T) {
 				return
 			}
 			// Several connect attempts (ConnectRetry is 1s) must all fail.
-			for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(pollInterval) {
+			for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(pollInterval) {
 				if st, _ := a.peerStatus(t, b); st.State == StateEstablished {
 					t.Fatalf("%s established a session with %s despite mismatched TCP-MD5 passwords", a.name, b.name)
 				}
@@ -85,7 +85,9 @@ func TestSetPeersWithEverySettingChangesNothingTheSecondTime(t *testing.T) {
 		p.MaxPrefixes = 100
 	})
 	a.setPeers(t, full)
-	b.setPeers(t, with(a.peer, func(p *Peer) { p.Password = "s3cret" }))
+	// One dialler, as between nodes: a re-created neighbor reconnects
+	// without the two sides refusing each other's attempts.
+	b.setPeers(t, with(a.peer, func(p *Peer) { p.Password, p.Passive = "s3cret", true }))
 	waitEstablished(t, a, b)
 	waitEstablished(t, b, a)
 	opens := a.received(t, b).GetOpen()
@@ -95,6 +97,13 @@ func TestSetPeersWithEverySettingChangesNothingTheSecondTime(t *testing.T) {
 	if st, _ := a.peerStatus(t, b); st.State != StateEstablished || a.received(t, b).GetOpen() != opens {
 		t.Errorf("%s: session with %s was reset by a repeated SetPeers: %+v", a.name, b.name, st)
 	}
+	// Each setting changes in GoBGP when it changes here (setPeers checks
+	// the read-back), the route-reflector flag included, which GoBGP's
+	// UpdatePeer would ignore.
+	a.setPeers(t, with(full, func(p *Peer) { p.RouteReflectorClient, p.HoldTime, p.MaxPrefixes = false, 30e9, 0 }))
+	a.setPeers(t, full)
+	waitEstablished(t, a, b)
+
 	have, err := a.speaker.listPeers(testContext(t))
 	if err != nil || len(have) != 1 {
 		t.Fatalf("listPeers = %v, %v", have, err)

@@ -101,8 +101,10 @@ func (s *Speaker) start(ctx context.Context) error {
 		Asn:        s.cfg.ASN,
 		RouterId:   s.cfg.RouterID.String(),
 		ListenPort: s.cfg.ListenPort,
-		// Multipath: several equal paths to a prefix are all kept as best
-		// (see BestPaths).
+		// Multipath (see multipath.go): GoBGP then also raises a best-path
+		// event when the set of equal paths changes while the best path
+		// stays (destination.go:568, server.go:882), so that
+		// WatchBestPaths pokes when a second next hop appears or goes.
 		UseMultiplePaths: true,
 	}
 	if s.cfg.ListenAddress.IsValid() {

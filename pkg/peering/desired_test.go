@@ -45,6 +45,18 @@ var v1, v2, v3, v4 = NodeView{Info: n1}, NodeView{Info: n2}, NodeView{Info: n3},
 
 func client(p bgp.Peer) bgp.Peer { p.RouteReflectorClient = true; return p }
 
+// viaReflector is a session with a reflector: it passes on the routes of
+// every node but self, so those pod CIDRs are what may arrive from it.
+func viaReflector(p bgp.Peer, self NodeView) bgp.Peer {
+	p.AcceptPrefixes = nil
+	for _, n := range []NodeView{v1, v2, v3, v4} {
+		if n.Info.Name != self.Info.Name {
+			p.AcceptPrefixes = append(p.AcceptPrefixes, n.Info.PodCIDRs...)
+		}
+	}
+	return p
+}
+
 func TestDesiredNodePeers(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -75,12 +87,12 @@ func TestDesiredNodePeers(t *testing.T) {
 		{
 			name: "route reflectors: a client peers only with the two reflectors",
 			in:   cluster("n3", map[string]NodeConfig{"n1": reflector, "n2": reflector}),
-			want: []bgp.Peer{meshPeer("10.199.1.13", v1, 65000), meshPeer("10.199.1.13", v2, 65000)},
+			want: []bgp.Peer{viaReflector(meshPeer("10.199.1.13", v1, 65000), v3), viaReflector(meshPeer("10.199.1.13", v2, 65000), v3)},
 		},
 		{
 			name: "route reflectors: a reflector peers with all others, its clients as clients and the other reflector plainly",
 			in:   cluster("n1", map[string]NodeConfig{"n1": reflector, "n2": reflector}),
-			want: []bgp.Peer{meshPeer("10.199.1.11", v2, 65000), client(meshPeer("10.199.1.11", v3, 65000)), client(meshPeer("10.199.1.11", v4, 65000))},
+			want: []bgp.Peer{viaReflector(meshPeer("10.199.1.11", v2, 65000), v1), client(meshPeer("10.199.1.11", v3, 65000)), client(meshPeer("10.199.1.11", v4, 65000))},
 		},
 		{
 			name: "route reflectors: a client with its own ASN is skipped by the reflector and reported",
@@ -97,7 +109,7 @@ func TestDesiredNodePeers(t *testing.T) {
 		{
 			name: "route reflectors: other clients' own ASNs do not concern a client",
 			in:   cluster("n3", map[string]NodeConfig{"n1": reflector, "n4": {ASN: 65014}}),
-			want: []bgp.Peer{meshPeer("10.199.1.13", v1, 65000)},
+			want: []bgp.Peer{viaReflector(meshPeer("10.199.1.13", v1, 65000), v3)},
 		},
 		{
 			name: "route reflectors: a node with its own ASN peers with no node",
@@ -203,7 +215,7 @@ func TestDesiredUpstreamPeers(t *testing.T) {
 			}(),
 			want: []bgp.Peer{
 				{Address: addr("10.199.1.1"), ASN: 65100, Port: 179, Kind: bgp.PeerUpstream},
-				meshPeer("10.199.1.13", v1, 65000),
+				viaReflector(meshPeer("10.199.1.13", v1, 65000), v3),
 				{Address: addr("fd00::1"), ASN: 65100, Port: 179, Kind: bgp.PeerUpstream},
 			},
 		},

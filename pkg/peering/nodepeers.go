@@ -2,6 +2,7 @@ package peering
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/nodebgp/router/pkg/bgp"
@@ -44,9 +45,24 @@ func nodePeers(in Inputs) ([]bgp.Peer, []error) {
 		// Reflectors peer with each other as plain iBGP peers: each already
 		// reflects its own clients' routes to the other.
 		p.RouteReflectorClient = selfRR && !nodeRR
+		if nodeRR {
+			// A reflector passes on every other node's routes, so each
+			// node's own pod CIDRs are what may arrive from it; still
+			// nothing that no node owns.
+			p.AcceptPrefixes = podCIDRsOfOthers(in)
+		}
 		peers = append(peers, p)
 	}
 	return peers, problems
+}
+
+// podCIDRsOfOthers are the pod CIDRs of every node but this one.
+func podCIDRsOfOthers(in Inputs) []netip.Prefix {
+	var out []netip.Prefix
+	for _, n := range others(in) {
+		out = append(out, n.Info.PodCIDRs...)
+	}
+	return out
 }
 
 // nodePeer is the session with node n. Of each pair of nodes the lower IP

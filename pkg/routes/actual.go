@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -75,15 +76,33 @@ func defaultMetric(dst netip.Prefix) int {
 	return 1024
 }
 
-// sameRoute tells whether the kernel's route already goes via gw on link.
-// Flags are left out on purpose: the kernel sets "linkdown" by itself.
-func sameRoute(have netlink.Route, gw netip.Addr, link int) bool {
-	haveGw, ok := netipAddr(have.Gw)
-	return ok && haveGw == gw &&
-		have.LinkIndex == link &&
-		have.Type == unix.RTN_UNICAST &&
-		len(have.MultiPath) == 0 &&
-		have.Encap == nil
+// sameRoute tells whether the kernel's route already goes via exactly hops:
+// one gateway on its link, or (several hops, sorted) a multipath route over
+// them with equal weights. The kernel shows a multipath route with
+// no gateway of its own and its next hops in MultiPath. Flags are left out
+// on purpose: the kernel sets "linkdown" by itself.
+func sameRoute(have netlink.Route, hops []NextHop) bool {
+	if have.Type != unix.RTN_UNICAST || have.Encap != nil {
+		return false
+	}
+	if len(hops) == 1 {
+		haveGw, ok := netipAddr(have.Gw)
+		return ok && haveGw == hops[0].Gateway && have.LinkIndex == hops[0].LinkIndex && len(have.MultiPath) == 0
+	}
+	if len(have.Gw) != 0 || len(have.MultiPath) != len(hops) {
+		return false
+	}
+	got := make([]NextHop, 0, len(have.MultiPath))
+	for _, nh := range have.MultiPath {
+		gw, ok := netipAddr(nh.Gw)
+		if !ok || nh.Hops != 0 || nh.Encap != nil || nh.Via != nil {
+			return false
+		}
+		got = append(got, NextHop{Gateway: gw, LinkIndex: nh.LinkIndex})
+	}
+	// Compared as sets: the order the kernel lists them in is its own.
+	slices.SortFunc(got, func(a, b NextHop) int { return a.Gateway.Compare(b.Gateway) })
+	return slices.Equal(got, hops)
 }
 
 // deleteWrite names exactly one route of ours, by the key the kernel files

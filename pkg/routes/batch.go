@@ -153,8 +153,13 @@ func appendRouteMsg(b []byte, seq uint32, w RouteWrite) ([]byte, error) {
 		return b, fmt.Errorf("route %s: unknown operation %d", w, w.Op)
 	}
 	dst := w.Dst.Addr()
-	if w.Op != OpDelete && (!w.Gateway.IsValid() || w.Gateway.Is4() != dst.Is4()) {
+	if w.Op != OpDelete && len(w.NextHops) == 0 && (!w.Gateway.IsValid() || w.Gateway.Is4() != dst.Is4()) {
 		return b, fmt.Errorf("route %s: needs a next hop of the same family", w)
+	}
+	for _, h := range w.NextHops {
+		if !h.Gateway.IsValid() || h.Gateway.Is4() != dst.Is4() || h.LinkIndex <= 0 {
+			return b, fmt.Errorf("route %s: next hop %s dev %d: needs an address of the same family and a link", w, h.Gateway, h.LinkIndex)
+		}
 	}
 	family := uint8(unix.AF_INET6)
 	if dst.Is4() {
@@ -180,11 +185,16 @@ func appendRouteMsg(b []byte, seq uint32, w RouteWrite) ([]byte, error) {
 	b = append(b, family, uint8(w.Dst.Bits()), 0, uint8(w.Tos), table8, uint8(Protocol), scope, rtype)
 	b = ne.AppendUint32(b, 0)
 	b = appendAttr(b, unix.RTA_DST, dst.AsSlice())
-	if w.Gateway.IsValid() {
-		b = appendAttr(b, unix.RTA_GATEWAY, w.Gateway.AsSlice())
-	}
-	if w.LinkIndex > 0 {
-		b = appendAttr(b, unix.RTA_OIF, ne.AppendUint32(nil, uint32(w.LinkIndex)))
+	switch {
+	case len(w.NextHops) > 0 && w.Op != OpDelete:
+		b = appendAttr(b, unix.RTA_MULTIPATH, multipathAttr(w.NextHops))
+	default:
+		if w.Gateway.IsValid() {
+			b = appendAttr(b, unix.RTA_GATEWAY, w.Gateway.AsSlice())
+		}
+		if w.LinkIndex > 0 {
+			b = appendAttr(b, unix.RTA_OIF, ne.AppendUint32(nil, uint32(w.LinkIndex)))
+		}
 	}
 	if w.Priority > 0 {
 		b = appendAttr(b, unix.RTA_PRIORITY, ne.AppendUint32(nil, uint32(w.Priority)))
@@ -194,6 +204,23 @@ func appendRouteMsg(b []byte, seq uint32, w RouteWrite) ([]byte, error) {
 	}
 	ne.PutUint32(b[start:], uint32(len(b)-start))
 	return b, nil
+}
+
+// multipathAttr is the payload of RTA_MULTIPATH: one struct rtnexthop per
+// next hop (length, flags, weight - 1, ifindex), each followed by its
+// RTA_GATEWAY. The same encoding serves IPv4 and IPv6.
+func multipathAttr(hops []NextHop) []byte {
+	ne := binary.NativeEndian
+	var b []byte
+	for _, h := range hops {
+		start := len(b)
+		b = ne.AppendUint16(b, 0) // rtnh_len, set below
+		b = append(b, 0, 0)       // rtnh_flags, rtnh_hops (weight 1)
+		b = ne.AppendUint32(b, uint32(h.LinkIndex))
+		b = appendAttr(b, unix.RTA_GATEWAY, h.Gateway.AsSlice())
+		ne.PutUint16(b[start:], uint16(len(b)-start))
+	}
+	return b
 }
 
 // appendAttr appends a netlink attribute, padded to four bytes.

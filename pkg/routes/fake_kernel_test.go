@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -179,14 +180,18 @@ func (k *fakeKernel) write(w RouteWrite) error {
 		k.t.Errorf("fake kernel: unknown operation in %+v", w)
 		return unix.EINVAL
 	}
-	k.checkNextHop(w)
-	k.put(netlink.Route{
-		Dst:       ipNet(w.Dst),
-		Gw:        w.Gateway.AsSlice(),
-		LinkIndex: w.LinkIndex,
-		Protocol:  Protocol,
-		Table:     w.Table,
-	})
+	r := netlink.Route{Dst: ipNet(w.Dst), Protocol: Protocol, Table: w.Table}
+	if len(w.NextHops) == 0 {
+		k.checkNextHop(w, w.Gateway, w.LinkIndex)
+		r.Gw, r.LinkIndex = w.Gateway.AsSlice(), w.LinkIndex
+	}
+	// A multipath route, as the kernel shows it: no gateway of its own,
+	// its next hops in MultiPath.
+	for _, h := range w.NextHops {
+		k.checkNextHop(w, h.Gateway, h.LinkIndex)
+		r.MultiPath = append(r.MultiPath, &netlink.NexthopInfo{Gw: h.Gateway.AsSlice(), LinkIndex: h.LinkIndex})
+	}
+	k.put(r)
 	return nil
 }
 
@@ -199,22 +204,31 @@ func writeKey(w RouteWrite) routeKey {
 	return keyOf(r)
 }
 
-// checkNextHop fails the test if the kernel would refuse w's gateway.
-func (k *fakeKernel) checkNextHop(w RouteWrite) {
+// checkNextHop fails the test if the kernel would refuse gateway gw on link
+// for w.
+func (k *fakeKernel) checkNextHop(w RouteWrite, gw netip.Addr, link int) {
 	for _, a := range k.addrs {
 		p, _ := netipPrefix(a.IPNet)
-		if a.LinkIndex == w.LinkIndex && p.Masked().Contains(w.Gateway) {
+		if a.LinkIndex == link && p.Masked().Contains(gw) {
 			return
 		}
 	}
-	k.t.Errorf("fake kernel: %s of %s dev %d: next hop not on a subnet of that link", opName(w.Op), w, w.LinkIndex)
+	k.t.Errorf("fake kernel: %s of %s: next hop %s dev %d not on a subnet of that link", opName(w.Op), w, gw, link)
 }
 
 // table lists the routes like `ip route`, sorted, for comparisons.
 func (k *fakeKernel) table() []string {
 	var out []string
 	for _, r := range k.routes {
-		out = append(out, fmt.Sprintf("%s via %s dev %d proto %d table %d metric %d", r.Dst, r.Gw, r.LinkIndex, r.Protocol, r.Table, r.Priority))
+		via := fmt.Sprintf("via %s dev %d", r.Gw, r.LinkIndex)
+		if len(r.MultiPath) > 0 {
+			var hops []string
+			for _, h := range r.MultiPath {
+				hops = append(hops, fmt.Sprintf("nexthop via %s dev %d", net.IP(h.Gw), h.LinkIndex))
+			}
+			via = strings.Join(hops, " ")
+		}
+		out = append(out, fmt.Sprintf("%s %s proto %d table %d metric %d", r.Dst, via, r.Protocol, r.Table, r.Priority))
 	}
 	slices.Sort(out)
 	return out

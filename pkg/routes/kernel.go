@@ -3,6 +3,7 @@ package routes
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 )
@@ -32,11 +33,21 @@ type RouteWrite struct {
 	// deletes leave them out.
 	Gateway   netip.Addr
 	LinkIndex int
-	Table     int
+	// NextHops, when set, makes an added or replaced route a multipath
+	// (ECMP) route over these next hops instead (RTA_MULTIPATH, equal
+	// weights); Gateway and LinkIndex are then unused.
+	NextHops []NextHop
+	Table    int
 	// Priority (the metric) and Tos name the route a delete removes; adds
 	// and replaces leave them 0, the kernel's default.
 	Priority int
 	Tos      int
+}
+
+// NextHop is one gateway of a multipath route and the link that carries it.
+type NextHop struct {
+	Gateway   netip.Addr
+	LinkIndex int
 }
 
 // WriteOp is what a RouteWrite does.
@@ -52,6 +63,13 @@ const (
 )
 
 func (w RouteWrite) String() string {
+	if len(w.NextHops) > 0 {
+		gws := make([]string, 0, len(w.NextHops))
+		for _, h := range w.NextHops {
+			gws = append(gws, h.Gateway.String())
+		}
+		return fmt.Sprintf("%s via %s", w.Dst, strings.Join(gws, ", "))
+	}
 	if w.Gateway.IsValid() {
 		return fmt.Sprintf("%s via %s", w.Dst, w.Gateway)
 	}

@@ -15,9 +15,6 @@ type plan struct {
 	unchanged   int
 	unreachable []skipped
 	foreign     []Route
-	// duplicates are desired routes that lost to another next hop for the
-	// same prefix.
-	duplicates []Route
 }
 
 type skipped struct {
@@ -26,8 +23,8 @@ type skipped struct {
 }
 
 // groupDesired checks and normalises the desired routes and groups their
-// next hops by prefix, sorted, so that the choice among duplicates does not
-// depend on the order the caller listed them in.
+// next hops by prefix, sorted, so that a multipath route does not depend on
+// the order the caller listed them in.
 func groupDesired(desired []Route) (map[netip.Prefix][]netip.Addr, []error) {
 	byPrefix := make(map[netip.Prefix][]netip.Addr, len(desired))
 	var errs []error
@@ -53,9 +50,9 @@ func groupDesired(desired []Route) (map[netip.Prefix][]netip.Addr, []error) {
 // makePlan decides, for each wanted prefix, whether to add, replace or leave
 // its route, and which of our routes are stale.
 //
-// Duplicates: when a prefix is wanted via several next hops, the lowest next
-// hop in address order that is reachable wins (one path per prefix for now;
-// ECMP would install them all).
+// Multipath: when a prefix is wanted via several next hops, its route goes
+// via every reachable one (RTA_MULTIPATH, equal weights, in address order);
+// with one reachable next hop it is a plain route.
 //
 // A route of ours survives pruning only if it is exactly what we want now; a
 // prefix that is skipped (unreachable, or held by a foreign route) leaves
@@ -71,18 +68,25 @@ func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table
 	slices.SortFunc(prefixes, comparePrefix)
 
 	for _, p := range prefixes {
-		gw, link, ok := pickNextHop(p, wanted[p], on, &pl)
-		if !ok {
+		hops := reachableNextHops(p, wanted[p], on, &pl)
+		if len(hops) == 0 {
 			continue
 		}
-		want := RouteWrite{Dst: p, Gateway: gw, LinkIndex: link, Table: table}
+		want := RouteWrite{Dst: p, Table: table}
+		if len(hops) == 1 {
+			want.Gateway, want.LinkIndex = hops[0].Gateway, hops[0].LinkIndex
+		} else {
+			want.NextHops = hops
+		}
 		have, exists := act.ours[p]
 		switch {
-		case exists && sameRoute(have, gw, link):
+		case exists && sameRoute(have, hops):
 			pl.unchanged++
 			keep[p] = true
 		case act.foreign[p]:
-			pl.foreign = append(pl.foreign, Route{Prefix: p, Gateway: gw})
+			for _, h := range hops {
+				pl.foreign = append(pl.foreign, Route{Prefix: p, Gateway: h.Gateway})
+			}
 		case exists:
 			want.Op = OpReplace
 			replaces = append(replaces, want)
@@ -112,23 +116,19 @@ func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table
 	return pl
 }
 
-// pickNextHop returns the first reachable next hop of gws and its link. It
-// records the others as duplicates, or all of them as unreachable if none is.
-func pickNextHop(p netip.Prefix, gws []netip.Addr, on onLink, pl *plan) (netip.Addr, int, bool) {
-	var unusable []skipped
-	for i, gw := range gws {
+// reachableNextHops returns the next hops of gws (sorted) that a link
+// carries, and records the others as unreachable.
+func reachableNextHops(p netip.Prefix, gws []netip.Addr, on onLink, pl *plan) []NextHop {
+	var hops []NextHop
+	for _, gw := range gws {
 		link, reason := on.resolve(gw)
 		if reason != "" {
-			unusable = append(unusable, skipped{route: Route{Prefix: p, Gateway: gw}, reason: reason})
+			pl.unreachable = append(pl.unreachable, skipped{route: Route{Prefix: p, Gateway: gw}, reason: reason})
 			continue
 		}
-		for _, other := range slices.Concat(gws[:i], gws[i+1:]) {
-			pl.duplicates = append(pl.duplicates, Route{Prefix: p, Gateway: other})
-		}
-		return gw, link, true
+		hops = append(hops, NextHop{Gateway: gw, LinkIndex: link})
 	}
-	pl.unreachable = append(pl.unreachable, unusable...)
-	return netip.Addr{}, 0, false
+	return hops
 }
 
 func comparePrefix(a, b netip.Prefix) int {

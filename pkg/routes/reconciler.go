@@ -94,10 +94,6 @@ func (r *Reconciler) logSkipped(pl plan) {
 		r.log.Warn("a route we did not make holds this prefix; leaving it alone", "event", "skip",
 			"prefix", f.Prefix, "nexthop", f.Gateway, "reason", "foreign-route")
 	}
-	for _, d := range pl.duplicates {
-		r.log.Warn("prefix wanted via several next hops; the lowest reachable one wins", "event", "skip",
-			"prefix", d.Prefix, "nexthop", d.Gateway, "reason", "duplicate-prefix")
-	}
 	for _, u := range pl.unreachable {
 		r.log.Debug("route not installed", "event", "skip", "prefix", u.route.Prefix, "nexthop", u.route.Gateway, "reason", u.reason)
 	}

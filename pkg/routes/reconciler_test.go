@@ -39,6 +39,15 @@ func kroute(prefix, gw string, link int, proto netlink.RouteProtocol) netlink.Ro
 	}
 }
 
+// multipathKroute is a multipath route of ours as a dump shows it.
+func multipathKroute(prefix string, link int, gws ...string) netlink.Route {
+	r := netlink.Route{Dst: ipNet(netip.MustParsePrefix(prefix)), Protocol: Protocol}
+	for _, gw := range gws {
+		r.MultiPath = append(r.MultiPath, &netlink.NexthopInfo{Gw: netip.MustParseAddr(gw).AsSlice(), LinkIndex: link})
+	}
+	return r
+}
+
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestSync(t *testing.T) {
@@ -151,14 +160,35 @@ func TestSync(t *testing.T) {
 			wantTable: []string{"10.244.8.0/24 via 10.0.0.8 dev 2 proto 3 table 254 metric 0", "10.244.9.0/24 via 10.0.0.9 dev 2 proto 4 table 254 metric 0"},
 		},
 		{
-			name: "installs the lowest reachable next hop of a prefix wanted twice",
+			name: "installs one multipath route over the reachable next hops of a prefix wanted several times",
 			desired: []Route{
 				route("10.244.1.0/24", "10.0.0.9"),
 				route("10.244.1.0/24", "192.168.7.1"),
 				route("10.244.1.0/24", "10.0.0.3"),
 			},
-			want:      SyncResult{Added: 1},
+			want:      SyncResult{Added: 1, Unreachable: []Route{route("10.244.1.0/24", "192.168.7.1")}},
+			wantTable: []string{"10.244.1.0/24 nexthop via 10.0.0.3 dev 2 nexthop via 10.0.0.9 dev 2 proto 78 table 254 metric 0"},
+		},
+		{
+			name:      "replaces a single-path route by a multipath one when a second next hop appears",
+			initial:   []netlink.Route{kroute("10.244.1.0/24", "10.0.0.3", 2, Protocol)},
+			desired:   []Route{route("10.244.1.0/24", "10.0.0.3"), route("10.244.1.0/24", "10.0.0.9")},
+			want:      SyncResult{Replaced: 1},
+			wantTable: []string{"10.244.1.0/24 nexthop via 10.0.0.3 dev 2 nexthop via 10.0.0.9 dev 2 proto 78 table 254 metric 0"},
+		},
+		{
+			name:      "replaces a multipath route by a single-path one when a next hop goes",
+			initial:   []netlink.Route{multipathKroute("10.244.1.0/24", 2, "10.0.0.9", "10.0.0.3")},
+			desired:   []Route{route("10.244.1.0/24", "10.0.0.3")},
+			want:      SyncResult{Replaced: 1},
 			wantTable: []string{"10.244.1.0/24 via 10.0.0.3 dev 2 proto 78 table 254 metric 0"},
+		},
+		{
+			name:      "leaves a multipath route alone whatever order the kernel lists its next hops in",
+			initial:   []netlink.Route{multipathKroute("fd00:244:1::/64", 2, "2001:db8::9", "2001:db8::3")},
+			desired:   []Route{route("fd00:244:1::/64", "2001:db8::3"), route("fd00:244:1::/64", "2001:db8::9")},
+			want:      SyncResult{Unchanged: 1},
+			wantTable: []string{"fd00:244:1::/64 nexthop via 2001:db8::9 dev 2 nexthop via 2001:db8::3 dev 2 proto 78 table 254 metric 1024"},
 		},
 		{
 			name:      "masks a prefix with host bits set",

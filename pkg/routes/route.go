@@ -13,7 +13,8 @@ import (
 const Protocol netlink.RouteProtocol = 78
 
 // Route is a learned path the kernel should carry: Prefix via Gateway, a next
-// hop on one of this node's connected subnets.
+// hop on one of this node's connected subnets. Several Routes for one prefix
+// make one multipath (ECMP) route over all their reachable gateways.
 type Route struct {
 	Prefix  netip.Prefix
 	Gateway netip.Addr
