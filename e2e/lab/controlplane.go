@@ -242,7 +242,7 @@ func waitReady(ctx context.Context, name, dir, url string, timeout time.Duration
 			return nil
 		}
 		if p, err := LoadProcess(dir, name); err != nil || !p.Alive() {
-			return fmt.Errorf("waiting for %s: it exited; end of %s:\n%s", name, LogPath(dir, name), logTail(LogPath(dir, name), 20))
+			return fmt.Errorf("waiting for %s: %w (%s); end of %s:\n%s", name, errExitedEarly, procState(p, err), LogPath(dir, name), logTail(LogPath(dir, name), 20))
 		}
 		if time.Now().After(deadline) {
 			break
@@ -255,6 +255,23 @@ func waitReady(ctx context.Context, name, dir, url string, timeout time.Duration
 	}
 	return fmt.Errorf("waiting for %s at %s: not ready after %v: %w; end of %s:\n%s",
 		name, url, timeout, last, LogPath(dir, name), logTail(LogPath(dir, name), 20))
+}
+
+// errExitedEarly: a control-plane process was gone before it became ready.
+var errExitedEarly = errors.New("it exited before it was ready")
+
+// procState says what /proc shows of p, to tell a process that really
+// exited from one whose command line did not match what was started.
+func procState(p *Process, loadErr error) string {
+	if loadErr != nil {
+		return loadErr.Error()
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))
+	if err != nil {
+		return fmt.Sprintf("pid %d: no such process", p.PID)
+	}
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID))
+	return fmt.Sprintf("pid %d: stat %q, cmdline %q", p.PID, strings.TrimSpace(string(stat)), strings.ReplaceAll(string(cmdline), "\x00", " "))
 }
 
 func etcdHealthy(ctx context.Context, url string) error {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,15 @@ type Options struct {
 	// NodeAnnotations, when set, are written on a node's Node object when the
 	// lab creates it.
 	NodeAnnotations func(node *Node) map[string]string
+	// ExpectSessions, when set, are the peers (nodes or ToRs, by address)
+	// each node must have an established BGP session with before Up
+	// returns; nil means every other node, the iBGP mesh. Agents that run
+	// without iBGP (--enable-ibgp=false) peer only with their ToRs.
+	ExpectSessions func(node *Node) []netip.Addr
+	// DualStack gives every node an IPv6 address (NodeIP6) beside its IPv4
+	// one and an IPv6 pod CIDR (NodePodCIDR6), so that pods get both
+	// families; flat fabric only. Off, the lab is IPv4 only.
+	DualStack bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -84,6 +94,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
+	}
+	if o.DualStack && o.Racks > 0 {
+		return o, fmt.Errorf("lab: DualStack needs the flat fabric (Racks 0), not %d racks", o.Racks)
 	}
 	return o.rackDefaults()
 }
@@ -327,14 +340,25 @@ func (l *Lab) buildLabcni(ctx context.Context) error {
 // the agents run with exactly the privileges an operator would grant.
 func (l *Lab) startControlPlane(ctx context.Context) error {
 	l.step("control plane: etcd and kube-apiserver on https://%s:%d", ControlPlaneAddr, apiServerPort)
-	cp, err := StartControlPlane(ctx, ControlPlaneParams{
+	params := ControlPlaneParams{
 		Dir:            l.Opts.Dir,
 		Tools:          l.Tools,
 		Address:        ControlPlaneAddr,
 		Port:           apiServerPort,
 		EtcdClientPort: etcdClientPort,
 		EtcdPeerPort:   etcdPeerPort,
-	})
+	}
+	cp, err := StartControlPlane(ctx, params)
+	if errors.Is(err, errExitedEarly) {
+		// Seen a few times in ~50 bring-ups on these machines, cause not
+		// found yet: say so in full, and try once more from scratch.
+		l.logf("control plane: %v", err)
+		l.logf("control plane: starting it once more")
+		if stopErr := StopControlPlane(l.Opts.Dir); stopErr != nil {
+			return fmt.Errorf("starting the control plane: %w; stopping it for a retry: %v", err, stopErr)
+		}
+		cp, err = StartControlPlane(ctx, params)
+	}
 	if err != nil {
 		return fmt.Errorf("starting the control plane: %w", err)
 	}

@@ -24,12 +24,16 @@ const agentStopTimeout = 15 * time.Second
 // Node object, its agent process and the directories a real node keeps in
 // /etc/cni/net.d, /var/lib/cni/networks and /var/lib/cni.
 type Node struct {
-	Number   int
-	Name     string // Kubernetes name and network namespace
-	Netns    string
-	IP       netip.Addr // InternalIP, on eth0
-	Rack     int        // 0 in a lab without racks
-	PodCIDR  netip.Prefix
+	Number  int
+	Name    string // Kubernetes name and network namespace
+	Netns   string
+	IP      netip.Addr // InternalIP, on eth0
+	Rack    int        // 0 in a lab without racks
+	PodCIDR netip.Prefix
+	// IP6 and PodCIDR6 are the node's IPv6 InternalIP and pod CIDR in a
+	// dual-stack lab (Options.DualStack); zero otherwise.
+	IP6      netip.Addr
+	PodCIDR6 netip.Prefix
 	Dir      string
 	ConfDir  string
 	IPAMDir  string
@@ -95,6 +99,7 @@ func (l *Lab) AddNode(ctx context.Context, n int) (*Node, error) {
 	node := l.nodeByNumber(n)
 	if node == nil {
 		node = l.newNode(n)
+		l.dualStack(node)
 	}
 	l.logf("node %s: namespace %s, %s %s on %s", node.Name, node.Netns, nodeLink, node.IP, fabricBridge)
 	for _, d := range []string{node.ConfDir, node.IPAMDir, node.CacheDir} {
@@ -105,7 +110,10 @@ func (l *Lab) AddNode(ctx context.Context, n int) (*Node, error) {
 	if err := l.ensureNodeUplink(ctx, node); err != nil {
 		return nil, fmt.Errorf("node %s: %w", node.Name, err)
 	}
-	l.logf("node %s: Node object with InternalIP %s, podCIDR %s", node.Name, node.IP, node.PodCIDR)
+	if err := ensureNodeIP6(ctx, node); err != nil {
+		return nil, err
+	}
+	l.logf("node %s: Node object with InternalIP %s, podCIDRs %v", node.Name, nodeAddresses(node), node.PodCIDRs())
 	if err := l.ensureNodeObject(ctx, node); err != nil {
 		return nil, err
 	}
@@ -145,6 +153,10 @@ func (l *Lab) RemoveNode(ctx context.Context, node *Node) error {
 // kube-controller-manager would allocate.
 func nodeObject(node *Node) *corev1.Node {
 	cidr := node.PodCIDR.String()
+	var cidrs []string
+	for _, c := range node.PodCIDRs() {
+		cidrs = append(cidrs, c.String())
+	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: node.Name,
@@ -153,18 +165,19 @@ func nodeObject(node *Node) *corev1.Node {
 				"kubernetes.io/os":       "linux",
 			},
 		},
-		Spec: corev1.NodeSpec{PodCIDR: cidr, PodCIDRs: []string{cidr}},
+		Spec: corev1.NodeSpec{PodCIDR: cidr, PodCIDRs: cidrs},
 	}
 }
 
 // nodeStatus is what kubelet reports: its addresses and that it is Ready.
 func nodeStatus(node *Node, now time.Time) corev1.NodeStatus {
 	t := metav1.NewTime(now)
+	var addrs []corev1.NodeAddress
+	for _, a := range nodeAddresses(node) {
+		addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: a.String()})
+	}
 	return corev1.NodeStatus{
-		Addresses: []corev1.NodeAddress{
-			{Type: corev1.NodeInternalIP, Address: node.IP.String()},
-			{Type: corev1.NodeHostName, Address: node.Name},
-		},
+		Addresses: append(addrs, corev1.NodeAddress{Type: corev1.NodeHostName, Address: node.Name}),
 		Conditions: []corev1.NodeCondition{{
 			Type: corev1.NodeReady, Status: corev1.ConditionTrue,
 			Reason: "KubeletReady", Message: "lab node",
@@ -233,7 +246,7 @@ func (l *Lab) agentArgs(node *Node) []string {
 		"--cni-conf-dir", node.ConfDir,
 		"--cni-bridge", podBridge,
 		"--ipam-data-dir", node.IPAMDir,
-		"--cluster-cidr", ClusterCIDR.String(),
+		"--cluster-cidr", l.clusterCIDRs(),
 		"--routes-sync-period", l.Opts.RoutesSyncPeriod.String(),
 		"--health-addr", "127.0.0.1:9779",
 		"--gobgp-api-address", "127.0.0.1:50051",

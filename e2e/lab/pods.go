@@ -78,6 +78,7 @@ func (p PortMapping) String() string {
 type Pod struct {
 	Netns        string
 	IP           netip.Addr
+	IP6          netip.Addr // on a dual-stack node
 	ContainerID  string
 	PortMappings []PortMapping `json:",omitempty"`
 }
@@ -111,6 +112,7 @@ func (l *Lab) CreatePod(ctx context.Context, node *Node, portMappings ...PortMap
 	if pod.IP, err = podIPFromResult(out); err != nil {
 		return nil, fmt.Errorf("pod %s: %w", pod.Netns, err)
 	}
+	pod.IP6 = podIP6FromResult(out)
 	node.Pod = pod
 	return pod, l.saveState()
 }

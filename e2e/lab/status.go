@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -141,37 +142,93 @@ func sessionState(raw json.RawMessage) (string, error) {
 	return strings.TrimPrefix(strings.ToUpper(name), "SESSION_STATE_"), nil
 }
 
+// sessionPeer is a BGP peer a node must have an established session with.
+type sessionPeer struct {
+	name string
+	addr netip.Addr
+}
+
 // missingSessions lists, per node, the other lab nodes it has no established
 // session with; empty means the node mesh is complete.
 func missingSessions(statuses []NodeStatus, nodes []*Node) []string {
+	return missingPeers(statuses, func(name string) []sessionPeer {
+		var peers []sessionPeer
+		for _, n := range nodes {
+			if n.Name != name {
+				peers = append(peers, sessionPeer{name: n.Name, addr: n.IP})
+			}
+		}
+		return peers
+	})
+}
+
+// missingPeers lists, per node, the expected peers it has no established
+// session with.
+func missingPeers(statuses []NodeStatus, expected func(node string) []sessionPeer) []string {
 	var missing []string
 	for _, st := range statuses {
 		state := map[netip.Addr]string{}
 		for _, nb := range st.Neighbors {
 			state[nb.Address] = nb.State
 		}
-		for _, peer := range nodes {
-			if peer.Name == st.Name || state[peer.IP] == "ESTABLISHED" {
+		for _, peer := range expected(st.Name) {
+			if state[peer.addr] == "ESTABLISHED" {
 				continue
 			}
-			s := state[peer.IP]
+			s := state[peer.addr]
 			if s == "" {
 				s = "not configured"
 			}
-			missing = append(missing, fmt.Sprintf("%s -> %s (%s): %s", st.Name, peer.Name, peer.IP, s))
+			missing = append(missing, fmt.Sprintf("%s -> %s (%s): %s", st.Name, peer.name, peer.addr, s))
 		}
 	}
 	return missing
 }
 
+// expectedPeers is what WaitSessions waits for on the node named: every
+// other node, or what Options.ExpectSessions says.
+func (l *Lab) expectedPeers(name string) []sessionPeer {
+	node := l.NodeByName(name)
+	if node == nil || l.Opts.ExpectSessions == nil {
+		var peers []sessionPeer
+		for _, n := range l.Nodes {
+			if n.Name != name {
+				peers = append(peers, sessionPeer{name: n.Name, addr: n.IP})
+			}
+		}
+		return peers
+	}
+	var peers []sessionPeer
+	for _, a := range l.Opts.ExpectSessions(node) {
+		peers = append(peers, sessionPeer{name: l.addrName(a), addr: a})
+	}
+	return peers
+}
+
+// addrName names a lab address: the node or ToR that has it.
+func (l *Lab) addrName(a netip.Addr) string {
+	for _, n := range l.Nodes {
+		if n.IP == a {
+			return n.Name
+		}
+	}
+	for _, t := range l.ToRs {
+		if slices.Contains(t.Addrs, a) {
+			return t.Name
+		}
+	}
+	return a.String()
+}
+
 // WaitSessions waits until every node has an established session with every
-// other lab node.
+// peer it must have: every other lab node, unless Options.ExpectSessions
+// says otherwise.
 func (l *Lab) WaitSessions(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var missing []string
 	for {
 		statuses, _ := l.Status(ctx)
-		if missing = missingSessions(statuses, l.Nodes); len(missing) == 0 {
+		if missing = missingPeers(statuses, l.expectedPeers); len(missing) == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {

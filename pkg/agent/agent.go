@@ -42,9 +42,14 @@ type agent struct {
 	nodes   corelisters.NodeLister
 	secrets *secretCache
 	events  record.EventRecorder
+	reports reports
 
 	// Known once this node's Node object has an InternalIP and a pod CIDR.
-	nodeIP       netip.Addr
+	nodeIP netip.Addr
+	// nodeIP6 is the node's IPv6 InternalIP on a dual-stack node (nodeIP
+	// is then the IPv4 one): it carries the IPv6 sessions and is the next
+	// hop of the IPv6 pod CIDRs. Invalid on a single-stack node.
+	nodeIP6      netip.Addr
 	initialCIDRs []netip.Prefix
 	// The speaker's ASN and route-reflector cluster ID, fixed at its start.
 	speakerASN       uint32
@@ -118,7 +123,7 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
 	if err := nodeInformer.Informer().SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
-		a.health.Set("api", fmt.Errorf("watching nodes: %w", err))
+		a.report("api", fmt.Errorf("watching nodes: %w", err))
 	}); err != nil {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
@@ -127,7 +132,7 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	if !cache.WaitForCacheSync(ctx.Done(), nodeInformer.Informer().HasSynced) {
 		return ctx.Err()
 	}
-	a.health.Set("api", nil)
+	a.report("api", nil)
 
 	ownCIDRs, err := podcidr.Wait(ctx, podcidr.WaitParams{
 		NodeName: a.cfg.NodeName,
@@ -144,6 +149,7 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 		return err
 	}
 	a.nodeIP = self.InternalIP
+	a.nodeIP6 = secondIPv6(self)
 	a.initialCIDRs = ownCIDRs
 	routerID := a.cfg.RouterID
 	if !routerID.IsValid() {
@@ -152,7 +158,7 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 			return fmt.Errorf("node %q: no IPv4 InternalIP to use as the BGP router ID; set --router-id", a.cfg.NodeName)
 		}
 	}
-	a.log.Info("node facts", "event", "start", "nodeIP", a.nodeIP, "routerID", routerID, "podCIDRs", fmt.Sprint(ownCIDRs))
+	a.log.Info("node facts", "event", "start", "nodeIP", a.nodeIP, "nodeIP6", a.nodeIP6, "routerID", routerID, "podCIDRs", fmt.Sprint(ownCIDRs))
 
 	// The node's own ASN and route-reflector role are fixed for the life of
 	// the speaker (GoBGP cannot change them on a running server); a changed
@@ -165,6 +171,7 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 		ASN:                     a.speakerASN,
 		RouterID:                routerID,
 		ListenAddress:           a.nodeIP,
+		ListenAddress6:          a.nodeIP6,
 		ListenPort:              a.cfg.BGPPort,
 		APIAddress:              a.cfg.GoBGPAPIAddress,
 		GracefulRestart:         a.cfg.GracefulRestart,
@@ -185,9 +192,9 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	}
 	infos, _ := nodeinfo.Cluster(all)
 	plan := a.planPeers(all, infos)
-	a.health.Set("policy", a.speaker.SetPolicy(ctx, plan.policy))
-	a.health.Set("peers", a.speaker.SetPeers(ctx, plan.peers))
-	a.health.Set("bgp", nil)
+	a.report("policy", a.speaker.SetPolicy(ctx, plan.policy))
+	a.report("peers", a.speaker.SetPeers(ctx, plan.peers))
+	a.report("bgp", nil)
 	// A planned stop must not tell peers to drop our routes: Stop closes without
 	// a Cease so that graceful-restart helpers keep them until we are back.
 	context.AfterFunc(ctx, a.speaker.Stop)
@@ -204,6 +211,21 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	g.Go(func() error { return a.routeLoop(ctx, routesChanged) })
 	g.Go(func() error { return a.nodeLoop(ctx) })
 	return nil
+}
+
+// secondIPv6 is the node's first IPv6 InternalIP when its node IP is IPv4
+// (a dual-stack node), else invalid: an IPv6-only node's one address is
+// already its node IP.
+func secondIPv6(self nodeinfo.Info) netip.Addr {
+	if !self.InternalIP.Is4() {
+		return netip.Addr{}
+	}
+	for _, ip := range self.InternalIPs {
+		if ip.Is6() && !ip.Is4In6() {
+			return ip
+		}
+	}
+	return netip.Addr{}
 }
 
 // isRestart tells a restart of the agent from a fresh start: our bridge

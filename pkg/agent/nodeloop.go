@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/cniinstall"
 	"github.com/nodebgp/router/pkg/firewall"
 	"github.com/nodebgp/router/pkg/nodeinfo"
@@ -55,7 +56,7 @@ func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced b
 
 	all, err := a.nodes.List(labels.Everything())
 	if err != nil {
-		a.health.Set("api", fmt.Errorf("listing nodes: %w", err))
+		a.report("api", fmt.Errorf("listing nodes: %w", err))
 		return
 	}
 	infos, problems := nodeinfo.Cluster(all)
@@ -64,19 +65,20 @@ func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced b
 	a.reportOwnProblems(st, plan.ownProblems)
 
 	cniErr := a.syncCNI(cidrs)
-	a.health.Set("cni", cniErr)
+	a.report("cni", cniErr)
 	bridgeErr := routes.EnsureBridge(routes.BridgeParams{
 		Name:     a.cfg.CNIBridge,
 		Gateways: gateways(cidrs),
 		MTU:      a.mtu(),
 	})
-	a.health.Set("bridge", bridgeErr)
-	a.health.Set("firewall", a.syncFirewall(cidrs))
+	a.report("bridge", bridgeErr)
+	a.report("firewall", a.syncFirewall(cidrs))
 
 	// Policy before peers: a new peer's first routes must meet the filters.
-	a.health.Set("policy", a.speaker.SetPolicy(ctx, plan.policy))
+	a.report("policy", a.speaker.SetPolicy(ctx, plan.policy))
 	peersErr := a.speaker.SetPeers(ctx, plan.peers)
-	a.health.Set("peers", peersErr)
+	a.report("peers", peersErr)
+	a.observePeers(ctx)
 	if peersErr == nil {
 		a.peersApplied.Store(true)
 	}
@@ -84,7 +86,7 @@ func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced b
 	// Announcing before the bridge and the conflist exist, or before the kernel
 	// has our routes, would black-hole the traffic the announcement attracts.
 	if cniErr == nil && bridgeErr == nil && routesSynced {
-		a.health.Set("advertise", a.speaker.SetAdvertised(ctx, cidrs, a.nodeIP))
+		a.report("advertise", a.speaker.SetAdvertised(ctx, advertisements(cidrs, a.nodeIPs())))
 	}
 	a.checkAPI(ctx)
 }
@@ -213,7 +215,7 @@ func (a *agent) checkAPI(ctx context.Context) {
 	if err != nil {
 		err = fmt.Errorf("API server: %w", err)
 	}
-	a.health.Set("api", err)
+	a.report("api", err)
 }
 
 // gateways are the bridge addresses: the first host of each pod CIDR, which is
@@ -224,6 +226,24 @@ func gateways(cidrs []netip.Prefix) []netip.Prefix {
 		gws = append(gws, netip.PrefixFrom(c.Masked().Addr().Next(), c.Bits()))
 	}
 	return gws
+}
+
+// advertisements pair each pod CIDR with the node IP of its family as next
+// hop. A CIDR of a family the node has no address of keeps the first node IP,
+// which SetAdvertised refuses with an error naming the CIDR.
+func advertisements(cidrs []netip.Prefix, nodeIPs []netip.Addr) []bgp.Path {
+	out := make([]bgp.Path, 0, len(cidrs))
+	for _, c := range cidrs {
+		nh := nodeIPs[0]
+		for _, ip := range nodeIPs {
+			if ip.Is4() == c.Addr().Is4() {
+				nh = ip
+				break
+			}
+		}
+		out = append(out, bgp.Path{Prefix: c, NextHop: nh})
+	}
+	return out
 }
 
 func families(cidrs []netip.Prefix) (v4, v6 bool) {

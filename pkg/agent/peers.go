@@ -46,7 +46,7 @@ func (a *agent) planPeers(all []*corev1.Node, infos []nodeinfo.Info) peerPlan {
 	if self.Info.Name == "" {
 		// Our own Node is invalid or gone from the cache: keep the facts we
 		// started with so the peer set does not collapse.
-		self.Info = nodeinfo.Info{Name: a.cfg.NodeName, InternalIP: a.nodeIP, PodCIDRs: a.initialCIDRs}
+		self.Info = nodeinfo.Info{Name: a.cfg.NodeName, InternalIP: a.nodeIP, InternalIPs: a.nodeIPs(), PodCIDRs: a.initialCIDRs}
 	}
 	if asn := self.Config.LocalASN(a.cfg.ClusterASN); a.speakerASN != 0 && asn != a.speakerASN {
 		plan.ownProblems = append(plan.ownProblems, fmt.Errorf("node %q: annotation %s: ASN %d takes effect when the agent restarts; the speaker keeps %d", a.cfg.NodeName, peering.AnnotationASN, asn, a.speakerASN))
@@ -82,7 +82,30 @@ func (a *agent) planPeers(all []*corev1.Node, infos []nodeinfo.Info) peerPlan {
 		LargeCommunities:     self.Config.LargeCommunities,
 		PrependCount:         self.Config.PrependCount,
 	}
+	if !a.cfg.EnableIBGP {
+		// ToR-only: the other racks' pod CIDRs can only come from upstream.
+		plan.policy.UpstreamPodCIDRs = podCIDRsOfOthers(infos, a.cfg.NodeName)
+	}
 	return plan
+}
+
+// podCIDRsOfOthers are the pod CIDRs the API gives every node but this one.
+func podCIDRsOfOthers(infos []nodeinfo.Info, self string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, n := range infos {
+		if n.Name != self {
+			out = append(out, n.PodCIDRs...)
+		}
+	}
+	return out
+}
+
+// nodeIPs are the node's addresses the speaker uses, IPv4 first.
+func (a *agent) nodeIPs() []netip.Addr {
+	if a.nodeIP6.IsValid() {
+		return []netip.Addr{a.nodeIP, a.nodeIP6}
+	}
+	return []netip.Addr{a.nodeIP}
 }
 
 // clusterCIDRs are the prefixes no upstream router may send us: --cluster-cidr,

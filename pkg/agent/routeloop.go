@@ -24,7 +24,7 @@ func (a *agent) routeLoop(ctx context.Context, changed trigger) error {
 			prune = a.ribConverged(ctx, start)
 		}
 		err := a.syncRoutes(ctx, prune)
-		a.health.Set("routes", err)
+		a.report("routes", err)
 		if !firstDone {
 			firstDone = true
 			close(a.routesSynced)
@@ -70,7 +70,7 @@ func (a *agent) syncRoutes(ctx context.Context, prune bool) error {
 	}
 	desired := make([]routes.Route, 0, len(paths))
 	for _, p := range paths {
-		if p.NextHop == a.nodeIP || a.ownsPrefix(p.Prefix) {
+		if p.NextHop == a.nodeIP || p.NextHop == a.nodeIP6 || a.ownsPrefix(p.Prefix) {
 			continue
 		}
 		desired = append(desired, routes.Route{Prefix: p.Prefix, Gateway: p.NextHop})

@@ -7,22 +7,17 @@ import (
 	"slices"
 )
 
-// desiredPaths turns SetAdvertised's arguments into the paths to originate:
-// prefixes masked and deduplicated, each with nextHop. A prefix of another
-// family than nextHop cannot be announced with it and is dropped with an
-// error naming it.
-func desiredPaths(prefixes []netip.Prefix, nextHop netip.Addr) ([]Path, error) {
-	nextHop = nextHop.Unmap()
-	if !nextHop.IsValid() || nextHop.IsUnspecified() || nextHop.Zone() != "" {
-		if len(prefixes) == 0 {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("next hop %q is not a usable address", nextHop)
-	}
+// desiredPaths turns SetAdvertised's argument into the paths to originate:
+// prefixes masked and deduplicated, each with its next hop. A path whose
+// next hop is not a usable address, or of another family than its prefix,
+// cannot be announced and is dropped with an error naming it, as is a
+// second next hop for one prefix (we originate one path per prefix).
+func desiredPaths(paths []Path) ([]Path, error) {
 	var errs []error
-	seen := make(map[netip.Prefix]bool, len(prefixes))
-	out := make([]Path, 0, len(prefixes))
-	for _, p := range prefixes {
+	seen := make(map[netip.Prefix]netip.Addr, len(paths))
+	out := make([]Path, 0, len(paths))
+	for _, in := range paths {
+		p, nextHop := in.Prefix, in.NextHop.Unmap()
 		if !p.IsValid() {
 			errs = append(errs, fmt.Errorf("prefix %q is not valid", p))
 			continue
@@ -32,14 +27,21 @@ func desiredPaths(prefixes []netip.Prefix, nextHop netip.Addr) ([]Path, error) {
 			errs = append(errs, fmt.Errorf("prefix %s: not valid after unmapping", p))
 			continue
 		}
+		if !nextHop.IsValid() || nextHop.IsUnspecified() || nextHop.Zone() != "" {
+			errs = append(errs, fmt.Errorf("prefix %s: next hop %q is not a usable address", p, nextHop))
+			continue
+		}
 		if p.Addr().Is4() != nextHop.Is4() {
 			errs = append(errs, fmt.Errorf("prefix %s: cannot be advertised with next hop %s of another address family", p, nextHop))
 			continue
 		}
-		if seen[p] {
+		if first, ok := seen[p]; ok {
+			if first != nextHop {
+				errs = append(errs, fmt.Errorf("prefix %s: next hop %s besides %s; keeping %s", p, nextHop, first, first))
+			}
 			continue
 		}
-		seen[p] = true
+		seen[p] = nextHop
 		out = append(out, Path{Prefix: p, NextHop: nextHop})
 	}
 	slices.SortFunc(out, comparePaths)

@@ -4,22 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 
 	api "github.com/osrg/gobgp/v3/api"
 )
 
-// SetAdvertised makes the paths this speaker originates exactly prefixes,
-// each with next hop nextHop (the node IP), and keeps the export policy's
+// SetAdvertised makes the paths this speaker originates exactly paths: each
+// prefix with its next hop (the node IP of the prefix's family, so a
+// dual-stack node announces its IPv4 pod CIDR via its IPv4 address and its
+// IPv6 pod CIDR via its IPv6 address). It keeps the export policy's
 // own-prefix sets equal to them. Every locally originated path is ours to
-// reconcile, including any added by hand with the gobgp CLI. Invalid
-// prefixes are skipped and reported in the error; the others are still
-// applied. Calling it again with the same arguments changes nothing.
-func (s *Speaker) SetAdvertised(ctx context.Context, prefixes []netip.Prefix, nextHop netip.Addr) error {
+// reconcile, including any added by hand with the gobgp CLI. Invalid paths
+// are skipped and reported in the error; the others are still applied.
+// Calling it again with the same argument changes nothing.
+func (s *Speaker) SetAdvertised(ctx context.Context, paths []Path) error {
 	s.reconcile.Lock()
 	defer s.reconcile.Unlock()
 
-	want, invalid := desiredPaths(prefixes, nextHop)
+	want, invalid := desiredPaths(paths)
 	have, err := s.listLocalPaths(ctx)
 	if err != nil {
 		return errors.Join(invalid, err)

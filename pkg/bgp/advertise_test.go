@@ -7,52 +7,58 @@ import (
 	"testing"
 )
 
-func TestDesiredPathsNormalizeAndReportUnannounceablePrefixes(t *testing.T) {
+func TestDesiredPathsNormalizeAndReportUnannounceablePaths(t *testing.T) {
 	p := netip.MustParsePrefix
 	nh4 := netip.MustParseAddr("10.199.1.11")
 	tests := []struct {
-		name     string
-		prefixes []netip.Prefix
-		nextHop  netip.Addr
-		want     []Path
-		errSubs  []string
+		name    string
+		in      []Path
+		want    []Path
+		errSubs []string
 	}{
-		{name: "nothing to advertise needs no next hop", want: []Path{}},
+		{name: "nothing to advertise", want: []Path{}},
 		{
-			name:     "sorted, deduplicated, masked",
-			prefixes: []netip.Prefix{p("10.244.2.0/24"), p("10.244.1.9/24"), p("10.244.2.0/24")},
-			nextHop:  nh4,
-			want:     []Path{path("10.244.1.0/24", "10.199.1.11"), path("10.244.2.0/24", "10.199.1.11")},
+			name: "sorted, deduplicated, masked",
+			in:   []Path{path("10.244.2.0/24", "10.199.1.11"), path("10.244.1.9/24", "10.199.1.11"), path("10.244.2.0/24", "10.199.1.11")},
+			want: []Path{path("10.244.1.0/24", "10.199.1.11"), path("10.244.2.0/24", "10.199.1.11")},
 		},
 		{
-			name:     "IPv6 prefix with an IPv4 next hop is skipped",
-			prefixes: []netip.Prefix{p("fd00:244:1::/64"), p("10.244.1.0/24")},
-			nextHop:  nh4,
-			want:     []Path{path("10.244.1.0/24", "10.199.1.11")},
-			errSubs:  []string{"prefix fd00:244:1::/64: cannot be advertised with next hop 10.199.1.11"},
+			name: "dual-stack: each family with its own next hop",
+			in:   []Path{path("fd00:10:244:1::/64", "fd00:199:1::11"), path("10.244.1.0/24", "10.199.1.11")},
+			want: []Path{path("10.244.1.0/24", "10.199.1.11"), path("fd00:10:244:1::/64", "fd00:199:1::11")},
 		},
 		{
-			name:     "invalid prefix is skipped",
-			prefixes: []netip.Prefix{{}, p("10.244.1.0/24")},
-			nextHop:  nh4,
-			want:     []Path{path("10.244.1.0/24", "10.199.1.11")},
-			errSubs:  []string{"is not valid"},
+			name:    "IPv6 prefix with an IPv4 next hop is skipped",
+			in:      []Path{path("fd00:244:1::/64", "10.199.1.11"), path("10.244.1.0/24", "10.199.1.11")},
+			want:    []Path{path("10.244.1.0/24", "10.199.1.11")},
+			errSubs: []string{"prefix fd00:244:1::/64: cannot be advertised with next hop 10.199.1.11"},
 		},
 		{
-			name:     "missing next hop",
-			prefixes: []netip.Prefix{p("10.244.1.0/24")},
-			errSubs:  []string{"next hop"},
+			name:    "a second next hop for one prefix is skipped",
+			in:      []Path{path("10.244.1.0/24", "10.199.1.11"), path("10.244.1.0/24", "10.199.1.99")},
+			want:    []Path{path("10.244.1.0/24", "10.199.1.11")},
+			errSubs: []string{"prefix 10.244.1.0/24: next hop 10.199.1.99 besides 10.199.1.11"},
 		},
 		{
-			name:     "unspecified next hop",
-			prefixes: []netip.Prefix{p("10.244.1.0/24")},
-			nextHop:  netip.IPv4Unspecified(),
-			errSubs:  []string{`next hop "0.0.0.0"`},
+			name:    "invalid prefix is skipped",
+			in:      []Path{{NextHop: nh4}, path("10.244.1.0/24", "10.199.1.11")},
+			want:    []Path{path("10.244.1.0/24", "10.199.1.11")},
+			errSubs: []string{"is not valid"},
+		},
+		{
+			name:    "missing next hop",
+			in:      []Path{{Prefix: p("10.244.1.0/24")}},
+			errSubs: []string{"next hop"},
+		},
+		{
+			name:    "unspecified next hop",
+			in:      []Path{{Prefix: p("10.244.1.0/24"), NextHop: netip.IPv4Unspecified()}},
+			errSubs: []string{`next hop "0.0.0.0"`},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := desiredPaths(tt.prefixes, tt.nextHop)
+			got, err := desiredPaths(tt.in)
 			if len(got) != 0 || len(tt.want) != 0 {
 				if !reflect.DeepEqual(got, tt.want) {
 					t.Errorf("paths = %v, want %v", got, tt.want)

@@ -34,6 +34,10 @@ type Config struct {
 	// also the source address of the sessions this speaker opens. Required
 	// unless ListenPort is -1.
 	ListenAddress netip.Addr
+	// ListenAddress6 is the node's IPv6 address on a dual-stack node, where
+	// ListenAddress is then the IPv4 one: BGP listens on it too and it
+	// sources the IPv6 sessions. Zero on a single-stack node.
+	ListenAddress6 netip.Addr
 	// ListenPort is the BGP port: 0 means DefaultListenPort, -1 means do not
 	// listen at all (GoBGP's convention; sessions are then only dialed).
 	ListenPort int32
@@ -112,6 +116,14 @@ func (cfg Config) validate() error {
 	if cfg.ListenAddress.IsValid() && cfg.ListenAddress.Zone() != "" {
 		errs = append(errs, fmt.Errorf("ListenAddress: %s: zoned addresses are not supported", cfg.ListenAddress))
 	}
+	if a := cfg.ListenAddress6; a.IsValid() {
+		switch {
+		case !a.Is6() || a.Is4In6() || a.IsUnspecified() || a.Zone() != "":
+			errs = append(errs, fmt.Errorf("ListenAddress6: %s is not a usable IPv6 address", a))
+		case !cfg.ListenAddress.Is4():
+			errs = append(errs, fmt.Errorf("ListenAddress6: needs ListenAddress to be the IPv4 address, not %q", cfg.ListenAddress))
+		}
+	}
 	if cfg.APIAddress != "" {
 		if _, _, err := net.SplitHostPort(cfg.APIAddress); err != nil {
 			errs = append(errs, fmt.Errorf("APIAddress: %q: %w", cfg.APIAddress, err))
@@ -133,6 +145,18 @@ func (cfg Config) validate() error {
 		errs = append(errs, fmt.Errorf("ConnectRetry: %s is negative", cfg.ConnectRetry))
 	}
 	return errors.Join(errs...)
+}
+
+// listenAddresses are the addresses BGP listens on: the node IP, and its
+// IPv6 address on a dual-stack node.
+func (cfg Config) listenAddresses() []netip.Addr {
+	var out []netip.Addr
+	for _, a := range []netip.Addr{cfg.ListenAddress, cfg.ListenAddress6} {
+		if a.IsValid() {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // seconds converts d to the whole seconds GoBGP's timers take, rounding up

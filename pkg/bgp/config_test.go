@@ -31,6 +31,12 @@ func TestConfigValidationNamesTheBadField(t *testing.T) {
 		{"IPv6 router ID", func(c *Config) { c.RouterID = netip.MustParseAddr("fd00::1") }, "RouterID"},
 		{"listening without a listen address", func(c *Config) { c.ListenAddress = netip.Addr{} }, "ListenAddress"},
 		{"zoned listen address", func(c *Config) { c.ListenAddress = netip.MustParseAddr("fe80::1%eth0") }, "ListenAddress"},
+		{"dual-stack listen addresses", func(c *Config) { c.ListenAddress6 = netip.MustParseAddr("fd00:199:1::11") }, ""},
+		{"IPv4 as the IPv6 listen address", func(c *Config) { c.ListenAddress6 = netip.MustParseAddr("10.199.1.12") }, "ListenAddress6"},
+		{"IPv6 listen address beside an IPv6 one", func(c *Config) {
+			c.ListenAddress = netip.MustParseAddr("fd00:199:1::12")
+			c.ListenAddress6 = netip.MustParseAddr("fd00:199:1::11")
+		}, "ListenAddress6"},
 		{"port out of range", func(c *Config) { c.ListenPort = 70000 }, "ListenPort"},
 		{"negative port other than -1", func(c *Config) { c.ListenPort = -2 }, "ListenPort"},
 		{"API address without port", func(c *Config) { c.APIAddress = "127.0.0.1" }, "APIAddress"},

@@ -133,22 +133,28 @@ func (n *node) setPeers(t *testing.T, peers ...Peer) {
 	}
 }
 
-// advertise applies SetAdvertised twice: the second pass must find nothing
-// to do, and the export prefix sets must equal the prefixes.
+// advertise applies SetAdvertised for prefixes all via nextHop; see
+// advertisePaths.
 func (n *node) advertise(t *testing.T, nextHop string, prefixes ...string) {
 	t.Helper()
-	ctx := testContext(t)
-	ps := make([]netip.Prefix, 0, len(prefixes))
+	paths := make([]Path, 0, len(prefixes))
 	for _, p := range prefixes {
-		ps = append(ps, netip.MustParsePrefix(p))
+		paths = append(paths, Path{Prefix: netip.MustParsePrefix(p), NextHop: netip.MustParseAddr(nextHop)})
 	}
-	nh := netip.MustParseAddr(nextHop)
+	n.advertisePaths(t, paths)
+}
+
+// advertisePaths applies SetAdvertised twice: the second pass must find
+// nothing to do, and the export prefix sets must equal the prefixes.
+func (n *node) advertisePaths(t *testing.T, paths []Path) {
+	t.Helper()
+	ctx := testContext(t)
 	for pass := 1; pass <= 2; pass++ {
-		if err := n.speaker.SetAdvertised(ctx, ps, nh); err != nil {
+		if err := n.speaker.SetAdvertised(ctx, paths); err != nil {
 			t.Fatalf("%s: SetAdvertised pass %d: %v", n.name, pass, err)
 		}
 	}
-	want, err := desiredPaths(ps, nh)
+	want, err := desiredPaths(paths)
 	if err != nil {
 		t.Fatalf("%s: desired paths: %v", n.name, err)
 	}

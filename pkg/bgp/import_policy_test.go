@@ -106,3 +106,35 @@ func TestImportFromUpstreamFollowsThePolicy(t *testing.T) {
 		return len(paths) == 0, fmt.Sprint(paths)
 	})
 }
+
+// ToR-only designs: another node's exact pod CIDR may come from upstream
+// once the policy names it, but never a more-specific of it, nor the whole
+// cluster CIDR, nor a pod CIDR the policy does not name.
+func TestImportFromUpstreamTakesExactlyTheNamedPodCIDRs(t *testing.T) {
+	n := startNode(t, "node-a", testASN, loopback, 0, "10.255.0.1", true)
+	tor := startNode(t, "tor", 65000, loopback, 0, "10.255.0.9", true)
+	n.setPeers(t, asUpstream(tor.peer))
+	tor.setPeers(t, asUpstream(n.peer))
+	waitEstablished(t, n, tor)
+	tor.advertise(t, testNextHopB, "10.244.2.0/24", "10.244.2.0/25", "10.244.3.0/24", "10.244.0.0/16")
+	waitFor(t, n.name+" to receive the ToR's routes", func() (bool, string) {
+		st, _ := n.peerStatus(t, tor)
+		return st.Received == 4, fmt.Sprintf("%+v", st)
+	})
+	pol := Policy{
+		ClusterCIDRs:     []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")},
+		UpstreamPodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.2.0/24")},
+	}
+	if err := n.speaker.SetPolicy(testContext(t), pol); err != nil {
+		t.Fatal(err)
+	}
+	want := []Path{path("10.244.2.0/24", testNextHopB)}
+	waitFor(t, n.name+" to take the named pod CIDR", func() (bool, string) {
+		paths := n.bestPaths(t)
+		return slices.Equal(paths, want), fmt.Sprint(paths)
+	})
+	stays(t, time.Second, n.name+" taking nothing else inside the cluster CIDR", func() (bool, string) {
+		paths := n.bestPaths(t)
+		return slices.Equal(paths, want), fmt.Sprint(paths)
+	})
+}

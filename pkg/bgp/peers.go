@@ -86,7 +86,10 @@ func (p Peer) String() string {
 
 // peerSettings are the parts of Config every session shares.
 type peerSettings struct {
+	// localAddress and localAddress6 source the sessions of their family:
+	// Config.ListenAddress and, on a dual-stack node, ListenAddress6.
 	localAddress    netip.Addr
+	localAddress6   netip.Addr
 	gracefulRestart bool
 	restartTime     time.Duration
 	deferralTime    time.Duration
@@ -99,6 +102,7 @@ type peerSettings struct {
 func newPeerSettings(cfg Config) peerSettings {
 	set := peerSettings{
 		localAddress:    cfg.ListenAddress,
+		localAddress6:   cfg.ListenAddress6,
 		gracefulRestart: cfg.GracefulRestart,
 		restartTime:     cfg.RestartTime,
 		deferralTime:    cfg.DeferralTime,
@@ -114,8 +118,13 @@ func newPeerSettings(cfg Config) peerSettings {
 // GoBGP reports them back: the local address (the listen address, when of
 // the peer's family) and the timers, in whole seconds.
 func (set peerSettings) resolve(p Peer) Peer {
-	if !p.LocalAddress.IsValid() && set.localAddress.IsValid() && set.localAddress.Is4() == p.Address.Is4() {
-		p.LocalAddress = set.localAddress
+	if !p.LocalAddress.IsValid() {
+		for _, a := range []netip.Addr{set.localAddress, set.localAddress6} {
+			if a.IsValid() && a.Is4() == p.Address.Is4() {
+				p.LocalAddress = a
+				break
+			}
+		}
 	}
 	if p.HoldTime == 0 {
 		p.HoldTime = defaultHoldTime
@@ -278,9 +287,9 @@ func peerFromAPI(p *api.Peer) (Peer, error) {
 
 // normalizePeers validates desired peers: it fills the default port, and
 // drops (with an error naming each) peers without a usable address or ASN,
-// the speaker itself (self: its listen address and port), and repeated
+// the speaker itself (self: its listen addresses and port), and repeated
 // addresses after the first (GoBGP keys neighbors by address).
-func normalizePeers(desired []Peer, self netip.AddrPort) ([]Peer, error) {
+func normalizePeers(desired []Peer, self []netip.AddrPort) ([]Peer, error) {
 	var errs []error
 	seen := make(map[netip.Addr]bool, len(desired))
 	out := make([]Peer, 0, len(desired))
@@ -313,7 +322,7 @@ func normalizePeers(desired []Peer, self netip.AddrPort) ([]Peer, error) {
 		if p.Port == 0 {
 			p.Port = DefaultListenPort
 		}
-		if netip.AddrPortFrom(p.Address, p.Port) == self {
+		if slices.Contains(self, netip.AddrPortFrom(p.Address, p.Port)) {
 			errs = append(errs, fmt.Errorf("peer %s: is this speaker itself", p))
 			continue
 		}

@@ -53,6 +53,9 @@ func (s *Speaker) SetPeers(ctx context.Context, desired []Peer) error {
 			continue
 		}
 		s.log.Info("BGP peer updated", "event", "peer-updated", "peer", p.String(), "asn", p.ASN, "port", p.Port)
+		if err := s.reenableAfterPrefixLimit(ctx, p); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for _, p := range d.add {
 		if err := s.server.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(s.peers, p, restarting)}); err != nil {
@@ -87,6 +90,25 @@ func (s *Speaker) desiredPeers(desired []Peer) ([]Peer, error) {
 	return want, errors.Join(errs...)
 }
 
+// reenableAfterPrefixLimit starts a session again that GoBGP shut down for
+// sending more prefixes than MaxPrefixes: GoBGP keeps such a peer down until
+// it is enabled (as a router does until "clear bgp"), and a changed peer
+// configuration, typically a raised limit, is the operator's say-so.
+func (s *Speaker) reenableAfterPrefixLimit(ctx context.Context, p Peer) error {
+	down := false
+	err := s.server.ListPeer(ctx, &api.ListPeerRequest{Address: p.Address.String()}, func(ap *api.Peer) {
+		down = ap.GetState().GetAdminState() == api.PeerState_PFX_CT
+	})
+	if err != nil || !down {
+		return err
+	}
+	if err := s.server.EnablePeer(ctx, &api.EnablePeerRequest{Address: p.Address.String()}); err != nil {
+		return fmt.Errorf("enabling peer %s after its prefix limit: %w", p, err)
+	}
+	s.log.Info("BGP peer enabled again after its prefix limit changed", "event", "peer-enabled", "peer", p.String(), "max_prefixes", p.MaxPrefixes)
+	return nil
+}
+
 // listPeers returns GoBGP's neighbors as Peers. A neighbor whose address
 // does not parse (configured by hand by interface name, say) is not ours
 // and is left alone.
@@ -106,10 +128,15 @@ func (s *Speaker) listPeers(ctx context.Context) ([]Peer, error) {
 	return out, nil
 }
 
-// self is this speaker's own BGP endpoint, which must never be its peer.
-func (s *Speaker) self() netip.AddrPort {
+// self is this speaker's own BGP endpoints (one per listen address), which
+// must never be its peers.
+func (s *Speaker) self() []netip.AddrPort {
 	if s.cfg.ListenPort < 1 {
-		return netip.AddrPort{}
+		return nil
 	}
-	return netip.AddrPortFrom(s.cfg.ListenAddress.Unmap(), uint16(s.cfg.ListenPort))
+	var out []netip.AddrPort
+	for _, a := range s.cfg.listenAddresses() {
+		out = append(out, netip.AddrPortFrom(a, uint16(s.cfg.ListenPort)))
+	}
+	return out
 }

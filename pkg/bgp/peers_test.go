@@ -16,7 +16,7 @@ func peer(name, addr string, asn uint32, port uint16) Peer {
 }
 
 func TestNormalizePeersKeepsUsablePeersAndNamesTheOthers(t *testing.T) {
-	self := netip.MustParseAddrPort("10.199.1.11:179")
+	self := []netip.AddrPort{netip.MustParseAddrPort("10.199.1.11:179"), netip.MustParseAddrPort("[fd00:199:1::11]:179")}
 	tests := []struct {
 		name    string
 		in      []Peer
@@ -44,6 +44,12 @@ func TestNormalizePeersKeepsUsablePeersAndNamesTheOthers(t *testing.T) {
 			in:      []Peer{peer("me", "10.199.1.11", 64512, 0)},
 			want:    []Peer{},
 			errSubs: []string{"peer me (10.199.1.11): is this speaker itself"},
+		},
+		{
+			name:    "the speaker's IPv6 listen address is not a peer either",
+			in:      []Peer{peer("me6", "fd00:199:1::11", 64512, 0)},
+			want:    []Peer{},
+			errSubs: []string{"peer me6 (fd00:199:1::11): is this speaker itself"},
 		},
 		{
 			name: "the same address on another port is another speaker",
@@ -193,6 +199,13 @@ func TestAPIPeerSourcesSessionsFromTheListenAddressOnlyInItsFamily(t *testing.T)
 	}
 	if got := apiPeer(peerSettings{}, peer("n2", "10.199.1.12", 64512, 179), false).GetTransport().GetLocalAddress(); got != "" {
 		t.Errorf("no listen address: local address %q, want none", got)
+	}
+	dual := peerSettings{localAddress: netip.MustParseAddr("10.199.1.11"), localAddress6: netip.MustParseAddr("fd00:199:1::11")}
+	if got := apiPeer(dual, peer("n2", "fd00:199:1::12", 64512, 179), false).GetTransport().GetLocalAddress(); got != "fd00:199:1::11" {
+		t.Errorf("IPv6 peer on a dual-stack speaker: local address %q, want fd00:199:1::11", got)
+	}
+	if got := apiPeer(dual, peer("n2", "10.199.1.12", 64512, 179), false).GetTransport().GetLocalAddress(); got != "10.199.1.11" {
+		t.Errorf("IPv4 peer on a dual-stack speaker: local address %q, want 10.199.1.11", got)
 	}
 }
 

@@ -20,6 +20,9 @@ const (
 	// clusterSetV4/V6 hold Policy.ClusterCIDRs with every longer length.
 	clusterSetV4 = "nodebgp-cluster-v4"
 	clusterSetV6 = "nodebgp-cluster-v6"
+	// upstreamPodSetV4/V6 hold Policy.UpstreamPodCIDRs, exactly.
+	upstreamPodSetV4 = "nodebgp-upstream-pods-v4"
+	upstreamPodSetV6 = "nodebgp-upstream-pods-v6"
 	// upstreamSet holds the upstream peers, ibgpNodeSet the node peers in
 	// our AS (those a route reflector may reflect to).
 	upstreamSet = "nodebgp-upstreams"

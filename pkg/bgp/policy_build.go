@@ -28,9 +28,10 @@ type policyState struct {
 //  1. our own paths (GoBGP runs the global import policy on them too);
 //  2. per node peer: its AcceptPrefixes are accepted, the rest from it
 //     rejected, so that a node cannot take over another's pod CIDR;
-//  3. from anyone else (upstream peers): any prefix within the cluster
-//     CIDRs is rejected; the rest is accepted only with
-//     AcceptUpstreamRoutes (the assignment's default action).
+//  3. from anyone else (upstream peers): exactly the UpstreamPodCIDRs are
+//     accepted; any other prefix within the cluster CIDRs is rejected; the
+//     rest is accepted only with AcceptUpstreamRoutes (the assignment's
+//     default action).
 //
 // Export, default reject, so that nothing learned leaves the node:
 //  1. own prefixes to upstream peers, with communities and prepending;
@@ -43,6 +44,9 @@ func desiredPolicyState(pol Policy, peers []Peer, asn uint32, reflector bool) po
 			ownPrefixSetV4: nil, ownPrefixSetV6: nil,
 			clusterSetV4: clusterMembers(pol.ClusterCIDRs, true),
 			clusterSetV6: clusterMembers(pol.ClusterCIDRs, false),
+
+			upstreamPodSetV4: exactMembers(pol.UpstreamPodCIDRs, true),
+			upstreamPodSetV6: exactMembers(pol.UpstreamPodCIDRs, false),
 		},
 		neighborSets: map[string][]string{
 			upstreamSet: slices.Clone(neverNeighbors),
@@ -167,16 +171,20 @@ func nodeImportPolicy(addr netip.Addr) *api.Policy {
 	}}
 }
 
-// upstreamImportPolicy rejects prefixes within the cluster CIDRs.
+// upstreamImportPolicy accepts exactly the other nodes' pod CIDRs it is
+// given and rejects every other prefix within the cluster CIDRs.
 func upstreamImportPolicy() *api.Policy {
-	reject := func(set string) *api.Statement {
+	statement := func(set string, action api.RouteAction) *api.Statement {
 		return &api.Statement{
 			Name:       importUpstreamPolicy + "-" + set,
 			Conditions: &api.Conditions{PrefixSet: matchAny(set)},
-			Actions:    &api.Actions{RouteAction: api.RouteAction_REJECT},
+			Actions:    &api.Actions{RouteAction: action},
 		}
 	}
-	return &api.Policy{Name: importUpstreamPolicy, Statements: []*api.Statement{reject(clusterSetV4), reject(clusterSetV6)}}
+	return &api.Policy{Name: importUpstreamPolicy, Statements: []*api.Statement{
+		statement(upstreamPodSetV4, api.RouteAction_ACCEPT), statement(upstreamPodSetV6, api.RouteAction_ACCEPT),
+		statement(clusterSetV4, api.RouteAction_REJECT), statement(clusterSetV6, api.RouteAction_REJECT),
+	}}
 }
 
 // upstreamExportPolicy accepts our own prefixes towards upstream peers,

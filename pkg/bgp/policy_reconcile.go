@@ -126,7 +126,7 @@ func (s *Speaker) syncPolicy(ctx context.Context, pol Policy, peers []Peer) (pol
 // notePrefixSet records whose routes a change of prefix set name affects.
 func (c *policyChanges) notePrefixSet(name string) {
 	switch {
-	case name == clusterSetV4 || name == clusterSetV6:
+	case name == clusterSetV4 || name == clusterSetV6 || name == upstreamPodSetV4 || name == upstreamPodSetV6:
 		c.allUpstreamIn = true
 	case strings.HasPrefix(name, nodeSetPrefix):
 		base := strings.TrimSuffix(strings.TrimSuffix(name, "-v4"), "-v6")

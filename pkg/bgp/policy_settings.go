@@ -22,6 +22,11 @@ type Policy struct {
 	// (of any length) is ever taken from an upstream peer: pod routes come
 	// only from the nodes that own them.
 	ClusterCIDRs []netip.Prefix
+	// UpstreamPodCIDRs are other nodes' pod CIDRs, exactly, that upstream
+	// peers may send: in ToR-only designs (no node-to-node sessions) that is
+	// how a node learns the other racks. Only these exact prefixes, never a
+	// more-specific or the cluster CIDR itself.
+	UpstreamPodCIDRs []netip.Prefix
 	// AcceptUpstreamRoutes takes the other routes upstream peers send (a
 	// default route, say); otherwise everything from upstream is rejected.
 	AcceptUpstreamRoutes bool
@@ -48,6 +53,13 @@ func (pol Policy) normalize() (Policy, error) {
 		}
 		out.ClusterCIDRs = append(out.ClusterCIDRs, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked())
 	}
+	for i, p := range pol.UpstreamPodCIDRs {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("Policy.UpstreamPodCIDRs[%d]: %q is not a prefix", i, p))
+			continue
+		}
+		out.UpstreamPodCIDRs = append(out.UpstreamPodCIDRs, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked())
+	}
 	for i, c := range pol.Communities {
 		if _, err := parseCommunity(c, 2, 16); err != nil {
 			errs = append(errs, fmt.Errorf("Policy.Communities[%d]: %q: %w", i, c, err))
@@ -68,6 +80,8 @@ func (pol Policy) normalize() (Policy, error) {
 	}
 	slices.SortFunc(out.ClusterCIDRs, comparePrefixes)
 	out.ClusterCIDRs = slices.Compact(out.ClusterCIDRs)
+	slices.SortFunc(out.UpstreamPodCIDRs, comparePrefixes)
+	out.UpstreamPodCIDRs = slices.Compact(out.UpstreamPodCIDRs)
 	slices.Sort(out.Communities)
 	out.Communities = slices.Compact(out.Communities)
 	slices.Sort(out.LargeCommunities)

@@ -47,7 +47,7 @@ func TestTCPMD5SessionsComeUpOnlyWithTheSamePassword(t *testing.T) {
 	}
 }
 
-func TestMaxPrefixesTearsTheSessionDownAndSaysWhy(t *testing.T) {
+func TestMaxPrefixesTearsTheSessionDownSaysWhyAndARaisedLimitBringsItBack(t *testing.T) {
 	a := startNode(t, "node-a", testASN, loopback, 0, "10.255.0.1", true)
 	b := startNode(t, "node-b", testASN, loopback, 0, "10.255.0.2", true)
 	a.setPeers(t, b.peer)
@@ -63,6 +63,12 @@ func TestMaxPrefixesTearsTheSessionDownAndSaysWhy(t *testing.T) {
 	})
 	st, _ := b.peerStatus(t, a)
 	t.Logf("status over the limit: %+v", st)
+
+	// GoBGP keeps the peer down until it is enabled; raising the limit is
+	// the operator's say-so to try again.
+	b.setPeers(t, with(a.peer, func(p *Peer) { p.MaxPrefixes = 10 }))
+	waitEstablished(t, b, a)
+	waitPath(t, b, path("10.244.3.0/24", testNextHopA), true)
 }
 
 // Every session setting is written to GoBGP and read back: a second

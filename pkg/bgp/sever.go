@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -14,8 +15,8 @@ import (
 // sessions among all of the process's sockets.
 type sessionEndpoints struct {
 	// listen is where BGP accepts connections (any address when
-	// unspecified); invalid when not listening.
-	listen netip.AddrPort
+	// unspecified), one entry per listen address; empty when not listening.
+	listen []netip.AddrPort
 	// peers holds each neighbor's address and BGP port.
 	peers map[netip.AddrPort]bool
 }
@@ -28,10 +29,9 @@ func (e sessionEndpoints) isSession(local, remote netip.AddrPort) bool {
 	if e.peers[remote] {
 		return true
 	}
-	if !e.listen.IsValid() || local.Port() != e.listen.Port() {
-		return false
-	}
-	if !e.listen.Addr().IsUnspecified() && local.Addr() != e.listen.Addr() {
+	if !slices.ContainsFunc(e.listen, func(l netip.AddrPort) bool {
+		return local.Port() == l.Port() && (l.Addr().IsUnspecified() || local.Addr() == l.Addr())
+	}) {
 		return false
 	}
 	for p := range e.peers {

@@ -12,7 +12,7 @@ import (
 func TestIsSessionPicksOnlyConnectionsToAndFromPeers(t *testing.T) {
 	ap := netip.MustParseAddrPort
 	e := sessionEndpoints{
-		listen: ap("10.199.1.11:179"),
+		listen: []netip.AddrPort{ap("10.199.1.11:179")},
 		peers:  map[netip.AddrPort]bool{ap("10.199.1.12:179"): true, ap("10.199.1.1:1179"): true},
 	}
 	tests := []struct {
@@ -36,9 +36,19 @@ func TestIsSessionPicksOnlyConnectionsToAndFromPeers(t *testing.T) {
 		})
 	}
 
-	anyAddr := sessionEndpoints{listen: ap("0.0.0.0:179"), peers: e.peers}
+	anyAddr := sessionEndpoints{listen: []netip.AddrPort{ap("0.0.0.0:179")}, peers: e.peers}
 	if !anyAddr.isSession(ap("10.199.1.11:179"), ap("10.199.1.12:51000")) {
 		t.Error("listening on any address: connection accepted from a peer not picked")
+	}
+	dual := sessionEndpoints{
+		listen: []netip.AddrPort{ap("10.199.1.11:179"), ap("[fd00:199:1::11]:179")},
+		peers:  map[netip.AddrPort]bool{ap("10.199.1.12:179"): true, ap("[fd00:199:1::12]:179"): true},
+	}
+	if !dual.isSession(ap("[fd00:199:1::11]:179"), ap("[fd00:199:1::12]:51000")) {
+		t.Error("dual-stack: connection accepted on the IPv6 listen address from a peer not picked")
+	}
+	if dual.isSession(ap("[fd00:199:1::11]:179"), ap("[fd00:199:1::99]:51000")) {
+		t.Error("dual-stack: connection accepted on the IPv6 listen address from a stranger picked")
 	}
 	none := sessionEndpoints{peers: e.peers}
 	if none.isSession(ap("10.199.1.11:179"), ap("10.199.1.12:51000")) {

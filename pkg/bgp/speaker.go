@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,8 +108,8 @@ func (s *Speaker) start(ctx context.Context) error {
 		// WatchBestPaths pokes when a second next hop appears or goes.
 		UseMultiplePaths: true,
 	}
-	if s.cfg.ListenAddress.IsValid() {
-		global.ListenAddresses = []string{s.cfg.ListenAddress.String()}
+	for _, a := range s.cfg.listenAddresses() {
+		global.ListenAddresses = append(global.ListenAddresses, a.String())
 	}
 	if err := s.server.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
 		return fmt.Errorf("starting BGP (AS %d, listening on %s): %w", s.cfg.ASN, listenDescription(s.cfg), err)
@@ -125,5 +126,12 @@ func listenDescription(cfg Config) string {
 	if cfg.ListenPort == -1 {
 		return "nothing"
 	}
-	return net.JoinHostPort(cfg.ListenAddress.String(), fmt.Sprint(cfg.ListenPort))
+	var out []string
+	for _, a := range cfg.listenAddresses() {
+		out = append(out, net.JoinHostPort(a.String(), fmt.Sprint(cfg.ListenPort)))
+	}
+	if len(out) == 0 {
+		return net.JoinHostPort("", fmt.Sprint(cfg.ListenPort))
+	}
+	return strings.Join(out, ",")
 }

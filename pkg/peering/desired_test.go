@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nodebgp/router/pkg/bgp"
+	"github.com/nodebgp/router/pkg/nodeinfo"
 )
 
 // The test cluster: four nodes, n1 having the lowest IP.
@@ -38,7 +39,7 @@ func cluster(self string, configs map[string]NodeConfig) Inputs {
 // meshPeer is the session with node n as seen from a node with IP selfIP.
 func meshPeer(selfIP string, n NodeView, asn uint32) bgp.Peer {
 	return bgp.Peer{Name: n.Info.Name, Address: n.Info.InternalIP, ASN: asn, Port: 179, Kind: bgp.PeerNode,
-		AcceptPrefixes: n.Info.PodCIDRs, Passive: addr(selfIP).Compare(n.Info.InternalIP) > 0}
+		AcceptPrefixes: ofFamily(n.Info.PodCIDRs, n.Info.InternalIP.Is4()), Passive: addr(selfIP).Compare(n.Info.InternalIP) > 0}
 }
 
 var v1, v2, v3, v4 = NodeView{Info: n1}, NodeView{Info: n2}, NodeView{Info: n3}, NodeView{Info: n4}
@@ -51,7 +52,7 @@ func viaReflector(p bgp.Peer, self NodeView) bgp.Peer {
 	p.AcceptPrefixes = nil
 	for _, n := range []NodeView{v1, v2, v3, v4} {
 		if n.Info.Name != self.Info.Name {
-			p.AcceptPrefixes = append(p.AcceptPrefixes, n.Info.PodCIDRs...)
+			p.AcceptPrefixes = append(p.AcceptPrefixes, ofFamily(n.Info.PodCIDRs, p.Address.Is4())...)
 		}
 	}
 	return p
@@ -136,6 +137,34 @@ func TestDesiredNodePeers(t *testing.T) {
 			checkDesired(t, tt.in, tt.want, tt.wantProblems)
 		})
 	}
+}
+
+func TestDualStackNodesPeerOncePerSharedFamily(t *testing.T) {
+	// d1 has the lower IPv4 address but the higher IPv6 one: each family
+	// decides its own dialler.
+	d1 := dualInfo("d1", "10.199.1.21", "fd00:199:1::32", "10.244.21.0/24", "fd00:10:244:21::/64")
+	d2 := dualInfo("d2", "10.199.1.22", "fd00:199:1::31", "10.244.22.0/24", "fd00:10:244:22::/64")
+	in := Inputs{ClusterASN: 65000, BGPPort: 179, EnableIBGP: true, Self: d2,
+		Nodes: []NodeView{{Info: d1}, {Info: d2}, {Info: n3}}}
+	session := func(n nodeinfo.Info, address string, passive bool, accept ...string) bgp.Peer {
+		return bgp.Peer{Name: n.Name, Address: addr(address), ASN: 65000, Port: 179, Kind: bgp.PeerNode,
+			Passive: passive, AcceptPrefixes: prefixes(accept...)}
+	}
+	t.Run("a dual-stack pair has an IPv4 and an IPv6 session, each with its family's pod CIDRs; a v4-only node one", func(t *testing.T) {
+		checkDesired(t, in, []bgp.Peer{
+			session(n3, "10.199.1.13", true, "10.244.3.0/24"),
+			session(d1, "10.199.1.21", true, "10.244.21.0/24"),
+			session(d1, "fd00:199:1::32", false, "fd00:10:244:21::/64"),
+		}, nil)
+	})
+	t.Run("behind a dual-stack reflector each session accepts the other nodes' pod CIDRs of its family", func(t *testing.T) {
+		rr := in
+		rr.Nodes = []NodeView{{Info: d1, Config: reflector}, {Info: d2}}
+		checkDesired(t, rr, []bgp.Peer{
+			session(d1, "10.199.1.21", true, "10.244.21.0/24"),
+			session(d1, "fd00:199:1::32", false, "fd00:10:244:21::/64"),
+		}, nil)
+	})
 }
 
 func TestDesiredUpstreamPeers(t *testing.T) {

@@ -33,6 +33,11 @@ func info(name, ip string, cidrs ...string) nodeinfo.Info {
 	return nodeinfo.Info{Name: name, InternalIP: addr(ip), InternalIPs: []netip.Addr{addr(ip)}, PodCIDRs: prefixes(cidrs...)}
 }
 
+// dualInfo is a dual-stack node: an IPv4 and an IPv6 InternalIP.
+func dualInfo(name, ip4, ip6 string, cidrs ...string) nodeinfo.Info {
+	return nodeinfo.Info{Name: name, InternalIP: addr(ip4), InternalIPs: []netip.Addr{addr(ip4), addr(ip6)}, PodCIDRs: prefixes(cidrs...)}
+}
+
 func errorStrings(errs []error) []string {
 	var out []string
 	for _, e := range errs {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/nodebgp/router/pkg/bgp"
+	"github.com/nodebgp/router/pkg/nodeinfo"
 )
 
 // nodePeers are the sessions with other nodes. Without a route reflector
@@ -20,7 +21,7 @@ func nodePeers(in Inputs) ([]bgp.Peer, []error) {
 	if !reflectors {
 		peers := make([]bgp.Peer, 0, len(nodes))
 		for _, n := range nodes {
-			peers = append(peers, nodePeer(in, n, n.Config.LocalASN(in.ClusterASN)))
+			peers = append(peers, nodeSessions(in, n, n.Config.LocalASN(in.ClusterASN))...)
 		}
 		return peers, nil
 	}
@@ -41,17 +42,18 @@ func nodePeers(in Inputs) ([]bgp.Peer, []error) {
 			problems = append(problems, notIBGP(n.Info.Name, n.Config.ASN, in.ClusterASN, "not peering with it"))
 			continue
 		}
-		p := nodePeer(in, n, in.ClusterASN)
-		// Reflectors peer with each other as plain iBGP peers: each already
-		// reflects its own clients' routes to the other.
-		p.RouteReflectorClient = selfRR && !nodeRR
-		if nodeRR {
-			// A reflector passes on every other node's routes, so each
-			// node's own pod CIDRs are what may arrive from it; still
-			// nothing that no node owns.
-			p.AcceptPrefixes = podCIDRsOfOthers(in)
+		for _, p := range nodeSessions(in, n, in.ClusterASN) {
+			// Reflectors peer with each other as plain iBGP peers: each
+			// already reflects its own clients' routes to the other.
+			p.RouteReflectorClient = selfRR && !nodeRR
+			if nodeRR {
+				// A reflector passes on every other node's routes, so each
+				// node's own pod CIDRs (of the session's family) are what
+				// may arrive from it; still nothing that no node owns.
+				p.AcceptPrefixes = ofFamily(podCIDRsOfOthers(in), p.Address.Is4())
+			}
+			peers = append(peers, p)
 		}
-		peers = append(peers, p)
 	}
 	return peers, problems
 }
@@ -65,21 +67,56 @@ func podCIDRsOfOthers(in Inputs) []netip.Prefix {
 	return out
 }
 
-// nodePeer is the session with node n. Of each pair of nodes the lower IP
-// dials and the higher waits: one dialler per session means no collisions,
-// and a restarting node is never refused by a peer that is keeping its
-// routes (see bgp.Peer.Passive).
-func nodePeer(in Inputs, n NodeView, asn uint32) bgp.Peer {
-	return bgp.Peer{
-		Name:           n.Info.Name,
-		Address:        n.Info.InternalIP,
-		ASN:            asn,
-		Port:           in.BGPPort,
-		Passive:        in.Self.InternalIP.Compare(n.Info.InternalIP) > 0,
-		Kind:           bgp.PeerNode,
-		AcceptPrefixes: slices.Clone(n.Info.PodCIDRs),
-		Password:       in.MeshPassword,
+// nodeSessions are the sessions with node n: one per address family both
+// nodes have an InternalIP of, between those addresses, each carrying that
+// family's pod CIDRs only (a dual-stack pair has an IPv4 and an IPv6
+// session). Of each pair of addresses the lower dials and the higher waits:
+// one dialler per session means no collisions, and a restarting node is
+// never refused by a peer that is keeping its routes (see bgp.Peer.Passive).
+func nodeSessions(in Inputs, n NodeView, asn uint32) []bgp.Peer {
+	var out []bgp.Peer
+	for _, v4 := range []bool{true, false} {
+		local, remote := addrOf(in.Self, v4), addrOf(n.Info, v4)
+		if !local.IsValid() || !remote.IsValid() {
+			continue
+		}
+		out = append(out, bgp.Peer{
+			Name:           n.Info.Name,
+			Address:        remote,
+			ASN:            asn,
+			Port:           in.BGPPort,
+			Passive:        local.Compare(remote) > 0,
+			Kind:           bgp.PeerNode,
+			AcceptPrefixes: ofFamily(n.Info.PodCIDRs, v4),
+			Password:       in.MeshPassword,
+		})
 	}
+	return out
+}
+
+// addrOf is the node's first InternalIP of one family (IPv4 when v4).
+func addrOf(info nodeinfo.Info, v4 bool) netip.Addr {
+	ips := info.InternalIPs
+	if len(ips) == 0 {
+		ips = []netip.Addr{info.InternalIP}
+	}
+	for _, ip := range ips {
+		if ip.IsValid() && ip.Unmap().Is4() == v4 {
+			return ip.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+// ofFamily returns the prefixes of one family (IPv4 when v4), in order.
+func ofFamily(prefixes []netip.Prefix, v4 bool) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range prefixes {
+		if p.Addr().Unmap().Is4() == v4 {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // notIBGP reports a node whose own ASN keeps it out of route reflection.

@@ -1,0 +1,76 @@
+//go:build e2e
+
+package fabric
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// testBadAnnotations: a nodebgp.io/peers annotation that cannot be used is
+// logged and recorded as a Warning Event naming the node and the field; the
+// node keeps its ToR session (from the flags) and its route on the ToR, and
+// says so when the annotation is fixed.
+func testBadAnnotations(t *testing.T) {
+	l := requireLab(t)
+	ctx := testContext(t, 3*time.Minute)
+	n := node(t, l, 1)
+	const key = "nodebgp.io/peers"
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := annotate(cctx, l, n, key, nil); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	cases := []struct {
+		name, value string
+		field       string // what the message must name
+	}{
+		{"unparseable JSON", `[{"address":`, key + ": not a JSON list"},
+		{"ASN out of range", `[{"address":"10.199.1.200","asn":4294967296}]`, key + "[0].asn"},
+		{"address not an IP", `[{"address":"tor1.example","asn":65000}]`, key + "[0].address"},
+	}
+	for _, c := range cases {
+		logStep(t, "%s: %s=%s", c.name, key, c.value)
+		offset := logOffset(l, n)
+		if err := annotate(ctx, l, n, key, ptr(c.value)); err != nil {
+			t.Fatal(err)
+		}
+		took := eventually(t, 30*time.Second, 500*time.Millisecond, "Event for "+c.name, func() error {
+			if err := checkToRSession(ctx, l, n); err != nil {
+				return err
+			}
+			_, err := findEvent(ctx, l, n, "InvalidAnnotation", `node "`+n.Name+`"`, c.field)
+			return err
+		})
+		ev, _ := findEvent(ctx, l, n, "InvalidAnnotation", c.field)
+		logStep(t, "after %s: Event %s/%s %s: %s", took.Round(100*time.Millisecond), ev.Namespace, ev.Name, ev.Reason, ev.Message)
+		line, err := agentLogged(l, n, offset, c.field)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logStep(t, "log: %s", line)
+		logStep(t, "the ToR session and %s on the ToR stay (3s)", n.PodCIDR)
+		consistently(t, 3*time.Second, 500*time.Millisecond, "ToR session with a bad annotation", func() error {
+			if err := checkToRSession(ctx, l, n); err != nil {
+				return err
+			}
+			_, err := checkToRHasRoute(ctx, l, n)
+			return err
+		})
+	}
+	logStep(t, "fixed: %s removed", key)
+	offset := logOffset(l, n)
+	if err := annotate(ctx, l, n, key, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, 500*time.Millisecond, "problems resolved", func() error {
+		_, err := agentLogged(l, n, offset, "BGP configuration problems resolved")
+		return err
+	})
+	if err := checkToRSession(ctx, l, n); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,154 @@
+//go:build e2e
+
+package fabric
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nodebgp/router/e2e/lab"
+)
+
+// testRestarts: (a) node1's agent is stopped with SIGTERM and started again:
+// the ToR keeps node1's pod CIDR the whole time (graceful restart helper)
+// and the session is back within seconds. (b) The ToR's bgpd restarts with
+// graceful restart: the sessions come back, and pod traffic across racks
+// resumes; the packets lost meanwhile are printed (the ToR's own zebra
+// removes bgpd's kernel routes while bgpd is down, see docs/lab.md).
+func testRestarts(t *testing.T) {
+	l := requireLab(t)
+	ctx := testContext(t, 3*time.Minute)
+	tor := l.ToRs[0]
+	node1, node2 := node(t, l, 1), node(t, l, 2)
+
+	logStep(t, "watching %s on %s every 200ms", node1.PodCIDR, tor.Name)
+	w := watchToRRoute(ctx, l, node1)
+	t.Cleanup(func() {
+		if !l.AgentRunning(node1) {
+			if err := l.StartAgent(node1); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
+	})
+	logStep(t, "%s's agent: SIGTERM", node1.Name)
+	stopped := time.Now()
+	if err := l.StopAgent(node1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	logStep(t, "%s's agent: started again after %s", node1.Name, time.Since(stopped).Round(100*time.Millisecond))
+	if err := l.StartAgent(node1); err != nil {
+		t.Fatal(err)
+	}
+	back := eventually(t, 60*time.Second, 200*time.Millisecond, node1.Name+" session back", func() error {
+		return checkToRSession(ctx, l, node1)
+	})
+	sinceStop := time.Since(stopped)
+	eventually(t, 30*time.Second, 200*time.Millisecond, node1.Name+" route fresh on the ToR", func() error {
+		p, err := checkToRHasRoute(ctx, l, node1)
+		if err == nil && p.Stale {
+			return fmt.Errorf("%s is still stale", node1.PodCIDR)
+		}
+		return err
+	})
+	polls, misses, stale, firstErr := w.stop()
+	logStep(t, "agent restart: session back %s after the start (%s after SIGTERM); ToR polls %d, route missing %d, stale %d",
+		back.Round(100*time.Millisecond), sinceStop.Round(100*time.Millisecond), polls, misses, stale)
+	if misses > 0 {
+		t.Errorf("the ToR lost %s during the agent restart in %d of %d polls: %v", node1.PodCIDR, misses, polls, firstErr)
+	}
+	if back > 15*time.Second {
+		t.Errorf("session back after %s, want within 15s", back)
+	}
+
+	logStep(t, "%s's bgpd restarts while %s pings %s every 50ms", tor.Name, node1.Pod.Netns, node2.Pod.IP)
+	p, err := startPinger(node1.Pod.Netns, node2.Pod.IP, 50*time.Millisecond, 90*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	restarted := time.Now()
+	if err := l.RestartToR(ctx, tor); err != nil {
+		_, _, _ = p.stop()
+		t.Fatal(err)
+	}
+	var sessions time.Duration
+	_, err = waitFor(60*time.Second, 200*time.Millisecond, "every session back after the bgpd restart", func() error {
+		for _, n := range upNodes(t, l) {
+			if err := checkToRSession(ctx, l, n); err != nil {
+				return err
+			}
+			if _, err := checkToRHasRoute(ctx, l, n); err != nil {
+				return err
+			}
+		}
+		sessions = time.Since(restarted)
+		return nil
+	})
+	time.Sleep(2 * time.Second)
+	sent, received, perr := p.stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	logStep(t, "bgpd restart: every session and route back %s after it; pings sent %d lost %d (%.1fs at 50ms)",
+		sessions.Round(100*time.Millisecond), sent, sent-received, float64(sent-received)*0.05)
+	if err := ping(ctx, node1.Pod.Netns, node2.Pod.IP, 3); err != nil {
+		t.Errorf("after the bgpd restart: %v", err)
+	}
+}
+
+// routeWatch polls the ToR's table for node's pod CIDR in the background.
+type routeWatch struct {
+	cancel                context.CancelFunc
+	wg                    sync.WaitGroup
+	polls, misses, stales int
+	firstErr              error
+}
+
+func watchToRRoute(ctx context.Context, l *lab.Lab, n *lab.Node) *routeWatch {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &routeWatch{cancel: cancel}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			table, err := l.ToRBGPTable(ctx, l.ToRs[0])
+			if ctx.Err() != nil {
+				return
+			}
+			w.polls++
+			if err == nil {
+				var p lab.ToRPath
+				if p, err = bestVia(table, n); err == nil && p.Stale {
+					w.stales++
+				}
+			}
+			if err != nil {
+				w.misses++
+				if w.firstErr == nil {
+					w.firstErr = err
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return w
+}
+
+func (w *routeWatch) stop() (polls, misses, stales int, firstErr error) {
+	w.cancel()
+	w.wg.Wait()
+	return w.polls, w.misses, w.stales, w.firstErr
+}

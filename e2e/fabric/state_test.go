@@ -1,0 +1,134 @@
+//go:build e2e
+
+package fabric
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/nodebgp/router/e2e/lab"
+)
+
+// routeProto is the kernel route protocol of every route the agent installs.
+const routeProto = "78"
+
+// kernelRoutes reads the routes of the agent's protocol in a namespace, by
+// destination, as `ip -j route show proto 78` shows them.
+func kernelRoutes(ctx context.Context, netns string) (map[netip.Prefix]netip.Addr, error) {
+	out, err := output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Dst     string `json:"dst"`
+		Gateway string `json:"gateway"`
+	}
+	if strings.TrimSpace(out) != "" {
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			return nil, fmt.Errorf("%s: reading ip -j route: %w: %s", netns, err, out)
+		}
+	}
+	got := make(map[netip.Prefix]netip.Addr, len(rows))
+	for _, r := range rows {
+		dst := r.Dst
+		if !strings.Contains(dst, "/") {
+			dst += "/32"
+		}
+		p, err := netip.ParsePrefix(dst)
+		if err != nil {
+			return nil, fmt.Errorf("%s: route dst %q: %w", netns, r.Dst, err)
+		}
+		gw, _ := netip.ParseAddr(r.Gateway)
+		got[p] = gw
+	}
+	return got, nil
+}
+
+// torSession reads the ToR's view of node's session.
+func torSession(ctx context.Context, l *lab.Lab, node *lab.Node) (lab.ToRNeighbor, bool, error) {
+	nbs, err := l.ToRNeighbors(ctx, l.ToRs[0])
+	if err != nil {
+		return lab.ToRNeighbor{}, false, err
+	}
+	for _, nb := range nbs {
+		if nb.Address == node.IP {
+			return nb, true, nil
+		}
+	}
+	return lab.ToRNeighbor{}, false, nil
+}
+
+// checkToRSession fails unless the ToR has node as an Established neighbor
+// in node's AS.
+func checkToRSession(ctx context.Context, l *lab.Lab, node *lab.Node) error {
+	nb, ok, err := torSession(ctx, l, node)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return fmt.Errorf("%s has no neighbor %s (%s)", l.ToRs[0].Name, node.IP, node.Name)
+	case !nb.Established():
+		return fmt.Errorf("%s: neighbor %s (%s) is %s (last reset %q)", l.ToRs[0].Name, node.IP, node.Name, nb.State, nb.LastReset)
+	case nb.RemoteAS != nodeASN(node.Number):
+		return fmt.Errorf("%s: neighbor %s (%s) has AS %d, want %d", l.ToRs[0].Name, node.IP, node.Name, nb.RemoteAS, nodeASN(node.Number))
+	}
+	return nil
+}
+
+// nodeSessionState is node's own view (gobgp -j neighbor) of its session
+// with addr: GoBGP's state name, "" when it has no such neighbor.
+func nodeSessionState(ctx context.Context, l *lab.Lab, node *lab.Node, addr netip.Addr) (string, error) {
+	one := *l
+	one.Nodes = []*lab.Node{node}
+	statuses, err := one.Status(ctx)
+	if len(statuses) != 1 || statuses[0].BGPErr != nil {
+		return "", fmt.Errorf("%s: reading BGP neighbors: %v", node.Name, err)
+	}
+	for _, nb := range statuses[0].Neighbors {
+		if nb.Address == addr {
+			return nb.State, nil
+		}
+	}
+	return "", nil
+}
+
+// checkToRHasRoute fails unless the ToR's BGP table has prefix with a best
+// path via node.
+func checkToRHasRoute(ctx context.Context, l *lab.Lab, node *lab.Node) (lab.ToRPath, error) {
+	table, err := l.ToRBGPTable(ctx, l.ToRs[0])
+	if err != nil {
+		return lab.ToRPath{}, err
+	}
+	return bestVia(table, node)
+}
+
+func bestVia(table map[netip.Prefix][]lab.ToRPath, node *lab.Node) (lab.ToRPath, error) {
+	paths := table[node.PodCIDR]
+	for _, p := range paths {
+		if p.Best && slices.Contains(p.NextHops, node.IP) {
+			return p, nil
+		}
+	}
+	return lab.ToRPath{}, fmt.Errorf("%s's BGP table: %s has no best path via %s (%s); paths %+v", "the ToR", node.PodCIDR, node.IP, node.Name, paths)
+}
+
+// checkNoneInstalled fails if any node has a route of our protocol to one of
+// prefixes.
+func checkNoneInstalled(ctx context.Context, nodes []*lab.Node, prefixes ...netip.Prefix) error {
+	for _, n := range nodes {
+		got, err := kernelRoutes(ctx, n.Netns)
+		if err != nil {
+			return err
+		}
+		for _, p := range prefixes {
+			if gw, ok := got[p]; ok {
+				return fmt.Errorf("%s installed %s via %s", n.Name, p, gw)
+			}
+		}
+	}
+	return nil
+}

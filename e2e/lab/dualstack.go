@@ -1,0 +1,99 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+)
+
+// The IPv6 half of a dual-stack lab (Options.DualStack): node n also has
+// fd00:199:1::1n on eth0 in the flat fabric and owns fd00:10:244:n::/64.
+var (
+	// FabricPrefix6 is the fabric's IPv6 subnet; the lab-fabric bridge carries
+	// it beside FabricPrefix.
+	FabricPrefix6 = netip.MustParsePrefix("fd00:199:1::/64")
+	// ClusterCIDR6 holds every node's IPv6 pod CIDR.
+	ClusterCIDR6 = netip.MustParsePrefix("fd00:10:244::/56")
+)
+
+// NodeIP6 is node n's IPv6 InternalIP in a dual-stack lab: node1 is
+// fd00:199:1::11, the same digits as its IPv4 address.
+func NodeIP6(n int) netip.Addr {
+	return netip.MustParseAddr(fmt.Sprintf("fd00:199:1::%d", 10+n))
+}
+
+// NodePodCIDR6 is node n's IPv6 pod CIDR in a dual-stack lab:
+// fd00:10:244:n::/64 (n in hex, so every node up to MaxNodes fits in
+// ClusterCIDR6).
+func NodePodCIDR6(n int) netip.Prefix {
+	return netip.MustParsePrefix(fmt.Sprintf("fd00:10:244:%x::/64", n))
+}
+
+// dualStack gives node its IPv6 facts when the lab is dual-stack.
+func (l *Lab) dualStack(node *Node) {
+	if !l.Opts.DualStack {
+		return
+	}
+	node.IP6, node.PodCIDR6 = NodeIP6(node.Number), NodePodCIDR6(node.Number)
+}
+
+// ensureNodeIP6 adds node's IPv6 address to its eth0. nodad: duplicate
+// address detection would keep it tentative (unusable for BGP) for a second
+// or more, and the lab assigns every address itself.
+func ensureNodeIP6(ctx context.Context, node *Node) error {
+	if !node.IP6.IsValid() {
+		return nil
+	}
+	addr := netip.PrefixFrom(node.IP6, FabricPrefix6.Bits()).String()
+	if _, err := ip(ctx, node.Netns, "-6", "addr", "replace", addr, "dev", nodeLink, "nodad"); err != nil {
+		return fmt.Errorf("node %s: adding %s to %s: %w", node.Name, addr, nodeLink, err)
+	}
+	return nil
+}
+
+// PodCIDRs are node's pod CIDRs in spec.podCIDRs order: IPv4, then IPv6 on a
+// dual-stack node.
+func (node *Node) PodCIDRs() []netip.Prefix {
+	out := []netip.Prefix{node.PodCIDR}
+	if node.PodCIDR6.IsValid() {
+		out = append(out, node.PodCIDR6)
+	}
+	return out
+}
+
+// clusterCIDRs is the agents' --cluster-cidr: both families in a dual-stack
+// lab.
+func (l *Lab) clusterCIDRs() string {
+	if l.Opts.DualStack {
+		return ClusterCIDR.String() + "," + ClusterCIDR6.String()
+	}
+	return ClusterCIDR.String()
+}
+
+// podIP6FromResult reads the pod's first IPv6 address from a CNI result;
+// invalid when it has none (a single-stack node).
+func podIP6FromResult(out []byte) netip.Addr {
+	var res struct {
+		IPs []struct {
+			Address string `json:"address"`
+		} `json:"ips"`
+	}
+	if json.Unmarshal(out, &res) != nil {
+		return netip.Addr{}
+	}
+	for _, a := range res.IPs {
+		if p, err := netip.ParsePrefix(a.Address); err == nil && p.Addr().Is6() {
+			return p.Addr()
+		}
+	}
+	return netip.Addr{}
+}
+
+// nodeAddresses are node's InternalIPs, IPv4 first as kubelet lists them.
+func nodeAddresses(node *Node) []netip.Addr {
+	if node.IP6.IsValid() {
+		return []netip.Addr{node.IP, node.IP6}
+	}
+	return []netip.Addr{node.IP}
+}
