@@ -349,16 +349,6 @@ func (l *Lab) startControlPlane(ctx context.Context) error {
 		EtcdPeerPort:   etcdPeerPort,
 	}
 	cp, err := StartControlPlane(ctx, params)
-	if errors.Is(err, errExitedEarly) {
-		// Seen a few times in ~50 bring-ups on these machines, cause not
-		// found yet: say so in full, and try once more from scratch.
-		l.logf("control plane: %v", err)
-		l.logf("control plane: starting it once more")
-		if stopErr := StopControlPlane(l.Opts.Dir); stopErr != nil {
-			return fmt.Errorf("starting the control plane: %w; stopping it for a retry: %v", err, stopErr)
-		}
-		cp, err = StartControlPlane(ctx, params)
-	}
 	if err != nil {
 		return fmt.Errorf("starting the control plane: %w", err)
 	}

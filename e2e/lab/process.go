@@ -180,7 +180,7 @@ func (p *Process) Alive() bool {
 }
 
 // isOurs checks /proc/<PID>: running (a zombie has exited), and its command line
-// is ours. Under `ip netns exec`, ip execs the command in place (same pid), so
+// is ours (or still empty: the process is being exec'd). Under `ip netns exec`, ip execs the command in place (same pid), so
 // until that exec the command line is still ip's own; both forms are ours.
 func (p *Process) isOurs() bool {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))
@@ -194,6 +194,12 @@ func (p *Process) isOurs() bool {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID))
 	if err != nil {
 		return false
+	}
+	if len(raw) == 0 {
+		// A process in the middle of exec (seen in state D) shows an empty
+		// command line for a moment. Taking it for gone made a lab start a
+		// second etcd beside a first that then kept the ports.
+		return true
 	}
 	got := strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00")
 	if slices.Equal(got, p.Args) {

@@ -91,9 +91,9 @@ func TestDesiredNodePeers(t *testing.T) {
 			want: []bgp.Peer{viaReflector(meshPeer("10.199.1.13", v1, 65000), v3), viaReflector(meshPeer("10.199.1.13", v2, 65000), v3)},
 		},
 		{
-			name: "route reflectors: a reflector peers with all others, its clients as clients and the other reflector plainly",
+			name: "route reflectors: a reflector peers with all others as clients, the other reflector too, taking from it only its own pod CIDR",
 			in:   cluster("n1", map[string]NodeConfig{"n1": reflector, "n2": reflector}),
-			want: []bgp.Peer{viaReflector(meshPeer("10.199.1.11", v2, 65000), v1), client(meshPeer("10.199.1.11", v3, 65000)), client(meshPeer("10.199.1.11", v4, 65000))},
+			want: []bgp.Peer{client(meshPeer("10.199.1.11", v2, 65000)), client(meshPeer("10.199.1.11", v3, 65000)), client(meshPeer("10.199.1.11", v4, 65000))},
 		},
 		{
 			name: "route reflectors: a client with its own ASN is skipped by the reflector and reported",

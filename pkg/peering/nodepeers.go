@@ -43,15 +43,22 @@ func nodePeers(in Inputs) ([]bgp.Peer, []error) {
 			continue
 		}
 		for _, p := range nodeSessions(in, n, in.ClusterASN) {
-			// Reflectors peer with each other as plain iBGP peers: each
-			// already reflects its own clients' routes to the other.
-			p.RouteReflectorClient = selfRR && !nodeRR
-			if nodeRR {
-				// A reflector passes on every other node's routes, so each
-				// node's own pod CIDRs (of the session's family) are what
-				// may arrive from it; still nothing that no node owns.
+			// A reflector treats every node it peers with as a client, the
+			// other reflectors too: GoBGP adds ORIGINATOR_ID and CLUSTER_LIST
+			// only towards clients, so between reflectors as plain peers a
+			// reflected path would lose them and name the wrong originator.
+			p.RouteReflectorClient = selfRR
+			if nodeRR && !selfRR {
+				// A client hears every other node through the reflectors:
+				// each node's own pod CIDRs (of the session's family) may
+				// arrive from them; still nothing that no node owns.
 				p.AcceptPrefixes = ofFamily(podCIDRsOfOthers(in), p.Address.Is4())
 			}
+			// Between reflectors, only the other's own pod CIDRs: every
+			// reflector has a session with every node, so a path reflected
+			// by another is never needed, and GoBGP does not drop one that
+			// carries our own cluster ID (RFC 4456 loop detection) but
+			// may prefer it and then never pass it on.
 			peers = append(peers, p)
 		}
 	}

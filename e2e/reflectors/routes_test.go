@@ -1,0 +1,125 @@
+//go:build e2e
+
+package reflectors
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nodebgp/router/e2e/lab"
+)
+
+// routeProto is the kernel route protocol of every route the agent installs.
+const routeProto = "78"
+
+// kernelRoutes reads the routes of the agent's protocol in a namespace, by
+// destination, as `ip -j route show proto 78` shows them.
+func kernelRoutes(ctx context.Context, netns string) (map[netip.Prefix]netip.Addr, error) {
+	out, err := output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Dst     string `json:"dst"`
+		Gateway string `json:"gateway"`
+	}
+	if strings.TrimSpace(out) != "" {
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			return nil, fmt.Errorf("%s: reading ip -j route: %w: %s", netns, err, out)
+		}
+	}
+	got := make(map[netip.Prefix]netip.Addr, len(rows))
+	for _, r := range rows {
+		dst := r.Dst
+		if !strings.Contains(dst, "/") {
+			dst += "/32"
+		}
+		p, err := netip.ParsePrefix(dst)
+		if err != nil {
+			return nil, fmt.Errorf("%s: route dst %q: %w", netns, r.Dst, err)
+		}
+		gw, _ := netip.ParseAddr(r.Gateway)
+		got[p] = gw
+	}
+	return got, nil
+}
+
+// testRoutes: every node's kernel has exactly the other nodes' pod CIDRs,
+// protocol 78, each via the IP of the node that owns it. On a client the
+// route to the other client's CIDR came through the reflectors, which pass
+// the originator's next hop on unchanged: traffic goes straight to the
+// owner, never through a reflector.
+func testRoutes(t *testing.T) {
+	l := requireLab(t)
+	ctx := testContext(t, time.Minute)
+	for _, n := range l.Nodes {
+		want := map[netip.Prefix]netip.Addr{}
+		for _, other := range l.Nodes {
+			if other != n {
+				want[other.PodCIDR] = other.IP
+			}
+		}
+		logStep(t, "%s: ip -j route show proto %s is exactly %v", n.Name, routeProto, want)
+		eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" kernel routes", func() error {
+			got, err := kernelRoutes(ctx, n.Netns)
+			if err != nil {
+				return err
+			}
+			if !maps.Equal(got, want) {
+				return fmt.Errorf("%s: routes of protocol %s = %v, want %v", n.Name, routeProto, got, want)
+			}
+			return nil
+		})
+	}
+	checkReflected(ctx, t, l)
+}
+
+// checkReflected: a client learns the other client's pod CIDR from both
+// reflectors, each path marked as reflected (RFC 4456) with CLUSTER_LIST the
+// reflectors' cluster and ORIGINATOR_ID the node that owns the prefix. (When
+// the reflectors peered as plain iBGP peers, GoBGP stripped both attributes
+// between them and node3 saw 10.244.4.0/24 with ORIGINATOR_ID 10.199.1.12, a
+// reflector; they now peer as each other's clients.)
+func checkReflected(ctx context.Context, t *testing.T, l *lab.Lab) {
+	t.Helper()
+	for _, n := range l.Nodes {
+		for _, other := range l.Nodes {
+			if other == n || isReflector(n.Number) || isReflector(other.Number) {
+				continue
+			}
+			logStep(t, "%s: gobgp global rib %s has a path from each reflector with CLUSTER_LIST [%s]", n.Name, other.PodCIDR, clusterID)
+			eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" reflected paths", func() error {
+				paths, err := ribPaths(ctx, l, n, other.PodCIDR)
+				if err != nil {
+					return err
+				}
+				var from []string
+				for _, p := range paths {
+					if !slices.Equal(p.ClusterList, []string{clusterID}) {
+						return fmt.Errorf("%s: path to %s from %s: CLUSTER_LIST %v, want [%s]", n.Name, other.PodCIDR, p.Neighbor, p.ClusterList, clusterID)
+					}
+					if p.Originator != other.IP.String() {
+						return fmt.Errorf("%s: path to %s from %s: ORIGINATOR_ID %q, want its owner %s", n.Name, other.PodCIDR, p.Neighbor, p.Originator, other.IP)
+					}
+					from = append(from, p.Neighbor)
+				}
+				slices.Sort(from)
+				var want []string
+				for _, r := range reflectorNodes {
+					want = append(want, lab.NodeIP(r).String())
+				}
+				if !slices.Equal(from, want) {
+					return fmt.Errorf("%s: paths to %s from %v, want one from each reflector %v", n.Name, other.PodCIDR, from, want)
+				}
+				return nil
+			})
+		}
+	}
+}
