@@ -37,6 +37,7 @@ func defaultRunFlags() *runFlags {
 		GracefulRestart:  true,
 		EnableIBGP:       true,
 		RestartTime:      120 * time.Second,
+		DeferralTime:     30 * time.Second,
 		CNIConfDir:       "/etc/cni/net.d",
 		CNIBridge:        "nodebgp0",
 		Masquerade:       true,
@@ -80,6 +81,7 @@ restarts. Use 'router cleanup' to remove everything it made.`,
 	fl.StringVar(&c.GoBGPAPIAddress, "gobgp-api-address", c.GoBGPAPIAddress, "where GoBGP's gRPC API listens, for the gobgp CLI; keep it on loopback; empty = off")
 	fl.BoolVar(&c.GracefulRestart, "bgp-graceful-restart", c.GracefulRestart, "BGP graceful restart: peers keep our routes while the agent restarts, and we keep theirs")
 	fl.Var(positiveDuration{&c.RestartTime}, "bgp-restart-time", "how long peers keep our routes while we restart, and how long we keep a restarting peer's routes")
+	fl.Var(positiveDuration{&c.DeferralTime}, "bgp-deferral-time", "after a restart, how long to wait for every peer's End-of-RIB before announcing our routes again (bounded so a peer that never sends one, e.g. for a family it does not use, cannot hold us for long)")
 	fl.BoolVar(&c.EnableIBGP, "enable-ibgp", c.EnableIBGP, "peer the nodes with each other (full mesh, or via nodes annotated as route reflectors); false for ToR-only designs where nodes learn the other racks from upstream routers")
 	fl.StringSliceVar(&f.peerIPs, "peer-router-ips", nil, "upstream routers (e.g. ToR switches) every node peers with, comma-separated")
 	fl.StringSliceVar(&f.peerASNs, "peer-router-asns", nil, "their ASNs: one per --peer-router-ips entry, or one for all")

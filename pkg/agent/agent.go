@@ -177,6 +177,7 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 		GracefulRestart:         a.cfg.GracefulRestart,
 		RestartTime:             a.cfg.RestartTime,
 		Restarting:              restarting,
+		DeferralTime:            a.cfg.DeferralTime,
 		RouteReflectorClusterID: a.speakerClusterID,
 		Logger:                  a.log.With("component", "bgp"),
 	})

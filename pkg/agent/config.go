@@ -23,6 +23,9 @@ type Config struct {
 
 	GracefulRestart bool
 	RestartTime     time.Duration
+	// DeferralTime bounds how long a restarted agent waits for its peers'
+	// End-of-RIB before it announces its own routes again.
+	DeferralTime time.Duration
 
 	// EnableIBGP peers the nodes with each other (full mesh, or through route
 	// reflectors); off, nodes peer only with upstream routers.
@@ -70,6 +73,9 @@ func (c Config) Validate() error {
 	}
 	if c.GracefulRestart && (c.RestartTime < time.Second || c.RestartTime > 4095*time.Second) {
 		bad("bgp-restart-time", "%s is outside 1s..4095s (the BGP capability's range)", c.RestartTime)
+	}
+	if c.GracefulRestart && (c.DeferralTime < time.Second || c.DeferralTime > 10*time.Minute) {
+		bad("bgp-deferral-time", "%s is outside 1s..10m", c.DeferralTime)
 	}
 	if c.CNIConfDir == "" {
 		bad("cni-conf-dir", "must not be empty")
