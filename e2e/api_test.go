@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -23,22 +24,22 @@ const (
 // to that node's agent: its neighbors are the other nodes, Established, and
 // its RIB holds their pod CIDRs.
 func testGoBGPCLI(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 2*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	for _, node := range l.Nodes {
-		logStep(t, "ip netns exec %s gobgp neighbor: every other node is Establ", node.Name)
+		e2eutil.LogStep(t, "ip netns exec %s gobgp neighbor: every other node is Establ", node.Name)
 		var out string
-		eventually(t, 30*time.Second, time.Second, node.Name+": gobgp neighbor", func() error {
+		e2eutil.Eventually(t, 30*time.Second, time.Second, node.Name+": gobgp neighbor", func() error {
 			var err error
-			if out, err = inNs(ctx, node.Netns, l.Tools.Gobgp, "neighbor"); err != nil {
+			if out, err = e2eutil.InNs(ctx, node.Netns, l.Tools.Gobgp, "neighbor"); err != nil {
 				return err
 			}
 			return cliPeersEstablished(out, without(l.Nodes, node))
 		})
 		t.Logf("%s: gobgp neighbor\n%s", node.Name, out)
 
-		logStep(t, "ip netns exec %s gobgp global rib: the other nodes' pod CIDRs", node.Name)
-		rib, err := inNs(ctx, node.Netns, l.Tools.Gobgp, "global", "rib")
+		e2eutil.LogStep(t, "ip netns exec %s gobgp global rib: the other nodes' pod CIDRs", node.Name)
+		rib, err := e2eutil.InNs(ctx, node.Netns, l.Tools.Gobgp, "global", "rib")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,13 +77,13 @@ func cliPeersEstablished(out string, peers []*lab.Node) error {
 // answers inside the node; from another node, from a pod, and from the root
 // namespace's loopback, no agent answers.
 func testGoBGPAPIIsLocal(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 2*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	local := net.JoinHostPort("127.0.0.1", gobgpAPIPort)
 
 	for _, node := range l.Nodes {
-		logStep(t, "inside %s, %s accepts connections (the control for the checks below)", node.Name, local)
-		conn, err := dialIn(ctx, node.Netns, local, 3*time.Second)
+		e2eutil.LogStep(t, "inside %s, %s accepts connections (the control for the checks below)", node.Name, local)
+		conn, err := e2eutil.DialIn(ctx, node.Netns, local, 3*time.Second)
 		if err != nil {
 			t.Fatalf("the API does not answer inside its own node: %v", err)
 		}
@@ -92,7 +93,7 @@ func testGoBGPAPIIsLocal(t *testing.T) {
 	for _, from := range l.Nodes {
 		for _, to := range without(l.Nodes, from) {
 			addr := net.JoinHostPort(to.IP.String(), gobgpAPIPort)
-			logStep(t, "from %s, connect to %s's %s: refused", from.Name, to.Name, addr)
+			e2eutil.LogStep(t, "from %s, connect to %s's %s: refused", from.Name, to.Name, addr)
 			mustNotConnect(ctx, t, from.Netns, addr)
 		}
 	}
@@ -102,11 +103,11 @@ func testGoBGPAPIIsLocal(t *testing.T) {
 	gateway := node1.PodCIDR.Addr().Next() // the bridge's address, the pod's gateway
 	for _, ip := range []string{gateway.String(), node1.IP.String()} {
 		addr := net.JoinHostPort(ip, gobgpAPIPort)
-		logStep(t, "from %s, connect to its own node's %s: refused", pod1.Netns, addr)
+		e2eutil.LogStep(t, "from %s, connect to its own node's %s: refused", pod1.Netns, addr)
 		mustNotConnect(ctx, t, pod1.Netns, addr)
 	}
 
-	logStep(t, "in the root namespace, %s is not one of our agents", local)
+	e2eutil.LogStep(t, "in the root namespace, %s is not one of our agents", local)
 	conn, err := (&net.Dialer{Timeout: 3 * time.Second}).DialContext(ctx, "tcp", local)
 	if err != nil {
 		t.Logf("nothing listens on the root namespace's %s (%v)", local, err)
@@ -114,7 +115,7 @@ func testGoBGPAPIIsLocal(t *testing.T) {
 	}
 	conn.Close()
 	// Something of the host's own listens there; it must not be a lab agent.
-	out, _ := run(ctx, l.Tools.Gobgp, "neighbor")
+	out, _ := e2eutil.Run(ctx, l.Tools.Gobgp, "neighbor")
 	for _, n := range l.Nodes {
 		if strings.Contains(out, n.IP.String()) {
 			t.Fatalf("the root namespace's %s answers with a lab agent's neighbors:\n%s", local, out)
@@ -126,7 +127,7 @@ func testGoBGPAPIIsLocal(t *testing.T) {
 // mustNotConnect fails the test when a TCP connection from ns to addr succeeds.
 func mustNotConnect(ctx context.Context, t *testing.T, ns, addr string) {
 	t.Helper()
-	conn, err := dialIn(ctx, ns, addr, 3*time.Second)
+	conn, err := e2eutil.DialIn(ctx, ns, addr, 3*time.Second)
 	if err == nil {
 		conn.Close()
 		t.Fatalf("from %s, %s accepted a connection: the gobgp API must only listen on the node's loopback", ns, addr)
@@ -137,14 +138,14 @@ func mustNotConnect(ctx context.Context, t *testing.T, ns, addr string) {
 // testHealth: /healthz, /readyz and /metrics answer on each node's health
 // address, inside the node's namespace.
 func testHealth(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 2*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	for _, node := range l.Nodes {
 		for _, path := range []string{"/healthz", "/readyz"} {
 			url := "http://" + healthAddr + path
-			logStep(t, "inside %s, GET %s: 200", node.Name, url)
-			eventually(t, 20*time.Second, time.Second, node.Name+" "+path, func() error {
-				code, body, err := httpGetIn(ctx, node.Netns, url)
+			e2eutil.LogStep(t, "inside %s, GET %s: 200", node.Name, url)
+			e2eutil.Eventually(t, 20*time.Second, time.Second, node.Name+" "+path, func() error {
+				code, body, err := e2eutil.HTTPGetIn(ctx, node.Netns, url)
 				if err != nil {
 					return err
 				}
@@ -157,9 +158,9 @@ func testHealth(t *testing.T) {
 
 		url := "http://" + healthAddr + "/metrics"
 		want := fmt.Sprintf("nodebgp_kernel_routes %d", len(l.Nodes)-1)
-		logStep(t, "inside %s, GET %s: 200 with nodebgp_ready 1 and %q", node.Name, url, want)
-		eventually(t, 20*time.Second, time.Second, node.Name+" /metrics", func() error {
-			code, body, err := httpGetIn(ctx, node.Netns, url)
+		e2eutil.LogStep(t, "inside %s, GET %s: 200 with nodebgp_ready 1 and %q", node.Name, url, want)
+		e2eutil.Eventually(t, 20*time.Second, time.Second, node.Name+" /metrics", func() error {
+			code, body, err := e2eutil.HTTPGetIn(ctx, node.Netns, url)
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -27,44 +28,44 @@ const (
 // pod bridge, and nothing that is not the agent's. It leaves node1 without
 // networking for its pod, so it runs last.
 func testCleanup(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 2*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	node1, node2 := nodeNumbered(t, l, 1), nodeNumbered(t, l, 2)
 
-	logStep(t, "before: %s has routes of proto %s, NODEBGP chains, %s and bridge %s", node1.Name, routeProto, lab.ConflistName, podBridge)
-	eventually(t, routeWait, 500*time.Millisecond, "the agent's state on "+node1.Name, func() error {
+	e2eutil.LogStep(t, "before: %s has routes of proto %s, NODEBGP chains, %s and bridge %s", node1.Name, routeProto, lab.ConflistName, podBridge)
+	e2eutil.Eventually(t, routeWait, 500*time.Millisecond, "the agent's state on "+node1.Name, func() error {
 		return agentLeftovers(ctx, node1, true)
 	})
 
-	logStep(t, "add what is not ours: route %s proto static, iptables chain %s", foreignRoute, foreignChain)
-	mustRun(ctx, t, "ip", "-n", node1.Netns, "route", "add", foreignRoute, "via", node2.IP.String(), "proto", "static")
-	mustRun(ctx, t, "ip", "netns", "exec", node1.Netns, "iptables", "-w", "5", "-N", foreignChain)
+	e2eutil.LogStep(t, "add what is not ours: route %s proto static, iptables chain %s", foreignRoute, foreignChain)
+	e2eutil.MustRun(ctx, t, "ip", "-n", node1.Netns, "route", "add", foreignRoute, "via", node2.IP.String(), "proto", "static")
+	e2eutil.MustRun(ctx, t, "ip", "netns", "exec", node1.Netns, "iptables", "-w", "5", "-N", foreignChain)
 
-	logStep(t, "SIGTERM %s's agent", node1.Name)
+	e2eutil.LogStep(t, "SIGTERM %s's agent", node1.Name)
 	if err := l.StopAgent(node1); err != nil {
 		t.Fatal(err)
 	}
 
-	logStep(t, "ip netns exec %s router cleanup --cni-conf-dir %s", node1.Netns, node1.ConfDir)
-	out, err := inNs(ctx, node1.Netns, l.Tools.Router, "cleanup", "--cni-conf-dir", node1.ConfDir)
+	e2eutil.LogStep(t, "ip netns exec %s router cleanup --cni-conf-dir %s", node1.Netns, node1.ConfDir)
+	out, err := e2eutil.InNs(ctx, node1.Netns, l.Tools.Router, "cleanup", "--cni-conf-dir", node1.ConfDir)
 	t.Logf("router cleanup:\n%s", out)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	logStep(t, "after: no route of proto %s, no NODEBGP chain, no %s, no bridge %s", routeProto, lab.ConflistName, podBridge)
+	e2eutil.LogStep(t, "after: no route of proto %s, no NODEBGP chain, no %s, no bridge %s", routeProto, lab.ConflistName, podBridge)
 	if err := agentLeftovers(ctx, node1, false); err != nil {
 		t.Error(err)
 	}
 
-	logStep(t, "what is not ours is still there: route %s, chain %s, eth0's address %s", foreignRoute, foreignChain, node1.IP)
-	if out, err := run(ctx, "ip", "-n", node1.Netns, "route", "show", foreignRoute); err != nil || !strings.Contains(out, foreignRoute) {
+	e2eutil.LogStep(t, "what is not ours is still there: route %s, chain %s, eth0's address %s", foreignRoute, foreignChain, node1.IP)
+	if out, err := e2eutil.Run(ctx, "ip", "-n", node1.Netns, "route", "show", foreignRoute); err != nil || !strings.Contains(out, foreignRoute) {
 		t.Errorf("cleanup removed route %s, which is not the agent's: %q %v", foreignRoute, out, err)
 	}
-	if _, err := run(ctx, "ip", "netns", "exec", node1.Netns, "iptables", "-w", "5", "-S", foreignChain); err != nil {
+	if _, err := e2eutil.Run(ctx, "ip", "netns", "exec", node1.Netns, "iptables", "-w", "5", "-S", foreignChain); err != nil {
 		t.Errorf("cleanup removed chain %s, which is not the agent's: %v", foreignChain, err)
 	}
-	if out, err := run(ctx, "ip", "-n", node1.Netns, "-br", "addr", "show", "dev", "eth0"); err != nil || !strings.Contains(out, node1.IP.String()) {
+	if out, err := e2eutil.Run(ctx, "ip", "-n", node1.Netns, "-br", "addr", "show", "dev", "eth0"); err != nil || !strings.Contains(out, node1.IP.String()) {
 		t.Errorf("eth0 lost %s: %q %v", node1.IP, out, err)
 	}
 }
@@ -89,7 +90,7 @@ func agentLeftovers(ctx context.Context, node *lab.Node, present bool) error {
 	expect(fmt.Sprintf("routes of proto %s (%v)", routeProto, routes), len(routes) > 0)
 
 	for _, save := range []string{"iptables-save", "ip6tables-save"} {
-		rules, err := output(ctx, "ip", "netns", "exec", node.Netns, save)
+		rules, err := e2eutil.Output(ctx, "ip", "netns", "exec", node.Netns, save)
 		if err != nil {
 			if save == "ip6tables-save" {
 				continue // no IPv6 tables on this host: nothing to leave behind
@@ -114,7 +115,7 @@ func agentLeftovers(ctx context.Context, node *lab.Node, present bool) error {
 	}
 	expect(conflist, statErr == nil)
 
-	_, linkErr := run(ctx, "ip", "-n", node.Netns, "link", "show", "dev", podBridge)
+	_, linkErr := e2eutil.Run(ctx, "ip", "-n", node.Netns, "link", "show", "dev", podBridge)
 	expect("bridge "+podBridge, linkErr == nil)
 	return errors.Join(errs...)
 }

@@ -11,7 +11,7 @@ import "testing"
 // alone: go test -tags e2e -run 'TestE2E/restart' ./e2e/
 // (-run matches the step name by regular expression).
 func TestE2E(t *testing.T) {
-	requireLab(t)
+	suite.Lab(t)
 	steps := []struct {
 		name string
 		fn   func(t *testing.T)
@@ -40,6 +40,6 @@ func TestE2E(t *testing.T) {
 		{"12_cleanup_router_cleanup_removes_everything_the_agent_made", testCleanup},
 	}
 	for _, s := range steps {
-		step(t, s.name, s.fn)
+		suite.Step(t, s.name, s.fn)
 	}
 }

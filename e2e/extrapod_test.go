@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -30,22 +31,22 @@ func createExtraPod(ctx context.Context, t *testing.T, l *lab.Lab, node *lab.Nod
 	t.Helper()
 	p := &extraPod{Netns: netns, node: node}
 	// A namespace of that name is the leftover of a crashed run of this step.
-	if _, err := run(ctx, "ip", "netns", "pids", netns); err == nil {
+	if _, err := e2eutil.Run(ctx, "ip", "netns", "pids", netns); err == nil {
 		_, _ = p.cni(ctx, l, "del", mappings)
-		_, _ = run(ctx, "ip", "netns", "del", netns)
+		_, _ = e2eutil.Run(ctx, "ip", "netns", "del", netns)
 	}
-	mustRun(ctx, t, "ip", "netns", "add", netns)
+	e2eutil.MustRun(ctx, t, "ip", "netns", "add", netns)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), e2eutil.CmdTimeout)
 		defer cancel()
 		if _, err := p.cni(ctx, l, "del", mappings); err != nil {
 			t.Errorf("pod %s: CNI DEL: %v", netns, err)
 		}
-		if _, err := run(ctx, "ip", "netns", "del", netns); err != nil {
+		if _, err := e2eutil.Run(ctx, "ip", "netns", "del", netns); err != nil {
 			t.Errorf("pod %s: %v", netns, err)
 		}
 	})
-	mustRun(ctx, t, "ip", "-n", netns, "link", "set", "lo", "up")
+	e2eutil.MustRun(ctx, t, "ip", "-n", netns, "link", "set", "lo", "up")
 	out, err := p.cni(ctx, l, "add", mappings)
 	if err != nil {
 		t.Fatalf("pod %s: CNI ADD on %s: %v", netns, node.Name, err)
@@ -81,7 +82,7 @@ func (p *extraPod) cni(ctx context.Context, l *lab.Lab, verb string, mappings []
 	for _, m := range mappings {
 		args = append(args, "--port-mapping", m.String())
 	}
-	out, err := output(ctx, "ip", append([]string{"netns", "exec", p.node.Netns}, args...)...)
+	out, err := e2eutil.Output(ctx, "ip", append([]string{"netns", "exec", p.node.Netns}, args...)...)
 	if err != nil {
 		return "", fmt.Errorf("labcni %s: %w", verb, err)
 	}

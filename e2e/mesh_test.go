@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -22,20 +23,20 @@ const (
 // testMesh: every node has an established iBGP session with every other
 // node, and routes the other nodes' pod CIDRs via their node IPs.
 func testMesh(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 3*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 3*time.Minute)
 	if len(l.Nodes) != labNodes {
 		t.Fatalf("the lab has %d nodes, want %d", len(l.Nodes), labNodes)
 	}
 
-	logStep(t, "every node has an established session with every other node (gobgp -j neighbor in each node namespace)")
-	took := eventually(t, sessionWait, time.Second, "full iBGP mesh", func() error {
+	e2eutil.LogStep(t, "every node has an established session with every other node (gobgp -j neighbor in each node namespace)")
+	took := e2eutil.Eventually(t, sessionWait, time.Second, "full iBGP mesh", func() error {
 		return checkMeshPeers(ctx, l, l.Nodes)
 	})
 	t.Logf("mesh complete after %s", took.Round(time.Millisecond))
 
-	logStep(t, "every node routes the other nodes' pod CIDRs with proto %s via their node IP, and nothing else", routeProto)
-	eventually(t, routeWait, 500*time.Millisecond, "kernel routes of the mesh", func() error {
+	e2eutil.LogStep(t, "every node routes the other nodes' pod CIDRs with proto %s via their node IP, and nothing else", routeProto)
+	e2eutil.Eventually(t, routeWait, 500*time.Millisecond, "kernel routes of the mesh", func() error {
 		return checkMeshRoutes(ctx, l.Nodes)
 	})
 	for _, n := range l.Nodes {
@@ -47,14 +48,14 @@ func testMesh(t *testing.T) {
 // testFourthNode: a node that joins is peered and routed by every other
 // node; once its Node object is deleted, its peer and its route disappear.
 func testFourthNode(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 4*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 4*time.Minute)
 	base := slices.Clone(l.Nodes)
 	if len(base) != labNodes {
 		t.Fatalf("the lab has %d nodes before the step, want %d", len(base), labNodes)
 	}
 
-	logStep(t, "add lab-node4: namespace and uplink, Node object with podCIDR %s, agent", lab.NodePodCIDR(4))
+	e2eutil.LogStep(t, "add lab-node4: namespace and uplink, Node object with podCIDR %s, agent", lab.NodePodCIDR(4))
 	t.Cleanup(func() {
 		// Also when the step fails half-way: later steps expect three nodes.
 		if n := l.NodeByName(lab.NodeName(4)); n != nil {
@@ -71,23 +72,23 @@ func testFourthNode(t *testing.T) {
 	}
 	all := append(slices.Clone(base), node4)
 
-	logStep(t, "lab-node1..3 and lab-node4 have established sessions with each other")
-	eventually(t, sessionWait, time.Second, "sessions with lab-node4", func() error {
+	e2eutil.LogStep(t, "lab-node1..3 and lab-node4 have established sessions with each other")
+	e2eutil.Eventually(t, sessionWait, time.Second, "sessions with lab-node4", func() error {
 		return checkMeshPeers(ctx, l, all)
 	})
 
-	logStep(t, "%s via %s appears on lab-node1..3; lab-node4 routes theirs", node4.PodCIDR, node4.IP)
-	eventually(t, routeWait, 500*time.Millisecond, "routes with lab-node4", func() error {
+	e2eutil.LogStep(t, "%s via %s appears on lab-node1..3; lab-node4 routes theirs", node4.PodCIDR, node4.IP)
+	e2eutil.Eventually(t, routeWait, 500*time.Millisecond, "routes with lab-node4", func() error {
 		return checkMeshRoutes(ctx, all)
 	})
 
-	logStep(t, "delete lab-node4's Node object (kubectl delete node)")
+	e2eutil.LogStep(t, "delete lab-node4's Node object (kubectl delete node)")
 	if err := l.DeleteNodeObject(ctx, node4.Name); err != nil {
 		t.Fatal(err)
 	}
 
-	logStep(t, "lab-node1..3 drop the peer %s and the route %s", node4.IP, node4.PodCIDR)
-	took := eventually(t, routeWait, 500*time.Millisecond, "lab-node4 gone from peers and routes", func() error {
+	e2eutil.LogStep(t, "lab-node1..3 drop the peer %s and the route %s", node4.IP, node4.PodCIDR)
+	took := e2eutil.Eventually(t, routeWait, 500*time.Millisecond, "lab-node4 gone from peers and routes", func() error {
 		if err := checkMeshPeers(ctx, l, base); err != nil {
 			return err
 		}
@@ -95,7 +96,7 @@ func testFourthNode(t *testing.T) {
 	})
 	t.Logf("peer and route gone after %s", took.Round(time.Millisecond))
 
-	logStep(t, "stop lab-node4's agent and remove the node")
+	e2eutil.LogStep(t, "stop lab-node4's agent and remove the node")
 	if err := l.RemoveNode(ctx, node4); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -34,29 +35,29 @@ const (
 // while the pod on node1 pings the pod on node2 every 50 ms. The routes stay
 // in every kernel while the agent is down, and (almost) no ping is lost.
 func testAgentRestart(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 4*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 4*time.Minute)
 	node1, node2 := nodeNumbered(t, l, 1), nodeNumbered(t, l, 2)
 	pod1, pod2 := podOf(t, node1), podOf(t, node2)
 	nodes := slices.Clone(l.Nodes)
 
-	logStep(t, "the mesh is complete and %s reaches %s before the restart", pod1.Netns, pod2.Netns)
-	eventually(t, routeWait, 500*time.Millisecond, "routes before the restart", func() error {
+	e2eutil.LogStep(t, "the mesh is complete and %s reaches %s before the restart", pod1.Netns, pod2.Netns)
+	e2eutil.Eventually(t, routeWait, 500*time.Millisecond, "routes before the restart", func() error {
 		return checkMeshRoutes(ctx, nodes)
 	})
-	if err := ping(ctx, pod1.Netns, pod2.IP, 3); err != nil {
+	if err := e2eutil.Ping(ctx, pod1.Netns, pod2.IP, 3); err != nil {
 		t.Fatal(err)
 	}
 
-	logStep(t, "start ping -i %.2f from %s to %s", pingInterval.Seconds(), pod1.Netns, pod2.IP)
-	p, err := startPinger(pod1.Netns, pod2.IP, pingInterval, 3*time.Minute)
+	e2eutil.LogStep(t, "start ping -i %.2f from %s to %s", pingInterval.Seconds(), pod1.Netns, pod2.IP)
+	p, err := e2eutil.StartPinger(pod1.Netns, pod2.IP, pingInterval, 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _, _ = p.stop() })
+	t.Cleanup(func() { _, _, _ = p.Stop() })
 	time.Sleep(time.Second)
 
-	logStep(t, "SIGTERM %s's agent", node2.Name)
+	e2eutil.LogStep(t, "SIGTERM %s's agent", node2.Name)
 	t.Cleanup(func() { restartIfStopped(t, l, node2) })
 	down := time.Now()
 	if err := l.StopAgent(node2); err != nil {
@@ -66,26 +67,26 @@ func testAgentRestart(t *testing.T) {
 		t.Fatalf("%s's agent still runs after StopAgent", node2.Name)
 	}
 
-	logStep(t, "while it is down (%s): every node keeps all its routes, %s's included", agentDownWindow, node2.Name)
-	consistently(t, agentDownWindow, 500*time.Millisecond, "routes with "+node2.Name+"'s agent down", func() error {
+	e2eutil.LogStep(t, "while it is down (%s): every node keeps all its routes, %s's included", agentDownWindow, node2.Name)
+	e2eutil.Consistently(t, agentDownWindow, 500*time.Millisecond, "routes with "+node2.Name+"'s agent down", func() error {
 		return checkMeshRoutes(ctx, nodes)
 	})
 
-	logStep(t, "start %s's agent again", node2.Name)
+	e2eutil.LogStep(t, "start %s's agent again", node2.Name)
 	if err := l.StartAgent(node2); err != nil {
 		t.Fatal(err)
 	}
-	logStep(t, "sessions with %s are established again and every route is in place", node2.Name)
-	eventually(t, sessionWait, time.Second, "mesh after the restart", func() error {
+	e2eutil.LogStep(t, "sessions with %s are established again and every route is in place", node2.Name)
+	e2eutil.Eventually(t, sessionWait, time.Second, "mesh after the restart", func() error {
 		return checkMeshPeers(ctx, l, nodes)
 	})
-	eventually(t, routeWait, 500*time.Millisecond, "routes after the restart", func() error {
+	e2eutil.Eventually(t, routeWait, 500*time.Millisecond, "routes after the restart", func() error {
 		return checkMeshRoutes(ctx, nodes)
 	})
 	window := time.Since(down)
 	time.Sleep(2 * time.Second) // traffic after the restart counts too
 
-	sent, received, err := p.stop()
+	sent, received, err := p.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +102,8 @@ func testAgentRestart(t *testing.T) {
 		t.Fatalf("a planned agent restart lost %d pings, more than %d", lost, maxRestartLoss)
 	}
 
-	logStep(t, "%s still reaches %s after the restart", pod1.Netns, pod2.Netns)
-	if err := ping(ctx, pod1.Netns, pod2.IP, 3); err != nil {
+	e2eutil.LogStep(t, "%s still reaches %s after the restart", pod1.Netns, pod2.Netns)
+	if err := e2eutil.Ping(ctx, pod1.Netns, pod2.IP, 3); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -113,13 +114,13 @@ func testAgentRestart(t *testing.T) {
 // route to node2's throughout. Then node3's Node object is created again, as
 // when a node registers again, and node3 rejoins the mesh.
 func testNodeDeletedWhileAgentStopped(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 5*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 5*time.Minute)
 	node1, node2, node3 := nodeNumbered(t, l, 1), nodeNumbered(t, l, 2), nodeNumbered(t, l, 3)
 	nodes := slices.Clone(l.Nodes)
 
-	logStep(t, "the mesh is complete before the step")
-	eventually(t, routeWait, 500*time.Millisecond, "routes before the step", func() error {
+	e2eutil.LogStep(t, "the mesh is complete before the step")
+	e2eutil.Eventually(t, routeWait, 500*time.Millisecond, "routes before the step", func() error {
 		return checkMeshRoutes(ctx, nodes)
 	})
 	t.Cleanup(func() {
@@ -128,33 +129,33 @@ func testNodeDeletedWhileAgentStopped(t *testing.T) {
 		}
 	})
 
-	logStep(t, "SIGTERM %s's agent", node1.Name)
+	e2eutil.LogStep(t, "SIGTERM %s's agent", node1.Name)
 	if err := l.StopAgent(node1); err != nil {
 		t.Fatal(err)
 	}
 
-	logStep(t, "delete %s's Node object", node3.Name)
+	e2eutil.LogStep(t, "delete %s's Node object", node3.Name)
 	if err := l.DeleteNodeObject(ctx, node3.Name); err != nil {
 		t.Fatal(err)
 	}
 
-	logStep(t, "%s drops %s's route and keeps %s's (its agent is gracefully restarting)", node2.Name, node3.Name, node1.Name)
-	eventually(t, routeWait, 500*time.Millisecond, node2.Name+" without "+node3.Name, func() error {
+	e2eutil.LogStep(t, "%s drops %s's route and keeps %s's (its agent is gracefully restarting)", node2.Name, node3.Name, node1.Name)
+	e2eutil.Eventually(t, routeWait, 500*time.Millisecond, node2.Name+" without "+node3.Name, func() error {
 		return checkRoutes(ctx, node2, map[netip.Prefix]netip.Addr{node1.PodCIDR: node1.IP})
 	})
 
-	logStep(t, "%s's kernel still holds %s: nothing pruned it while its agent was down", node1.Name, node3.PodCIDR)
+	e2eutil.LogStep(t, "%s's kernel still holds %s: nothing pruned it while its agent was down", node1.Name, node3.PodCIDR)
 	if err := checkRoutes(ctx, node1, meshRoutes(node1, nodes)); err != nil {
 		t.Fatalf("precondition: %v", err)
 	}
 
-	logStep(t, "start %s's agent again", node1.Name)
+	e2eutil.LogStep(t, "start %s's agent again", node1.Name)
 	if err := l.StartAgent(node1); err != nil {
 		t.Fatal(err)
 	}
 
-	logStep(t, "%s drops the stale %s within %s, and never loses %s", node1.Name, node3.PodCIDR, restartPruneWait, node2.PodCIDR)
-	took := eventually(t, restartPruneWait, 250*time.Millisecond, node1.Name+" prunes "+node3.PodCIDR.String(), func() error {
+	e2eutil.LogStep(t, "%s drops the stale %s within %s, and never loses %s", node1.Name, node3.PodCIDR, restartPruneWait, node2.PodCIDR)
+	took := e2eutil.Eventually(t, restartPruneWait, 250*time.Millisecond, node1.Name+" prunes "+node3.PodCIDR.String(), func() error {
 		got, err := kernelRoutes(ctx, node1.Netns)
 		if err != nil {
 			return err
@@ -166,15 +167,15 @@ func testNodeDeletedWhileAgentStopped(t *testing.T) {
 	})
 	t.Logf("stale route pruned %s after the agent started", took.Round(time.Millisecond))
 
-	logStep(t, "recreate %s's Node object (the node registers again): it rejoins the mesh within %s", node3.Name, sessionWait)
+	e2eutil.LogStep(t, "recreate %s's Node object (the node registers again): it rejoins the mesh within %s", node3.Name, sessionWait)
 	if _, err := l.AddNode(ctx, node3.Number); err != nil {
 		t.Fatal(err)
 	}
-	took = eventually(t, sessionWait, time.Second, node3.Name+" rejoins the mesh", func() error {
+	took = e2eutil.Eventually(t, sessionWait, time.Second, node3.Name+" rejoins the mesh", func() error {
 		return checkMeshPeers(ctx, l, nodes)
 	})
 	t.Logf("mesh complete again %s after the Node object came back", took.Round(time.Millisecond))
-	eventually(t, routeWait, 500*time.Millisecond, "routes with "+node3.Name+" back", func() error {
+	e2eutil.Eventually(t, routeWait, 500*time.Millisecond, "routes with "+node3.Name+" back", func() error {
 		return checkMeshRoutes(ctx, nodes)
 	})
 }

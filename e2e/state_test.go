@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -20,7 +21,7 @@ const routeProto = "78"
 // kernelRoutes reads the routes of the agent's protocol in a namespace, by
 // destination, as `ip -j route show proto 78` shows them.
 func kernelRoutes(ctx context.Context, netns string) (map[netip.Prefix]netip.Addr, error) {
-	out, err := output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
+	out, err := e2eutil.Output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
 	if err != nil {
 		return nil, err
 	}

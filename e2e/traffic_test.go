@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -23,28 +24,28 @@ const (
 // holds a TCP conversation with each, and its packets arrive with its own
 // address (pod-to-pod traffic inside the cluster CIDR is not masqueraded).
 func testPodTraffic(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 2*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	pod1 := podOf(t, nodeNumbered(t, l, 1))
 
 	for _, n := range []int{2, 3} {
 		target := podOf(t, nodeNumbered(t, l, n))
 
-		logStep(t, "ping %s (%s) from %s (%s)", target.IP, target.Netns, pod1.IP, pod1.Netns)
-		eventually(t, 15*time.Second, time.Second, "ping "+target.Netns, func() error {
-			return ping(ctx, pod1.Netns, target.IP, 3)
+		e2eutil.LogStep(t, "ping %s (%s) from %s (%s)", target.IP, target.Netns, pod1.IP, pod1.Netns)
+		e2eutil.Eventually(t, 15*time.Second, time.Second, "ping "+target.Netns, func() error {
+			return e2eutil.Ping(ctx, pod1.Netns, target.IP, 3)
 		})
 
 		addr := net.JoinHostPort(target.IP.String(), echoPort)
-		logStep(t, "TCP: a listener in %s on %s answers a line sent from %s", target.Netns, addr, pod1.Netns)
-		srv, err := startEcho(target.Netns, addr, target.Netns)
+		e2eutil.LogStep(t, "TCP: a listener in %s on %s answers a line sent from %s", target.Netns, addr, pod1.Netns)
+		srv, err := e2eutil.StartEcho(target.Netns, addr, target.Netns)
 		if err != nil {
 			t.Fatal(err)
 		}
 		line := "hello from " + pod1.Netns
 		want := fmt.Sprintf("%s from %s: %s", target.Netns, pod1.IP, line)
-		eventually(t, 10*time.Second, time.Second, "TCP to "+addr, func() error {
-			got, err := echo(ctx, pod1.Netns, addr, line)
+		e2eutil.Eventually(t, 10*time.Second, time.Second, "TCP to "+addr, func() error {
+			got, err := e2eutil.Echo(ctx, pod1.Netns, addr, line)
 			if err != nil {
 				return err
 			}
@@ -61,21 +62,21 @@ func testPodTraffic(t *testing.T) {
 // portmap plugin in the agent's conflist) is reached from a pod and from the
 // host of another node through node2's IP.
 func testHostPort(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 2*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	node1, node2 := nodeNumbered(t, l, 1), nodeNumbered(t, l, 2)
 	pod1 := podOf(t, node1)
 
 	mapping := lab.PortMapping{HostPort: hostPort, ContainerPort: containerPort, Protocol: "tcp"}
-	logStep(t, "create pod %s on %s with port mapping %s", hostPortPod, node2.Name, mapping)
+	e2eutil.LogStep(t, "create pod %s on %s with port mapping %s", hostPortPod, node2.Name, mapping)
 	pod := createExtraPod(ctx, t, l, node2, hostPortPod, mapping)
 	if !node2.PodCIDR.Contains(pod.IP) {
 		t.Fatalf("pod %s got %s, outside %s's pod CIDR %s", pod.Netns, pod.IP, node2.Name, node2.PodCIDR)
 	}
 	t.Logf("%s has %s", pod.Netns, pod.IP)
 
-	logStep(t, "a listener in %s on :%d", pod.Netns, containerPort)
-	srv, err := startEcho(pod.Netns, fmt.Sprintf(":%d", containerPort), pod.Netns)
+	e2eutil.LogStep(t, "a listener in %s on :%d", pod.Netns, containerPort)
+	srv, err := e2eutil.StartEcho(pod.Netns, fmt.Sprintf(":%d", containerPort), pod.Netns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,10 +84,10 @@ func testHostPort(t *testing.T) {
 
 	target := net.JoinHostPort(node2.IP.String(), fmt.Sprint(hostPort))
 	for _, from := range []string{pod1.Netns, node1.Netns} {
-		logStep(t, "from %s, connect to %s's hostPort %s: %s answers", from, node2.Name, target, pod.Netns)
+		e2eutil.LogStep(t, "from %s, connect to %s's hostPort %s: %s answers", from, node2.Name, target, pod.Netns)
 		line := "hostPort from " + from
-		eventually(t, 15*time.Second, time.Second, "hostPort "+target+" from "+from, func() error {
-			got, err := echo(ctx, from, target, line)
+		e2eutil.Eventually(t, 15*time.Second, time.Second, "hostPort "+target+" from "+from, func() error {
+			got, err := e2eutil.Echo(ctx, from, target, line)
 			if err != nil {
 				return err
 			}

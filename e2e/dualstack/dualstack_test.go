@@ -10,18 +10,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
 // TestDualStack walks through the promises of a dual-stack cluster in order;
 // a later step relies on the earlier ones.
 func TestDualStack(t *testing.T) {
-	l := requireLab(t)
+	l := suite.Lab(t)
 	n1, n2 := nodeNumbered(t, l, 1), nodeNumbered(t, l, 2)
 	t.Logf("nodes: %s %s/%s, %s %s/%s; pods %s/%s and %s/%s",
 		n1.Name, n1.IP, n1.IP6, n2.Name, n2.IP, n2.IP6, n1.Pod.IP, n1.Pod.IP6, n2.Pod.IP, n2.Pod.IP6)
 
-	step(t, "pods have an address of each family", func(t *testing.T) {
+	suite.Step(t, "pods have an address of each family", func(t *testing.T) {
 		for _, node := range l.Nodes {
 			if !node.PodCIDR.Contains(node.Pod.IP) || !node.PodCIDR6.Contains(node.Pod.IP6) {
 				t.Errorf("%s: pod addresses %s and %s, want one in %s and one in %s",
@@ -30,9 +31,9 @@ func TestDualStack(t *testing.T) {
 		}
 	})
 
-	step(t, "every node pair has an IPv4 and an IPv6 session, both established", func(t *testing.T) {
-		ctx := testContext(t, 2*time.Minute)
-		took := eventually(t, 90*time.Second, time.Second, "IPv4 and IPv6 sessions established", func() error {
+	suite.Step(t, "every node pair has an IPv4 and an IPv6 session, both established", func(t *testing.T) {
+		ctx := e2eutil.TestContext(t, 2*time.Minute)
+		took := e2eutil.Eventually(t, 90*time.Second, time.Second, "IPv4 and IPv6 sessions established", func() error {
 			st, err := l.Status(ctx)
 			if err != nil {
 				return err
@@ -54,11 +55,11 @@ func TestDualStack(t *testing.T) {
 		t.Logf("both families' sessions established within %s", took.Round(time.Millisecond))
 	})
 
-	step(t, "each node routes the others' IPv6 pod CIDRs via their IPv6 node IPs, proto 78", func(t *testing.T) {
-		ctx := testContext(t, 2*time.Minute)
-		eventually(t, 60*time.Second, time.Second, "IPv6 kernel routes", func() error {
+	suite.Step(t, "each node routes the others' IPv6 pod CIDRs via their IPv6 node IPs, proto 78", func(t *testing.T) {
+		ctx := e2eutil.TestContext(t, 2*time.Minute)
+		e2eutil.Eventually(t, 60*time.Second, time.Second, "IPv6 kernel routes", func() error {
 			for _, node := range l.Nodes {
-				out, err := run(ctx, "ip", "-6", "-n", node.Netns, "route", "show", "proto", "78")
+				out, err := e2eutil.Run(ctx, "ip", "-6", "-n", node.Netns, "route", "show", "proto", "78")
 				if err != nil {
 					return err
 				}
@@ -75,29 +76,29 @@ func TestDualStack(t *testing.T) {
 			return nil
 		})
 		for _, node := range l.Nodes {
-			out, _ := run(ctx, "ip", "-6", "-n", node.Netns, "route", "show", "proto", "78")
+			out, _ := e2eutil.Run(ctx, "ip", "-6", "-n", node.Netns, "route", "show", "proto", "78")
 			t.Logf("%s: ip -6 route show proto 78:\n%s", node.Name, strings.TrimSpace(out))
 		}
 	})
 
-	step(t, "IPv6 ping and TCP from the pod on node1 to the pod on node2", func(t *testing.T) {
-		ctx := testContext(t, 2*time.Minute)
-		took := eventually(t, 30*time.Second, time.Second, "IPv6 ping pod1 -> pod2", func() error {
-			return ping(ctx, n1.Pod.Netns, n2.Pod.IP6, 5)
+	suite.Step(t, "IPv6 ping and TCP from the pod on node1 to the pod on node2", func(t *testing.T) {
+		ctx := e2eutil.TestContext(t, 2*time.Minute)
+		took := e2eutil.Eventually(t, 30*time.Second, time.Second, "IPv6 ping pod1 -> pod2", func() error {
+			return e2eutil.Ping(ctx, n1.Pod.Netns, n2.Pod.IP6, 5)
 		})
 		t.Logf("5/5 IPv6 pings %s -> %s answered (ready after %s)", n1.Pod.IP6, n2.Pod.IP6, took.Round(time.Millisecond))
 		checkTCP(t, n1.Pod, n2.Pod, n1.Pod.IP6, n2.Pod.IP6)
 	})
 
-	step(t, "IPv4 still works in the same lab", func(t *testing.T) {
-		ctx := testContext(t, 2*time.Minute)
-		eventually(t, 30*time.Second, time.Second, "IPv4 ping pod1 -> pod2", func() error {
-			return ping(ctx, n1.Pod.Netns, n2.Pod.IP, 5)
+	suite.Step(t, "IPv4 still works in the same lab", func(t *testing.T) {
+		ctx := e2eutil.TestContext(t, 2*time.Minute)
+		e2eutil.Eventually(t, 30*time.Second, time.Second, "IPv4 ping pod1 -> pod2", func() error {
+			return e2eutil.Ping(ctx, n1.Pod.Netns, n2.Pod.IP, 5)
 		})
 		t.Logf("5/5 IPv4 pings %s -> %s answered", n1.Pod.IP, n2.Pod.IP)
 		checkTCP(t, n1.Pod, n2.Pod, n1.Pod.IP, n2.Pod.IP)
 		for _, node := range l.Nodes {
-			out, err := run(ctx, "ip", "-4", "-n", node.Netns, "route", "show", "proto", "78")
+			out, err := e2eutil.Run(ctx, "ip", "-4", "-n", node.Netns, "route", "show", "proto", "78")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +126,7 @@ func established(neighbors []lab.Neighbor, addr netip.Addr) bool {
 // the server saw, which must be src, unchanged by any NAT.
 func checkTCP(t *testing.T, from, to *lab.Pod, src, dst netip.Addr) {
 	t.Helper()
-	ctx := testContext(t, 30*time.Second)
+	ctx := e2eutil.TestContext(t, 30*time.Second)
 	addr := net.JoinHostPort(dst.String(), "8080")
 	ln, err := startEcho(to.Netns, addr)
 	if err != nil {

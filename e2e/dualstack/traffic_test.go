@@ -8,66 +8,18 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
-	"regexp"
-	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"github.com/nodebgp/router/e2e/e2eutil"
 )
-
-var pingSummary = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
-
-// ping sends count echo requests from a namespace and wants every answer.
-func ping(ctx context.Context, fromNs string, to netip.Addr, count int) error {
-	out, runErr := run(ctx, "ip", "netns", "exec", fromNs, "ping", "-n", "-q",
-		"-c", strconv.Itoa(count), "-i", "0.2", "-W", "2", to.String())
-	m := pingSummary.FindStringSubmatch(out)
-	if m == nil {
-		return fmt.Errorf("ping %s from %s: no summary in %q (%v)", to, fromNs, out, runErr)
-	}
-	if m[2] != strconv.Itoa(count) {
-		return fmt.Errorf("ping %s from %s: sent %s, received %s", to, fromNs, m[1], m[2])
-	}
-	return nil
-}
-
-// inNetns runs fn on an OS thread switched into the named namespace. If the
-// thread cannot be switched back it stays locked, and Go retires it when the
-// goroutine ends, so no other goroutine ever runs in the wrong namespace.
-func inNetns(name string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("reading the current network namespace: %w", err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(name)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("opening network namespace %s: %w", name, err)
-	}
-	defer target.Close()
-	defer func() {
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-	}()
-	if err := netns.Set(target); err != nil {
-		return fmt.Errorf("entering network namespace %s: %w", name, err)
-	}
-	return fn()
-}
 
 // startEcho listens on addr inside a namespace and answers each connection's
 // first line with "<client IP>: <line>", so the client learns with which
 // source address its packets arrived. It serves until the listener closes.
 func startEcho(ns, addr string) (net.Listener, error) {
 	var ln net.Listener
-	err := inNetns(ns, func() error {
+	err := e2eutil.InNetns(ns, func() error {
 		var err error
 		ln, err = net.Listen("tcp", addr)
 		return err
@@ -99,15 +51,9 @@ func startEcho(ns, addr string) (net.Listener, error) {
 // echo sends one line over TCP from ns to addr and returns the answer
 // without its newline.
 func echo(ctx context.Context, ns, addr, line string) (string, error) {
-	var conn net.Conn
-	err := inNetns(ns, func() error {
-		d := net.Dialer{Timeout: 5 * time.Second}
-		var err error
-		conn, err = d.DialContext(ctx, "tcp", addr)
-		return err
-	})
+	conn, err := e2eutil.DialIn(ctx, ns, addr, 5*time.Second)
 	if err != nil {
-		return "", fmt.Errorf("connecting from %s to %s: %w", ns, addr, err)
+		return "", err
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))

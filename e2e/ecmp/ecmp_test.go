@@ -9,7 +9,7 @@ import "testing"
 // it fails), so any one can run alone:
 // go test -tags e2e -run 'TestECMP/03' ./e2e/ecmp/
 func TestECMP(t *testing.T) {
-	requireLab(t)
+	suite.Lab(t)
 	steps := []struct {
 		name string
 		fn   func(t *testing.T)
@@ -21,6 +21,6 @@ func TestECMP(t *testing.T) {
 		{"05_restart_a_ToR_that_restarts_without_the_prefix_leaves_a_single_path", testToRRestart},
 	}
 	for _, s := range steps {
-		step(t, s.name, s.fn)
+		suite.Step(t, s.name, s.fn)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/nodebgp/router/e2e/e2eutil"
 )
 
 // routeProto is the kernel route protocol of every route the agent installs.
@@ -34,7 +36,7 @@ func (r kernelRoute) String() string {
 // a multipath route as
 // {"dst":"198.51.100.0/24","nexthops":[{"gateway":"10.199.1.253",...},...]}.
 func kernelRoutes(ctx context.Context, netns string) (map[netip.Prefix]kernelRoute, error) {
-	out, err := output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
+	out, err := e2eutil.Output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
 	if err != nil {
 		return nil, err
 	}

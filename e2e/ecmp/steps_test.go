@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -20,17 +21,17 @@ const routeWait = 30 * time.Second
 // testSessions: each node has both ToRs as Established neighbors, and each
 // ToR has both nodes Established in their own AS.
 func testSessions(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, time.Minute)
 	for _, n := range l.Nodes {
-		logStep(t, "%s: gobgp -j neighbor shows %v Established", n.Name, torAddrs(n))
-		eventually(t, routeWait, time.Second, n.Name+" sessions", func() error {
+		e2eutil.LogStep(t, "%s: gobgp -j neighbor shows %v Established", n.Name, torAddrs(n))
+		e2eutil.Eventually(t, routeWait, time.Second, n.Name+" sessions", func() error {
 			return checkNodeSessions(ctx, l, n)
 		})
 	}
 	for _, tor := range l.ToRs {
-		logStep(t, "%s: show bgp neighbors has every node Established in its own AS", tor.Name)
-		eventually(t, routeWait, time.Second, tor.Name+" sessions", func() error {
+		e2eutil.LogStep(t, "%s: show bgp neighbors has every node Established in its own AS", tor.Name)
+		e2eutil.Eventually(t, routeWait, time.Second, tor.Name+" sessions", func() error {
 			return checkToRSessions(ctx, l, tor)
 		})
 	}
@@ -41,15 +42,15 @@ func testSessions(t *testing.T) {
 // hop, so one plain route via the owner, not a multipath route over the
 // same gateway twice.
 func testPodCIDRs(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, time.Minute)
 	for _, n := range l.Nodes {
 		for _, other := range l.Nodes {
 			if other == n {
 				continue
 			}
-			logStep(t, "%s: one route to %s via %s (%s)", n.Name, other.PodCIDR, other.IP, other.Name)
-			eventually(t, routeWait, 500*time.Millisecond, n.Name+" route to "+other.PodCIDR.String(), func() error {
+			e2eutil.LogStep(t, "%s: one route to %s via %s (%s)", n.Name, other.PodCIDR, other.IP, other.Name)
+			e2eutil.Eventually(t, routeWait, 500*time.Millisecond, n.Name+" route to "+other.PodCIDR.String(), func() error {
 				return checkRoute(ctx, n.Netns, other.PodCIDR, other.IP)
 			})
 		}
@@ -59,17 +60,17 @@ func testPodCIDRs(t *testing.T) {
 // testMultipath: with both ToRs announcing the upstream prefix, every node
 // installs one route to it, multipath over both ToR addresses.
 func testMultipath(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, time.Minute)
 	for _, tor := range l.ToRs {
 		announce(ctx, t, l, tor)
 	}
 	for _, n := range l.Nodes {
-		logStep(t, "%s: one route to %s, multipath over %v", n.Name, upstream, torAddrs(n))
-		took := eventually(t, routeWait, 250*time.Millisecond, n.Name+" multipath route", func() error {
+		e2eutil.LogStep(t, "%s: one route to %s, multipath over %v", n.Name, upstream, torAddrs(n))
+		took := e2eutil.Eventually(t, routeWait, 250*time.Millisecond, n.Name+" multipath route", func() error {
 			return checkRoute(ctx, n.Netns, upstream, torAddrs(n)...)
 		})
-		out, _ := output(ctx, "ip", "-n", n.Netns, "route", "show", "proto", routeProto, upstream.String())
+		out, _ := e2eutil.Output(ctx, "ip", "-n", n.Netns, "route", "show", "proto", routeProto, upstream.String())
 		t.Logf("%s: multipath within %s:\n%s", n.Name, took.Round(10*time.Millisecond), strings.TrimSpace(out))
 	}
 }
@@ -77,22 +78,22 @@ func testMultipath(t *testing.T) {
 // testWithdraw: ToR 1 withdraws the prefix: every node keeps a plain route
 // via ToR 2, and keeps it; ToR 1 announces it again: multipath again.
 func testWithdraw(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 2*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	tor1, tor2 := l.ToRs[0], l.ToRs[1]
 	announce(ctx, t, l, tor1)
 	announce(ctx, t, l, tor2)
 	waitMultipath(ctx, t, l)
 
-	logStep(t, "%s withdraws %s", tor1.Name, upstream)
+	e2eutil.LogStep(t, "%s withdraws %s", tor1.Name, upstream)
 	if err := l.ToRWithdraw(ctx, tor1, upstream); err != nil {
 		t.Fatal(err)
 	}
 	waitSinglePath(ctx, t, l, tor2)
 	for _, n := range l.Nodes {
 		via := lab.ToRAddr(tor2.Number, n.Rack)
-		logStep(t, "%s keeps the single path via %s for a sync period and a second", n.Name, via)
-		consistently(t, syncPeriod+time.Second, 250*time.Millisecond, n.Name+" single path", func() error {
+		e2eutil.LogStep(t, "%s keeps the single path via %s for a sync period and a second", n.Name, via)
+		e2eutil.Consistently(t, syncPeriod+time.Second, 250*time.Millisecond, n.Name+" single path", func() error {
 			return checkRoute(ctx, n.Netns, upstream, via)
 		})
 	}
@@ -106,14 +107,14 @@ func testWithdraw(t *testing.T) {
 // the prefix, the nodes drop its (stale, under graceful restart) path: a
 // single path via ToR 2. Announced again: multipath.
 func testToRRestart(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 2*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	tor1, tor2 := l.ToRs[0], l.ToRs[1]
 	announce(ctx, t, l, tor1)
 	announce(ctx, t, l, tor2)
 	waitMultipath(ctx, t, l)
 
-	logStep(t, "%s: bgpd restarts (SIGTERM, start again) and forgets %s", tor1.Name, upstream)
+	e2eutil.LogStep(t, "%s: bgpd restarts (SIGTERM, start again) and forgets %s", tor1.Name, upstream)
 	start := time.Now()
 	if err := l.RestartToR(ctx, tor1); err != nil {
 		t.Fatal(err)
@@ -123,8 +124,8 @@ func testToRRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range l.Nodes {
-		logStep(t, "%s: sessions with both ToRs Established again", n.Name)
-		eventually(t, time.Minute, time.Second, n.Name+" sessions", func() error {
+		e2eutil.LogStep(t, "%s: sessions with both ToRs Established again", n.Name)
+		e2eutil.Eventually(t, time.Minute, time.Second, n.Name+" sessions", func() error {
 			return checkNodeSessions(ctx, l, n)
 		})
 	}
@@ -138,12 +139,12 @@ func testToRRestart(t *testing.T) {
 // announce makes tor originate the upstream prefix until the test ends.
 func announce(ctx context.Context, t *testing.T, l *lab.Lab, tor *lab.ToR) {
 	t.Helper()
-	logStep(t, "%s announces %s", tor.Name, upstream)
+	e2eutil.LogStep(t, "%s announces %s", tor.Name, upstream)
 	if err := l.ToRAnnounce(ctx, tor, upstream); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), e2eutil.CmdTimeout)
 		defer cancel()
 		if err := l.ToRWithdraw(ctx, tor, upstream); err != nil {
 			t.Errorf("cleanup: %v", err)
@@ -156,8 +157,8 @@ func announce(ctx context.Context, t *testing.T, l *lab.Lab, tor *lab.ToR) {
 func waitMultipath(ctx context.Context, t *testing.T, l *lab.Lab) {
 	t.Helper()
 	for _, n := range l.Nodes {
-		logStep(t, "%s: one route to %s, multipath over %v", n.Name, upstream, torAddrs(n))
-		eventually(t, routeWait, 250*time.Millisecond, n.Name+" multipath route", func() error {
+		e2eutil.LogStep(t, "%s: one route to %s, multipath over %v", n.Name, upstream, torAddrs(n))
+		e2eutil.Eventually(t, routeWait, 250*time.Millisecond, n.Name+" multipath route", func() error {
 			return checkRoute(ctx, n.Netns, upstream, torAddrs(n)...)
 		})
 	}
@@ -169,8 +170,8 @@ func waitSinglePath(ctx context.Context, t *testing.T, l *lab.Lab, tor *lab.ToR)
 	t.Helper()
 	for _, n := range l.Nodes {
 		via := lab.ToRAddr(tor.Number, n.Rack)
-		logStep(t, "%s: one plain route to %s via %s (%s)", n.Name, upstream, via, tor.Name)
-		took := eventually(t, time.Minute, 250*time.Millisecond, n.Name+" single path", func() error {
+		e2eutil.LogStep(t, "%s: one plain route to %s via %s (%s)", n.Name, upstream, via, tor.Name)
+		took := e2eutil.Eventually(t, time.Minute, 250*time.Millisecond, n.Name+" single path", func() error {
 			return checkRoute(ctx, n.Netns, upstream, via)
 		})
 		t.Logf("%s: single path within %s", n.Name, took.Round(10*time.Millisecond))

@@ -6,6 +6,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/nodebgp/router/e2e/e2eutil"
 )
 
 // testBadAnnotations: a nodebgp.io/peers annotation that cannot be used is
@@ -13,8 +15,8 @@ import (
 // node keeps its ToR session (from the flags) and its route on the ToR, and
 // says so when the annotation is fixed.
 func testBadAnnotations(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 3*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 3*time.Minute)
 	n := node(t, l, 1)
 	const key = "nodebgp.io/peers"
 	t.Cleanup(func() {
@@ -33,12 +35,12 @@ func testBadAnnotations(t *testing.T) {
 		{"address not an IP", `[{"address":"tor1.example","asn":65000}]`, key + "[0].address"},
 	}
 	for _, c := range cases {
-		logStep(t, "%s: %s=%s", c.name, key, c.value)
+		e2eutil.LogStep(t, "%s: %s=%s", c.name, key, c.value)
 		offset := logOffset(l, n)
 		if err := annotate(ctx, l, n, key, ptr(c.value)); err != nil {
 			t.Fatal(err)
 		}
-		took := eventually(t, 30*time.Second, 500*time.Millisecond, "Event for "+c.name, func() error {
+		took := e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, "Event for "+c.name, func() error {
 			if err := checkToRSession(ctx, l, n); err != nil {
 				return err
 			}
@@ -46,14 +48,14 @@ func testBadAnnotations(t *testing.T) {
 			return err
 		})
 		ev, _ := findEvent(ctx, l, n, "InvalidAnnotation", c.field)
-		logStep(t, "after %s: Event %s/%s %s: %s", took.Round(100*time.Millisecond), ev.Namespace, ev.Name, ev.Reason, ev.Message)
+		e2eutil.LogStep(t, "after %s: Event %s/%s %s: %s", took.Round(100*time.Millisecond), ev.Namespace, ev.Name, ev.Reason, ev.Message)
 		line, err := agentLogged(l, n, offset, c.field)
 		if err != nil {
 			t.Fatal(err)
 		}
-		logStep(t, "log: %s", line)
-		logStep(t, "the ToR session and %s on the ToR stay (3s)", n.PodCIDR)
-		consistently(t, 3*time.Second, 500*time.Millisecond, "ToR session with a bad annotation", func() error {
+		e2eutil.LogStep(t, "log: %s", line)
+		e2eutil.LogStep(t, "the ToR session and %s on the ToR stay (3s)", n.PodCIDR)
+		e2eutil.Consistently(t, 3*time.Second, 500*time.Millisecond, "ToR session with a bad annotation", func() error {
 			if err := checkToRSession(ctx, l, n); err != nil {
 				return err
 			}
@@ -61,12 +63,12 @@ func testBadAnnotations(t *testing.T) {
 			return err
 		})
 	}
-	logStep(t, "fixed: %s removed", key)
+	e2eutil.LogStep(t, "fixed: %s removed", key)
 	offset := logOffset(l, n)
 	if err := annotate(ctx, l, n, key, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, 500*time.Millisecond, "problems resolved", func() error {
+	e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, "problems resolved", func() error {
 		_, err := agentLogged(l, n, offset, "BGP configuration problems resolved")
 		return err
 	})

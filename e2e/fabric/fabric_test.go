@@ -8,7 +8,7 @@ import "testing"
 // run in this order; each restores what it changed (also when it fails), so
 // any one can run alone: go test -tags e2e -run 'TestFabric/03' ./e2e/fabric/
 func TestFabric(t *testing.T) {
-	requireLab(t)
+	suite.Lab(t)
 	steps := []struct {
 		name string
 		fn   func(t *testing.T)
@@ -22,6 +22,6 @@ func TestFabric(t *testing.T) {
 		{"07_max_prefix_a_peer_over_its_limit_is_torn_down_and_reported", testMaxPrefix},
 	}
 	for _, s := range steps {
-		step(t, s.name, s.fn)
+		suite.Step(t, s.name, s.fn)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -18,15 +19,15 @@ import (
 // node2, which accepts other upstream routes; node2's pod stays reachable
 // from rack 1.
 func testHijack(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 2*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	tor := l.ToRs[0]
 	node1, node2 := node(t, l, 1), node(t, l, 2)
 	nodes := upNodes(t, l)
 	moreSpecific := netip.PrefixFrom(node2.PodCIDR.Addr(), node2.PodCIDR.Bits()+1)
 	hijacks := []netip.Prefix{moreSpecific, lab.ClusterCIDR}
 	for _, p := range hijacks {
-		logStep(t, "%s announces %s", tor.Name, p)
+		e2eutil.LogStep(t, "%s announces %s", tor.Name, p)
 		if err := l.ToRAnnounce(ctx, tor, p); err != nil {
 			t.Fatal(err)
 		}
@@ -41,14 +42,14 @@ func testHijack(t *testing.T) {
 	// ToRAnnounce blackholes the prefixes in the ToR's own kernel; the ToR's
 	// forwarding is not under test here, only what the nodes do with the
 	// announcement, so the ToR keeps forwarding node2's pods to node2.
-	logStep(t, "%s: the announcement stays, its blackhole for %s goes", tor.Name, moreSpecific)
-	if _, err := run(ctx, "ip", "-n", tor.Name, "route", "del", "blackhole", moreSpecific.String()); err != nil {
+	e2eutil.LogStep(t, "%s: the announcement stays, its blackhole for %s goes", tor.Name, moreSpecific)
+	if _, err := e2eutil.Run(ctx, "ip", "-n", tor.Name, "route", "del", "blackhole", moreSpecific.String()); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
-		logStep(t, "%s received both from %s (gobgp neighbor %s adj-in)", n.Name, tor.Name, torAddr(n))
-		eventually(t, 20*time.Second, 500*time.Millisecond, n.Name+" receives the hijacks", func() error {
-			out, err := inNs(ctx, n.Netns, l.Tools.Gobgp, "neighbor", torAddr(n).String(), "adj-in")
+		e2eutil.LogStep(t, "%s received both from %s (gobgp neighbor %s adj-in)", n.Name, tor.Name, torAddr(n))
+		e2eutil.Eventually(t, 20*time.Second, 500*time.Millisecond, n.Name+" receives the hijacks", func() error {
+			out, err := e2eutil.InNs(ctx, n.Netns, l.Tools.Gobgp, "neighbor", torAddr(n).String(), "adj-in")
 			if err != nil {
 				return err
 			}
@@ -60,12 +61,12 @@ func testHijack(t *testing.T) {
 			return nil
 		})
 	}
-	logStep(t, "no node installs %s or %s (every 250ms for 5s)", moreSpecific, lab.ClusterCIDR)
+	e2eutil.LogStep(t, "no node installs %s or %s (every 250ms for 5s)", moreSpecific, lab.ClusterCIDR)
 	checks := 0
-	consistently(t, 5*time.Second, 250*time.Millisecond, "no hijack installed", func() error {
+	e2eutil.Consistently(t, 5*time.Second, 250*time.Millisecond, "no hijack installed", func() error {
 		checks++
 		return checkNoneInstalled(ctx, nodes, hijacks...)
 	})
-	logStep(t, "checked %d times on %d nodes: neither installed", checks, len(nodes))
+	e2eutil.LogStep(t, "checked %d times on %d nodes: neither installed", checks, len(nodes))
 	checkPodTalks(ctx, t, node1.Pod, node2.Pod)
 }

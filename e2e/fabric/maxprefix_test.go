@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/nodebgp/router/e2e/e2eutil"
 )
 
 // testMaxPrefix: node2 (--accept-upstream-routes) gets its ToR as an
@@ -15,8 +17,8 @@ import (
 // the ToR then announces two prefixes outside the cluster CIDR. GoBGP tears
 // the session down and the agent logs why.
 func testMaxPrefix(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 3*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 3*time.Minute)
 	tor := l.ToRs[0]
 	n := node(t, l, acceptingNode)
 	const key = "nodebgp.io/peers"
@@ -36,7 +38,7 @@ func testMaxPrefix(t *testing.T) {
 		// administratively down, and the agent does not bring it back when
 		// the limit is lifted. The step is the runbook's last, so the lost
 		// session harms no other step; its recovery is only printed.
-		took, err := waitFor(30*time.Second, time.Second, n.Name+" session back", func() error { return checkToRSession(cctx, l, n) })
+		took, err := e2eutil.WaitFor(30*time.Second, time.Second, n.Name+" session back", func() error { return checkToRSession(cctx, l, n) })
 		t.Logf("cleanup: with the limit lifted, %s's session back: %v after %s", n.Name, err == nil, took.Round(time.Second))
 	})
 
@@ -54,34 +56,34 @@ func testMaxPrefix(t *testing.T) {
 	}
 	limit := sent + 1
 	value := fmt.Sprintf(`[{"address":%q,"asn":%d,"maxPrefixes":%d}]`, torAddr(n), 65000, limit)
-	logStep(t, "the ToR sends %s %d prefixes; %s=%s", n.Name, sent, key, value)
+	e2eutil.LogStep(t, "the ToR sends %s %d prefixes; %s=%s", n.Name, sent, key, value)
 	if err := annotate(ctx, l, n, key, &value); err != nil {
 		t.Fatal(err)
 	}
-	consistently(t, 3*time.Second, 500*time.Millisecond, "session under the limit", func() error { return checkToRSession(ctx, l, n) })
+	e2eutil.Consistently(t, 3*time.Second, 500*time.Millisecond, "session under the limit", func() error { return checkToRSession(ctx, l, n) })
 
 	offset := logOffset(l, n)
-	logStep(t, "%s announces %v: %d prefixes for a limit of %d", tor.Name, extra, sent+len(extra), limit)
+	e2eutil.LogStep(t, "%s announces %v: %d prefixes for a limit of %d", tor.Name, extra, sent+len(extra), limit)
 	for _, p := range extra {
 		if err := l.ToRAnnounce(ctx, tor, p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var line string
-	took := eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" reports the prefix limit", func() error {
+	took := e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" reports the prefix limit", func() error {
 		var err error
 		line, err = agentLogged(l, n, offset, "prefix limit reached")
 		return err
 	})
-	logStep(t, "after %s the agent logged: %s", took.Round(100*time.Millisecond), line)
+	e2eutil.LogStep(t, "after %s the agent logged: %s", took.Round(100*time.Millisecond), line)
 	if down, err := agentLogged(l, n, offset, "Peer Down", torAddr(n).String()); err != nil {
 		t.Error(err)
 	} else {
-		logStep(t, "and: %s", down)
+		e2eutil.LogStep(t, "and: %s", down)
 	}
 	nb, _, err := torSession(ctx, l, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logStep(t, "the ToR: %s is %s, last reset %q, last NOTIFICATION %q", n.Name, nb.State, nb.LastReset, nb.LastNotification)
+	e2eutil.LogStep(t, "the ToR: %s is %s, last reset %q, last NOTIFICATION %q", n.Name, nb.State, nb.LastReset, nb.LastNotification)
 }

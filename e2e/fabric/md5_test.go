@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nodebgp/router/e2e/e2eutil"
 )
 
 // testMD5: the ToR requires TCP-MD5 passwords from two nodes, whose agents
@@ -15,19 +17,19 @@ import (
 // The right password comes up Established; the wrong one never does. The
 // step prints what the agent and FRR say about the wrong one.
 func testMD5(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 2*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	right, wrong := node(t, l, rightPasswordNode), node(t, l, wrongPasswordNode)
 
-	logStep(t, "%s (right password) is Established on the ToR", right.Name)
-	took := eventually(t, 60*time.Second, time.Second, right.Name+" MD5 session", func() error {
+	e2eutil.LogStep(t, "%s (right password) is Established on the ToR", right.Name)
+	took := e2eutil.Eventually(t, 60*time.Second, time.Second, right.Name+" MD5 session", func() error {
 		return checkToRSession(ctx, l, right)
 	})
-	logStep(t, "%s: Established (waited %s more)", right.Name, took.Round(100*time.Millisecond))
+	e2eutil.LogStep(t, "%s: Established (waited %s more)", right.Name, took.Round(100*time.Millisecond))
 
-	logStep(t, "%s (wrong password) configured its ToR peer %s and never gets Established (10s)", wrong.Name, torAddr(wrong))
+	e2eutil.LogStep(t, "%s (wrong password) configured its ToR peer %s and never gets Established (10s)", wrong.Name, torAddr(wrong))
 	var state string
-	consistently(t, 10*time.Second, time.Second, wrong.Name+" MD5 session stays down", func() error {
+	e2eutil.Consistently(t, 10*time.Second, time.Second, wrong.Name+" MD5 session stays down", func() error {
 		var err error
 		if state, err = nodeSessionState(ctx, l, wrong, torAddr(wrong)); err != nil {
 			return err
@@ -48,12 +50,12 @@ func testMD5(t *testing.T) {
 		return nil
 	})
 	nb, _, _ := torSession(ctx, l, wrong)
-	logStep(t, "%s sees its ToR session as %s; the ToR sees %s as %s (last reset %q)", wrong.Name, state, wrong.Name, nb.State, nb.LastReset)
+	e2eutil.LogStep(t, "%s sees its ToR session as %s; the ToR sees %s as %s (last reset %q)", wrong.Name, state, wrong.Name, nb.State, nb.LastReset)
 	lines, err := logLinesSince(l.AgentLog(wrong), 0, torAddr(wrong).String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	logStep(t, "what %s's agent logged about %s (%d lines):\n%s", wrong.Name, torAddr(wrong), len(lines), strings.Join(lastN(lines, 5), "\n"))
+	e2eutil.LogStep(t, "what %s's agent logged about %s (%d lines):\n%s", wrong.Name, torAddr(wrong), len(lines), strings.Join(lastN(lines, 5), "\n"))
 	frr, _ := os.ReadFile(l.ToRLog(l.ToRs[0]))
 	var frrLines []string
 	for _, line := range strings.Split(string(frr), "\n") {
@@ -61,7 +63,7 @@ func testMD5(t *testing.T) {
 			frrLines = append(frrLines, line)
 		}
 	}
-	logStep(t, "what the ToR's bgpd logged about %s (%d lines):\n%s", wrong.IP, len(frrLines), strings.Join(lastN(frrLines, 5), "\n"))
+	e2eutil.LogStep(t, "what the ToR's bgpd logged about %s (%d lines):\n%s", wrong.IP, len(frrLines), strings.Join(lastN(frrLines, 5), "\n"))
 }
 
 func lastN(lines []string, n int) []string {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -19,12 +20,12 @@ import (
 // resumes; the packets lost meanwhile are printed (the ToR's own zebra
 // removes bgpd's kernel routes while bgpd is down, see docs/lab.md).
 func testRestarts(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 3*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 3*time.Minute)
 	tor := l.ToRs[0]
 	node1, node2 := node(t, l, 1), node(t, l, 2)
 
-	logStep(t, "watching %s on %s every 200ms", node1.PodCIDR, tor.Name)
+	e2eutil.LogStep(t, "watching %s on %s every 200ms", node1.PodCIDR, tor.Name)
 	w := watchToRRoute(ctx, l, node1)
 	t.Cleanup(func() {
 		if !l.AgentRunning(node1) {
@@ -33,21 +34,21 @@ func testRestarts(t *testing.T) {
 			}
 		}
 	})
-	logStep(t, "%s's agent: SIGTERM", node1.Name)
+	e2eutil.LogStep(t, "%s's agent: SIGTERM", node1.Name)
 	stopped := time.Now()
 	if err := l.StopAgent(node1); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second)
-	logStep(t, "%s's agent: started again after %s", node1.Name, time.Since(stopped).Round(100*time.Millisecond))
+	e2eutil.LogStep(t, "%s's agent: started again after %s", node1.Name, time.Since(stopped).Round(100*time.Millisecond))
 	if err := l.StartAgent(node1); err != nil {
 		t.Fatal(err)
 	}
-	back := eventually(t, 60*time.Second, 200*time.Millisecond, node1.Name+" session back", func() error {
+	back := e2eutil.Eventually(t, 60*time.Second, 200*time.Millisecond, node1.Name+" session back", func() error {
 		return checkToRSession(ctx, l, node1)
 	})
 	sinceStop := time.Since(stopped)
-	eventually(t, 30*time.Second, 200*time.Millisecond, node1.Name+" route fresh on the ToR", func() error {
+	e2eutil.Eventually(t, 30*time.Second, 200*time.Millisecond, node1.Name+" route fresh on the ToR", func() error {
 		p, err := checkToRHasRoute(ctx, l, node1)
 		if err == nil && p.Stale {
 			return fmt.Errorf("%s is still stale", node1.PodCIDR)
@@ -55,7 +56,7 @@ func testRestarts(t *testing.T) {
 		return err
 	})
 	polls, misses, stale, firstErr := w.stop()
-	logStep(t, "agent restart: session back %s after the start (%s after SIGTERM); ToR polls %d, route missing %d, stale %d",
+	e2eutil.LogStep(t, "agent restart: session back %s after the start (%s after SIGTERM); ToR polls %d, route missing %d, stale %d",
 		back.Round(100*time.Millisecond), sinceStop.Round(100*time.Millisecond), polls, misses, stale)
 	if misses > 0 {
 		t.Errorf("the ToR lost %s during the agent restart in %d of %d polls: %v", node1.PodCIDR, misses, polls, firstErr)
@@ -64,19 +65,19 @@ func testRestarts(t *testing.T) {
 		t.Errorf("session back after %s, want within 15s", back)
 	}
 
-	logStep(t, "%s's bgpd restarts while %s pings %s every 50ms", tor.Name, node1.Pod.Netns, node2.Pod.IP)
-	p, err := startPinger(node1.Pod.Netns, node2.Pod.IP, 50*time.Millisecond, 90*time.Second)
+	e2eutil.LogStep(t, "%s's bgpd restarts while %s pings %s every 50ms", tor.Name, node1.Pod.Netns, node2.Pod.IP)
+	p, err := e2eutil.StartPinger(node1.Pod.Netns, node2.Pod.IP, 50*time.Millisecond, 90*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
 	restarted := time.Now()
 	if err := l.RestartToR(ctx, tor); err != nil {
-		_, _, _ = p.stop()
+		_, _, _ = p.Stop()
 		t.Fatal(err)
 	}
 	var sessions time.Duration
-	_, err = waitFor(60*time.Second, 200*time.Millisecond, "every session back after the bgpd restart", func() error {
+	_, err = e2eutil.WaitFor(60*time.Second, 200*time.Millisecond, "every session back after the bgpd restart", func() error {
 		for _, n := range upNodes(t, l) {
 			if err := checkToRSession(ctx, l, n); err != nil {
 				return err
@@ -89,16 +90,16 @@ func testRestarts(t *testing.T) {
 		return nil
 	})
 	time.Sleep(2 * time.Second)
-	sent, received, perr := p.stop()
+	sent, received, perr := p.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if perr != nil {
 		t.Fatal(perr)
 	}
-	logStep(t, "bgpd restart: every session and route back %s after it; pings sent %d lost %d (%.1fs at 50ms)",
+	e2eutil.LogStep(t, "bgpd restart: every session and route back %s after it; pings sent %d lost %d (%.1fs at 50ms)",
 		sessions.Round(100*time.Millisecond), sent, sent-received, float64(sent-received)*0.05)
-	if err := ping(ctx, node1.Pod.Netns, node2.Pod.IP, 3); err != nil {
+	if err := e2eutil.Ping(ctx, node1.Pod.Netns, node2.Pod.IP, 3); err != nil {
 		t.Errorf("after the bgpd restart: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -28,24 +29,24 @@ func upNodes(t *testing.T, l *lab.Lab) []*lab.Node {
 // node's own AS, and FRR's table holds each node's pod CIDR with that node as
 // next hop, and the communities its annotations set.
 func testSessions(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 2*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	nodes := upNodes(t, l)
 	for _, n := range nodes {
-		logStep(t, "%s (AS %d) is Established on %s as %s", n.Name, nodeASN(n.Number), l.ToRs[0].Name, n.IP)
-		took := eventually(t, 60*time.Second, time.Second, n.Name+" session on the ToR", func() error {
+		e2eutil.LogStep(t, "%s (AS %d) is Established on %s as %s", n.Name, nodeASN(n.Number), l.ToRs[0].Name, n.IP)
+		took := e2eutil.Eventually(t, 60*time.Second, time.Second, n.Name+" session on the ToR", func() error {
 			return checkToRSession(ctx, l, n)
 		})
-		logStep(t, "%s: Established after %s more", n.Name, took.Round(100*time.Millisecond))
+		e2eutil.LogStep(t, "%s: Established after %s more", n.Name, took.Round(100*time.Millisecond))
 	}
 	for _, n := range nodes {
 		var best lab.ToRPath
-		eventually(t, 30*time.Second, time.Second, n.Name+" pod CIDR on the ToR", func() error {
+		e2eutil.Eventually(t, 30*time.Second, time.Second, n.Name+" pod CIDR on the ToR", func() error {
 			var err error
 			best, err = checkToRHasRoute(ctx, l, n)
 			return err
 		})
-		logStep(t, "ToR: %s via %s, AS path %v, communities %v, large %v", n.PodCIDR, best.NextHops, best.ASPath, best.Communities, best.LargeCommunities)
+		e2eutil.LogStep(t, "ToR: %s via %s, AS path %v, communities %v, large %v", n.PodCIDR, best.NextHops, best.ASPath, best.Communities, best.LargeCommunities)
 		if !slices.Equal(best.ASPath, []uint32{nodeASN(n.Number)}) {
 			t.Errorf("%s on the ToR: AS path %v, want [%d]", n.PodCIDR, best.ASPath, nodeASN(n.Number))
 		}

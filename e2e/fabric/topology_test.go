@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -127,7 +128,7 @@ func prepareFabric(ctx context.Context, l *lab.Lab) error {
 	}
 	for _, n := range l.Nodes {
 		fmt.Printf("fabric: %s: default route via its ToR %s\n", n.Name, torAddr(n))
-		if _, err := run(ctx, "ip", "-n", n.Netns, "route", "replace", "default", "via", torAddr(n).String()); err != nil {
+		if _, err := e2eutil.Run(ctx, "ip", "-n", n.Netns, "route", "replace", "default", "via", torAddr(n).String()); err != nil {
 			return fmt.Errorf("node %s: default route: %w", n.Name, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -23,13 +24,13 @@ const echoPort = "8181"
 // no overlay: the node sends the packets to its ToR, and the pod sees the
 // other pod's own address.
 func testCrossRackTraffic(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, 2*time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	node1 := node(t, l, 1)
 	for _, n := range []int{2} {
 		target := node(t, l, n)
-		logStep(t, "%s routes %s via its ToR %s", node1.Name, target.Pod.IP, torAddr(node1))
-		out, err := output(ctx, "ip", "-n", node1.Netns, "route", "get", target.Pod.IP.String())
+		e2eutil.LogStep(t, "%s routes %s via its ToR %s", node1.Name, target.Pod.IP, torAddr(node1))
+		out, err := e2eutil.Output(ctx, "ip", "-n", node1.Netns, "route", "get", target.Pod.IP.String())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,8 +60,8 @@ func testCrossRackTraffic(t *testing.T) {
 				want[other.PodCIDR] = torAddr(n)
 			}
 		}
-		logStep(t, "%s installs the other nodes' pod CIDRs (protocol %s): %v", n.Name, routeProto, want)
-		eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" kernel routes", func() error {
+		e2eutil.LogStep(t, "%s installs the other nodes' pod CIDRs (protocol %s): %v", n.Name, routeProto, want)
+		e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" kernel routes", func() error {
 			got, err := kernelRoutes(ctx, n.Netns)
 			if err != nil {
 				return err
@@ -77,21 +78,21 @@ func testCrossRackTraffic(t *testing.T) {
 // sees from's own pod IP.
 func checkPodTalks(ctx context.Context, t *testing.T, from, to *lab.Pod) {
 	t.Helper()
-	logStep(t, "ping %s (%s) from %s (%s)", to.IP, to.Netns, from.IP, from.Netns)
-	eventually(t, 15*time.Second, time.Second, "ping "+to.Netns, func() error {
-		return ping(ctx, from.Netns, to.IP, 3)
+	e2eutil.LogStep(t, "ping %s (%s) from %s (%s)", to.IP, to.Netns, from.IP, from.Netns)
+	e2eutil.Eventually(t, 15*time.Second, time.Second, "ping "+to.Netns, func() error {
+		return e2eutil.Ping(ctx, from.Netns, to.IP, 3)
 	})
 	addr := net.JoinHostPort(to.IP.String(), echoPort)
-	logStep(t, "TCP: a listener in %s on %s answers a line sent from %s", to.Netns, addr, from.Netns)
-	srv, err := startEcho(to.Netns, addr, to.Netns)
+	e2eutil.LogStep(t, "TCP: a listener in %s on %s answers a line sent from %s", to.Netns, addr, from.Netns)
+	srv, err := e2eutil.StartEcho(to.Netns, addr, to.Netns)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
 	line := "hello from " + from.Netns
 	want := fmt.Sprintf("%s from %s: %s", to.Netns, from.IP, line)
-	eventually(t, 10*time.Second, time.Second, "TCP to "+addr, func() error {
-		got, err := echo(ctx, from.Netns, addr, line)
+	e2eutil.Eventually(t, 10*time.Second, time.Second, "TCP to "+addr, func() error {
+		got, err := e2eutil.Echo(ctx, from.Netns, addr, line)
 		if err != nil {
 			return err
 		}

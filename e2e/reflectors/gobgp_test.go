@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -28,7 +29,7 @@ const sessionEstablished = 6
 
 // bgpNeighbors reads node's neighbors through its own gobgp API.
 func bgpNeighbors(ctx context.Context, l *lab.Lab, node *lab.Node) ([]bgpNeighbor, error) {
-	out, err := output(ctx, "ip", "netns", "exec", node.Netns, l.Tools.Gobgp, "-j", "neighbor")
+	out, err := e2eutil.Output(ctx, "ip", "netns", "exec", node.Netns, l.Tools.Gobgp, "-j", "neighbor")
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading BGP neighbors: %w", node.Name, err)
 	}
@@ -82,7 +83,7 @@ type ribPath struct {
 // `gobgp -j global rib <prefix>`: {"<prefix>":[{"attrs":[{"type":10,
 // "value":["10.0.0.1"]},...],"neighbor-ip":"10.199.1.11",...}]}.
 func ribPaths(ctx context.Context, l *lab.Lab, node *lab.Node, prefix netip.Prefix) ([]ribPath, error) {
-	out, err := output(ctx, "ip", "netns", "exec", node.Netns, l.Tools.Gobgp, "-j", "global", "rib", prefix.String())
+	out, err := e2eutil.Output(ctx, "ip", "netns", "exec", node.Netns, l.Tools.Gobgp, "-j", "global", "rib", prefix.String())
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the RIB: %w", node.Name, err)
 	}

@@ -8,7 +8,7 @@ import "testing"
 // share one lab, run in this order and change nothing, so any one can run
 // alone: go test -tags e2e -run 'TestReflectors/02' ./e2e/reflectors/
 func TestReflectors(t *testing.T) {
-	requireLab(t)
+	suite.Lab(t)
 	steps := []struct {
 		name string
 		fn   func(t *testing.T)
@@ -18,6 +18,6 @@ func TestReflectors(t *testing.T) {
 		{"03_traffic_every_pod_reaches_every_other_pod", testTraffic},
 	}
 	for _, s := range steps {
-		step(t, s.name, s.fn)
+		suite.Step(t, s.name, s.fn)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -22,7 +23,7 @@ const routeProto = "78"
 // kernelRoutes reads the routes of the agent's protocol in a namespace, by
 // destination, as `ip -j route show proto 78` shows them.
 func kernelRoutes(ctx context.Context, netns string) (map[netip.Prefix]netip.Addr, error) {
-	out, err := output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
+	out, err := e2eutil.Output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
 	if err != nil {
 		return nil, err
 	}
@@ -57,8 +58,8 @@ func kernelRoutes(ctx context.Context, netns string) (map[netip.Prefix]netip.Add
 // the originator's next hop on unchanged: traffic goes straight to the
 // owner, never through a reflector.
 func testRoutes(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, time.Minute)
 	for _, n := range l.Nodes {
 		want := map[netip.Prefix]netip.Addr{}
 		for _, other := range l.Nodes {
@@ -66,8 +67,8 @@ func testRoutes(t *testing.T) {
 				want[other.PodCIDR] = other.IP
 			}
 		}
-		logStep(t, "%s: ip -j route show proto %s is exactly %v", n.Name, routeProto, want)
-		eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" kernel routes", func() error {
+		e2eutil.LogStep(t, "%s: ip -j route show proto %s is exactly %v", n.Name, routeProto, want)
+		e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" kernel routes", func() error {
 			got, err := kernelRoutes(ctx, n.Netns)
 			if err != nil {
 				return err
@@ -94,8 +95,8 @@ func checkReflected(ctx context.Context, t *testing.T, l *lab.Lab) {
 			if other == n || isReflector(n.Number) || isReflector(other.Number) {
 				continue
 			}
-			logStep(t, "%s: gobgp global rib %s has a path from each reflector with CLUSTER_LIST [%s]", n.Name, other.PodCIDR, clusterID)
-			eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" reflected paths", func() error {
+			e2eutil.LogStep(t, "%s: gobgp global rib %s has a path from each reflector with CLUSTER_LIST [%s]", n.Name, other.PodCIDR, clusterID)
+			e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" reflected paths", func() error {
 				paths, err := ribPaths(ctx, l, n, other.PodCIDR)
 				if err != nil {
 					return err

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
 
@@ -18,8 +19,8 @@ import (
 // the reflectors. Prints how many sessions the cluster has against the full
 // mesh's n(n-1)/2.
 func testSessions(t *testing.T) {
-	l := requireLab(t)
-	ctx := testContext(t, time.Minute)
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, time.Minute)
 	sessions := 0
 	for _, n := range l.Nodes {
 		want := expectedPeers(n.Number)
@@ -27,8 +28,8 @@ func testSessions(t *testing.T) {
 		if isReflector(n.Number) {
 			role = "reflector"
 		}
-		logStep(t, "%s (%s): gobgp -j neighbor shows exactly %v, all Established", n.Name, role, want)
-		eventually(t, 30*time.Second, time.Second, n.Name+" BGP neighbors", func() error {
+		e2eutil.LogStep(t, "%s (%s): gobgp -j neighbor shows exactly %v, all Established", n.Name, role, want)
+		e2eutil.Eventually(t, 30*time.Second, time.Second, n.Name+" BGP neighbors", func() error {
 			nbs, err := bgpNeighbors(ctx, l, n)
 			if err != nil {
 				return err

@@ -1,6 +1,6 @@
 //go:build e2e
 
-package fabric
+package e2eutil
 
 import (
 	"bytes"
@@ -17,8 +17,8 @@ import (
 
 var pingSummary = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
 
-// pingStats reads sent and received from ping's summary line.
-func pingStats(out string) (sent, received int, err error) {
+// PingStats reads sent and received from ping's summary line.
+func PingStats(out string) (sent, received int, err error) {
 	m := pingSummary.FindStringSubmatch(out)
 	if m == nil {
 		return 0, 0, fmt.Errorf("no summary in ping's output: %q", out)
@@ -28,11 +28,11 @@ func pingStats(out string) (sent, received int, err error) {
 	return sent, received, nil
 }
 
-// ping sends count echo requests from a namespace and wants every answer.
-func ping(ctx context.Context, fromNs string, to netip.Addr, count int) error {
-	out, runErr := run(ctx, "ip", "netns", "exec", fromNs, "ping", "-n", "-q",
+// Ping sends count echo requests from a namespace and wants every answer.
+func Ping(ctx context.Context, fromNs string, to netip.Addr, count int) error {
+	out, runErr := Run(ctx, "ip", "netns", "exec", fromNs, "ping", "-n", "-q",
 		"-c", strconv.Itoa(count), "-i", "0.2", "-W", "2", to.String())
-	sent, received, err := pingStats(out)
+	sent, received, err := PingStats(out)
 	if err != nil {
 		return fmt.Errorf("ping %s from %s: %w (%v)", to, fromNs, err, runErr)
 	}
@@ -42,8 +42,8 @@ func ping(ctx context.Context, fromNs string, to netip.Addr, count int) error {
 	return nil
 }
 
-// pinger is a ping running in the background, to count losses across an event.
-type pinger struct {
+// Pinger is a ping running in the background, to count losses across an event.
+type Pinger struct {
 	cmd  *exec.Cmd
 	out  bytes.Buffer
 	done chan error
@@ -53,10 +53,10 @@ type pinger struct {
 	stopErr        error
 }
 
-// startPinger pings to from fromNs every interval. ping's own -w deadline
+// StartPinger pings to from fromNs every interval. ping's own -w deadline
 // bounds it even if the suite dies without stopping it.
-func startPinger(fromNs string, to netip.Addr, interval, maxRun time.Duration) (*pinger, error) {
-	p := &pinger{done: make(chan error, 1)}
+func StartPinger(fromNs string, to netip.Addr, interval, maxRun time.Duration) (*Pinger, error) {
+	p := &Pinger{done: make(chan error, 1)}
 	p.cmd = exec.Command("ip", "netns", "exec", fromNs, "ping", "-n", "-q",
 		"-i", strconv.FormatFloat(interval.Seconds(), 'f', 3, 64),
 		"-W", "1", "-w", strconv.Itoa(int(maxRun.Seconds())), to.String())
@@ -68,11 +68,11 @@ func startPinger(fromNs string, to netip.Addr, interval, maxRun time.Duration) (
 	return p, nil
 }
 
-// stop ends the ping with SIGINT, which makes it print its summary, and
+// Stop ends the ping with SIGINT, which makes it print its summary, and
 // returns the counts. `ip netns exec` execs ping in place, so the pid is
 // ping's own.
 // Calling it again returns the same counts.
-func (p *pinger) stop() (sent, received int, err error) {
+func (p *Pinger) Stop() (sent, received int, err error) {
 	p.stopOnce.Do(func() {
 		_ = p.cmd.Process.Signal(syscall.SIGINT)
 		select {
@@ -83,7 +83,7 @@ func (p *pinger) stop() (sent, received int, err error) {
 			p.stopErr = fmt.Errorf("ping did not stop on SIGINT; output: %q", p.out.String())
 			return
 		}
-		p.sent, p.received, p.stopErr = pingStats(p.out.String())
+		p.sent, p.received, p.stopErr = PingStats(p.out.String())
 	})
 	return p.sent, p.received, p.stopErr
 }

@@ -1,6 +1,6 @@
 //go:build e2e
 
-package reflectors
+package e2eutil
 
 import (
 	"context"
@@ -23,7 +23,7 @@ var etcdPorts = []string{"12379", "12380"}
 
 // busyEtcdPorts lists the etcd ports something listens on.
 func busyEtcdPorts(ctx context.Context) ([]string, error) {
-	out, err := output(ctx, "ss", "-Hltn")
+	out, err := Output(ctx, "ss", "-Hltn")
 	if err != nil {
 		return nil, err
 	}
@@ -44,10 +44,10 @@ func busyEtcdPorts(ctx context.Context) ([]string, error) {
 
 // stopOwnLeftovers ends, by pid, the processes whose command line names a
 // file under dir (the suite's own etcd and kube-apiserver), SIGTERM first.
-func stopOwnLeftovers(dir string) {
+func stopOwnLeftovers(name, dir string) {
 	pids := ownProcesses(dir)
 	for _, pid := range pids {
-		fmt.Printf("reflectors: pid %d still runs from %s after lab down: stopping it\n", pid, dir)
+		fmt.Printf("%s: pid %d still runs from %s after lab down: stopping it\n", name, pid, dir)
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}
 	deadline := time.Now().Add(10 * time.Second)

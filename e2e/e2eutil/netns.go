@@ -1,6 +1,6 @@
 //go:build e2e
 
-package e2e
+package e2eutil
 
 import (
 	"bufio"
@@ -21,10 +21,10 @@ import (
 // helpers create listeners and connections inside a lab namespace from the
 // test process itself, so the suite needs no socat, nc or curl on the host.
 
-// inNetns runs fn on an OS thread switched into the named namespace. If the
+// InNetns runs fn on an OS thread switched into the named namespace. If the
 // thread cannot be switched back it stays locked, and Go retires it when the
 // goroutine ends, so no other goroutine ever runs in the wrong namespace.
-func inNetns(name string, fn func() error) error {
+func InNetns(name string, fn func() error) error {
 	runtime.LockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
@@ -50,10 +50,10 @@ func inNetns(name string, fn func() error) error {
 	return fn()
 }
 
-// dialIn opens a TCP connection from inside a namespace.
-func dialIn(ctx context.Context, ns, addr string, timeout time.Duration) (net.Conn, error) {
+// DialIn opens a TCP connection from inside a namespace.
+func DialIn(ctx context.Context, ns, addr string, timeout time.Duration) (net.Conn, error) {
 	var conn net.Conn
-	err := inNetns(ns, func() error {
+	err := InNetns(ns, func() error {
 		d := net.Dialer{Timeout: timeout}
 		var err error
 		conn, err = d.DialContext(ctx, "tcp", addr)
@@ -65,19 +65,19 @@ func dialIn(ctx context.Context, ns, addr string, timeout time.Duration) (net.Co
 	return conn, nil
 }
 
-// echoServer answers every line it reads with "<name> from <client IP>:
+// EchoServer answers every line it reads with "<name> from <client IP>:
 // <line>", so a client knows who answered and with which source address its
 // packets arrived, not only that something answered.
-type echoServer struct {
+type EchoServer struct {
 	name string
 	ln   net.Listener
 	wg   sync.WaitGroup
 }
 
-// startEcho listens on addr inside a namespace and serves until Close.
-func startEcho(ns, addr, name string) (*echoServer, error) {
+// StartEcho listens on addr inside a namespace and serves until Close.
+func StartEcho(ns, addr, name string) (*EchoServer, error) {
 	var ln net.Listener
-	err := inNetns(ns, func() error {
+	err := InNetns(ns, func() error {
 		var err error
 		ln, err = net.Listen("tcp", addr)
 		return err
@@ -85,13 +85,13 @@ func startEcho(ns, addr, name string) (*echoServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s in %s: %w", addr, ns, err)
 	}
-	s := &echoServer{name: name, ln: ln}
+	s := &EchoServer{name: name, ln: ln}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
 }
 
-func (s *echoServer) serve() {
+func (s *EchoServer) serve() {
 	defer s.wg.Done()
 	for {
 		conn, err := s.ln.Accept()
@@ -113,15 +113,16 @@ func (s *echoServer) serve() {
 	}
 }
 
-func (s *echoServer) Close() {
+// Close stops listening and waits for the connections in flight.
+func (s *EchoServer) Close() {
 	_ = s.ln.Close()
 	s.wg.Wait()
 }
 
-// echo sends one line from ns to addr and returns the answer without its
+// Echo sends one line from ns to addr and returns the answer without its
 // newline.
-func echo(ctx context.Context, ns, addr, line string) (string, error) {
-	conn, err := dialIn(ctx, ns, addr, 5*time.Second)
+func Echo(ctx context.Context, ns, addr, line string) (string, error) {
+	conn, err := DialIn(ctx, ns, addr, 5*time.Second)
 	if err != nil {
 		return "", err
 	}
@@ -137,14 +138,14 @@ func echo(ctx context.Context, ns, addr, line string) (string, error) {
 	return strings.TrimSuffix(reply, "\n"), nil
 }
 
-// httpGetIn fetches url from inside a namespace and returns status and body.
-func httpGetIn(ctx context.Context, ns, url string) (int, string, error) {
+// HTTPGetIn fetches url from inside a namespace and returns status and body.
+func HTTPGetIn(ctx context.Context, ns, url string) (int, string, error) {
 	client := &http.Client{
 		Timeout: 5 * time.Second,
 		Transport: &http.Transport{
 			DisableKeepAlives: true,
 			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-				return dialIn(ctx, ns, addr, 5*time.Second)
+				return DialIn(ctx, ns, addr, 5*time.Second)
 			},
 		},
 	}
