@@ -164,39 +164,31 @@ func learnedFromPeer(p *api.Path) bool {
 // reported; withdrawals and paths GoBGP marks as having an unusable next
 // hop are not routes. The result is sorted, without repeats.
 func bestLearned(dsts []*api.Destination, localASN uint32) ([]Path, []error) {
-	var out []Path
-	var errs []error
-	for _, d := range dsts {
-		for _, p := range multipaths(d.GetPaths(), localASN) {
-			path, err := pathFromAPI(p)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			out = append(out, path)
-		}
-	}
-	slices.SortFunc(out, comparePaths)
+	out, errs := convertPaths(dsts, func(paths []*api.Path) []*api.Path { return multipaths(paths, localASN) })
 	return slices.Compact(out), errs
 }
 
 // localPaths returns the paths this speaker originated, converted.
 func localPaths(dsts []*api.Destination) ([]Path, []error) {
-	return convertPaths(dsts, func(p *api.Path) bool {
-		return !p.GetIsWithdraw() && !learnedFromPeer(p)
+	return convertPaths(dsts, func(paths []*api.Path) []*api.Path {
+		var local []*api.Path
+		for _, p := range paths {
+			if !p.GetIsWithdraw() && !learnedFromPeer(p) {
+				local = append(local, p)
+			}
+		}
+		return local
 	})
 }
 
-// convertPaths converts the paths keep selects, sorted; a path that cannot be
-// converted is skipped and reported, never allowed to hide the others.
-func convertPaths(dsts []*api.Destination, keep func(*api.Path) bool) ([]Path, []error) {
+// convertPaths converts the paths pick selects of each destination, sorted
+// (repeats kept: a local path GoBGP holds twice must be seen twice); a path that cannot be converted is skipped and
+// reported, never allowed to hide the others.
+func convertPaths(dsts []*api.Destination, pick func([]*api.Path) []*api.Path) ([]Path, []error) {
 	var out []Path
 	var errs []error
 	for _, d := range dsts {
-		for _, p := range d.GetPaths() {
-			if !keep(p) {
-				continue
-			}
+		for _, p := range pick(d.GetPaths()) {
 			path, err := pathFromAPI(p)
 			if err != nil {
 				errs = append(errs, err)
