@@ -116,8 +116,12 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	nodeInformer := factory.Core().V1().Nodes()
 	a.nodes = nodeInformer.Lister()
 	if _, err := nodeInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { a.nodeChanged.poke() },
-		UpdateFunc: func(_, _ any) { a.nodeChanged.poke() },
+		AddFunc: func(any) { a.nodeChanged.poke() },
+		UpdateFunc: func(old, cur any) {
+			if routingFactsChanged(old, cur) {
+				a.nodeChanged.poke()
+			}
+		},
 		DeleteFunc: func(any) { a.nodeChanged.poke() },
 	}); err != nil {
 		return fmt.Errorf("watching nodes: %w", err)

@@ -37,6 +37,7 @@ func (a *agent) nodeLoop(ctx context.Context) error {
 	tick := time.NewTicker(a.cfg.RoutesSyncPeriod)
 	defer tick.Stop()
 	routesSynced := a.routesSynced
+	a.checkAPI(ctx)
 	for {
 		a.reconcileNode(ctx, st, routesSynced == nil)
 		select {
@@ -44,6 +45,9 @@ func (a *agent) nodeLoop(ctx context.Context) error {
 			return ctx.Err()
 		case <-a.nodeChanged:
 		case <-tick.C:
+			// Once per period, not per pass: Node events can come by the
+			// hundred in a big cluster, and the answer would not change.
+			a.checkAPI(ctx)
 		case <-routesSynced:
 			routesSynced = nil
 		}
@@ -88,7 +92,6 @@ func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced b
 	if cniErr == nil && bridgeErr == nil && routesSynced {
 		a.report("advertise", a.speaker.SetAdvertised(ctx, advertisements(cidrs, a.nodeIPs())))
 	}
-	a.checkAPI(ctx)
 }
 
 // checkOwnNode warns when this node's Node object vanished or shows other pod

@@ -9,9 +9,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
+// AnnotationPrefix starts every Node annotation nodebgp reads.
+const AnnotationPrefix = "nodebgp.io/"
+
 // The Node annotations this package reads.
 const (
-	AnnotationASN                   = "nodebgp.io/asn"
+	AnnotationASN                   = AnnotationPrefix + "asn"
 	AnnotationPeers                 = "nodebgp.io/peers"
 	AnnotationRouteReflectorCluster = "nodebgp.io/route-reflector-cluster-id"
 	AnnotationCommunities           = "nodebgp.io/communities"
