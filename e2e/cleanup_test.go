@@ -32,7 +32,7 @@ func testCleanup(t *testing.T) {
 	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	node1, node2 := nodeNumbered(t, l, 1), nodeNumbered(t, l, 2)
 
-	e2eutil.LogStep(t, "before: %s has routes of proto %s, NODEBGP chains, %s and bridge %s", node1.Name, routeProto, lab.ConflistName, podBridge)
+	e2eutil.LogStep(t, "before: %s has routes of proto %s, NODEBGP chains, %s and bridge %s", node1.Name, e2eutil.RouteProto, lab.ConflistName, podBridge)
 	e2eutil.Eventually(t, routeWait, 500*time.Millisecond, "the agent's state on "+node1.Name, func() error {
 		return agentLeftovers(ctx, node1, true)
 	})
@@ -53,7 +53,7 @@ func testCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e2eutil.LogStep(t, "after: no route of proto %s, no NODEBGP chain, no %s, no bridge %s", routeProto, lab.ConflistName, podBridge)
+	e2eutil.LogStep(t, "after: no route of proto %s, no NODEBGP chain, no %s, no bridge %s", e2eutil.RouteProto, lab.ConflistName, podBridge)
 	if err := agentLeftovers(ctx, node1, false); err != nil {
 		t.Error(err)
 	}
@@ -83,11 +83,11 @@ func agentLeftovers(ctx context.Context, node *lab.Node, present bool) error {
 			errs = append(errs, fmt.Errorf("%s: %s %s", node.Name, what, state))
 		}
 	}
-	routes, err := kernelRoutes(ctx, node.Netns)
+	routes, err := e2eutil.KernelRoutes(ctx, node.Netns)
 	if err != nil {
 		return err
 	}
-	expect(fmt.Sprintf("routes of proto %s (%v)", routeProto, routes), len(routes) > 0)
+	expect(fmt.Sprintf("routes of proto %s (%v)", e2eutil.RouteProto, routes), len(routes) > 0)
 
 	for _, save := range []string{"iptables-save", "ip6tables-save"} {
 		rules, err := e2eutil.Output(ctx, "ip", "netns", "exec", node.Netns, save)

@@ -35,12 +35,12 @@ func testMesh(t *testing.T) {
 	})
 	t.Logf("mesh complete after %s", took.Round(time.Millisecond))
 
-	e2eutil.LogStep(t, "every node routes the other nodes' pod CIDRs with proto %s via their node IP, and nothing else", routeProto)
+	e2eutil.LogStep(t, "every node routes the other nodes' pod CIDRs with proto %s via their node IP, and nothing else", e2eutil.RouteProto)
 	e2eutil.Eventually(t, routeWait, 500*time.Millisecond, "kernel routes of the mesh", func() error {
 		return checkMeshRoutes(ctx, l.Nodes)
 	})
 	for _, n := range l.Nodes {
-		got, _ := kernelRoutes(ctx, n.Netns)
+		got, _ := e2eutil.KernelRoutes(ctx, n.Netns)
 		t.Logf("%s: %v", n.Name, got)
 	}
 }

@@ -24,12 +24,12 @@ func testRouteDeletedByHand(t *testing.T) {
 		return checkRoutes(ctx, node1, want)
 	})
 
-	e2eutil.LogStep(t, "ip -n %s route del %s proto %s", node1.Netns, node2.PodCIDR, routeProto)
+	e2eutil.LogStep(t, "ip -n %s route del %s proto %s", node1.Netns, node2.PodCIDR, e2eutil.RouteProto)
 	// The command's success proves the route was gone; the agent may put it
 	// back within milliseconds (it watches route deletions), so its absence
 	// is not checked afterwards.
 	deleted := time.Now()
-	e2eutil.MustRun(ctx, t, "ip", "-n", node1.Netns, "route", "del", node2.PodCIDR.String(), "proto", routeProto)
+	e2eutil.MustRun(ctx, t, "ip", "-n", node1.Netns, "route", "del", node2.PodCIDR.String(), "proto", e2eutil.RouteProto)
 
 	limit := 3 * syncPeriod
 	e2eutil.LogStep(t, "the route is back within %s (3 x --routes-sync-period)", limit)
@@ -60,8 +60,8 @@ func testUplinkFlap(t *testing.T) {
 	})
 	e2eutil.MustRun(ctx, t, "ip", "-n", node1.Netns, "link", "set", "eth0", "down")
 	time.Sleep(2 * time.Second)
-	if got, err := kernelRoutes(ctx, node1.Netns); err == nil {
-		t.Logf("with eth0 down, %s has %d routes of proto %s left (the kernel drops routes via a link that goes down)", node1.Name, len(got), routeProto)
+	if got, err := e2eutil.KernelRoutes(ctx, node1.Netns); err == nil {
+		t.Logf("with eth0 down, %s has %d routes of proto %s left (the kernel drops routes via a link that goes down)", node1.Name, len(got), e2eutil.RouteProto)
 	}
 
 	e2eutil.LogStep(t, "ip -n %s link set eth0 up", node1.Netns)

@@ -156,7 +156,7 @@ func testNodeDeletedWhileAgentStopped(t *testing.T) {
 
 	e2eutil.LogStep(t, "%s drops the stale %s within %s, and never loses %s", node1.Name, node3.PodCIDR, restartPruneWait, node2.PodCIDR)
 	took := e2eutil.Eventually(t, restartPruneWait, 250*time.Millisecond, node1.Name+" prunes "+node3.PodCIDR.String(), func() error {
-		got, err := kernelRoutes(ctx, node1.Netns)
+		got, err := e2eutil.KernelRoutes(ctx, node1.Netns)
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -14,41 +13,6 @@ import (
 	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
-
-// routeProto is the kernel route protocol of every route the agent installs.
-const routeProto = "78"
-
-// kernelRoutes reads the routes of the agent's protocol in a namespace, by
-// destination, as `ip -j route show proto 78` shows them.
-func kernelRoutes(ctx context.Context, netns string) (map[netip.Prefix]netip.Addr, error) {
-	out, err := e2eutil.Output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
-	if err != nil {
-		return nil, err
-	}
-	var rows []struct {
-		Dst     string `json:"dst"`
-		Gateway string `json:"gateway"`
-	}
-	if strings.TrimSpace(out) != "" {
-		if err := json.Unmarshal([]byte(out), &rows); err != nil {
-			return nil, fmt.Errorf("%s: reading ip -j route: %w: %s", netns, err, out)
-		}
-	}
-	got := make(map[netip.Prefix]netip.Addr, len(rows))
-	for _, r := range rows {
-		dst := r.Dst
-		if !strings.Contains(dst, "/") {
-			dst += "/32"
-		}
-		p, err := netip.ParsePrefix(dst)
-		if err != nil {
-			return nil, fmt.Errorf("%s: route dst %q: %w", netns, r.Dst, err)
-		}
-		gw, _ := netip.ParseAddr(r.Gateway) // invalid (zero) when the route has none
-		got[p] = gw
-	}
-	return got, nil
-}
 
 // meshRoutes is what node's kernel must hold: a route of our protocol to the
 // pod CIDR of every other node in peers, via that node's IP, and nothing else.
@@ -82,12 +46,12 @@ func diffRoutes(netns string, got, want map[netip.Prefix]netip.Addr) error {
 		return nil
 	}
 	slices.Sort(problems)
-	return fmt.Errorf("%s proto %s routes: %s", netns, routeProto, strings.Join(problems, "; "))
+	return fmt.Errorf("%s proto %s routes: %s", netns, e2eutil.RouteProto, strings.Join(problems, "; "))
 }
 
 // checkRoutes compares node's routes of our protocol with want.
 func checkRoutes(ctx context.Context, node *lab.Node, want map[netip.Prefix]netip.Addr) error {
-	got, err := kernelRoutes(ctx, node.Netns)
+	got, err := e2eutil.KernelRoutes(ctx, node.Netns)
 	if err != nil {
 		return err
 	}

@@ -36,25 +36,7 @@ func testPodTraffic(t *testing.T) {
 			return e2eutil.Ping(ctx, pod1.Netns, target.IP, 3)
 		})
 
-		addr := net.JoinHostPort(target.IP.String(), echoPort)
-		e2eutil.LogStep(t, "TCP: a listener in %s on %s answers a line sent from %s", target.Netns, addr, pod1.Netns)
-		srv, err := e2eutil.StartEcho(target.Netns, addr, target.Netns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		line := "hello from " + pod1.Netns
-		want := fmt.Sprintf("%s from %s: %s", target.Netns, pod1.IP, line)
-		e2eutil.Eventually(t, 10*time.Second, time.Second, "TCP to "+addr, func() error {
-			got, err := e2eutil.Echo(ctx, pod1.Netns, addr, line)
-			if err != nil {
-				return err
-			}
-			if got != want {
-				return fmt.Errorf("reply %q, want %q", got, want)
-			}
-			return nil
-		})
-		srv.Close()
+		e2eutil.CheckPodTCP(ctx, t, pod1, target, echoPort)
 	}
 }
 

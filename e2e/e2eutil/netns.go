@@ -12,8 +12,10 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
+	"github.com/nodebgp/router/e2e/lab"
 	"github.com/vishvananda/netns"
 )
 
@@ -163,4 +165,29 @@ func HTTPGetIn(ctx context.Context, ns, url string) (int, string, error) {
 		return resp.StatusCode, "", fmt.Errorf("GET %s in %s: reading the body: %w", url, ns, err)
 	}
 	return resp.StatusCode, string(body), nil
+}
+
+// CheckPodTCP: a TCP echo listener in pod to on port answers a line sent
+// from pod from, and the reply shows from's own pod IP (no NAT between pods).
+func CheckPodTCP(ctx context.Context, t *testing.T, from, to *lab.Pod, port string) {
+	t.Helper()
+	addr := net.JoinHostPort(to.IP.String(), port)
+	LogStep(t, "TCP: a listener in %s on %s answers a line sent from %s", to.Netns, addr, from.Netns)
+	srv, err := StartEcho(to.Netns, addr, to.Netns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	line := "hello from " + from.Netns
+	want := fmt.Sprintf("%s from %s: %s", to.Netns, from.IP, line)
+	Eventually(t, 10*time.Second, time.Second, "TCP to "+addr, func() error {
+		got, err := Echo(ctx, from.Netns, addr, line)
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("reply %q, want %q", got, want)
+		}
+		return nil
+	})
 }

@@ -13,9 +13,6 @@ import (
 	"github.com/nodebgp/router/e2e/e2eutil"
 )
 
-// routeProto is the kernel route protocol of every route the agent installs.
-const routeProto = "78"
-
 // kernelRoute is one route of the agent's protocol: its gateways, one for a
 // plain route, several (sorted) for a multipath route.
 type kernelRoute struct {
@@ -36,7 +33,7 @@ func (r kernelRoute) String() string {
 // a multipath route as
 // {"dst":"198.51.100.0/24","nexthops":[{"gateway":"10.199.1.253",...},...]}.
 func kernelRoutes(ctx context.Context, netns string) (map[netip.Prefix]kernelRoute, error) {
-	out, err := e2eutil.Output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
+	out, err := e2eutil.Output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", e2eutil.RouteProto)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +60,7 @@ func kernelRoutes(ctx context.Context, netns string) (map[netip.Prefix]kernelRou
 			return nil, fmt.Errorf("%s: route dst %q: %w", netns, r.Dst, err)
 		}
 		if prev, ok := got[p]; ok {
-			return nil, fmt.Errorf("%s: two routes of protocol %s to %s (%v and another), want one: %s", netns, routeProto, p, prev, strings.TrimSpace(out))
+			return nil, fmt.Errorf("%s: two routes of protocol %s to %s (%v and another), want one: %s", netns, e2eutil.RouteProto, p, prev, strings.TrimSpace(out))
 		}
 		var route kernelRoute
 		gateways := []string{r.Gateway}
@@ -97,7 +94,7 @@ func checkRoute(ctx context.Context, netns string, dst netip.Prefix, want ...net
 	}
 	got, ok := routes[dst]
 	if !ok {
-		return fmt.Errorf("%s: no route of protocol %s to %s (routes %v)", netns, routeProto, dst, routes)
+		return fmt.Errorf("%s: no route of protocol %s to %s (routes %v)", netns, e2eutil.RouteProto, dst, routes)
 	}
 	want = slices.Clone(want)
 	slices.SortFunc(want, func(a, b netip.Addr) int { return a.Compare(b) })

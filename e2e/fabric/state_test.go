@@ -4,50 +4,13 @@ package fabric
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
-
-// routeProto is the kernel route protocol of every route the agent installs.
-const routeProto = "78"
-
-// kernelRoutes reads the routes of the agent's protocol in a namespace, by
-// destination, as `ip -j route show proto 78` shows them.
-func kernelRoutes(ctx context.Context, netns string) (map[netip.Prefix]netip.Addr, error) {
-	out, err := e2eutil.Output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
-	if err != nil {
-		return nil, err
-	}
-	var rows []struct {
-		Dst     string `json:"dst"`
-		Gateway string `json:"gateway"`
-	}
-	if strings.TrimSpace(out) != "" {
-		if err := json.Unmarshal([]byte(out), &rows); err != nil {
-			return nil, fmt.Errorf("%s: reading ip -j route: %w: %s", netns, err, out)
-		}
-	}
-	got := make(map[netip.Prefix]netip.Addr, len(rows))
-	for _, r := range rows {
-		dst := r.Dst
-		if !strings.Contains(dst, "/") {
-			dst += "/32"
-		}
-		p, err := netip.ParsePrefix(dst)
-		if err != nil {
-			return nil, fmt.Errorf("%s: route dst %q: %w", netns, r.Dst, err)
-		}
-		gw, _ := netip.ParseAddr(r.Gateway)
-		got[p] = gw
-	}
-	return got, nil
-}
 
 // torSession reads the ToR's view of node's session.
 func torSession(ctx context.Context, l *lab.Lab, node *lab.Node) (lab.ToRNeighbor, bool, error) {
@@ -121,7 +84,7 @@ func bestVia(table map[netip.Prefix][]lab.ToRPath, node *lab.Node) (lab.ToRPath,
 // prefixes.
 func checkNoneInstalled(ctx context.Context, nodes []*lab.Node, prefixes ...netip.Prefix) error {
 	for _, n := range nodes {
-		got, err := kernelRoutes(ctx, n.Netns)
+		got, err := e2eutil.KernelRoutes(ctx, n.Netns)
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -60,14 +59,14 @@ func testCrossRackTraffic(t *testing.T) {
 				want[other.PodCIDR] = torAddr(n)
 			}
 		}
-		e2eutil.LogStep(t, "%s installs the other nodes' pod CIDRs (protocol %s): %v", n.Name, routeProto, want)
+		e2eutil.LogStep(t, "%s installs the other nodes' pod CIDRs (protocol %s): %v", n.Name, e2eutil.RouteProto, want)
 		e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" kernel routes", func() error {
-			got, err := kernelRoutes(ctx, n.Netns)
+			got, err := e2eutil.KernelRoutes(ctx, n.Netns)
 			if err != nil {
 				return err
 			}
 			if !maps.Equal(got, want) {
-				return fmt.Errorf("%s: routes of protocol %s = %v, want %v", n.Name, routeProto, got, want)
+				return fmt.Errorf("%s: routes of protocol %s = %v, want %v", n.Name, e2eutil.RouteProto, got, want)
 			}
 			return nil
 		})
@@ -82,23 +81,5 @@ func checkPodTalks(ctx context.Context, t *testing.T, from, to *lab.Pod) {
 	e2eutil.Eventually(t, 15*time.Second, time.Second, "ping "+to.Netns, func() error {
 		return e2eutil.Ping(ctx, from.Netns, to.IP, 3)
 	})
-	addr := net.JoinHostPort(to.IP.String(), echoPort)
-	e2eutil.LogStep(t, "TCP: a listener in %s on %s answers a line sent from %s", to.Netns, addr, from.Netns)
-	srv, err := e2eutil.StartEcho(to.Netns, addr, to.Netns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	line := "hello from " + from.Netns
-	want := fmt.Sprintf("%s from %s: %s", to.Netns, from.IP, line)
-	e2eutil.Eventually(t, 10*time.Second, time.Second, "TCP to "+addr, func() error {
-		got, err := e2eutil.Echo(ctx, from.Netns, addr, line)
-		if err != nil {
-			return err
-		}
-		if got != want {
-			return fmt.Errorf("reply %q, want %q", got, want)
-		}
-		return nil
-	})
+	e2eutil.CheckPodTCP(ctx, t, from, to, echoPort)
 }

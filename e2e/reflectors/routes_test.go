@@ -4,53 +4,16 @@ package reflectors
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
-
-// routeProto is the kernel route protocol of every route the agent installs.
-const routeProto = "78"
-
-// kernelRoutes reads the routes of the agent's protocol in a namespace, by
-// destination, as `ip -j route show proto 78` shows them.
-func kernelRoutes(ctx context.Context, netns string) (map[netip.Prefix]netip.Addr, error) {
-	out, err := e2eutil.Output(ctx, "ip", "-n", netns, "-j", "route", "show", "proto", routeProto)
-	if err != nil {
-		return nil, err
-	}
-	var rows []struct {
-		Dst     string `json:"dst"`
-		Gateway string `json:"gateway"`
-	}
-	if strings.TrimSpace(out) != "" {
-		if err := json.Unmarshal([]byte(out), &rows); err != nil {
-			return nil, fmt.Errorf("%s: reading ip -j route: %w: %s", netns, err, out)
-		}
-	}
-	got := make(map[netip.Prefix]netip.Addr, len(rows))
-	for _, r := range rows {
-		dst := r.Dst
-		if !strings.Contains(dst, "/") {
-			dst += "/32"
-		}
-		p, err := netip.ParsePrefix(dst)
-		if err != nil {
-			return nil, fmt.Errorf("%s: route dst %q: %w", netns, r.Dst, err)
-		}
-		gw, _ := netip.ParseAddr(r.Gateway)
-		got[p] = gw
-	}
-	return got, nil
-}
 
 // testRoutes: every node's kernel has exactly the other nodes' pod CIDRs,
 // protocol 78, each via the IP of the node that owns it. On a client the
@@ -67,14 +30,14 @@ func testRoutes(t *testing.T) {
 				want[other.PodCIDR] = other.IP
 			}
 		}
-		e2eutil.LogStep(t, "%s: ip -j route show proto %s is exactly %v", n.Name, routeProto, want)
+		e2eutil.LogStep(t, "%s: ip -j route show proto %s is exactly %v", n.Name, e2eutil.RouteProto, want)
 		e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" kernel routes", func() error {
-			got, err := kernelRoutes(ctx, n.Netns)
+			got, err := e2eutil.KernelRoutes(ctx, n.Netns)
 			if err != nil {
 				return err
 			}
 			if !maps.Equal(got, want) {
-				return fmt.Errorf("%s: routes of protocol %s = %v, want %v", n.Name, routeProto, got, want)
+				return fmt.Errorf("%s: routes of protocol %s = %v, want %v", n.Name, e2eutil.RouteProto, got, want)
 			}
 			return nil
 		})

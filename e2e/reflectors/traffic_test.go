@@ -3,8 +3,6 @@
 package reflectors
 
 import (
-	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -32,23 +30,5 @@ func testTraffic(t *testing.T) {
 		}
 	}
 	from, to := node(t, l, 3).Pod, node(t, l, 4).Pod
-	addr := net.JoinHostPort(to.IP.String(), echoPort)
-	e2eutil.LogStep(t, "TCP: a listener in %s on %s answers a line sent from %s", to.Netns, addr, from.Netns)
-	srv, err := e2eutil.StartEcho(to.Netns, addr, to.Netns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	line := "hello from " + from.Netns
-	want := fmt.Sprintf("%s from %s: %s", to.Netns, from.IP, line)
-	e2eutil.Eventually(t, 10*time.Second, time.Second, "TCP to "+addr, func() error {
-		got, err := e2eutil.Echo(ctx, from.Netns, addr, line)
-		if err != nil {
-			return err
-		}
-		if got != want {
-			return fmt.Errorf("reply %q, want %q", got, want)
-		}
-		return nil
-	})
+	e2eutil.CheckPodTCP(ctx, t, from, to, echoPort)
 }
