@@ -68,12 +68,13 @@ func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced b
 	plan := a.planPeers(all, infos)
 	a.reportOwnProblems(st, plan.ownProblems)
 
-	cniErr := a.syncCNI(cidrs)
+	mtu := a.mtu() // once per pass: the conflist and the bridge must agree
+	cniErr := a.syncCNI(cidrs, mtu)
 	a.report("cni", cniErr)
 	bridgeErr := routes.EnsureBridge(routes.BridgeParams{
 		Name:     a.cfg.CNIBridge,
 		Gateways: gateways(cidrs),
-		MTU:      a.mtu(),
+		MTU:      mtu,
 	})
 	a.report("bridge", bridgeErr)
 	a.report("firewall", a.syncFirewall(cidrs))
@@ -165,10 +166,10 @@ func (a *agent) reportOwnProblems(st *nodeState, problems []error) {
 	}
 }
 
-func (a *agent) syncCNI(cidrs []netip.Prefix) error {
+func (a *agent) syncCNI(cidrs []netip.Prefix, mtu int) error {
 	conf, err := cniinstall.RenderConflist(cniinstall.ConflistParams{
 		BridgeName:  a.cfg.CNIBridge,
-		MTU:         a.mtu(),
+		MTU:         mtu,
 		PodCIDRs:    cidrs,
 		IPAMDataDir: a.cfg.IPAMDataDir,
 	})
