@@ -4,7 +4,6 @@ package dualstack
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -87,7 +86,7 @@ func TestDualStack(t *testing.T) {
 			return e2eutil.Ping(ctx, n1.Pod.Netns, n2.Pod.IP6, 5)
 		})
 		t.Logf("5/5 IPv6 pings %s -> %s answered (ready after %s)", n1.Pod.IP6, n2.Pod.IP6, took.Round(time.Millisecond))
-		checkTCP(t, n1.Pod, n2.Pod, n1.Pod.IP6, n2.Pod.IP6)
+		e2eutil.CheckPodTCPAddrs(ctx, t, n1.Pod, n2.Pod, n1.Pod.IP6, n2.Pod.IP6, "8080")
 	})
 
 	suite.Step(t, "IPv4 still works in the same lab", func(t *testing.T) {
@@ -96,7 +95,7 @@ func TestDualStack(t *testing.T) {
 			return e2eutil.Ping(ctx, n1.Pod.Netns, n2.Pod.IP, 5)
 		})
 		t.Logf("5/5 IPv4 pings %s -> %s answered", n1.Pod.IP, n2.Pod.IP)
-		checkTCP(t, n1.Pod, n2.Pod, n1.Pod.IP, n2.Pod.IP)
+		e2eutil.CheckPodTCPAddrs(ctx, t, n1.Pod, n2.Pod, n1.Pod.IP, n2.Pod.IP, "8080")
 		for _, node := range l.Nodes {
 			out, err := e2eutil.Run(ctx, "ip", "-4", "-n", node.Netns, "route", "show", "proto", "78")
 			if err != nil {
@@ -119,26 +118,4 @@ func established(neighbors []lab.Neighbor, addr netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// checkTCP opens a TCP connection from pod from (source address src) to an
-// echo server on pod to (address dst): the answer names the source address
-// the server saw, which must be src, unchanged by any NAT.
-func checkTCP(t *testing.T, from, to *lab.Pod, src, dst netip.Addr) {
-	t.Helper()
-	ctx := e2eutil.TestContext(t, 30*time.Second)
-	addr := net.JoinHostPort(dst.String(), "8080")
-	ln, err := startEcho(to.Netns, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	reply, err := echo(ctx, from.Netns, addr, "hello")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := src.String() + ": hello"; reply != want {
-		t.Fatalf("TCP %s -> %s: reply %q, want %q", src, addr, reply, want)
-	}
-	t.Logf("TCP %s -> %s: %q", src, addr, reply)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -171,15 +172,22 @@ func HTTPGetIn(ctx context.Context, ns, url string) (int, string, error) {
 // from pod from, and the reply shows from's own pod IP (no NAT between pods).
 func CheckPodTCP(ctx context.Context, t *testing.T, from, to *lab.Pod, port string) {
 	t.Helper()
-	addr := net.JoinHostPort(to.IP.String(), port)
-	LogStep(t, "TCP: a listener in %s on %s answers a line sent from %s", to.Netns, addr, from.Netns)
+	CheckPodTCPAddrs(ctx, t, from, to, from.IP, to.IP, port)
+}
+
+// CheckPodTCPAddrs is CheckPodTCP between given addresses of the two pods
+// (their IPv6 ones on a dual-stack node): the listener on dst sees src.
+func CheckPodTCPAddrs(ctx context.Context, t *testing.T, from, to *lab.Pod, src, dst netip.Addr, port string) {
+	t.Helper()
+	addr := net.JoinHostPort(dst.String(), port)
+	LogStep(t, "TCP: a listener in %s on %s answers a line sent from %s (%s)", to.Netns, addr, from.Netns, src)
 	srv, err := StartEcho(to.Netns, addr, to.Netns)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
 	line := "hello from " + from.Netns
-	want := fmt.Sprintf("%s from %s: %s", to.Netns, from.IP, line)
+	want := fmt.Sprintf("%s from %s: %s", to.Netns, src, line)
 	Eventually(t, 10*time.Second, time.Second, "TCP to "+addr, func() error {
 		got, err := Echo(ctx, from.Netns, addr, line)
 		if err != nil {

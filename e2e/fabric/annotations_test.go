@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/nodebgp/router/e2e/e2eutil"
 )
 
@@ -44,10 +46,10 @@ func testBadAnnotations(t *testing.T) {
 			if err := checkToRSession(ctx, l, n); err != nil {
 				return err
 			}
-			_, err := findEvent(ctx, l, n, "InvalidAnnotation", `node "`+n.Name+`"`, c.field)
+			_, err := findEvent(ctx, l, n, corev1.EventTypeWarning, "InvalidAnnotation", `node "`+n.Name+`"`, c.field)
 			return err
 		})
-		ev, _ := findEvent(ctx, l, n, "InvalidAnnotation", c.field)
+		ev, _ := findEvent(ctx, l, n, corev1.EventTypeWarning, "InvalidAnnotation", c.field)
 		e2eutil.LogStep(t, "after %s: Event %s/%s %s: %s", took.Round(100*time.Millisecond), ev.Namespace, ev.Name, ev.Reason, ev.Message)
 		line, err := agentLogged(l, n, offset, c.field)
 		if err != nil {

@@ -20,6 +20,7 @@ func TestFabric(t *testing.T) {
 		{"05_annotations_a_bad_peers_annotation_is_reported_and_the_ToR_session_stays", testBadAnnotations},
 		{"06_restart_the_ToR_keeps_an_agent's_route_while_it_restarts_and_both_ride_out_a_bgpd_restart", testRestarts},
 		{"07_max_prefix_a_peer_over_its_limit_is_torn_down_and_reported", testMaxPrefix},
+		{"08_asn_a_changed_node_ASN_restarts_the_speaker_in_place_without_losing_packets", testASNChange},
 	}
 	for _, s := range steps {
 		suite.Step(t, s.name, s.fn)

@@ -49,21 +49,21 @@ func nodeEvents(ctx context.Context, l *lab.Lab, node *lab.Node, reason string) 
 	return list.Items, nil
 }
 
-// findEvent returns the Warning Event about node with reason whose message
-// has every one of parts.
-func findEvent(ctx context.Context, l *lab.Lab, node *lab.Node, reason string, parts ...string) (corev1.Event, error) {
+// findEvent returns the Event of eventType (Warning, Normal) about node with
+// reason whose message has every one of parts.
+func findEvent(ctx context.Context, l *lab.Lab, node *lab.Node, eventType, reason string, parts ...string) (corev1.Event, error) {
 	evs, err := nodeEvents(ctx, l, node, reason)
 	if err != nil {
 		return corev1.Event{}, err
 	}
 	var seen []string
 	for _, e := range evs {
-		if e.Type == corev1.EventTypeWarning && containsAll(e.Message, parts) {
+		if e.Type == eventType && containsAll(e.Message, parts) {
 			return e, nil
 		}
 		seen = append(seen, e.Message)
 	}
-	return corev1.Event{}, fmt.Errorf("no Warning Event %s on %s with %q; messages: %q", reason, node.Name, parts, seen)
+	return corev1.Event{}, fmt.Errorf("no %s Event %s on %s with %q; messages: %q", eventType, reason, node.Name, parts, seen)
 }
 
 func containsAll(s string, parts []string) bool {

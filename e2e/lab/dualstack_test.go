@@ -72,8 +72,22 @@ func TestPodIPv6ComesFromTheCNIResult(t *testing.T) {
 	}
 }
 
-func TestDualStackNeedsTheFlatFabric(t *testing.T) {
-	if _, err := (Options{Dir: t.TempDir(), DualStack: true, Racks: 2}).withDefaults(); err == nil {
-		t.Error("DualStack with racks accepted, want an error")
+func TestDualStackRacksGiveNodesAndToRsAnIPv6AddressInTheirRack(t *testing.T) {
+	l := &Lab{Opts: Options{Dir: "/lab", Racks: 2, ToRs: 1, DualStack: true}}
+	if _, err := l.Opts.withDefaults(); err != nil {
+		t.Fatalf("dual-stack racks refused: %v", err)
+	}
+	node2 := l.newNode(2)
+	l.dualStack(node2)
+	if want := netip.MustParseAddr("fd00:199:2::12"); node2.IP6 != want || !RackPrefix6(2).Contains(node2.IP6) || !RacksPrefix6.Contains(node2.IP6) {
+		t.Errorf("node2 in rack 2: IPv6 %s, want %s inside %s and %s", node2.IP6, want, RackPrefix6(2), RacksPrefix6)
+	}
+	tor := l.newToRs()[0]
+	want := []netip.Addr{netip.MustParseAddr("fd00:199:1::254"), netip.MustParseAddr("fd00:199:2::254")}
+	if !reflect.DeepEqual(tor.Addrs6, want) {
+		t.Errorf("ToR IPv6 addresses %v, want %v", tor.Addrs6, want)
+	}
+	if single := (&Lab{Opts: Options{Dir: "/lab", Racks: 2, ToRs: 1}}).newToRs()[0]; len(single.Addrs6) != 0 {
+		t.Errorf("single-stack ToR has IPv6 addresses %v", single.Addrs6)
 	}
 }

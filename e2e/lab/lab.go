@@ -67,7 +67,8 @@ type Options struct {
 	ExpectSessions func(node *Node) []netip.Addr
 	// DualStack gives every node an IPv6 address (NodeIP6) beside its IPv4
 	// one and an IPv6 pod CIDR (NodePodCIDR6), so that pods get both
-	// families; flat fabric only. Off, the lab is IPv4 only.
+	// families; in a lab with racks the ToRs route and speak IPv6 too. Off,
+	// the lab is IPv4 only.
 	DualStack bool
 }
 
@@ -94,9 +95,6 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
-	}
-	if o.DualStack && o.Racks > 0 {
-		return o, fmt.Errorf("lab: DualStack needs the flat fabric (Racks 0), not %d racks", o.Racks)
 	}
 	return o.rackDefaults()
 }

@@ -110,7 +110,7 @@ func (l *Lab) AddNode(ctx context.Context, n int) (*Node, error) {
 	if err := l.ensureNodeUplink(ctx, node); err != nil {
 		return nil, fmt.Errorf("node %s: %w", node.Name, err)
 	}
-	if err := ensureNodeIP6(ctx, node); err != nil {
+	if err := ensureNodeIP6(ctx, node, l.Opts.Racks); err != nil {
 		return nil, err
 	}
 	l.logf("node %s: Node object with InternalIP %s, podCIDRs %v", node.Name, nodeAddresses(node), node.PodCIDRs())

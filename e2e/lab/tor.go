@@ -20,8 +20,10 @@ import (
 const (
 	// ToRASN is every ToR's AS; the nodes are external to it.
 	ToRASN = 65000
-	// ToRPeerGroup is the FRR peer group every node session belongs to.
-	ToRPeerGroup = "NODES"
+	// ToRPeerGroup is the FRR peer group every node session belongs to;
+	// ToRPeerGroup6 holds the IPv6 sessions of a dual-stack lab.
+	ToRPeerGroup  = "NODES"
+	ToRPeerGroup6 = "NODES6"
 
 	frrZebra = "/usr/lib/frr/zebra"
 	frrBgpd  = "/usr/lib/frr/bgpd"
@@ -44,6 +46,7 @@ type ToR struct {
 	Name     string       // its network namespace, lab-torT
 	RouterID netip.Addr   // its address in rack 1
 	Addrs    []netip.Addr // its address in each rack, rack 1 first
+	Addrs6   []netip.Addr // its IPv6 address in each rack in a dual-stack lab
 	Dir      string       // config, pid files and sockets of its FRR instance
 }
 
@@ -67,6 +70,9 @@ func (l *Lab) newToRs() []*ToR {
 		}
 		for r := 1; r <= l.Opts.Racks; r++ {
 			tor.Addrs = append(tor.Addrs, ToRAddr(t, r))
+			if l.Opts.DualStack {
+				tor.Addrs6 = append(tor.Addrs6, ToRAddr6(t, r))
+			}
 		}
 		tors = append(tors, tor)
 	}
@@ -231,8 +237,8 @@ func stopFRR(dir string) error {
 	return errors.Join(errs...)
 }
 
-// ensureToRNetwork gives the ToR its namespace, a leg with its address in
-// every rack, and IP forwarding.
+// ensureToRNetwork gives the ToR its namespace, a leg with its address (or
+// addresses, dual-stack) in every rack, and IP forwarding.
 func ensureToRNetwork(ctx context.Context, tor *ToR) error {
 	if err := ensureNetns(ctx, tor.Name); err != nil {
 		return err
@@ -255,14 +261,25 @@ func ensureToRNetwork(ctx context.Context, tor *ToR) error {
 			{tor.Name, "addr", "replace", netip.PrefixFrom(addr, RackPrefix(r).Bits()).String(), "dev", leg},
 			{tor.Name, "link", "set", leg, "up"},
 		}
+		if len(tor.Addrs6) > 0 {
+			// nodad: see ensureNodeIP6.
+			steps = append(steps, []string{tor.Name, "-6", "addr", "replace",
+				netip.PrefixFrom(tor.Addrs6[i], RackPrefix6(r).Bits()).String(), "dev", leg, "nodad"})
+		}
 		for _, s := range steps {
 			if _, err := ip(ctx, s[0], s[1:]...); err != nil {
 				return fmt.Errorf("wiring %s into rack %d: %w", tor.Name, r, err)
 			}
 		}
 	}
-	if _, err := runCommand(ctx, "ip", "netns", "exec", tor.Name, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
-		return fmt.Errorf("enabling forwarding in %s: %w", tor.Name, err)
+	sysctls := []string{"net.ipv4.ip_forward=1"}
+	if len(tor.Addrs6) > 0 {
+		sysctls = append(sysctls, "net.ipv6.conf.all.forwarding=1")
+	}
+	for _, kv := range sysctls {
+		if _, err := runCommand(ctx, "ip", "netns", "exec", tor.Name, "sysctl", "-qw", kv); err != nil {
+			return fmt.Errorf("enabling forwarding in %s (%s): %w", tor.Name, kv, err)
+		}
 	}
 	return nil
 }
@@ -306,14 +323,18 @@ func (l *Lab) ToRLog(tor *ToR) string { return LogPath(l.Opts.Dir, tor.bgpdProce
 // dumpToRs writes each ToR's addresses, routes, BGP state and log tail.
 func (l *Lab) dumpToRs(ctx context.Context, w io.Writer) {
 	for _, tor := range l.ToRs {
-		for _, c := range [][]string{{"-br", "addr"}, {"route"}} {
+		for _, c := range [][]string{{"-br", "addr"}, {"route"}, {"-6", "route"}} {
 			out, err := ip(ctx, tor.Name, c...)
 			fmt.Fprintf(w, "=== %s: ip %s\n%s", tor.Name, strings.Join(c, " "), out)
 			if err != nil {
 				fmt.Fprintln(w, err)
 			}
 		}
-		for _, c := range []string{"show bgp summary", "show bgp ipv4 unicast"} {
+		cmds := []string{"show bgp summary", "show bgp ipv4 unicast"}
+		if len(tor.Addrs6) > 0 {
+			cmds = append(cmds, "show bgp ipv6 unicast")
+		}
+		for _, c := range cmds {
 			out, err := l.ToRVtysh(ctx, tor, c)
 			fmt.Fprintf(w, "=== %s: vtysh -c '%s'\n%s", tor.Name, c, out)
 			if err != nil {

@@ -135,6 +135,22 @@ exit
 	}
 }
 
+func TestDualStackToRConfigKeepsEachFamilyOnItsOwnSessions(t *testing.T) {
+	l := &Lab{Opts: Options{Dir: "/lab", Racks: 2, ToRs: 1, DualStack: true}}
+	got := renderBgpdConfig(l.newToRs()[0], nil)
+	for _, want := range []string{
+		" neighbor NODES6 remote-as external\n",
+		" bgp listen range fd00:199:1::/64 peer-group NODES6\n",
+		" bgp listen range fd00:199:2::/64 peer-group NODES6\n",
+		" address-family ipv4 unicast\n  neighbor NODES activate\n  no neighbor NODES6 activate\n",
+		" address-family ipv6 unicast\n  neighbor NODES6 activate\n  maximum-paths 16\n exit-address-family\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("bgpd.conf lacks %q:\n%s", want, got)
+		}
+	}
+}
+
 func TestFRRDaemonsRunAsOneInstancePerDir(t *testing.T) {
 	got := strings.Join(frrArgs(frrBgpd, "/lab/tor1", "bgpd.conf"), " ")
 	want := "/usr/lib/frr/bgpd -u root -g frrvty -f /lab/tor1/bgpd.conf -i /lab/tor1/bgpd.pid -z /lab/tor1/zserv.api --vty_socket /lab/tor1 --log stdout"

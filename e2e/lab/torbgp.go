@@ -83,7 +83,18 @@ func originated(paths []ToRPath) bool {
 // ToRBGPTable reads the ToR's IPv4 unicast BGP table with
 // `show bgp ipv4 unicast json detail`: every path of every prefix.
 func (l *Lab) ToRBGPTable(ctx context.Context, tor *ToR) (map[netip.Prefix][]ToRPath, error) {
-	out, err := l.ToRVtysh(ctx, tor, "show bgp ipv4 unicast json detail")
+	return l.torBGPTable(ctx, tor, "ipv4")
+}
+
+// ToRBGPTable6 reads the ToR's IPv6 unicast BGP table the same way; an IPv6
+// path's next hops are the global address and, when the peer sent one, its
+// link-local address.
+func (l *Lab) ToRBGPTable6(ctx context.Context, tor *ToR) (map[netip.Prefix][]ToRPath, error) {
+	return l.torBGPTable(ctx, tor, "ipv6")
+}
+
+func (l *Lab) torBGPTable(ctx context.Context, tor *ToR, family string) (map[netip.Prefix][]ToRPath, error) {
+	out, err := l.ToRVtysh(ctx, tor, "show bgp "+family+" unicast json detail")
 	if err != nil {
 		return nil, err
 	}

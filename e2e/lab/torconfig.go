@@ -33,7 +33,9 @@ func renderZebraConfig(tor *ToR) string {
 // nodes come and go without touching FRR. No import or export policy (FRR
 // would otherwise refuse eBGP routes without one), graceful restart as
 // helper and restarter, and multipath across nodes of any AS, as a
-// data-centre ToR is set up for anycast services.
+// data-centre ToR is set up for anycast services. In a dual-stack lab the
+// nodes' IPv6 sessions come through listen ranges of their own into peer
+// group NODES6, which carries IPv6 unicast only; NODES carries IPv4 only.
 func renderBgpdConfig(tor *ToR, peers []torPeer) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
@@ -51,14 +53,30 @@ func renderBgpdConfig(tor *ToR, peers []torPeer) string {
 	for i := range tor.Addrs {
 		w(" bgp listen range %s peer-group %s", RackPrefix(i+1), ToRPeerGroup)
 	}
+	if len(tor.Addrs6) > 0 {
+		w(" neighbor %s peer-group", ToRPeerGroup6)
+		w(" neighbor %s remote-as external", ToRPeerGroup6)
+		for i := range tor.Addrs6 {
+			w(" bgp listen range %s peer-group %s", RackPrefix6(i+1), ToRPeerGroup6)
+		}
+	}
 	for _, p := range peers {
 		w(" neighbor %s peer-group %s", p.Address, ToRPeerGroup)
 		w(" neighbor %s password %s", p.Address, p.Password)
 	}
 	w(" address-family ipv4 unicast")
 	w("  neighbor %s activate", ToRPeerGroup)
+	if len(tor.Addrs6) > 0 {
+		w("  no neighbor %s activate", ToRPeerGroup6)
+	}
 	w("  maximum-paths 16")
 	w(" exit-address-family")
+	if len(tor.Addrs6) > 0 {
+		w(" address-family ipv6 unicast")
+		w("  neighbor %s activate", ToRPeerGroup6)
+		w("  maximum-paths 16")
+		w(" exit-address-family")
+	}
 	w("exit")
 	return b.String()
 }

@@ -51,9 +51,10 @@ type agent struct {
 	// hop of the IPv6 pod CIDRs. Invalid on a single-stack node.
 	nodeIP6      netip.Addr
 	initialCIDRs []netip.Prefix
-	// The speaker's ASN and route-reflector cluster ID, fixed at its start.
-	speakerASN       uint32
-	speakerClusterID netip.Addr
+	// identity is the speaker's AS and cluster ID, fixed at its start.
+	identity speakerIdentity
+	// previous is why the speaker before this one ended; nil at the first.
+	previous *identityChangedError
 
 	// peersApplied is set once the node loop has configured the peer set, so
 	// the route loop can tell "no peers yet" from "every peer converged".
@@ -79,24 +80,60 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	a := &agent{
-		cfg:          cfg,
-		log:          log.With("node", cfg.NodeName),
-		health:       health.New(),
-		nodeChanged:  newTrigger(),
-		routesSynced: make(chan struct{}),
-	}
+	log = log.With("node", cfg.NodeName)
+	h := health.New()
 
 	g, ctx := errgroup.WithContext(ctx)
 	if cfg.HealthAddr != "" {
 		// Liveness first: a node that waits for the API or for its pod CIDR is
 		// alive and must not be restarted by its probe.
-		g.Go(func() error { return health.Serve(ctx, cfg.HealthAddr, a.health.Handler()) })
+		g.Go(func() error { return health.Serve(ctx, cfg.HealthAddr, h.Handler()) })
 	}
-	g.Go(func() error { return a.run(ctx, g) })
+	g.Go(func() error { return runSpeakers(ctx, cfg, log, h) })
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
+	}
+	return err
+}
+
+// runSpeakers runs the agent with one BGP speaker after another: an
+// annotation that changes the node's AS or reflector cluster ID ends the
+// running one, and the next starts in its place the way a restarted agent
+// does — closed without a Cease, so peers keep our routes as graceful-restart
+// helpers; the kernel keeps its routes until the new speaker has converged.
+// The pod is not restarted, so the kubelet's back-off never applies.
+func runSpeakers(ctx context.Context, cfg Config, log *slog.Logger, h *health.Health) error {
+	var previous *identityChangedError
+	for {
+		a := &agent{
+			cfg:          cfg,
+			log:          log,
+			health:       h,
+			nodeChanged:  newTrigger(),
+			routesSynced: make(chan struct{}),
+			previous:     previous,
+		}
+		if previous != nil {
+			a.identity = previous.To
+		}
+		err := a.runOnce(ctx)
+		if !errors.As(err, &previous) {
+			return err
+		}
+		log.Info("restarting the BGP speaker in place", "event", "speaker-restart", "reason", previous.Error())
+	}
+}
+
+// runOnce runs one speaker and the loops around it until ctx ends or a loop
+// fails, and returns once the speaker's sockets are closed.
+func (a *agent) runOnce(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.run(ctx, g) })
+	err := g.Wait()
+	if a.speaker != nil {
+		// Also triggered by the context; Stop runs once and waits for it.
+		a.speaker.Stop()
 	}
 	return err
 }
@@ -165,14 +202,17 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	a.log.Info("node facts", "event", "start", "nodeIP", a.nodeIP, "nodeIP6", a.nodeIP6, "routerID", routerID, "podCIDRs", fmt.Sprint(ownCIDRs))
 
 	// The node's own ASN and route-reflector role are fixed for the life of
-	// the speaker (GoBGP cannot change them on a running server); a changed
-	// annotation is reported and takes effect at the next start.
+	// the speaker (GoBGP cannot change them on a running server); the node
+	// loop ends this speaker when an annotation changes them.
 	selfNode, _ := a.ownNode()
-	selfConfig, _ := peering.ParseNodeConfig(selfNode)
-	a.speakerASN, a.speakerClusterID = selfConfig.LocalASN(a.cfg.ClusterASN), selfConfig.RouteReflectorClusterID
+	selfConfig, selfProblems := peering.ParseNodeConfig(selfNode)
+	a.identity = wantIdentity(selfConfig, selfProblems, a.cfg.ClusterASN, a.identity)
+	if a.previous != nil {
+		a.recordSpeakerRestart(selfNode)
+	}
 	restarting := a.isRestart()
 	a.speaker, err = bgp.New(ctx, bgp.Config{
-		ASN:                     a.speakerASN,
+		ASN:                     a.identity.ASN,
 		RouterID:                routerID,
 		ListenAddress:           a.nodeIP,
 		ListenAddress6:          a.nodeIP6,
@@ -182,7 +222,7 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 		RestartTime:             a.cfg.RestartTime,
 		Restarting:              restarting,
 		DeferralTime:            a.cfg.DeferralTime,
-		RouteReflectorClusterID: a.speakerClusterID,
+		RouteReflectorClusterID: a.identity.ClusterID,
 		Logger:                  a.log.With("component", "bgp"),
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 const (
 	reasonInvalidAnnotation = "InvalidAnnotation"
 	reasonPeerSkipped       = "BGPPeerSkipped"
+	reasonSpeakerRestarted  = "BGPSpeakerRestarted"
 )
 
 // newEventRecorder records Events as "nodebgp" on the node it runs on, so an
@@ -21,4 +22,16 @@ func newEventRecorder(client kubernetes.Interface, nodeName string) (record.Even
 	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	r := b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "nodebgp", Host: nodeName})
 	return r, b.Shutdown
+}
+
+// recordSpeakerRestart tells the operator, on the Node whose annotation they
+// changed, that the change took effect and what it costs: every session of
+// this node is re-established (with graceful restart, peers keep its routes
+// meanwhile).
+func (a *agent) recordSpeakerRestart(self *corev1.Node) {
+	if self == nil || a.events == nil || a.previous == nil {
+		return
+	}
+	a.events.Event(self, corev1.EventTypeNormal, reasonSpeakerRestarted,
+		a.previous.Error()+"; its BGP sessions are re-established with the new identity")
 }

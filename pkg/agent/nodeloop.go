@@ -39,7 +39,9 @@ func (a *agent) nodeLoop(ctx context.Context) error {
 	routesSynced := a.routesSynced
 	a.checkAPI(ctx)
 	for {
-		a.reconcileNode(ctx, st, routesSynced == nil)
+		if err := a.reconcileNode(ctx, st, routesSynced == nil); err != nil {
+			return err
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -54,19 +56,25 @@ func (a *agent) nodeLoop(ctx context.Context) error {
 	}
 }
 
-func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced bool) {
+// reconcileNode runs one pass. Its only error is *identityChangedError: the
+// node's annotations want another speaker, so this one must end (see Run).
+func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced bool) error {
 	a.checkOwnNode(st)
 	cidrs := a.initialCIDRs
 
 	all, err := a.nodes.List(labels.Everything())
 	if err != nil {
 		a.report("api", fmt.Errorf("listing nodes: %w", err))
-		return
+		return nil
 	}
 	infos, problems := nodeinfo.Cluster(all)
 	a.reportNodeProblems(st, problems)
 	plan := a.planPeers(all, infos)
 	a.reportOwnProblems(st, plan.ownProblems)
+	if plan.identity != a.identity {
+		// Nothing of this plan is applied: its peers are for the next speaker.
+		return &identityChangedError{Node: a.cfg.NodeName, From: a.identity, To: plan.identity}
+	}
 
 	mtu := a.mtu() // once per pass: the conflist and the bridge must agree
 	cniErr := a.syncCNI(cidrs, mtu)
@@ -93,6 +101,7 @@ func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced b
 	if cniErr == nil && bridgeErr == nil && routesSynced {
 		a.report("advertise", a.speaker.SetAdvertised(ctx, advertisements(cidrs, a.nodeIPs())))
 	}
+	return nil
 }
 
 // checkOwnNode warns when this node's Node object vanished or shows other pod

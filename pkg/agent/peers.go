@@ -2,7 +2,6 @@ package agent
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +15,9 @@ import (
 type peerPlan struct {
 	peers  []bgp.Peer
 	policy bgp.Policy
+	// identity is the speaker this plan is for; when it differs from the
+	// running one, the plan waits for the next speaker (see Run).
+	identity speakerIdentity
 	// ownProblems concern this node (its annotations, its peers): they are
 	// logged and recorded as Events on this node. Other nodes' annotation
 	// problems are their own agents' to report.
@@ -48,12 +50,9 @@ func (a *agent) planPeers(all []*corev1.Node, infos []nodeinfo.Info) peerPlan {
 		// started with so the peer set does not collapse.
 		self.Info = nodeinfo.Info{Name: a.cfg.NodeName, InternalIP: a.nodeIP, InternalIPs: a.nodeIPs(), PodCIDRs: a.initialCIDRs}
 	}
-	if asn := self.Config.LocalASN(a.cfg.ClusterASN); a.speakerASN != 0 && asn != a.speakerASN {
-		plan.ownProblems = append(plan.ownProblems, fmt.Errorf("node %q: annotation %s: ASN %d takes effect when the agent restarts; the speaker keeps %d", a.cfg.NodeName, peering.AnnotationASN, asn, a.speakerASN))
-	}
-	if id := self.Config.RouteReflectorClusterID; a.speakerASN != 0 && id != a.speakerClusterID {
-		plan.ownProblems = append(plan.ownProblems, fmt.Errorf("node %q: annotation %s: route-reflector cluster ID %v takes effect when the agent restarts", a.cfg.NodeName, peering.AnnotationRouteReflectorCluster, id))
-	}
+	plan.identity = wantIdentity(self.Config, plan.ownProblems, a.cfg.ClusterASN, a.identity)
+	// The peers of the speaker we have: a bad annotation keeps its AS.
+	self.Config.ASN = plan.identity.ASN
 	meshPassword := ""
 	if !a.cfg.MeshPasswordSecret.IsZero() {
 		pw, err := a.secrets.password(a.cfg.MeshPasswordSecret)

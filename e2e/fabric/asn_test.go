@@ -1,0 +1,129 @@
+//go:build e2e
+
+package fabric
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nodebgp/router/e2e/e2eutil"
+	"github.com/nodebgp/router/e2e/lab"
+)
+
+// testASNChange: node1's nodebgp.io/asn changes while node2's pod pings
+// node1's pod across racks. The agent restarts its speaker in place (same
+// process), the ToR learns node1's pod CIDR from the new AS, the Node gets a
+// BGPSpeakerRestarted Event, and the pings lost are printed (graceful
+// restart keeps the route on the ToR and in the kernels meanwhile, so none
+// should be). Then the annotation goes back and the old AS returns.
+func testASNChange(t *testing.T) {
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, 3*time.Minute)
+	n1, n2 := node(t, l, 1), node(t, l, 2)
+	const key = "nodebgp.io/asn"
+	original, changed := fmt.Sprint(nodeASN(n1.Number)), fmt.Sprint(nodeASN(n1.Number)+100)
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := annotate(cctx, l, n1, key, ptr(original)); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	pid := agentPID(t, l, n1)
+	for _, asn := range []string{changed, original} {
+		e2eutil.LogStep(t, "%s=%s on %s while %s pings %s every 50ms", key, asn, n1.Name, n2.Pod.Netns, n1.Pod.IP)
+		p, err := e2eutil.StartPinger(n2.Pod.Netns, n1.Pod.IP, 50*time.Millisecond, 60*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		offset := logOffset(l, n1)
+		if err := annotate(ctx, l, n1, key, ptr(asn)); err != nil {
+			_, _, _ = p.Stop()
+			t.Fatal(err)
+		}
+		took, werr := e2eutil.WaitFor(60*time.Second, 200*time.Millisecond, "the ToR's best path for "+n1.PodCIDR.String()+" from AS "+asn, func() error {
+			path, err := checkToRHasRoute(ctx, l, n1)
+			if err != nil {
+				return err
+			}
+			if want := []uint32{parseASN(t, asn)}; !slices.Equal(path.ASPath, want) || path.Stale {
+				return fmt.Errorf("best path AS path %v (stale %v), want %v, fresh", path.ASPath, path.Stale, want)
+			}
+			return nil
+		})
+		time.Sleep(time.Second)
+		sent, received, perr := p.Stop()
+		if werr != nil {
+			t.Fatal(werr)
+		}
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		e2eutil.LogStep(t, "the ToR has %s from AS %s %s after the annotation; pings sent %d lost %d",
+			n1.PodCIDR, asn, took.Round(100*time.Millisecond), sent, sent-received)
+		if sent-received > 0 {
+			t.Errorf("%d of %d pings lost while %s's speaker restarted in place", sent-received, sent, n1.Name)
+		}
+		line, err := agentLogged(l, n1, offset, "speaker-restart", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2eutil.LogStep(t, "log: %s", line)
+		e2eutil.Eventually(t, 20*time.Second, 500*time.Millisecond, "BGPSpeakerRestarted Event", func() error {
+			ev, err := findEvent(ctx, l, n1, corev1.EventTypeNormal, "BGPSpeakerRestarted", `node "`+n1.Name+`"`, key, "in place with AS "+asn+",")
+			if err == nil {
+				e2eutil.LogStep(t, "Event %s: %s", ev.Reason, ev.Message)
+			}
+			return err
+		})
+		if now := agentPID(t, l, n1); now != pid {
+			t.Errorf("%s's agent is a new process (PID %d, was %d): the change must not restart it", n1.Name, now, pid)
+		}
+	}
+
+	const bad = "65101x"
+	e2eutil.LogStep(t, "%s=%s (a typo): reported, and the node stays in AS %s", key, bad, original)
+	offset := logOffset(l, n1)
+	if err := annotate(ctx, l, n1, key, ptr(bad)); err != nil {
+		t.Fatal(err)
+	}
+	e2eutil.Eventually(t, 20*time.Second, 500*time.Millisecond, "InvalidAnnotation Event for "+bad, func() error {
+		_, err := findEvent(ctx, l, n1, corev1.EventTypeWarning, "InvalidAnnotation", `node "`+n1.Name+`"`, key, bad)
+		return err
+	})
+	e2eutil.Consistently(t, 3*time.Second, 500*time.Millisecond, n1.PodCIDR.String()+" from AS "+original, func() error {
+		path, err := checkToRHasRoute(ctx, l, n1)
+		if err == nil && (!slices.Equal(path.ASPath, []uint32{parseASN(t, original)}) || path.Stale) {
+			err = fmt.Errorf("best path AS path %v (stale %v), want [%s], fresh", path.ASPath, path.Stale, original)
+		}
+		return err
+	})
+	if line, err := agentLogged(l, n1, offset, "speaker-restart"); err == nil {
+		t.Errorf("a bad ASN restarted the speaker: %s", line)
+	}
+}
+
+// agentPID is the PID of node's running agent.
+func agentPID(t *testing.T, l *lab.Lab, node *lab.Node) int {
+	t.Helper()
+	p, err := lab.LoadProcess(l.Opts.Dir, lab.AgentProcess(node))
+	if err != nil || !p.Alive() {
+		t.Fatalf("%s's agent is not running: %v", node.Name, err)
+	}
+	return p.PID
+}
+
+func parseASN(t *testing.T, s string) uint32 {
+	t.Helper()
+	var asn uint32
+	if _, err := fmt.Sscan(s, &asn); err != nil {
+		t.Fatalf("ASN %q: %v", s, err)
+	}
+	return asn
+}
