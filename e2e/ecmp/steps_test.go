@@ -114,7 +114,7 @@ func testToRRestart(t *testing.T) {
 	announce(ctx, t, l, tor2)
 	waitMultipath(ctx, t, l)
 
-	e2eutil.LogStep(t, "%s: bgpd restarts (SIGTERM, start again) and forgets %s", tor1.Name, upstream)
+	e2eutil.LogStep(t, "%s: bgpd restarts (killed, started again) and forgets %s", tor1.Name, upstream)
 	start := time.Now()
 	if err := l.RestartToR(ctx, tor1); err != nil {
 		t.Fatal(err)

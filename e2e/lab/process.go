@@ -233,6 +233,25 @@ func (p *Process) Stop(timeout time.Duration) error {
 	return nil
 }
 
+// Kill sends SIGKILL at once, as a crash or a process manager's hard restart
+// would end it, waits until it is gone and removes the pid file.
+func (p *Process) Kill() error {
+	if p.Alive() {
+		if err := p.signal(syscall.SIGKILL); err != nil {
+			return err
+		}
+		if !p.waitGone(killWait) {
+			return fmt.Errorf("killing process %s: pid %d still running after SIGKILL", p.Name, p.PID)
+		}
+	}
+	for _, f := range []string{pidPath(p.Dir, p.Name), recordPath(p.Dir, p.Name)} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("killing process %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
 // signal signals the process group the process leads (it was started with
 // setsid, so the group is ours alone), reaching any children it forked too. It
 // re-checks that the pid is ours right before signalling.

@@ -2,11 +2,13 @@
 
 // Package reflectors is nodebgp's end-to-end suite for route reflectors: a
 // flat lab of four nodes with iBGP on, node1 and node2 annotated
-// nodebgp.io/route-reflector-cluster-id. TestMain brings the lab up once in
-// its own dir (waiting for the reflector topology, not a full mesh),
-// TestReflectors walks through the promises of reflection in order, and the
-// lab is always torn down, with a dump when a step failed. docs/lab.md lists
-// the steps.
+// nodebgp.io/route-reflector-cluster-id, every node-to-node session signed
+// with TCP-MD5 (--mesh-password-secret). TestMain brings the lab up once in
+// its own dir, writes the mesh password Secret and waits for the reflector
+// topology (not a full mesh), signed; TestReflectors walks through the
+// promises of reflection and of the mesh password in order, and the lab is
+// always torn down, with a dump when a step failed. docs/lab.md lists the
+// steps.
 package reflectors
 
 import (
@@ -37,4 +39,5 @@ var suite = &e2eutil.Suite{
 	Artifacts:    e2eutil.ArtifactsDir("nodebgp-rr-artifacts"),
 	OtherLabWait: 20 * time.Minute,
 	OwnsEtcd:     true,
+	Prepare:      prepareMeshPassword,
 }

@@ -17,6 +17,12 @@ const (
 	labNodes = 4
 	// clusterID is the reflectors' nodebgp.io/route-reflector-cluster-id.
 	clusterID = "10.0.0.1"
+
+	// The mesh's TCP-MD5 password lives in the one Secret the agent's Role
+	// (daemonset/base/rbac.yaml) lets it get, under the key "password".
+	passwordSecretNamespace = "kube-system"
+	passwordSecretName      = "nodebgp-peer-passwords"
+	meshPassword            = "rr-mesh-md5-7f3c"
 )
 
 // reflectorNodes are the nodes annotated as route reflectors.
@@ -38,10 +44,27 @@ func labOptions() lab.Options {
 			}
 			return nil
 		},
-		// Not the full mesh the lab waits for by default: the sessions of
-		// the reflector design.
-		ExpectSessions: func(node *lab.Node) []netip.Addr { return expectedPeers(node.Number) },
+		AgentArgs: agentArgs,
+		// Up waits for no session: every agent wants the mesh password, and
+		// its Secret can only be written once Up has made the control plane
+		// (and started the agents). prepareMeshPassword writes it, then
+		// waits for the sessions of the reflector design, signed.
+		ExpectSessions: func(*lab.Node) []netip.Addr { return nil },
 	}
+}
+
+// unsignedNode is the node whose agent runs without --mesh-password-secret
+// (0: none). Step 05 sets it and restarts that agent; the lab reads it
+// whenever it starts an agent.
+var unsignedNode int
+
+// agentArgs: every node signs its node-to-node sessions with the mesh
+// password, except unsignedNode.
+func agentArgs(node *lab.Node) []string {
+	if node.Number == unsignedNode {
+		return nil
+	}
+	return []string{"--mesh-password-secret", passwordSecretNamespace + "/" + passwordSecretName}
 }
 
 // expectedPeers is who node n peers with: a reflector with every other node,

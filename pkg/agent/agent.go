@@ -56,6 +56,10 @@ type agent struct {
 	// previous is why the speaker before this one ended; nil at the first.
 	previous *identityChangedError
 
+	// The mesh password last read from --mesh-password-secret (node loop).
+	lastMeshPassword string
+	meshPasswordRead bool
+
 	// peersApplied is set once the node loop has configured the peer set, so
 	// the route loop can tell "no peers yet" from "every peer converged".
 	peersApplied atomic.Bool

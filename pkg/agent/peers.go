@@ -1,7 +1,7 @@
 package agent
 
 import (
-	"errors"
+	"fmt"
 	"net/netip"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,13 +53,9 @@ func (a *agent) planPeers(all []*corev1.Node, infos []nodeinfo.Info) peerPlan {
 	plan.identity = wantIdentity(self.Config, plan.ownProblems, a.cfg.ClusterASN, a.identity)
 	// The peers of the speaker we have: a bad annotation keeps its AS.
 	self.Config.ASN = plan.identity.ASN
-	meshPassword := ""
-	if !a.cfg.MeshPasswordSecret.IsZero() {
-		pw, err := a.secrets.password(a.cfg.MeshPasswordSecret)
-		if err != nil {
-			plan.ownProblems = append(plan.ownProblems, errors.New("--mesh-password-secret: "+err.Error()+"; node-to-node sessions left as they are"))
-		}
-		meshPassword = pw
+	meshPassword, meshReady, err := a.meshPassword()
+	if err != nil {
+		plan.ownProblems = append(plan.ownProblems, err)
 	}
 	peers, problems := peering.Desired(peering.Inputs{
 		Self:         self.Info,
@@ -72,6 +68,9 @@ func (a *agent) planPeers(all []*corev1.Node, infos []nodeinfo.Info) peerPlan {
 		Passwords:    a.secrets.password,
 		MeshPassword: meshPassword,
 	})
+	if !meshReady {
+		peers = withoutNodePeers(peers)
+	}
 	plan.peers = peers
 	plan.ownProblems = append(plan.ownProblems, problems...)
 	plan.policy = bgp.Policy{
@@ -86,6 +85,37 @@ func (a *agent) planPeers(all []*corev1.Node, infos []nodeinfo.Info) peerPlan {
 		plan.policy.UpstreamPodCIDRs = podCIDRsOfOthers(infos, a.cfg.NodeName)
 	}
 	return plan
+}
+
+// meshPassword is the TCP-MD5 password of the node-to-node sessions: the
+// Secret's value, or, while it cannot be read (deleted, API down), the last
+// value read, so running sessions keep their signature. ready is false while
+// no value was ever read: node sessions then wait for one instead of coming
+// up unsigned.
+func (a *agent) meshPassword() (pw string, ready bool, err error) {
+	if a.cfg.MeshPasswordSecret.IsZero() {
+		return "", true, nil
+	}
+	pw, err = a.secrets.password(a.cfg.MeshPasswordSecret)
+	if err == nil {
+		a.lastMeshPassword, a.meshPasswordRead = pw, true
+		return pw, true, nil
+	}
+	if a.meshPasswordRead {
+		return a.lastMeshPassword, true, fmt.Errorf("--mesh-password-secret: %w; node-to-node sessions keep the password read before", err)
+	}
+	return "", false, fmt.Errorf("--mesh-password-secret: %w; node-to-node sessions wait for it", err)
+}
+
+// withoutNodePeers drops the other nodes from peers, keeping upstream routers.
+func withoutNodePeers(peers []bgp.Peer) []bgp.Peer {
+	out := peers[:0:0]
+	for _, p := range peers {
+		if p.Kind != bgp.PeerNode {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // podCIDRsOfOthers are the pod CIDRs the API gives every node but this one.

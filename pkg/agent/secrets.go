@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -40,9 +41,16 @@ func (c *secretCache) password(ref peering.SecretRef) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		s, err := c.client.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 		cancel()
-		e = secretEntry{fetched: c.now(), err: err}
-		if err == nil {
-			e.data = s.Data
+		switch {
+		case err == nil:
+			e = secretEntry{fetched: c.now(), data: s.Data}
+		case ok && e.err == nil && !apierrors.IsNotFound(err):
+			// The API is unreachable, not the Secret gone: keep what we
+			// read until the next try, so a blip does not tear down the
+			// sessions it signs (the API check reports the outage).
+			e.fetched = c.now()
+		default:
+			e = secretEntry{fetched: c.now(), err: err}
 		}
 		c.entries[id] = e
 	}
