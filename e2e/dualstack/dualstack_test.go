@@ -17,7 +17,7 @@ import (
 // a later step relies on the earlier ones.
 func TestDualStack(t *testing.T) {
 	l := suite.Lab(t)
-	n1, n2 := nodeNumbered(t, l, 1), nodeNumbered(t, l, 2)
+	n1, n2 := e2eutil.NodeWithPod(t, l, 1), e2eutil.NodeWithPod(t, l, 2)
 	t.Logf("nodes: %s %s/%s, %s %s/%s; pods %s/%s and %s/%s",
 		n1.Name, n1.IP, n1.IP6, n2.Name, n2.IP, n2.IP6, n1.Pod.IP, n1.Pod.IP6, n2.Pod.IP, n2.Pod.IP6)
 

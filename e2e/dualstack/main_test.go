@@ -9,10 +9,8 @@
 package dualstack
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"testing"
 	"time"
@@ -47,15 +45,5 @@ var suite = &e2eutil.Suite{
 	},
 	Artifacts:    e2eutil.ArtifactsDir("nodebgp-dualstack-artifacts"),
 	OtherLabWait: 20 * time.Minute,
-	DumpExtra:    dumpIPv6,
-}
-
-// dumpIPv6 adds what lab.Dump leaves out of a dual-stack node.
-func dumpIPv6(ctx context.Context, l *lab.Lab, w io.Writer) {
-	for _, node := range l.Nodes {
-		out, _ := e2eutil.Run(ctx, "ip", "-6", "-n", node.Netns, "route", "show")
-		fmt.Fprintf(w, "\n== %s: ip -6 route ==\n%s", node.Name, out)
-		out, _ = e2eutil.Run(ctx, "ip", "-n", node.Netns, "addr", "show")
-		fmt.Fprintf(w, "\n== %s: ip addr ==\n%s", node.Name, out)
-	}
+	DumpExtra:    e2eutil.DumpIPv6,
 }

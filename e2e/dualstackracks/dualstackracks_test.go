@@ -20,7 +20,7 @@ import (
 // a later step relies on the earlier ones.
 func TestDualStackRacks(t *testing.T) {
 	l := suite.Lab(t)
-	n1, n2 := nodeNumbered(t, l, 1), nodeNumbered(t, l, 2)
+	n1, n2 := e2eutil.NodeWithPod(t, l, 1), e2eutil.NodeWithPod(t, l, 2)
 	tor := l.ToRs[0]
 	t.Logf("%s (rack %d) %s/%s pod %s/%s; %s (rack %d) %s/%s pod %s/%s; ToR %s %v %v",
 		n1.Name, n1.Rack, n1.IP, n1.IP6, n1.Pod.IP, n1.Pod.IP6,
@@ -218,14 +218,4 @@ func torPath6(ctx context.Context, l *lab.Lab, node *lab.Node) (lab.ToRPath, err
 		}
 	}
 	return lab.ToRPath{}, fmt.Errorf("the ToR's IPv6 table: %s has no best path via %s (%s); paths %+v", node.PodCIDR6, node.IP6, node.Name, paths)
-}
-
-// nodeNumbered returns the lab's node n with its pod.
-func nodeNumbered(t *testing.T, l *lab.Lab, n int) *lab.Node {
-	t.Helper()
-	node := l.NodeByName(lab.NodeName(n))
-	if node == nil || node.Pod == nil {
-		t.Fatalf("the lab has no %s with a pod", lab.NodeName(n))
-	}
-	return node
 }

@@ -10,10 +10,8 @@
 package dualstackracks
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"testing"
@@ -56,7 +54,7 @@ var suite = &e2eutil.Suite{
 	Artifacts:    e2eutil.ArtifactsDir("nodebgp-dsracks-artifacts"),
 	NeedsFRR:     true,
 	OtherLabWait: 20 * time.Minute,
-	DumpExtra:    dumpIPv6,
+	DumpExtra:    e2eutil.DumpIPv6,
 }
 
 // nodeASN is node n's own AS: one per node, as in the fabric suite.
@@ -75,13 +73,5 @@ func agentArgs(node *lab.Node) []string {
 		"--enable-ibgp=false",
 		"--peer-router-ips", tor[0].String() + "," + tor[1].String(),
 		"--peer-router-asns", fmt.Sprintf("%d,%d", lab.ToRASN, lab.ToRASN),
-	}
-}
-
-// dumpIPv6 adds what lab.Dump leaves out of a dual-stack node.
-func dumpIPv6(ctx context.Context, l *lab.Lab, w io.Writer) {
-	for _, node := range l.Nodes {
-		out, _ := e2eutil.Run(ctx, "ip", "-6", "-n", node.Netns, "route", "show")
-		fmt.Fprintf(w, "\n== %s: ip -6 route ==\n%s", node.Name, out)
 	}
 }

@@ -19,12 +19,12 @@ import (
 func testBadAnnotations(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 3*time.Minute)
-	n := node(t, l, 1)
+	n := e2eutil.NodeWithPod(t, l, 1)
 	const key = "nodebgp.io/peers"
 	t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := annotate(cctx, l, n, key, nil); err != nil {
+		if err := e2eutil.Annotate(cctx, l, n, key, nil); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
@@ -39,7 +39,7 @@ func testBadAnnotations(t *testing.T) {
 	for _, c := range cases {
 		e2eutil.LogStep(t, "%s: %s=%s", c.name, key, c.value)
 		offset := logOffset(l, n)
-		if err := annotate(ctx, l, n, key, ptr(c.value)); err != nil {
+		if err := e2eutil.Annotate(ctx, l, n, key, e2eutil.Ptr(c.value)); err != nil {
 			t.Fatal(err)
 		}
 		took := e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, "Event for "+c.name, func() error {
@@ -67,7 +67,7 @@ func testBadAnnotations(t *testing.T) {
 	}
 	e2eutil.LogStep(t, "fixed: %s removed", key)
 	offset := logOffset(l, n)
-	if err := annotate(ctx, l, n, key, nil); err != nil {
+	if err := e2eutil.Annotate(ctx, l, n, key, nil); err != nil {
 		t.Fatal(err)
 	}
 	e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, "problems resolved", func() error {

@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/nodebgp/router/e2e/e2eutil"
-	"github.com/nodebgp/router/e2e/lab"
 )
 
 // testASNChange: node1's nodebgp.io/asn changes while node2's pod pings
@@ -24,17 +23,17 @@ import (
 func testASNChange(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 3*time.Minute)
-	n1, n2 := node(t, l, 1), node(t, l, 2)
+	n1, n2 := e2eutil.NodeWithPod(t, l, 1), e2eutil.NodeWithPod(t, l, 2)
 	const key = "nodebgp.io/asn"
 	original, changed := fmt.Sprint(nodeASN(n1.Number)), fmt.Sprint(nodeASN(n1.Number)+100)
 	t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := annotate(cctx, l, n1, key, ptr(original)); err != nil {
+		if err := e2eutil.Annotate(cctx, l, n1, key, e2eutil.Ptr(original)); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
-	pid := agentPID(t, l, n1)
+	pid := e2eutil.AgentPID(t, l, n1)
 	for _, asn := range []string{changed, original} {
 		e2eutil.LogStep(t, "%s=%s on %s while %s pings %s every 50ms", key, asn, n1.Name, n2.Pod.Netns, n1.Pod.IP)
 		p, err := e2eutil.StartPinger(n2.Pod.Netns, n1.Pod.IP, 50*time.Millisecond, 60*time.Second)
@@ -43,7 +42,7 @@ func testASNChange(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		offset := logOffset(l, n1)
-		if err := annotate(ctx, l, n1, key, ptr(asn)); err != nil {
+		if err := e2eutil.Annotate(ctx, l, n1, key, e2eutil.Ptr(asn)); err != nil {
 			_, _, _ = p.Stop()
 			t.Fatal(err)
 		}
@@ -82,7 +81,7 @@ func testASNChange(t *testing.T) {
 			}
 			return err
 		})
-		if now := agentPID(t, l, n1); now != pid {
+		if now := e2eutil.AgentPID(t, l, n1); now != pid {
 			t.Errorf("%s's agent is a new process (PID %d, was %d): the change must not restart it", n1.Name, now, pid)
 		}
 	}
@@ -90,7 +89,7 @@ func testASNChange(t *testing.T) {
 	const bad = "65101x"
 	e2eutil.LogStep(t, "%s=%s (a typo): reported, and the node stays in AS %s", key, bad, original)
 	offset := logOffset(l, n1)
-	if err := annotate(ctx, l, n1, key, ptr(bad)); err != nil {
+	if err := e2eutil.Annotate(ctx, l, n1, key, e2eutil.Ptr(bad)); err != nil {
 		t.Fatal(err)
 	}
 	e2eutil.Eventually(t, 20*time.Second, 500*time.Millisecond, "InvalidAnnotation Event for "+bad, func() error {
@@ -107,16 +106,6 @@ func testASNChange(t *testing.T) {
 	if line, err := agentLogged(l, n1, offset, "speaker-restart"); err == nil {
 		t.Errorf("a bad ASN restarted the speaker: %s", line)
 	}
-}
-
-// agentPID is the PID of node's running agent.
-func agentPID(t *testing.T, l *lab.Lab, node *lab.Node) int {
-	t.Helper()
-	p, err := lab.LoadProcess(l.Opts.Dir, lab.AgentProcess(node))
-	if err != nil || !p.Alive() {
-		t.Fatalf("%s's agent is not running: %v", node.Name, err)
-	}
-	return p.PID
 }
 
 func parseASN(t *testing.T, s string) uint32 {

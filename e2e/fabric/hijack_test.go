@@ -22,7 +22,7 @@ func testHijack(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	tor := l.ToRs[0]
-	node1, node2 := node(t, l, 1), node(t, l, 2)
+	node1, node2 := e2eutil.NodeWithPod(t, l, 1), e2eutil.NodeWithPod(t, l, 2)
 	nodes := upNodes(t, l)
 	moreSpecific := netip.PrefixFrom(node2.PodCIDR.Addr(), node2.PodCIDR.Bits()+1)
 	hijacks := []netip.Prefix{moreSpecific, lab.ClusterCIDR}

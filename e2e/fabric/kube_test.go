@@ -4,34 +4,15 @@ package fabric
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nodebgp/router/e2e/lab"
 )
-
-// annotate sets (or, with a nil value, removes) one annotation of node's
-// Node object, as `kubectl annotate` would.
-func annotate(ctx context.Context, l *lab.Lab, node *lab.Node, key string, value *string) error {
-	cs, err := l.CP.Client()
-	if err != nil {
-		return err
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]*string{key: value}}})
-	if err != nil {
-		return err
-	}
-	if _, err := cs.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return fmt.Errorf("node %s: annotating %s: %w", node.Name, key, err)
-	}
-	return nil
-}
 
 // nodeEvents lists the Events about node with reason, as `kubectl get events
 // --field-selector involvedObject.name=<node>` shows them (all namespaces:
@@ -74,5 +55,3 @@ func containsAll(s string, parts []string) bool {
 	}
 	return true
 }
-
-func ptr(s string) *string { return &s }

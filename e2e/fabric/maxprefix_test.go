@@ -20,7 +20,7 @@ func testMaxPrefix(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 3*time.Minute)
 	tor := l.ToRs[0]
-	n := node(t, l, acceptingNode)
+	n := e2eutil.NodeWithPod(t, l, acceptingNode)
 	const key = "nodebgp.io/peers"
 	extra := []netip.Prefix{netip.MustParsePrefix("10.198.1.0/24"), netip.MustParsePrefix("10.198.2.0/24")}
 	t.Cleanup(func() {
@@ -31,7 +31,7 @@ func testMaxPrefix(t *testing.T) {
 				t.Errorf("cleanup: %v", err)
 			}
 		}
-		if err := annotate(cctx, l, n, key, nil); err != nil {
+		if err := e2eutil.Annotate(cctx, l, n, key, nil); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 		// Known bug, reported: GoBGP leaves a neighbor that hit its limit
@@ -57,7 +57,7 @@ func testMaxPrefix(t *testing.T) {
 	limit := sent + 1
 	value := fmt.Sprintf(`[{"address":%q,"asn":%d,"maxPrefixes":%d}]`, torAddr(n), 65000, limit)
 	e2eutil.LogStep(t, "the ToR sends %s %d prefixes; %s=%s", n.Name, sent, key, value)
-	if err := annotate(ctx, l, n, key, &value); err != nil {
+	if err := e2eutil.Annotate(ctx, l, n, key, &value); err != nil {
 		t.Fatal(err)
 	}
 	e2eutil.Consistently(t, 3*time.Second, 500*time.Millisecond, "session under the limit", func() error { return checkToRSession(ctx, l, n) })

@@ -19,7 +19,7 @@ import (
 func testMD5(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 2*time.Minute)
-	right, wrong := node(t, l, rightPasswordNode), node(t, l, wrongPasswordNode)
+	right, wrong := e2eutil.NodeWithPod(t, l, rightPasswordNode), e2eutil.NodeWithPod(t, l, wrongPasswordNode)
 
 	e2eutil.LogStep(t, "%s (right password) is Established on the ToR", right.Name)
 	took := e2eutil.Eventually(t, 60*time.Second, time.Second, right.Name+" MD5 session", func() error {

@@ -24,7 +24,7 @@ func testRestarts(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 3*time.Minute)
 	tor := l.ToRs[0]
-	node1, node2 := node(t, l, 1), node(t, l, 2)
+	node1, node2 := e2eutil.NodeWithPod(t, l, 1), e2eutil.NodeWithPod(t, l, 2)
 
 	e2eutil.LogStep(t, "watching %s on %s every 200ms", node1.PodCIDR, tor.Name)
 	w := watchToRRoute(ctx, l, node1)

@@ -19,7 +19,7 @@ func upNodes(t *testing.T, l *lab.Lab) []*lab.Node {
 	var nodes []*lab.Node
 	for n := 1; n <= labNodes; n++ {
 		if _, ok := torPasswords[n]; !ok {
-			nodes = append(nodes, node(t, l, n))
+			nodes = append(nodes, e2eutil.NodeWithPod(t, l, n))
 		}
 	}
 	return nodes

@@ -25,9 +25,9 @@ const echoPort = "8181"
 func testCrossRackTraffic(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 2*time.Minute)
-	node1 := node(t, l, 1)
+	node1 := e2eutil.NodeWithPod(t, l, 1)
 	for _, n := range []int{2} {
-		target := node(t, l, n)
+		target := e2eutil.NodeWithPod(t, l, n)
 		e2eutil.LogStep(t, "%s routes %s via its ToR %s", node1.Name, target.Pod.IP, torAddr(node1))
 		out, err := e2eutil.Output(ctx, "ip", "-n", node1.Netns, "route", "get", target.Pod.IP.String())
 		if err != nil {
@@ -44,7 +44,7 @@ func testCrossRackTraffic(t *testing.T) {
 	// same rack (the ToR passes a next hop on the receiver's subnet on
 	// unchanged: RFC 4271's third-party next hop). The node with the wrong MD5 password (step 04) never
 	// gets a session, so it neither announces nor learns anything.
-	wrong := node(t, l, wrongPasswordNode)
+	wrong := e2eutil.NodeWithPod(t, l, wrongPasswordNode)
 	for _, n := range l.Nodes {
 		if n == wrong {
 			continue

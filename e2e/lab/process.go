@@ -225,12 +225,7 @@ func (p *Process) Stop(timeout time.Duration) error {
 			}
 		}
 	}
-	for _, f := range []string{pidPath(p.Dir, p.Name), recordPath(p.Dir, p.Name)} {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("stopping process %s: %w", p.Name, err)
-		}
-	}
-	return nil
+	return p.forget()
 }
 
 // Kill sends SIGKILL at once, as a crash or a process manager's hard restart
@@ -244,9 +239,14 @@ func (p *Process) Kill() error {
 			return fmt.Errorf("killing process %s: pid %d still running after SIGKILL", p.Name, p.PID)
 		}
 	}
+	return p.forget()
+}
+
+// forget removes the pid file and record of a process that is gone.
+func (p *Process) forget() error {
 	for _, f := range []string{pidPath(p.Dir, p.Name), recordPath(p.Dir, p.Name)} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("killing process %s: %w", p.Name, err)
+			return fmt.Errorf("forgetting process %s: %w", p.Name, err)
 		}
 	}
 	return nil

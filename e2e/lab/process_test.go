@@ -173,3 +173,25 @@ func TestNetnsProcessKeepsItsPidInsideTheNamespace(t *testing.T) {
 		t.Fatal("process alive after StopByName")
 	}
 }
+
+// ignoresTERM stays up on SIGTERM, as a daemon that shuts down slowly would:
+// only a kill ends it at once.
+var ignoresTERM = []string{"sh", "-c", "trap '' TERM; echo started; sleep 300; :"}
+
+func TestKillEndsAProcessAtOnceEvenOneThatIgnoresSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	proc := startForTest(t, ProcessParams{Name: "stubborn", Dir: dir, Args: ignoresTERM})
+	waitFor(t, "the trap to be set", func() bool {
+		raw, _ := os.ReadFile(LogPath(dir, "stubborn"))
+		return strings.Contains(string(raw), "\nstarted\n")
+	})
+	if err := proc.Kill(); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	if proc.Alive() {
+		t.Fatal("process alive after Kill")
+	}
+	if _, err := LoadProcess(dir, "stubborn"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("LoadProcess after Kill: %v, want no pid file", err)
+	}
+}

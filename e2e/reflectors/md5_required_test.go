@@ -35,7 +35,7 @@ const (
 func testPasswordRequired(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 4*time.Minute)
-	n := node(t, l, withoutPasswordNode)
+	n := e2eutil.NodeWithPod(t, l, withoutPasswordNode)
 	reflectors := expectedPeers(n.Number)
 	t.Cleanup(func() { restoreMeshPassword(t, l, n) })
 

@@ -19,6 +19,7 @@ func TestReflectors(t *testing.T) {
 		{"03_traffic_every_pod_reaches_every_other_pod", testTraffic},
 		{"04_md5_every_session_is_Established_on_a_connection_signed_for_its_peer", testSigned},
 		{"05_md5_a_client_without_the_mesh_password_gets_no_session_and_with_it_gets_them_back", testPasswordRequired},
+		{"06_promote_annotating_a_client_as_reflector_and_back_restarts_its_speaker_in_place_without_losing_packets", testPromote},
 	}
 	for _, s := range steps {
 		suite.Step(t, s.name, s.fn)

@@ -29,6 +29,6 @@ func testTraffic(t *testing.T) {
 			})
 		}
 	}
-	from, to := node(t, l, 3).Pod, node(t, l, 4).Pod
+	from, to := e2eutil.NodeWithPod(t, l, 3).Pod, e2eutil.NodeWithPod(t, l, 4).Pod
 	e2eutil.CheckPodTCP(ctx, t, from, to, echoPort)
 }
