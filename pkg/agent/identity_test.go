@@ -67,3 +67,16 @@ func TestIdentityChangedErrorNamesTheChangedAnnotations(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanPeersKeepsTheSpeakerWhileTheOwnNodeIsMissing(t *testing.T) {
+	running := speakerIdentity{ASN: 65101}
+	a := &agent{
+		cfg:          Config{NodeName: "n1", ClusterASN: 64512, EnableIBGP: true},
+		identity:     running,
+		nodeIP:       netip.MustParseAddr("10.199.1.11"),
+		initialCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24")},
+	}
+	if got := a.planPeers(nil, nil).identity; got != running {
+		t.Errorf("own Node missing: plan identity %v, want the running %v", got, running)
+	}
+}

@@ -45,12 +45,15 @@ func (a *agent) planPeers(all []*corev1.Node, infos []nodeinfo.Info) peerPlan {
 			plan.ownProblems = append(plan.ownProblems, errs...)
 		}
 	}
-	if self.Info.Name == "" {
-		// Our own Node is invalid or gone from the cache: keep the facts we
-		// started with so the peer set does not collapse.
+	plan.identity = a.identity
+	if self.Info.Name != "" {
+		plan.identity = wantIdentity(self.Config, plan.ownProblems, a.cfg.ClusterASN, a.identity)
+	} else {
+		// Our own Node is invalid or gone from the cache (deleted,
+		// re-registering): keep the facts we started with and the speaker we
+		// have, so the peer set does not collapse.
 		self.Info = nodeinfo.Info{Name: a.cfg.NodeName, InternalIP: a.nodeIP, InternalIPs: a.nodeIPs(), PodCIDRs: a.initialCIDRs}
 	}
-	plan.identity = wantIdentity(self.Config, plan.ownProblems, a.cfg.ClusterASN, a.identity)
 	// The peers of the speaker we have: a bad annotation keeps its AS.
 	self.Config.ASN = plan.identity.ASN
 	meshPassword, meshReady, err := a.meshPassword()
