@@ -3,6 +3,7 @@ package nodeinfo
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +20,7 @@ func Cluster(nodes []*corev1.Node) (infos []Info, problems []error) {
 	slices.SortStableFunc(ordered, claimOrder)
 
 	byName := map[string]bool{}
+	claimed := newClaims()
 	for _, n := range ordered {
 		info, err := FromNode(n)
 		if err != nil {
@@ -29,10 +31,11 @@ func Cluster(nodes []*corev1.Node) (infos []Info, problems []error) {
 			problems = append(problems, fmt.Errorf("node %q: metadata.name: listed twice; node skipped", info.Name))
 			continue
 		}
-		if err := conflict(n, info, infos); err != nil {
+		if err := claimed.conflict(n, info); err != nil {
 			problems = append(problems, err)
 			continue
 		}
+		claimed.add(info)
 		byName[info.Name] = true
 		infos = append(infos, info)
 	}
@@ -57,27 +60,60 @@ func claimOrder(a, b *corev1.Node) int {
 	return cmp.Compare(a.Name, b.Name)
 }
 
-// conflict reports the first pod CIDR or InternalIP of info that an already
-// accepted node claims.
-func conflict(n *corev1.Node, info Info, accepted []Info) error {
+// claims indexes the pod CIDRs and InternalIPs of the nodes accepted so far,
+// so that each node's conflicts are found without walking every other node:
+// a pass over 5,000 nodes must not cost 5,000².
+type claims struct {
+	ips map[netip.Addr]string // InternalIP -> node
+	// cidrs are the accepted pod CIDRs; within holds, for every prefix that
+	// contains one of them (itself included), one such claim.
+	cidrs, within map[netip.Prefix]claim
+}
+
+type claim struct {
+	node string
+	cidr netip.Prefix
+}
+
+func newClaims() *claims {
+	return &claims{ips: map[netip.Addr]string{}, cidrs: map[netip.Prefix]claim{}, within: map[netip.Prefix]claim{}}
+}
+
+func (c *claims) add(info Info) {
+	for _, ip := range info.InternalIPs {
+		c.ips[ip] = info.Name
+	}
 	for _, p := range info.PodCIDRs {
-		for _, other := range accepted {
-			for _, q := range other.PodCIDRs {
-				// Overlaps is false across families, so only same-family
-				// claims can collide.
-				if p.Overlaps(q) {
-					return fmt.Errorf("node %q: %s: %s overlaps %s of node %q; node skipped",
-						info.Name, podCIDRField(n), p, q, other.Name)
-				}
+		c.cidrs[p] = claim{info.Name, p}
+		for bits := 0; bits <= p.Bits(); bits++ {
+			super, _ := p.Addr().Prefix(bits)
+			if _, ok := c.within[super]; !ok {
+				c.within[super] = claim{info.Name, p}
 			}
 		}
 	}
+}
+
+// conflict reports a pod CIDR or InternalIP of info that an accepted node
+// claims. Two prefixes overlap when one contains the other: an accepted
+// CIDR inside (or equal to) p is in within[p], one containing p is p cut
+// to a shorter length. Prefixes of different families never meet.
+func (c *claims) conflict(n *corev1.Node, info Info) error {
+	for _, p := range info.PodCIDRs {
+		other, ok := c.within[p]
+		for bits := 0; !ok && bits < p.Bits(); bits++ {
+			super, _ := p.Addr().Prefix(bits)
+			other, ok = c.cidrs[super]
+		}
+		if ok {
+			return fmt.Errorf("node %q: %s: %s overlaps %s of node %q; node skipped",
+				info.Name, podCIDRField(n), p, other.cidr, other.node)
+		}
+	}
 	for _, ip := range info.InternalIPs {
-		for _, other := range accepted {
-			if slices.Contains(other.InternalIPs, ip) {
-				return fmt.Errorf("node %q: status.addresses: InternalIP %s is also InternalIP of node %q; node skipped",
-					info.Name, ip, other.Name)
-			}
+		if other, ok := c.ips[ip]; ok {
+			return fmt.Errorf("node %q: status.addresses: InternalIP %s is also InternalIP of node %q; node skipped",
+				info.Name, ip, other)
 		}
 	}
 	return nil

@@ -1,7 +1,11 @@
 package nodeinfo
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -176,4 +180,71 @@ func TestClusterLeavesInputOrderAlone(t *testing.T) {
 	if nodes[0].Name != "n2" || nodes[1].Name != "n1" {
 		t.Errorf("Cluster reordered its input: %s, %s", nodes[0].Name, nodes[1].Name)
 	}
+}
+
+// TestClusterKeepsExactlyTheNodesAPairwiseCheckKeeps compares the indexed
+// conflict check with the plain one it replaced (every accepted node's
+// CIDRs with netip.Prefix.Overlaps) on random clusters whose CIDRs of many
+// lengths collide often, in both families.
+func TestClusterKeepsExactlyTheNodesAPairwiseCheckKeeps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	randomCIDR := func() string {
+		if rng.IntN(4) == 0 {
+			return fmt.Sprintf("fd00:%x::/%d", rng.IntN(4), 30+rng.IntN(6))
+		}
+		return fmt.Sprintf("10.%d.%d.0/%d", rng.IntN(3), rng.IntN(4)*64, 14+rng.IntN(12))
+	}
+	for round := range 300 {
+		var nodes []*corev1.Node
+		for i := range 2 + rng.IntN(12) {
+			cidrs := []string{randomCIDR()}
+			if rng.IntN(3) == 0 {
+				cidrs = append(cidrs, randomCIDR())
+			}
+			ip := fmt.Sprintf("10.199.1.%d", 1+rng.IntN(20))
+			nodes = append(nodes, node(fmt.Sprintf("n%02d", i), internalIP(ip), podCIDRs(cidrs...)))
+		}
+		infos, _ := Cluster(nodes)
+		var got []string
+		for _, in := range infos {
+			got = append(got, in.Name)
+		}
+		if want := pairwiseKept(t, nodes); !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d: kept %v, the pairwise check keeps %v", round, got, want)
+		}
+	}
+}
+
+// pairwiseKept is the reference: in claim order, a node is kept unless a
+// kept node shares an InternalIP or has an overlapping pod CIDR.
+func pairwiseKept(t *testing.T, nodes []*corev1.Node) []string {
+	t.Helper()
+	ordered := slices.Clone(nodes)
+	slices.SortStableFunc(ordered, claimOrder)
+	var kept []Info
+	for _, n := range ordered {
+		info, err := FromNode(n)
+		if err != nil {
+			continue
+		}
+		clash := slices.ContainsFunc(kept, func(k Info) bool {
+			for _, p := range info.PodCIDRs {
+				for _, q := range k.PodCIDRs {
+					if p.Overlaps(q) {
+						return true
+					}
+				}
+			}
+			return slices.ContainsFunc(info.InternalIPs, func(ip netip.Addr) bool { return slices.Contains(k.InternalIPs, ip) })
+		})
+		if !clash {
+			kept = append(kept, info)
+		}
+	}
+	var names []string
+	for _, k := range kept {
+		names = append(names, k.Name)
+	}
+	slices.Sort(names)
+	return names
 }

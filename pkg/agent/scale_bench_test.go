@@ -1,0 +1,60 @@
+package agent
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nodebgp/router/pkg/nodeinfo"
+)
+
+// BenchmarkPlanPeers is the pure part of a node loop pass in a cluster of n
+// nodes: reading every Node (nodeinfo.Cluster) and deriving this node's peers
+// and policy (planPeers), for a full mesh and for two route reflectors.
+func BenchmarkPlanPeers(b *testing.B) {
+	for _, n := range []int{100, 1000, 5000} {
+		for _, reflectors := range []int{0, 2} {
+			b.Run(fmt.Sprintf("nodes=%d/reflectors=%d", n, reflectors), func(b *testing.B) {
+				all := benchNodes(n, reflectors)
+				a := &agent{
+					cfg:          Config{NodeName: all[n-1].Name, ClusterASN: 64512, EnableIBGP: true},
+					nodeIP:       netip.MustParseAddr(all[n-1].Status.Addresses[0].Address),
+					initialCIDRs: []netip.Prefix{netip.MustParsePrefix(all[n-1].Spec.PodCIDRs[0])},
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					infos, _ := nodeinfo.Cluster(all)
+					plan := a.planPeers(all, infos)
+					if len(plan.peers) == 0 {
+						b.Fatal("no peers planned")
+					}
+				}
+			})
+		}
+	}
+}
+
+// benchNodes are n Nodes at 10.200.x.y owning 10.x.y.0/24; the first
+// reflectors carry a route-reflector cluster ID.
+func benchNodes(n, reflectors int) []*corev1.Node {
+	out := make([]*corev1.Node, 0, n)
+	for i := range n {
+		hi, lo := i/250, i%250+1
+		node := &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node%d", i), Annotations: map[string]string{}},
+			Spec:       corev1.NodeSpec{PodCIDRs: []string{fmt.Sprintf("10.%d.%d.0/24", hi+1, lo)}},
+			Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{
+				{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("10.200.%d.%d", hi, lo)},
+			}},
+		}
+		if i < reflectors {
+			node.Annotations["nodebgp.io/route-reflector-cluster-id"] = "10.0.0.1"
+		}
+		out = append(out, node)
+	}
+	return out
+}
