@@ -51,6 +51,35 @@ func testGoBGPCLI(t *testing.T) {
 	}
 }
 
+// testGoBGPCLIIsReadOnly: the same CLI cannot change the speaker. `gobgp
+// global rib add` on node1 is refused with a message naming the flag that
+// would allow it, and no node's RIB gets the prefix: a hostNetwork pod, which
+// shares the node's loopback, cannot announce a route to the fabric.
+func testGoBGPCLIIsReadOnly(t *testing.T) {
+	l := suite.Lab(t)
+	ctx := e2eutil.TestContext(t, time.Minute)
+	node1 := nodeNumbered(t, l, 1)
+	const hijack = "203.0.113.0/24"
+	e2eutil.LogStep(t, "ip netns exec %s gobgp global rib add %s: refused", node1.Name, hijack)
+	out, err := e2eutil.InNs(ctx, node1.Netns, l.Tools.Gobgp, "global", "rib", "add", hijack)
+	if err == nil || !strings.Contains(out+err.Error(), "--gobgp-api-allow-writes") {
+		t.Fatalf("gobgp global rib add: err %v, output %q; want a refusal naming --gobgp-api-allow-writes", err, out)
+	}
+	t.Logf("refused: %s", strings.TrimSpace(out+" "+err.Error()))
+	e2eutil.Consistently(t, 2*time.Second, 500*time.Millisecond, "no RIB has "+hijack, func() error {
+		for _, node := range l.Nodes {
+			rib, err := e2eutil.InNs(ctx, node.Netns, l.Tools.Gobgp, "global", "rib")
+			if err != nil {
+				return err
+			}
+			if strings.Contains(rib, hijack) {
+				return fmt.Errorf("%s: gobgp global rib has %s:\n%s", node.Name, hijack, rib)
+			}
+		}
+		return nil
+	})
+}
+
 // cliPeersEstablished reads `gobgp neighbor`'s table (Peer AS Up/Down State
 // ...) and wants a row in state "Establ" for every peer.
 func cliPeersEstablished(out string, peers []*lab.Node) error {

@@ -25,19 +25,20 @@ func TestE2E(t *testing.T) {
 		// Issue case 7: the gobgp CLI works on the node and only there.
 		{"04_api_gobgp_CLI_on_the_node_lists_its_established_peers", testGoBGPCLI},
 		{"05_api_gobgp_API_is_unreachable_from_other_namespaces", testGoBGPAPIIsLocal},
+		{"06_api_gobgp_CLI_cannot_change_the_speaker", testGoBGPCLIIsReadOnly},
 		// Issue case 8: health endpoints.
-		{"06_health_healthz_readyz_and_metrics_answer_inside_the_node", testHealth},
+		{"07_health_healthz_readyz_and_metrics_answer_inside_the_node", testHealth},
 		// Issue case 6: a planned agent restart keeps pod traffic flowing.
-		{"07_restart_agent_restart_loses_no_pod_traffic_and_keeps_routes", testAgentRestart},
+		{"08_restart_agent_restart_loses_no_pod_traffic_and_keeps_routes", testAgentRestart},
 		// Issue case 5: the kernel table is repaired.
-		{"08_repair_a_route_deleted_by_hand_comes_back_within_the_sync_period", testRouteDeletedByHand},
-		{"09_repair_routes_come_back_after_the_uplink_goes_down_and_up", testUplinkFlap},
+		{"09_repair_a_route_deleted_by_hand_comes_back_within_the_sync_period", testRouteDeletedByHand},
+		{"10_repair_routes_come_back_after_the_uplink_goes_down_and_up", testUplinkFlap},
 		// Issue case 4: nodes join and leave.
-		{"10_membership_a_fourth_node_joins_the_mesh_and_leaves_it_cleanly", testFourthNode},
+		{"11_membership_a_fourth_node_joins_the_mesh_and_leaves_it_cleanly", testFourthNode},
 		// Issue case 5: no stale route survives a restart.
-		{"11_repair_a_node_deleted_while_an_agent_was_stopped_leaves_no_stale_route", testNodeDeletedWhileAgentStopped},
+		{"12_repair_a_node_deleted_while_an_agent_was_stopped_leaves_no_stale_route", testNodeDeletedWhileAgentStopped},
 		// Issue case 9, last: it leaves lab-node1 without agent, routes, rules or bridge.
-		{"12_cleanup_router_cleanup_removes_everything_the_agent_made", testCleanup},
+		{"13_cleanup_router_cleanup_removes_everything_the_agent_made", testCleanup},
 	}
 	for _, s := range steps {
 		suite.Step(t, s.name, s.fn)

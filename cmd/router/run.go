@@ -79,6 +79,7 @@ restarts. Use 'router cleanup' to remove everything it made.`,
 	fl.Var(addrValue{&c.RouterID}, "router-id", "BGP router ID (default: the node's IPv4 InternalIP)")
 	fl.Int32Var(&c.BGPPort, "bgp-port", c.BGPPort, "TCP port BGP listens on, on the node IP only, and connects to on peers")
 	fl.StringVar(&c.GoBGPAPIAddress, "gobgp-api-address", c.GoBGPAPIAddress, "where GoBGP's gRPC API listens, for the gobgp CLI; keep it on loopback; empty = off")
+	fl.BoolVar(&c.GoBGPAPIAllowWrites, "gobgp-api-allow-writes", false, "let the API change the speaker (gobgp global rib add, neighbor reset, ...); off, it only reads, because every hostNetwork pod on the node can reach it")
 	fl.BoolVar(&c.GracefulRestart, "bgp-graceful-restart", c.GracefulRestart, "BGP graceful restart: peers keep our routes while the agent restarts, and we keep theirs")
 	fl.Var(positiveDuration{&c.RestartTime}, "bgp-restart-time", "how long peers keep our routes while we restart, and how long we keep a restarting peer's routes")
 	fl.Var(positiveDuration{&c.DeferralTime}, "bgp-deferral-time", "after a restart, how long to wait for every peer's End-of-RIB before announcing our routes again (bounded so a peer that never sends one, e.g. for a family it does not use, cannot hold us for long)")

@@ -222,6 +222,7 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 		ListenAddress6:          a.nodeIP6,
 		ListenPort:              a.cfg.BGPPort,
 		APIAddress:              a.cfg.GoBGPAPIAddress,
+		APIAllowWrites:          a.cfg.GoBGPAPIAllowWrites,
 		GracefulRestart:         a.cfg.GracefulRestart,
 		RestartTime:             a.cfg.RestartTime,
 		Restarting:              restarting,

@@ -20,6 +20,9 @@ type Config struct {
 	RouterID        netip.Addr // zero = the node's IPv4 InternalIP
 	BGPPort         int32
 	GoBGPAPIAddress string // "" = no gRPC API
+	// GoBGPAPIAllowWrites serves the API's changing methods too; off, the
+	// gobgp CLI can read state but not change it.
+	GoBGPAPIAllowWrites bool
 
 	GracefulRestart bool
 	RestartTime     time.Duration

@@ -22,18 +22,10 @@ const redactedPassword = "<redacted>"
 // covers any response type that embeds them, now or in a later version.
 const passwordField protoreflect.Name = "auth_password"
 
-// redactingGRPCOptions are the server options that make GoBGP's gRPC API
-// redact passwords in every response, unary and streamed. They touch only
-// the API: the Speaker calls BgpServer methods in-process and keeps reading
-// the real passwords, which the peer reconcile compares against its
-// desired set.
-func redactingGRPCOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.UnaryInterceptor(redactUnary),
-		grpc.StreamInterceptor(redactStream),
-	}
-}
-
+// redactUnary and redactStream redact every response of the API (see
+// apiServerOptions). They touch only the API: the Speaker calls BgpServer
+// methods in-process and keeps reading the real passwords, which the peer
+// reconcile compares against its desired set.
 func redactUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	resp, err := handler(ctx, req)
 	if m, ok := resp.(proto.Message); ok {

@@ -44,6 +44,9 @@ type Config struct {
 	// APIAddress is where GoBGP's gRPC API listens, e.g. "127.0.0.1:50051",
 	// so that the stock gobgp CLI works on the node. Empty means no API.
 	APIAddress string
+	// APIAllowWrites serves the API's changing methods too (AddPath,
+	// DeletePeer, ResetPeer, ...); off, only List*, Get* and Watch* answer.
+	APIAllowWrites bool
 	// GracefulRestart announces the graceful-restart capability (RFC 4724)
 	// on every session and makes GoBGP a helper for restarting peers.
 	GracefulRestart bool

@@ -69,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 		if err := l.Close(); err != nil {
 			return nil, fmt.Errorf("releasing probe listener on %s: %w", cfg.APIAddress, err)
 		}
-		opts = append(opts, server.GrpcListenAddress(cfg.APIAddress), server.GrpcOption(redactingGRPCOptions()))
+		opts = append(opts, server.GrpcListenAddress(cfg.APIAddress), server.GrpcOption(apiServerOptions(cfg.APIAllowWrites)))
 	}
 	s := &Speaker{
 		cfg:     cfg,
