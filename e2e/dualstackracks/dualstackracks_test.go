@@ -161,20 +161,20 @@ func TestDualStackRacks(t *testing.T) {
 		time.Sleep(time.Second)
 		stopWatch()
 		<-watched
-		sent, received, perr := p.Stop()
+		pings, perr := p.Stop()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if perr != nil {
 			t.Fatal(perr)
 		}
-		e2eutil.LogStep(t, "sessions back %s after the start (%s after SIGTERM); ToR polls %d, %s missing %d; IPv6 pings sent %d lost %d",
-			back.Round(100*time.Millisecond), time.Since(stopped).Round(100*time.Millisecond), polls.Load(), n1.PodCIDR6, misses.Load(), sent, sent-received)
+		e2eutil.LogStep(t, "sessions back %s after the start (%s after SIGTERM); ToR polls %d, %s missing %d; IPv6 pings %s",
+			back.Round(100*time.Millisecond), time.Since(stopped).Round(100*time.Millisecond), polls.Load(), n1.PodCIDR6, misses.Load(), pings)
 		if misses.Load() > 0 {
 			t.Errorf("the ToR lost %s in %d of %d polls during the agent restart", n1.PodCIDR6, misses.Load(), polls.Load())
 		}
-		if sent-received > 0 {
-			t.Errorf("%d of %d IPv6 pings lost during the agent restart", sent-received, sent)
+		if len(pings.Lost) > 0 {
+			t.Errorf("IPv6 pings lost during the agent restart: %s", pings)
 		}
 		if back > 15*time.Second {
 			t.Errorf("sessions back %s after the start, want within 15s", back)

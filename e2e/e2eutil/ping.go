@@ -48,16 +48,63 @@ type Pinger struct {
 	out  bytes.Buffer
 	done chan error
 
-	stopOnce       sync.Once
-	sent, received int
-	stopErr        error
+	stopOnce sync.Once
+	count    PingCount
+	stopErr  error
+}
+
+// PingCount is what a Pinger saw: how many echo requests it sent, which
+// went unanswered and when, so that a loss can be laid next to the agent's
+// log.
+type PingCount struct {
+	Sent, Received int
+	// Lost are the unanswered requests, oldest first.
+	Lost []LostPing
+	// InFlight is 1 when the last request was sent less than one round
+	// trip before the stop: ping counts it as sent, but its answer could
+	// not have come yet. It is neither received nor lost.
+	InFlight int
+}
+
+// LostPing is one unanswered echo request. At is when ping gave up
+// waiting for it before sending the next (-O), or zero when it did not say.
+type LostPing struct {
+	Seq int
+	At  time.Time
+}
+
+// String is the count for a test log: "sent 113, lost 2: icmp_seq 57
+// (18:59:33.123), 58 (18:59:33.173)".
+func (c PingCount) String() string {
+	s := fmt.Sprintf("sent %d, lost %d", c.Sent, len(c.Lost))
+	for i, l := range c.Lost {
+		if i == 0 {
+			s += ": icmp_seq "
+		} else {
+			s += ", "
+		}
+		if i == 10 {
+			s += fmt.Sprintf("... %d more", len(c.Lost)-i)
+			break
+		}
+		s += strconv.Itoa(l.Seq)
+		if !l.At.IsZero() {
+			s += " (" + l.At.Format("15:04:05.000") + ")"
+		}
+	}
+	if c.InFlight > 0 {
+		s += "; the last one was in flight at the stop"
+	}
+	return s
 }
 
 // StartPinger pings to from fromNs every interval. ping's own -w deadline
-// bounds it even if the suite dies without stopping it.
+// bounds it even if the suite dies without stopping it. -D stamps each
+// line and -O reports a request still unanswered when the next is sent,
+// so a loss comes with its time.
 func StartPinger(fromNs string, to netip.Addr, interval, maxRun time.Duration) (*Pinger, error) {
 	p := &Pinger{done: make(chan error, 1)}
-	p.cmd = exec.Command("ip", "netns", "exec", fromNs, "ping", "-n", "-q",
+	p.cmd = exec.Command("ip", "netns", "exec", fromNs, "ping", "-n", "-D", "-O",
 		"-i", strconv.FormatFloat(interval.Seconds(), 'f', 3, 64),
 		"-W", "1", "-w", strconv.Itoa(int(maxRun.Seconds())), to.String())
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
@@ -69,10 +116,10 @@ func StartPinger(fromNs string, to netip.Addr, interval, maxRun time.Duration) (
 }
 
 // Stop ends the ping with SIGINT, which makes it print its summary, and
-// returns the counts. `ip netns exec` execs ping in place, so the pid is
+// returns the count. `ip netns exec` execs ping in place, so the pid is
 // ping's own.
-// Calling it again returns the same counts.
-func (p *Pinger) Stop() (sent, received int, err error) {
+// Calling it again returns the same count.
+func (p *Pinger) Stop() (PingCount, error) {
 	p.stopOnce.Do(func() {
 		_ = p.cmd.Process.Signal(syscall.SIGINT)
 		select {
@@ -83,7 +130,52 @@ func (p *Pinger) Stop() (sent, received int, err error) {
 			p.stopErr = fmt.Errorf("ping did not stop on SIGINT; output: %q", p.out.String())
 			return
 		}
-		p.sent, p.received, p.stopErr = PingStats(p.out.String())
+		p.count, p.stopErr = ParsePingOutput(p.out.String())
 	})
-	return p.sent, p.received, p.stopErr
+	return p.count, p.stopErr
+}
+
+var (
+	pingReply   = regexp.MustCompile(`(?m)^\[[0-9.]+\] \d+ bytes from .*icmp_seq=(\d+)`)
+	pingNoReply = regexp.MustCompile(`(?m)^\[([0-9]+)\.([0-9]+)\] no answer yet for icmp_seq=(\d+)`)
+)
+
+// ParsePingOutput reads the output of `ping -D -O` (without -q): the
+// summary's counts, and which sequence numbers never got a reply. ping
+// numbers requests from 1, so the sent ones are 1..Sent; a reply line
+// counts once even if it came late.
+func ParsePingOutput(out string) (PingCount, error) {
+	sent, received, err := PingStats(out)
+	if err != nil {
+		return PingCount{}, err
+	}
+	c := PingCount{Sent: sent, Received: received}
+	answered := make(map[int]bool)
+	for _, m := range pingReply.FindAllStringSubmatch(out, -1) {
+		seq, _ := strconv.Atoi(m[1])
+		answered[seq] = true
+	}
+	gaveUp := make(map[int]time.Time)
+	for _, m := range pingNoReply.FindAllStringSubmatch(out, -1) {
+		sec, _ := strconv.ParseInt(m[1], 10, 64)
+		usec, _ := strconv.ParseInt((m[2] + "000000")[:6], 10, 64)
+		seq, _ := strconv.Atoi(m[3])
+		gaveUp[seq] = time.Unix(sec, usec*1000)
+	}
+	for seq := 1; seq <= sent; seq++ {
+		if answered[seq] {
+			continue
+		}
+		if seq == sent && gaveUp[seq].IsZero() {
+			// Sent, never reported as overdue, and the stop came
+			// before its answer could: in flight, not lost.
+			c.InFlight = 1
+			continue
+		}
+		c.Lost = append(c.Lost, LostPing{Seq: seq, At: gaveUp[seq]})
+	}
+	if got := len(answered); got != received {
+		return c, fmt.Errorf("ping's summary says %d received but it printed %d replies: %q", received, got, out)
+	}
+	return c, nil
 }

@@ -1,0 +1,88 @@
+//go:build e2e
+
+package e2eutil
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestParsePingOutput(t *testing.T) {
+	const header = "PING 10.244.2.2 (10.244.2.2) 56(84) bytes of data.\n"
+	reply := func(seq string) string {
+		return "[1796238073.260156] 64 bytes from 10.244.2.2: icmp_seq=" + seq + " ttl=62 time=0.08 ms\n"
+	}
+	summary := func(sent, received string) string {
+		return "\n--- 10.244.2.2 ping statistics ---\n" + sent + " packets transmitted, " + received + " received, 0% packet loss, time 238ms\n"
+	}
+	for _, tc := range []struct {
+		name    string
+		out     string
+		want    PingCount
+		wantErr bool
+	}{
+		{
+			name: "every request answered",
+			out:  header + reply("1") + reply("2") + reply("3") + summary("3", "3"),
+			want: PingCount{Sent: 3, Received: 3},
+		},
+		{
+			name: "an unanswered request in the middle is lost, with the time ping gave up on it",
+			out: header + reply("1") + "[1796238073.310000] no answer yet for icmp_seq=2\n" + reply("3") +
+				summary("3", "2"),
+			want: PingCount{Sent: 3, Received: 2, Lost: []LostPing{{Seq: 2, At: time.Unix(1796238073, 310000000)}}},
+		},
+		{
+			name: "the last request sent just before the stop is in flight, not lost",
+			out:  header + reply("1") + reply("2") + summary("3", "2"),
+			want: PingCount{Sent: 3, Received: 2, InFlight: 1},
+		},
+		{
+			name: "the last request that ping already reported overdue is lost",
+			out: header + reply("1") + reply("2") + "[1796238073.5] no answer yet for icmp_seq=3\n" +
+				summary("3", "2"),
+			want: PingCount{Sent: 3, Received: 2, Lost: []LostPing{{Seq: 3, At: time.Unix(1796238073, 500000000)}}},
+		},
+		{
+			name: "a late answer after no-answer-yet counts as received",
+			out: header + reply("1") + "[1796238073.310000] no answer yet for icmp_seq=2\n" + reply("2") + reply("3") +
+				summary("3", "3"),
+			want: PingCount{Sent: 3, Received: 3},
+		},
+		{
+			name: "unanswered requests before the last are lost even without a time",
+			out:  header + reply("1") + reply("4") + summary("4", "2"),
+			want: PingCount{Sent: 4, Received: 2, Lost: []LostPing{{Seq: 2}, {Seq: 3}}},
+		},
+		{
+			name:    "no summary is an error",
+			out:     header + reply("1"),
+			wantErr: true,
+		},
+		{
+			name:    "replies that disagree with the summary are an error",
+			out:     header + reply("1") + summary("2", "2"),
+			wantErr: true,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParsePingOutput(tc.out)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err %v, want error %v", err, tc.wantErr)
+			}
+			if !tc.wantErr && !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPingCountStringNamesTheLostRequests(t *testing.T) {
+	at := time.Date(2026, 12, 2, 18, 59, 33, 123e6, time.Local)
+	c := PingCount{Sent: 113, Received: 111, Lost: []LostPing{{Seq: 57, At: at}, {Seq: 58}}, InFlight: 1}
+	const want = "sent 113, lost 2: icmp_seq 57 (18:59:33.123), 58; the last one was in flight at the stop"
+	if got := c.String(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
