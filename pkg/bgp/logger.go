@@ -15,7 +15,8 @@ import (
 // GoBGP narrates every step (a peer configured, a state changed, a path
 // sent) at info level. This package logs the decisions itself, so GoBGP's
 // info and debug lines go out at debug level, except sessions going up and
-// down (sessionMessages); its warnings and errors keep their level.
+// down (sessionMessages); its warnings and errors keep their level, except
+// the routine ones (routineWarnings).
 type gobgpLogger struct {
 	log *slog.Logger
 	// events receives GoBGP's warnings and session-down lines about
@@ -47,8 +48,32 @@ func (g *gobgpLogger) Error(msg string, fields gobgplog.Fields) {
 	g.emit(slog.LevelError, msg, fields)
 }
 
+// routineWarnings are GoBGP warnings that our designs produce in normal
+// operation and that GoBGP itself then ignores; they go out at debug level
+// and are not a peer's last error, so that a WARN line always means
+// something for the operator to look at.
+var routineWarnings = map[string]bool{
+	// A route reflector drops a reflected path that carries its own
+	// cluster ID (or comes back to its originator) by turning it into a
+	// withdraw; when that path was never in the table, GoBGP warns
+	// (table/destination.go:302). Every session between two reflectors
+	// of one cluster does this for each reflected prefix.
+	"No matching path for withdraw found, may be path was not installed into table": true,
+	// A peer that was restarting reconnects without the Restart State
+	// bit. GoBGP clears that bit for every neighbor as soon as the
+	// neighbors that are established have sent End-of-RIB (server.go:1757),
+	// so a GoBGP node whose sessions come back one by one sends it to the
+	// first ones only; the helper ignores it (fsm.go:1418) and keeps the
+	// stale routes until End-of-RIB all the same.
+	"restart flag is not set": true,
+}
+
 func (g *gobgpLogger) Warn(msg string, fields gobgplog.Fields) {
-	g.emit(slog.LevelWarn, msg, fields)
+	level := slog.LevelWarn
+	if routineWarnings[msg] {
+		level = slog.LevelDebug
+	}
+	g.emit(level, msg, fields)
 }
 
 // sessionMessages are GoBGP's info lines worth an operator's attention.

@@ -3,6 +3,7 @@ package bgp
 import (
 	"bytes"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -45,6 +46,30 @@ func TestGoBGPLogsAreQuietExceptSessionChangesWarningsAndErrors(t *testing.T) {
 	}
 	if g.GetLevel() != gobgplog.WarnLevel {
 		t.Errorf("GetLevel = %v at info, want warn (GoBGP then skips building debug lines)", g.GetLevel())
+	}
+}
+
+func TestGoBGPRoutineWarningsShowOnlyAtDebugLevelAndAreNoPeerError(t *testing.T) {
+	for _, msg := range []string{
+		"No matching path for withdraw found, may be path was not installed into table",
+		"restart flag is not set",
+	} {
+		t.Run(msg, func(t *testing.T) {
+			g, buf := captureLogger(slog.LevelInfo)
+			g.events = newPeerEvents()
+			g.Warn(msg, gobgplog.Fields{"Topic": "Peer", "Key": "10.0.0.2"})
+			if buf.Len() != 0 {
+				t.Errorf("logged at info level: %q", buf.String())
+			}
+			if got := g.events.get(netip.MustParseAddr("10.0.0.2")); got != "" {
+				t.Errorf("the peer's last error is %q, want none", got)
+			}
+			g, buf = captureLogger(slog.LevelDebug)
+			g.Warn(msg, nil)
+			if !strings.HasPrefix(buf.String(), "level=DEBUG") {
+				t.Errorf("at debug level logged %q, want a DEBUG line", buf.String())
+			}
+		})
 	}
 }
 
