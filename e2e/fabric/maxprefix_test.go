@@ -4,18 +4,22 @@ package fabric
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nodebgp/router/e2e/e2eutil"
+	"github.com/nodebgp/router/e2e/lab"
 )
 
 // testMaxPrefix: node2 (--accept-upstream-routes) gets its ToR as an
-// annotation peer with maxPrefixes one above what the ToR sends it now;
-// the ToR then announces two prefixes outside the cluster CIDR. GoBGP tears
-// the session down and the agent logs why.
+// annotation peer with maxPrefixes one above what the ToR sends it now, and
+// its own timers, which node2's GoBGP then has for that neighbor; the ToR
+// then announces two prefixes outside the cluster CIDR. GoBGP tears the
+// session down and the agent logs why.
 func testMaxPrefix(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 3*time.Minute)
@@ -55,12 +59,21 @@ func testMaxPrefix(t *testing.T) {
 		}
 	}
 	limit := sent + 1
-	value := fmt.Sprintf(`[{"address":%q,"asn":%d,"maxPrefixes":%d}]`, torAddr(n), 65000, limit)
+	value := fmt.Sprintf(`[{"address":%q,"asn":%d,"maxPrefixes":%d,"holdTime":"30s","keepaliveTime":"10s","connectRetryTime":"3s"}]`,
+		torAddr(n), 65000, limit)
 	e2eutil.LogStep(t, "the ToR sends %s %d prefixes; %s=%s", n.Name, sent, key, value)
 	if err := e2eutil.Annotate(ctx, l, n, key, &value); err != nil {
 		t.Fatal(err)
 	}
 	e2eutil.Consistently(t, 3*time.Second, 500*time.Millisecond, "session under the limit", func() error { return checkToRSession(ctx, l, n) })
+	timers, err := neighborTimers(ctx, l, n, torAddr(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2eutil.LogStep(t, "%s's GoBGP has for %s: %+v", n.Name, torAddr(n), timers)
+	if want := (gobgpTimers{HoldTime: 30, KeepaliveInterval: 10, ConnectRetry: 3}); timers != want {
+		t.Errorf("%s's GoBGP timers for %s are %+v, want %+v from the annotation", n.Name, torAddr(n), timers, want)
+	}
 
 	offset := logOffset(l, n)
 	e2eutil.LogStep(t, "%s announces %v: %d prefixes for a limit of %d", tor.Name, extra, sent+len(extra), limit)
@@ -86,4 +99,30 @@ func testMaxPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	e2eutil.LogStep(t, "the ToR: %s is %s, last reset %q, last NOTIFICATION %q", n.Name, nb.State, nb.LastReset, nb.LastNotification)
+}
+
+// gobgpTimers is a neighbor's configured timers as `gobgp -j neighbor <ip>`
+// shows them, in seconds.
+type gobgpTimers struct {
+	ConnectRetry      uint64 `json:"connect_retry"`
+	HoldTime          uint64 `json:"hold_time"`
+	KeepaliveInterval uint64 `json:"keepalive_interval"`
+}
+
+// neighborTimers reads node's configured timers for its neighbor addr
+// through the node's own GoBGP API.
+func neighborTimers(ctx context.Context, l *lab.Lab, node *lab.Node, addr netip.Addr) (gobgpTimers, error) {
+	out, err := e2eutil.InNs(ctx, node.Netns, l.Tools.Gobgp, "-j", "neighbor", addr.String())
+	if err != nil {
+		return gobgpTimers{}, fmt.Errorf("%s: gobgp -j neighbor %s: %w", node.Name, addr, err)
+	}
+	var nb struct {
+		Timers struct {
+			Config gobgpTimers `json:"config"`
+		} `json:"timers"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &nb); err != nil {
+		return gobgpTimers{}, fmt.Errorf("%s: reading gobgp -j neighbor %s: %w: %s", node.Name, addr, err, out)
+	}
+	return nb.Timers.Config, nil
 }

@@ -56,6 +56,9 @@ type Peer struct {
 	MultihopTTL uint8
 	// HoldTime and KeepaliveTime; 0 = 90s and 30s.
 	HoldTime, KeepaliveTime time.Duration
+	// ConnectRetry is the pause between attempts to open the session;
+	// 0 = Config.ConnectRetry.
+	ConnectRetry time.Duration
 	// Password is the TCP-MD5 (RFC 2385) key; "" = none.
 	Password string
 	// RouteReflectorClient: this speaker reflects routes to the peer (the
@@ -132,8 +135,12 @@ func (set peerSettings) resolve(p Peer) Peer {
 	if p.KeepaliveTime == 0 {
 		p.KeepaliveTime = min(defaultKeepaliveTime, p.HoldTime/3)
 	}
+	if p.ConnectRetry == 0 {
+		p.ConnectRetry = set.connectRetry
+	}
 	p.HoldTime = time.Duration(seconds(p.HoldTime)) * time.Second
 	p.KeepaliveTime = time.Duration(seconds(p.KeepaliveTime)) * time.Second
+	p.ConnectRetry = time.Duration(seconds(p.ConnectRetry)) * time.Second
 	return p
 }
 
@@ -171,7 +178,7 @@ func apiPeer(set peerSettings, p Peer, restarting bool) *api.Peer {
 			AuthPassword: p.Password,
 		},
 		Timers: &api.Timers{Config: &api.TimersConfig{
-			ConnectRetry:      seconds(set.connectRetry),
+			ConnectRetry:      seconds(p.ConnectRetry),
 			HoldTime:          seconds(p.HoldTime),
 			KeepaliveInterval: seconds(p.KeepaliveTime),
 		}},
@@ -268,6 +275,7 @@ func peerFromAPI(p *api.Peer) (Peer, error) {
 		RouteReflectorClient: p.GetRouteReflector().GetRouteReflectorClient(),
 		HoldTime:             time.Duration(p.GetTimers().GetConfig().GetHoldTime()) * time.Second,
 		KeepaliveTime:        time.Duration(p.GetTimers().GetConfig().GetKeepaliveInterval()) * time.Second,
+		ConnectRetry:         time.Duration(p.GetTimers().GetConfig().GetConnectRetry()) * time.Second,
 	}
 	if mh := p.GetEbgpMultihop(); mh.GetEnabled() {
 		out.MultihopTTL = uint8(min(mh.GetMultihopTtl(), 255))
@@ -405,6 +413,8 @@ func checkPeerSettings(p Peer) error {
 		return fmt.Errorf("HoldTime: %s is outside %s..%s", p.HoldTime, minHoldTime, maxHoldTime)
 	case p.KeepaliveTime < 0:
 		return fmt.Errorf("KeepaliveTime: %s is negative", p.KeepaliveTime)
+	case p.ConnectRetry < 0:
+		return fmt.Errorf("ConnectRetry: %s is negative", p.ConnectRetry)
 	case p.KeepaliveTime > 0 && p.KeepaliveTime >= cmp.Or(p.HoldTime, defaultHoldTime):
 		return fmt.Errorf("KeepaliveTime: %s is not below the hold time", p.KeepaliveTime)
 	case len(p.Password) > maxPasswordLen:

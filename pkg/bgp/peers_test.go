@@ -226,7 +226,7 @@ func TestPeerFromAPIReadsBackWhatAPIPeerWrote(t *testing.T) {
 	full := Peer{
 		Name: "tor", Address: netip.MustParseAddr("10.199.1.1"), ASN: 65000, Port: 1179, Passive: true,
 		Kind: PeerUpstream, LocalAddress: netip.MustParseAddr("10.199.1.21"), MultihopTTL: 3,
-		HoldTime: 9 * time.Second, KeepaliveTime: 3 * time.Second, Password: "s3cret",
+		HoldTime: 9 * time.Second, KeepaliveTime: 3 * time.Second, ConnectRetry: 7 * time.Second, Password: "s3cret",
 		RouteReflectorClient: true, MaxPrefixes: 100,
 	}
 	for _, p := range []Peer{

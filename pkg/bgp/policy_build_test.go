@@ -145,6 +145,7 @@ func TestCheckPeerSettingsRefusesSettingsThatCannotWork(t *testing.T) {
 		{name: "local address of the other family", p: with(base, func(p *Peer) { p.LocalAddress = netip.MustParseAddr("fd00::1") }), sub: "LocalAddress"},
 		{name: "hold time below 3s", p: with(base, func(p *Peer) { p.HoldTime = 2e9 }), sub: "HoldTime"},
 		{name: "keepalive not below hold", p: with(base, func(p *Peer) { p.HoldTime, p.KeepaliveTime = 9e9, 9e9 }), sub: "KeepaliveTime"},
+		{name: "negative connect retry", p: with(base, func(p *Peer) { p.ConnectRetry = -1e9 }), sub: "ConnectRetry"},
 		{name: "keepalive not below the default hold", p: with(base, func(p *Peer) { p.KeepaliveTime = 90e9 }), sub: "KeepaliveTime"},
 		{name: "password too long", p: with(base, func(p *Peer) { p.Password = strings.Repeat("x", 81) }), sub: "Password: 81 bytes"},
 	}

@@ -86,6 +86,7 @@ func TestSetPeersWithEverySettingChangesNothingTheSecondTime(t *testing.T) {
 		p.LocalAddress = loopback
 		p.MultihopTTL = 2
 		p.HoldTime, p.KeepaliveTime = 9*time.Second, 3*time.Second
+		p.ConnectRetry = 3 * time.Second
 		p.Password = "s3cret"
 		p.RouteReflectorClient = true
 		p.MaxPrefixes = 100
@@ -106,7 +107,9 @@ func TestSetPeersWithEverySettingChangesNothingTheSecondTime(t *testing.T) {
 	// Each setting changes in GoBGP when it changes here (setPeers checks
 	// the read-back), the route-reflector flag included, which GoBGP's
 	// UpdatePeer would ignore.
-	a.setPeers(t, with(full, func(p *Peer) { p.RouteReflectorClient, p.HoldTime, p.MaxPrefixes = false, 30e9, 0 }))
+	a.setPeers(t, with(full, func(p *Peer) {
+		p.RouteReflectorClient, p.HoldTime, p.MaxPrefixes, p.ConnectRetry = false, 30e9, 0, 7e9
+	}))
 	a.setPeers(t, full)
 	waitEstablished(t, a, b)
 
@@ -115,9 +118,9 @@ func TestSetPeersWithEverySettingChangesNothingTheSecondTime(t *testing.T) {
 		t.Fatalf("listPeers = %v, %v", have, err)
 	}
 	got := have[0]
-	if got.HoldTime != 9*time.Second || got.KeepaliveTime != 3*time.Second || got.MultihopTTL != 2 ||
+	if got.HoldTime != 9*time.Second || got.KeepaliveTime != 3*time.Second || got.ConnectRetry != 3*time.Second || got.MultihopTTL != 2 ||
 		got.Password != "s3cret" || !got.RouteReflectorClient || got.MaxPrefixes != 100 || got.LocalAddress != loopback {
-		t.Errorf("GoBGP's neighbor reads back as %+v (hold %s keepalive %s ttl %d rr %v max %d local %s)",
-			got, got.HoldTime, got.KeepaliveTime, got.MultihopTTL, got.RouteReflectorClient, got.MaxPrefixes, got.LocalAddress)
+		t.Errorf("GoBGP's neighbor reads back as %+v (hold %s keepalive %s connect retry %s ttl %d rr %v max %d local %s)",
+			got, got.HoldTime, got.KeepaliveTime, got.ConnectRetry, got.MultihopTTL, got.RouteReflectorClient, got.MaxPrefixes, got.LocalAddress)
 	}
 }

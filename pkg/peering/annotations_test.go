@@ -27,11 +27,11 @@ func TestParseNodeConfig(t *testing.T) {
 		{
 			name: "a fully specified peer is read into types",
 			annotations: []string{AnnotationPeers, `[{"address":"10.199.2.1","asn":65000,"port":1179,"multihopTTL":2,` +
-				`"holdTime":"90s","keepaliveTime":"30s","passwordSecret":"kube-system/tor-secret","passwordKey":"password",` +
+				`"holdTime":"90s","keepaliveTime":"30s","connectRetryTime":"2s","passwordSecret":"kube-system/tor-secret","passwordKey":"password",` +
 				`"localAddress":"10.199.2.11","maxPrefixes":100}]`},
 			want: NodeConfig{Peers: []UpstreamPeer{{
 				Address: addr("10.199.2.1"), ASN: 65000, Port: 1179, MultihopTTL: 2,
-				HoldTime: 90 * time.Second, KeepaliveTime: 30 * time.Second,
+				HoldTime: 90 * time.Second, KeepaliveTime: 30 * time.Second, ConnectRetryTime: 2 * time.Second,
 				PasswordSecret: SecretRef{Namespace: "kube-system", Name: "tor-secret", Key: "password"},
 				LocalAddress:   addr("10.199.2.11"), MaxPrefixes: 100,
 			}}},
@@ -207,6 +207,16 @@ func TestParseNodeConfigProblems(t *testing.T) {
 			name:         "a fractional hold time is refused",
 			annotations:  []string{AnnotationPeers, `[{"address":"10.199.2.1","asn":65000,"holdTime":"9.5s"}]`},
 			wantProblems: []string{`node "n2": annotation nodebgp.io/peers[0].holdTime: "9.5s" is not a duration in whole seconds ("90s")`},
+		},
+		{
+			name:         "a connect retry time beyond 65535s is refused",
+			annotations:  []string{AnnotationPeers, `[{"address":"10.199.2.1","asn":65000,"connectRetryTime":"65536s"}]`},
+			wantProblems: []string{`node "n2": annotation nodebgp.io/peers[0].connectRetryTime: 18h12m16s is more than 65535s`},
+		},
+		{
+			name:         "a connect retry time that is no duration is refused",
+			annotations:  []string{AnnotationPeers, `[{"address":"10.199.2.1","asn":65000,"connectRetryTime":"soon"}]`},
+			wantProblems: []string{`node "n2": annotation nodebgp.io/peers[0].connectRetryTime: "soon" is not a duration in whole seconds ("90s")`},
 		},
 		{
 			name:         "a keepalive above a third of the hold time is refused",

@@ -18,6 +18,7 @@ func FuzzParsePeers(f *testing.F) {
 		`"passwordSecret":"kube-system/tor-secret","passwordKey":"password","localAddress":"10.199.2.11","maxPrefixes":100}]`)
 	f.Add(`[{"address":"fd00::1","asn":4294967295,"passwordSecret":"a/b"},{"address":"fd00::1","asn":1}]`)
 	f.Add(`[{"address":"::ffff:1.2.3.4","asn":23456,"holdTime":"2s","keepaliveTime":"1h"}]`)
+	f.Add(`[{"address":"10.0.0.1","asn":1,"connectRetryTime":"0s"},{"address":"10.0.0.2","asn":1,"connectRetryTime":"-5s"}]`)
 	f.Add(`[null, 1, "x", [], {"asn":1e3,"port":-0,"pasword":1}]`)
 	f.Add(`{"address":"10.0.0.1"}`)
 	f.Add(`[] [`)
@@ -64,6 +65,8 @@ func checkPeer(p UpstreamPeer) error {
 		return fmt.Errorf("hold time %s", p.HoldTime)
 	case p.HoldTime%time.Second != 0 || p.KeepaliveTime%time.Second != 0 || p.KeepaliveTime < 0:
 		return fmt.Errorf("timers %s/%s are not whole seconds", p.HoldTime, p.KeepaliveTime)
+	case p.ConnectRetryTime < 0 || p.ConnectRetryTime%time.Second != 0 || p.ConnectRetryTime > 65535*time.Second:
+		return fmt.Errorf("connect retry time %s", p.ConnectRetryTime)
 	case p.HoldTime != 0 && p.KeepaliveTime*3 > p.HoldTime:
 		return fmt.Errorf("keepalive %s above a third of hold time %s", p.KeepaliveTime, p.HoldTime)
 	case p.LocalAddress.IsValid() && p.LocalAddress.Is4() != p.Address.Is4():
@@ -81,7 +84,8 @@ func renderPeers(t *testing.T, peers []UpstreamPeer) string {
 	for _, p := range peers {
 		m := map[string]any{"address": p.Address.String(), "asn": p.ASN, "port": p.Port,
 			"multihopTTL": p.MultihopTTL, "maxPrefixes": p.MaxPrefixes,
-			"holdTime": p.HoldTime.String(), "keepaliveTime": p.KeepaliveTime.String()}
+			"holdTime": p.HoldTime.String(), "keepaliveTime": p.KeepaliveTime.String(),
+			"connectRetryTime": p.ConnectRetryTime.String()}
 		if p.LocalAddress.IsValid() {
 			m["localAddress"] = p.LocalAddress.String()
 		}

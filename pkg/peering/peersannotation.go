@@ -23,6 +23,7 @@ type peerJSON struct {
 	MultihopTTL    json.RawMessage `json:"multihopTTL"`
 	HoldTime       json.RawMessage `json:"holdTime"`
 	KeepaliveTime  json.RawMessage `json:"keepaliveTime"`
+	ConnectRetry   json.RawMessage `json:"connectRetryTime"`
 	PasswordSecret json.RawMessage `json:"passwordSecret"`
 	PasswordKey    json.RawMessage `json:"passwordKey"`
 	LocalAddress   json.RawMessage `json:"localAddress"`
@@ -120,6 +121,13 @@ func parsePeerEntry(raw json.RawMessage) (UpstreamPeer, fieldErrors) {
 		p.MaxPrefixes = uint32(v)
 	}
 	p.HoldTime, p.KeepaliveTime = errs.timers(in.HoldTime, in.KeepaliveTime)
+	if d, ok := errs.duration(".connectRetryTime", in.ConnectRetry); ok {
+		if d > math.MaxUint16*time.Second {
+			errs.add(".connectRetryTime", "%s is more than 65535s", d)
+		} else {
+			p.ConnectRetryTime = d
+		}
+	}
 	if s, ok := errs.str(".localAddress", in.LocalAddress); ok {
 		a, err := parsePeerAddress(s)
 		switch {

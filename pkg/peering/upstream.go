@@ -23,6 +23,9 @@ type UpstreamPeer struct {
 	MultihopTTL uint8
 	// HoldTime and KeepaliveTime: 0 = the speaker's defaults.
 	HoldTime, KeepaliveTime time.Duration
+	// ConnectRetryTime is the pause between attempts to open the session:
+	// 0 = the speaker's default (5s).
+	ConnectRetryTime time.Duration
 	// PasswordSecret holds the TCP-MD5 password; zero = no password.
 	PasswordSecret SecretRef
 	// LocalAddress sources the session; zero = the speaker's choice.

@@ -47,6 +47,7 @@ func upstreamPeers(in Inputs) ([]bgp.Peer, []error) {
 			MultihopTTL:   u.MultihopTTL,
 			HoldTime:      u.HoldTime,
 			KeepaliveTime: u.KeepaliveTime,
+			ConnectRetry:  u.ConnectRetryTime,
 			Password:      password,
 			MaxPrefixes:   u.MaxPrefixes,
 		})
