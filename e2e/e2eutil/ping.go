@@ -60,10 +60,10 @@ type PingCount struct {
 	Sent, Received int
 	// Lost are the unanswered requests, oldest first.
 	Lost []LostPing
-	// InFlight is 1 when the last request was sent less than one round
-	// trip before the stop: ping counts it as sent, but its answer could
-	// not have come yet. It is neither received nor lost.
-	InFlight int
+	// LastInFlight: the last request was sent less than one round trip
+	// before the stop, so ping counts it as sent but its answer could not
+	// have come yet. It is neither received nor lost.
+	LastInFlight bool
 }
 
 // LostPing is one unanswered echo request. At is when ping gave up
@@ -92,7 +92,7 @@ func (c PingCount) String() string {
 			s += " (" + l.At.Format("15:04:05.000") + ")"
 		}
 	}
-	if c.InFlight > 0 {
+	if c.LastInFlight {
 		s += "; the last one was in flight at the stop"
 	}
 	return s
@@ -169,7 +169,7 @@ func ParsePingOutput(out string) (PingCount, error) {
 		if seq == sent && gaveUp[seq].IsZero() {
 			// Sent, never reported as overdue, and the stop came
 			// before its answer could: in flight, not lost.
-			c.InFlight = 1
+			c.LastInFlight = true
 			continue
 		}
 		c.Lost = append(c.Lost, LostPing{Seq: seq, At: gaveUp[seq]})

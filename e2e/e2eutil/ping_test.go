@@ -36,7 +36,7 @@ func TestParsePingOutput(t *testing.T) {
 		{
 			name: "the last request sent just before the stop is in flight, not lost",
 			out:  header + reply("1") + reply("2") + summary("3", "2"),
-			want: PingCount{Sent: 3, Received: 2, InFlight: 1},
+			want: PingCount{Sent: 3, Received: 2, LastInFlight: true},
 		},
 		{
 			name: "the last request that ping already reported overdue is lost",
@@ -80,7 +80,7 @@ func TestParsePingOutput(t *testing.T) {
 
 func TestPingCountStringNamesTheLostRequests(t *testing.T) {
 	at := time.Date(2026, 12, 2, 18, 59, 33, 123e6, time.Local)
-	c := PingCount{Sent: 113, Received: 111, Lost: []LostPing{{Seq: 57, At: at}, {Seq: 58}}, InFlight: 1}
+	c := PingCount{Sent: 113, Received: 111, Lost: []LostPing{{Seq: 57, At: at}, {Seq: 58}}, LastInFlight: true}
 	const want = "sent 113, lost 2: icmp_seq 57 (18:59:33.123), 58; the last one was in flight at the stop"
 	if got := c.String(); got != want {
 		t.Errorf("got %q, want %q", got, want)

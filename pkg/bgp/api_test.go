@@ -27,12 +27,7 @@ func TestGRPCAPIServesTheGobgpCLI(t *testing.T) {
 	peer := Peer{Name: "node-b", Address: loopback, ASN: testASN, Port: freePort(t, loopback)}
 	a.setPeers(t, peer)
 
-	conn, err := grpc.Dial(apiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("dialing the gRPC API at %s: %v", apiAddr, err)
-	}
-	defer conn.Close()
-	client := api.NewGobgpApiClient(conn)
+	client := apiClient(t, apiAddr)
 	ctx := testContext(t)
 
 	// GoBGP binds the API in the background: wait for it, bounded by ctx.
@@ -108,4 +103,16 @@ func TestEBGPPeersExchangePrefixes(t *testing.T) {
 		}
 		return false, fmt.Sprint(paths)
 	})
+}
+
+// apiClient dials a speaker's gRPC API at addr; the connection is closed
+// when the test ends.
+func apiClient(t *testing.T, addr string) api.GobgpApiClient {
+	t.Helper()
+	conn, err := grpc.Dial(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("dialing the gRPC API at %s: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return api.NewGobgpApiClient(conn)
 }

@@ -9,7 +9,6 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -55,12 +54,7 @@ func TestGRPCAPIIsReadOnlyUnlessWritesAreAllowed(t *testing.T) {
 			APIAllowWrites: allow,
 			Logger:         testLogger(t, "node-a"),
 		})
-		conn, err := grpc.Dial(apiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatalf("dialing the gRPC API at %s: %v", apiAddr, err)
-		}
-		defer conn.Close()
-		client := api.NewGobgpApiClient(conn)
+		client := apiClient(t, apiAddr)
 		ctx := testContext(t)
 		if _, err := client.GetBgp(ctx, &api.GetBgpRequest{}, grpc.WaitForReady(true)); err != nil {
 			t.Fatalf("allow writes %v: GetBgp: %v", allow, err)

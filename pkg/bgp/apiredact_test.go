@@ -15,7 +15,6 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 )
@@ -143,12 +142,7 @@ func TestGRPCAPIRedactsPasswordsTheSpeakerStillReads(t *testing.T) {
 		t.Fatalf("adding peer group: %v", err)
 	}
 
-	conn, err := grpc.Dial(apiAddr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("dialing the gRPC API at %s: %v", apiAddr, err)
-	}
-	defer conn.Close()
-	client := api.NewGobgpApiClient(conn)
+	client := apiClient(t, apiAddr.String())
 
 	checkAPI := func() {
 		t.Helper()
