@@ -15,19 +15,9 @@ import (
 )
 
 func TestGRPCAPIServesTheGobgpCLI(t *testing.T) {
-	apiAddr := netip.AddrPortFrom(loopback, freePort(t, loopback)).String()
-	a := startNodeConfig(t, "node-a", Config{
-		ASN:           testASN,
-		RouterID:      netip.MustParseAddr("10.255.0.1"),
-		ListenAddress: loopback,
-		ListenPort:    -1,
-		APIAddress:    apiAddr,
-		Logger:        testLogger(t, "node-a"),
-	})
+	a, apiAddr, client := startWithAPI(t, false)
 	peer := Peer{Name: "node-b", Address: loopback, ASN: testASN, Port: freePort(t, loopback)}
 	a.setPeers(t, peer)
-
-	client := apiClient(t, apiAddr)
 	ctx := testContext(t)
 
 	// GoBGP binds the API in the background: wait for it, bounded by ctx.
@@ -103,6 +93,24 @@ func TestEBGPPeersExchangePrefixes(t *testing.T) {
 		}
 		return false, fmt.Sprint(paths)
 	})
+}
+
+// startWithAPI starts a speaker that listens for no BGP session but serves
+// its gRPC API on a free loopback port (writes only if allowWrites), and
+// dials that API.
+func startWithAPI(t *testing.T, allowWrites bool) (*node, string, api.GobgpApiClient) {
+	t.Helper()
+	apiAddr := netip.AddrPortFrom(loopback, freePort(t, loopback)).String()
+	a := startNodeConfig(t, "node-a", Config{
+		ASN:            testASN,
+		RouterID:       netip.MustParseAddr("10.255.0.1"),
+		ListenAddress:  loopback,
+		ListenPort:     -1,
+		APIAddress:     apiAddr,
+		APIAllowWrites: allowWrites,
+		Logger:         testLogger(t, "node-a"),
+	})
+	return a, apiAddr, apiClient(t, apiAddr)
 }
 
 // apiClient dials a speaker's gRPC API at addr; the connection is closed

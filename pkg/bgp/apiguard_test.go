@@ -44,17 +44,7 @@ func TestOnlyListGetAndWatchMethodsRead(t *testing.T) {
 func TestGRPCAPIIsReadOnlyUnlessWritesAreAllowed(t *testing.T) {
 	hijack := Path{Prefix: netip.MustParsePrefix("203.0.113.0/24"), NextHop: netip.MustParseAddr(testNextHopA)}
 	for _, allow := range []bool{false, true} {
-		apiAddr := netip.AddrPortFrom(loopback, freePort(t, loopback)).String()
-		a := startNodeConfig(t, "node-a", Config{
-			ASN:            testASN,
-			RouterID:       netip.MustParseAddr("10.255.0.1"),
-			ListenAddress:  loopback,
-			ListenPort:     -1,
-			APIAddress:     apiAddr,
-			APIAllowWrites: allow,
-			Logger:         testLogger(t, "node-a"),
-		})
-		client := apiClient(t, apiAddr)
+		a, _, client := startWithAPI(t, allow)
 		ctx := testContext(t)
 		if _, err := client.GetBgp(ctx, &api.GetBgpRequest{}, grpc.WaitForReady(true)); err != nil {
 			t.Fatalf("allow writes %v: GetBgp: %v", allow, err)
