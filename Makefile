@@ -49,7 +49,7 @@ lab-status: ## print the lab's status table
 
 bench: tools build ## route install/withdraw against ip -batch (BENCH_ROUTES=10000), then the node loop at 100-5,000 nodes
 	$(BIN)/bench -routes $(BENCH_ROUTES)
-	$(GO) test -run '^$$' -bench 'PlanPeers|SteadyNodePass' -benchmem -benchtime 20x ./pkg/agent/ ./pkg/bgp/
+	$(GO) test -run '^$$' -bench 'PlanPeers|SteadyNodePass' -benchmem -benchtime 20x ./pkg/plan/ ./pkg/bgp/
 
 lint: ## gofmt and go vet, with and without the e2e build tag
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nodebgp/router/pkg/peering"
+	"github.com/nodebgp/router/pkg/plan"
 )
 
 // Config is everything `router run` needs, already parsed into types at the edge
@@ -96,4 +97,22 @@ func (c Config) Validate() error {
 		bad("routes-sync-period", "%s is shorter than 1s", c.RoutesSyncPeriod)
 	}
 	return errors.Join(errs...)
+}
+
+// planSettings are the settings the planner reads.
+func (c Config) planSettings() plan.Settings {
+	return plan.Settings{
+		NodeName:             c.NodeName,
+		ClusterASN:           c.ClusterASN,
+		BGPPort:              uint16(c.BGPPort),
+		EnableIBGP:           c.EnableIBGP,
+		GlobalPeers:          c.GlobalPeers,
+		AcceptUpstreamRoutes: c.AcceptUpstreamRoutes,
+		MeshPasswordSecret:   c.MeshPasswordSecret,
+		CNIBridge:            c.CNIBridge,
+		IPAMDataDir:          c.IPAMDataDir,
+		MTU:                  c.MTU,
+		ClusterCIDRs:         c.ClusterCIDRs,
+		Masquerade:           c.Masquerade,
+	}
 }

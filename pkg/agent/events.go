@@ -28,7 +28,8 @@ func newEventRecorder(client kubernetes.Interface, nodeName string) (record.Even
 // changed, that the change took effect and what it costs: every session of
 // this node is re-established (with graceful restart, peers keep its routes
 // meanwhile).
-func (a *agent) recordSpeakerRestart(self *corev1.Node) {
+func (a *agent) recordSpeakerRestart() {
+	self, _ := a.ownNode()
 	if self == nil || a.events == nil || a.previous == nil {
 		return
 	}

@@ -2,8 +2,15 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nodebgp/router/pkg/peering"
+	"github.com/nodebgp/router/pkg/plan"
 )
 
 // reports remembers the last outcome of each step so that a failure is
@@ -35,6 +42,68 @@ func (a *agent) report(check string, err error) {
 	case seen:
 		a.log.Info("step recovered", "event", "step-recovered", "check", check)
 	}
+}
+
+// problemLog is the last reported set of each kind of plan problem, so that
+// each is logged (and recorded as an Event) once per change, not per pass.
+type problemLog struct {
+	nodes, own, ownNode, mtu string
+}
+
+// reportProblems logs a plan's problems when they changed. This node's own
+// (bad annotations, skipped peers) also become Warning Events on its Node:
+// an operator sees them in `kubectl describe node` without the log.
+func (a *agent) reportProblems(p plan.Plan) {
+	pl := &a.problems
+	if joined := joinMessages(p.Problems.Nodes); joined != pl.nodes {
+		pl.nodes = joined
+		for _, e := range p.Problems.Nodes {
+			a.log.Warn("skipping node", "event", "bad-input", "reason", e.Error())
+		}
+	}
+	if joined := joinMessages(p.Problems.Own); joined != pl.own {
+		resolved := joined == "" && pl.own != ""
+		pl.own = joined
+		self, _ := a.ownNode()
+		for _, e := range p.Problems.Own {
+			reason := reasonPeerSkipped
+			var ae *peering.AnnotationError
+			if errors.As(e, &ae) {
+				reason = reasonInvalidAnnotation
+			}
+			a.log.Warn("BGP configuration problem; the rest keeps working", "event", "bad-input", "reason", e.Error())
+			if self != nil && a.events != nil {
+				a.events.Event(self, corev1.EventTypeWarning, reason, e.Error())
+			}
+		}
+		if resolved {
+			a.log.Info("BGP configuration problems resolved", "event", "bad-input-resolved")
+		}
+	}
+	if p.Problems.OwnNode != pl.ownNode {
+		pl.ownNode = p.Problems.OwnNode
+		if pl.ownNode != "" {
+			a.log.Warn("own node", "event", "own-node", "reason", pl.ownNode)
+		}
+	}
+	mtu := ""
+	if p.Problems.MTU != nil {
+		mtu = p.Problems.MTU.Error()
+	}
+	if mtu != pl.mtu {
+		pl.mtu = mtu
+		if mtu != "" {
+			a.log.Warn("cannot read the node link's MTU; using 1500", "event", "mtu", "reason", mtu)
+		}
+	}
+}
+
+func joinMessages(errs []error) string {
+	msgs := make([]string, 0, len(errs))
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // observePeers publishes how many BGP sessions are in each state.

@@ -3,34 +3,22 @@ package agent
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"time"
 
-	"github.com/nodebgp/router/pkg/routes"
+	"github.com/nodebgp/router/pkg/plan"
 )
 
-// routeLoop keeps the kernel's routes of our protocol equal to GoBGP's best
-// paths. It runs on best-path changes, link events and a timer; each pass reads
-// the RIB and the kernel afresh, so a route deleted by hand or lost with a link
-// comes back, and nothing depends on a private cache that could drift.
+// routeLoop keeps the kernel's routes of our protocol equal to the speaker's
+// best paths. It runs on best-path changes, link events and a timer; each
+// pass reads the RIB and the kernel afresh, so a route deleted by hand or
+// lost with a link comes back, and nothing depends on a private cache that
+// could drift.
 func (a *agent) routeLoop(ctx context.Context, changed trigger) error {
 	tick := time.NewTicker(a.cfg.RoutesSyncPeriod)
 	defer tick.Stop()
-	start := time.Now()
-	prune := false
-	firstDone := false
+	st := routeState{start: a.now()}
 	for {
-		if !prune {
-			prune = a.ribConverged(ctx, start)
-		}
-		err := a.syncRoutes(ctx, prune)
-		a.report("routes", err)
-		if !firstDone {
-			firstDone = true
-			close(a.routesSynced)
-			a.health.SetReady(true)
-			a.log.Info("first route sync done", "event", "routes-synced")
-		}
+		a.routePass(ctx, &st)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -40,12 +28,37 @@ func (a *agent) routeLoop(ctx context.Context, changed trigger) error {
 	}
 }
 
-// ribConverged tells when stale routes of our protocol may be pruned. Right after
-// a start the RIB is still filling: pruning then would delete routes to nodes
-// that are merely not re-learned yet and drop their traffic. So we wait until
-// every configured peer has sent its End-of-RIB, or the restart time ran out.
+// routeState is what the route loop remembers between passes.
+type routeState struct {
+	start time.Time // when this speaker started
+	// prune is set once stale routes of our protocol may be deleted.
+	prune bool
+}
+
+// routePass syncs the kernel once. The first sync of the best paths opens
+// the gate for announcing our pod CIDRs (see nodePass) and makes the agent
+// ready. A route that fails does not keep the gate shut: the others are in
+// the kernel, and the failure is reported and retried by the next pass.
+func (a *agent) routePass(ctx context.Context, st *routeState) {
+	if !st.prune {
+		st.prune = a.ribConverged(ctx, st.start)
+	}
+	synced, err := a.syncRoutes(ctx, st.prune)
+	a.report("routes", err)
+	if synced && !a.routesSyncDone() {
+		close(a.routesSynced)
+		a.health.SetReady(true)
+		a.log.Info("first route sync done", "event", "routes-synced")
+	}
+}
+
+// ribConverged tells when stale routes of our protocol may be pruned. Right
+// after a start the RIB is still filling: pruning then would delete routes to
+// nodes that are merely not re-learned yet and drop their traffic. So we
+// wait until every configured peer has sent its End-of-RIB, or the restart
+// time ran out.
 func (a *agent) ribConverged(ctx context.Context, start time.Time) bool {
-	if time.Since(start) >= a.cfg.RestartTime {
+	if a.now().Sub(start) >= a.cfg.RestartTime {
 		a.log.Info("pruning stale routes: restart time elapsed before every peer converged", "event", "rib-converged")
 		return true
 	}
@@ -63,37 +76,21 @@ func (a *agent) ribConverged(ctx context.Context, start time.Time) bool {
 	return ok
 }
 
-func (a *agent) syncRoutes(ctx context.Context, prune bool) error {
+// syncRoutes makes the kernel's routes the best paths'; synced is false when
+// the best paths could not be read, so nothing was synced.
+func (a *agent) syncRoutes(ctx context.Context, prune bool) (synced bool, err error) {
 	paths, err := a.speaker.BestPaths(ctx)
 	if err != nil {
-		return fmt.Errorf("reading best paths: %w", err)
+		return false, fmt.Errorf("reading best paths: %w", err)
 	}
-	desired := make([]routes.Route, 0, len(paths))
-	for _, p := range paths {
-		if p.NextHop == a.nodeIP || p.NextHop == a.nodeIP6 || a.ownsPrefix(p.Prefix) {
-			continue
-		}
-		desired = append(desired, routes.Route{Prefix: p.Prefix, Gateway: p.NextHop})
-	}
-	began := time.Now()
-	res, err := a.kernel.Sync(desired, prune)
-	a.observeRouteSync(res, time.Since(began))
+	began := a.now()
+	res, err := a.kernel.Sync(ctx, plan.KernelRoutes(paths, a.self), prune)
+	a.observeRouteSync(res, a.now().Sub(began))
 	for _, r := range res.Unreachable {
 		a.log.Debug("next hop not on a connected subnet; route left out", "event", "unreachable", "prefix", r.Prefix, "nexthop", r.Gateway)
 	}
 	if res.Added+res.Replaced+res.Deleted > 0 {
 		a.log.Info("kernel routes updated", "event", "routes", "added", res.Added, "replaced", res.Replaced, "deleted", res.Deleted, "unchanged", res.Unchanged)
 	}
-	return err
-}
-
-// ownsPrefix keeps our own pod CIDRs out of the kernel table: they are the
-// bridge's connected routes, never via a peer.
-func (a *agent) ownsPrefix(p netip.Prefix) bool {
-	for _, c := range a.initialCIDRs {
-		if c.Overlaps(p) {
-			return true
-		}
-	}
-	return false
+	return true, err
 }

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/peering"
 )
 
@@ -91,43 +89,5 @@ func TestSecretCacheKeepsTheLastValueThroughAnAPIOutageButNotADeletion(t *testin
 	now = now.Add(time.Minute)
 	if pw, err := c.password(ref); err == nil || pw != "" {
 		t.Fatalf("after a deletion: password = %q, %v; want an error", pw, err)
-	}
-}
-
-func TestMeshPasswordKeepsTheLastValueAndNodeSessionsWaitForTheFirst(t *testing.T) {
-	ref := peering.SecretRef{Namespace: "kube-system", Name: "nodebgp-peer-passwords", Key: "password"}
-	client := fake.NewClientset()
-	now := time.Unix(0, 0)
-	a := &agent{cfg: Config{MeshPasswordSecret: ref}, secrets: newSecretCache(client, time.Minute)}
-	a.secrets.now = func() time.Time { return now }
-
-	pw, ready, err := a.meshPassword()
-	if ready || pw != "" || err == nil || !strings.Contains(err.Error(), "--mesh-password-secret") || !strings.Contains(err.Error(), "wait") {
-		t.Fatalf("no Secret yet: %q ready=%v err=%v; want not ready and an error naming the flag", pw, ready, err)
-	}
-	peers := withoutNodePeers([]bgp.Peer{{Kind: bgp.PeerNode}, {Kind: bgp.PeerUpstream}, {Kind: bgp.PeerNode}})
-	if len(peers) != 1 || peers[0].Kind != bgp.PeerUpstream {
-		t.Fatalf("withoutNodePeers kept %+v, want the upstream peer only", peers)
-	}
-
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "nodebgp-peer-passwords"},
-		Data:       map[string][]byte{"password": []byte("mesh-pw")},
-	}
-	if _, err := client.CoreV1().Secrets("kube-system").Create(context.Background(), secret, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(time.Minute)
-	if pw, ready, err := a.meshPassword(); !ready || pw != "mesh-pw" || err != nil {
-		t.Fatalf("Secret written: %q ready=%v err=%v; want mesh-pw", pw, ready, err)
-	}
-
-	if err := client.CoreV1().Secrets("kube-system").Delete(context.Background(), "nodebgp-peer-passwords", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(time.Minute)
-	pw, ready, err = a.meshPassword()
-	if !ready || pw != "mesh-pw" || err == nil || strings.Contains(err.Error(), "mesh-pw") {
-		t.Fatalf("Secret deleted: %q ready=%v err=%v; want the last password kept, reported without its value", pw, ready, err)
 	}
 }

@@ -1,23 +1,22 @@
-package agent
+package plan
 
 import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/nodebgp/router/pkg/peering"
 )
 
-// speakerIdentity is what a running BGP speaker cannot change: its AS (sent
+// Identity is what a running BGP speaker cannot change: its AS (sent
 // in every OPEN) and its route-reflector cluster ID. A change means a new
-// speaker, started in place like an agent restart (see Run).
-type speakerIdentity struct {
+// speaker, started in place like an agent restart (see agent.Run).
+type Identity struct {
 	ASN       uint32
 	ClusterID netip.Addr // invalid: not a route reflector
 }
 
-func (id speakerIdentity) String() string {
+func (id Identity) String() string {
 	if id.ClusterID.IsValid() {
 		return fmt.Sprintf("AS %d, route-reflector cluster %s", id.ASN, id.ClusterID)
 	}
@@ -28,8 +27,8 @@ func (id speakerIdentity) String() string {
 // with bad data keeps the current value (the flag's default at the first
 // start): a typo must not move a running node into another AS or out of its
 // reflector role.
-func wantIdentity(cfg peering.NodeConfig, problems []error, clusterASN uint32, current speakerIdentity) speakerIdentity {
-	want := speakerIdentity{ASN: cfg.LocalASN(clusterASN), ClusterID: cfg.RouteReflectorClusterID}
+func wantIdentity(cfg peering.NodeConfig, problems []error, clusterASN uint32, current Identity) Identity {
+	want := Identity{ASN: cfg.LocalASN(clusterASN), ClusterID: cfg.RouteReflectorClusterID}
 	if current.ASN == 0 {
 		// The first start: nothing to keep.
 		if annotationInvalid(problems, peering.AnnotationRouteReflectorCluster) {
@@ -57,21 +56,13 @@ func annotationInvalid(problems []error, annotation string) bool {
 	return false
 }
 
-// identityChangedError ends one speaker's life: the node loop returns it and
-// Run starts the next speaker with the new identity.
-type identityChangedError struct {
-	Node     string
-	From, To speakerIdentity
-}
-
-func (e *identityChangedError) Error() string {
-	var changed []string
-	if e.From.ASN != e.To.ASN {
-		changed = append(changed, peering.AnnotationASN)
+// RouterID is the BGP router ID: --router-id, else the node's IPv4 InternalIP.
+func RouterID(flag netip.Addr, self Self, node string) (netip.Addr, error) {
+	if flag.IsValid() {
+		return flag, nil
 	}
-	if e.From.ClusterID != e.To.ClusterID {
-		changed = append(changed, peering.AnnotationRouteReflectorCluster)
+	if !self.IP.Is4() {
+		return netip.Addr{}, fmt.Errorf("node %q: no IPv4 InternalIP to use as the BGP router ID; set --router-id", node)
 	}
-	return fmt.Sprintf("node %q: annotation %s changed: the BGP speaker restarts in place with %s (was %s)",
-		e.Node, strings.Join(changed, " and "), e.To, e.From)
+	return self.IP, nil
 }

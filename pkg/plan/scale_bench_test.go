@@ -1,4 +1,4 @@
-package agent
+package plan
 
 import (
 	"fmt"
@@ -7,29 +7,29 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/nodebgp/router/pkg/nodeinfo"
 )
 
 // BenchmarkPlanPeers is the pure part of a node loop pass in a cluster of n
-// nodes: reading every Node (nodeinfo.Cluster) and deriving this node's peers
-// and policy (planPeers), for a full mesh and for two route reflectors.
+// nodes: reading every Node and deriving this node's whole plan (peers,
+// policy, host settings), for a full mesh and for two route reflectors.
 func BenchmarkPlanPeers(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000} {
 		for _, reflectors := range []int{0, 2} {
 			b.Run(fmt.Sprintf("nodes=%d/reflectors=%d", n, reflectors), func(b *testing.B) {
 				all := benchNodes(n, reflectors)
-				a := &agent{
-					cfg:          Config{NodeName: all[n-1].Name, ClusterASN: 64512, EnableIBGP: true},
-					nodeIP:       netip.MustParseAddr(all[n-1].Status.Addresses[0].Address),
-					initialCIDRs: []netip.Prefix{netip.MustParsePrefix(all[n-1].Spec.PodCIDRs[0])},
+				self := all[n-1]
+				in := Inputs{
+					Settings: Settings{NodeName: self.Name, ClusterASN: 64512, BGPPort: 179, EnableIBGP: true, CNIBridge: "nodebgp0", MTU: 1500},
+					Self: Self{
+						IP:       netip.MustParseAddr(self.Status.Addresses[0].Address),
+						PodCIDRs: []netip.Prefix{netip.MustParsePrefix(self.Spec.PodCIDRs[0])},
+					},
+					Nodes: all,
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
 				for range b.N {
-					infos, _ := nodeinfo.Cluster(all)
-					plan := a.planPeers(all, infos)
-					if len(plan.peers) == 0 {
+					if p := Build(in); len(p.Peers) == 0 {
 						b.Fatal("no peers planned")
 					}
 				}

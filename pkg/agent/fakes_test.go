@@ -1,0 +1,269 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/nodebgp/router/pkg/bgp"
+	"github.com/nodebgp/router/pkg/cniinstall"
+	"github.com/nodebgp/router/pkg/firewall"
+	"github.com/nodebgp/router/pkg/health"
+	"github.com/nodebgp/router/pkg/plan"
+	"github.com/nodebgp/router/pkg/routes"
+)
+
+// The fakes below stand for the outside systems at the agent's seams. Each
+// keeps the state a real one would, counts the writes that change it (so a
+// test can demand that a pass over unchanged inputs writes nothing), and
+// counts every call (so a test can demand that nothing was touched at all).
+// Invariants the agent must keep are checked where they would be broken: in
+// the fake that receives the offending call, which fails the test.
+
+type fakeSpeaker struct {
+	t         *testing.T
+	desired   bgp.Desired // the state after the last Apply
+	calls     int         // Apply calls
+	writes    int         // Apply calls that changed something
+	best      []bgp.Path
+	converged bool
+	// beforeApply, when set, checks each Apply before it takes effect.
+	beforeApply func(bgp.Desired)
+}
+
+func (s *fakeSpeaker) Apply(_ context.Context, d bgp.Desired) bgp.ApplyResult {
+	s.calls++
+	if s.beforeApply != nil {
+		s.beforeApply(d)
+	}
+	if !reflect.DeepEqual(s.desired, d) {
+		s.writes++
+		s.desired = d
+	}
+	return bgp.ApplyResult{}
+}
+
+func (s *fakeSpeaker) BestPaths(context.Context) ([]bgp.Path, error) {
+	return slices.Clone(s.best), nil
+}
+func (s *fakeSpeaker) WatchBestPaths(ctx context.Context, _ func()) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (s *fakeSpeaker) Converged(context.Context) (bool, error)         { return s.converged, nil }
+func (s *fakeSpeaker) Peers(context.Context) ([]bgp.PeerStatus, error) { return nil, nil }
+func (s *fakeSpeaker) Stop()                                           {}
+
+func (s *fakeSpeaker) advertises(p netip.Prefix) bool {
+	return slices.ContainsFunc(s.desired.Advertised, func(a bgp.Path) bool { return a.Prefix == p })
+}
+
+type fakeKernel struct {
+	t      *testing.T
+	table  []routes.Route
+	calls  int
+	writes int
+	syncs  int // successful syncs
+	// mayPrune tells whether pruning is allowed at the time of a Sync.
+	mayPrune func() bool
+	// own are prefixes that must never be desired.
+	own []netip.Prefix
+}
+
+func (k *fakeKernel) Sync(_ context.Context, desired []routes.Route, prune bool) (routes.SyncResult, error) {
+	k.calls++
+	for _, r := range desired {
+		for _, o := range k.own {
+			if o.Overlaps(r.Prefix) {
+				k.t.Errorf("kernel asked for %s via %s, inside our own pod CIDR %s", r.Prefix, r.Gateway, o)
+			}
+		}
+	}
+	if prune && k.mayPrune != nil && !k.mayPrune() {
+		k.t.Errorf("kernel asked to prune stale routes before the RIB converged")
+	}
+	next := slices.Clone(desired)
+	if !prune {
+		// Without pruning, routes not desired stay.
+		for _, r := range k.table {
+			if !slices.ContainsFunc(next, func(d routes.Route) bool { return d.Prefix == r.Prefix }) {
+				next = append(next, r)
+			}
+		}
+	}
+	slices.SortFunc(next, func(a, b routes.Route) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+	if !slices.Equal(next, k.table) {
+		k.writes++
+		k.table = next
+	}
+	k.syncs++
+	return routes.SyncResult{Unchanged: len(next)}, nil
+}
+
+type fakeHost struct {
+	bridge     *routes.BridgeParams
+	forwarding [2]bool
+	calls      int
+	writes     int
+	bridgeErr  error
+	mtu        int
+}
+
+func (h *fakeHost) EnsureBridge(_ context.Context, p routes.BridgeParams) error {
+	h.calls++
+	if h.bridgeErr != nil {
+		return h.bridgeErr
+	}
+	if h.bridge == nil || !reflect.DeepEqual(*h.bridge, p) {
+		h.writes++
+		h.bridge = &p
+	}
+	return nil
+}
+
+func (h *fakeHost) EnableForwarding(_ context.Context, v4, v6 bool) error {
+	h.calls++
+	if want := [2]bool{h.forwarding[0] || v4, h.forwarding[1] || v6}; want != h.forwarding {
+		h.writes++
+		h.forwarding = want
+	}
+	return nil
+}
+
+func (h *fakeHost) LinkMTU(context.Context, netip.Addr) (int, error) { return h.mtu, nil }
+func (h *fakeHost) WatchLinks(ctx context.Context, _ func()) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (h *fakeHost) BridgeExists(string) (bool, error) { return h.bridge != nil, nil }
+
+type fakeFirewall struct {
+	rules  *firewall.Rules
+	calls  int
+	writes int
+}
+
+func (f *fakeFirewall) Sync(_ context.Context, r firewall.Rules) error {
+	f.calls++
+	if f.rules == nil || !reflect.DeepEqual(*f.rules, r) {
+		f.writes++
+		f.rules = &r
+	}
+	return nil
+}
+
+type fakeCNI struct {
+	conf   *cniinstall.ConflistParams
+	calls  int
+	writes int
+	err    error
+}
+
+func (c *fakeCNI) Write(_ context.Context, p cniinstall.ConflistParams) (bool, error) {
+	c.calls++
+	if c.err != nil {
+		return false, c.err
+	}
+	if c.conf != nil && reflect.DeepEqual(*c.conf, p) {
+		return false, nil
+	}
+	c.writes++
+	c.conf = &p
+	return true, nil
+}
+
+// testAgent is an agent wired to fakes, for node n1 of a cluster whose
+// Nodes are in nodes (an informer's store).
+type testAgent struct {
+	*agent
+	nodes    cache.Indexer
+	speaker  *fakeSpeaker
+	kernel   *fakeKernel
+	host     *fakeHost
+	firewall *fakeFirewall
+	cni      *fakeCNI
+	clock    time.Time
+	route    routeState
+}
+
+var (
+	n1CIDR = netip.MustParsePrefix("10.244.1.0/24")
+	n2CIDR = netip.MustParsePrefix("10.244.2.0/24")
+)
+
+func testNode(name, ip, cidr string, annotations ...string) *corev1.Node {
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{}}}
+	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}
+	n.Spec.PodCIDR, n.Spec.PodCIDRs = cidr, []string{cidr}
+	for i := 0; i+1 < len(annotations); i += 2 {
+		n.Annotations[annotations[i]] = annotations[i+1]
+	}
+	return n
+}
+
+func newTestAgent(t *testing.T) *testAgent {
+	t.Helper()
+	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	for _, n := range []*corev1.Node{
+		testNode("n1", "10.199.1.11", "10.244.1.0/24"),
+		testNode("n2", "10.199.1.12", "10.244.2.0/24"),
+		testNode("n3", "10.199.1.13", "10.244.3.0/24"),
+	} {
+		if err := idx.Add(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := validConfig()
+	cfg.EnableIBGP = true
+	ta := &testAgent{
+		nodes:    idx,
+		speaker:  &fakeSpeaker{t: t},
+		kernel:   &fakeKernel{t: t, own: []netip.Prefix{n1CIDR}},
+		host:     &fakeHost{mtu: 1500},
+		firewall: &fakeFirewall{},
+		cni:      &fakeCNI{},
+		clock:    time.Unix(1_000_000, 0),
+	}
+	a := newAgent(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), health.New())
+	a.now = func() time.Time { return ta.clock }
+	a.nodes = corelisters.NewNodeLister(idx)
+	a.events = record.NewFakeRecorder(100)
+	a.self = plan.Self{IP: netip.MustParseAddr("10.199.1.11"), PodCIDRs: []netip.Prefix{n1CIDR}}
+	a.identity = plan.Identity{ASN: cfg.ClusterASN}
+	a.speaker, a.kernel, a.host, a.firewall, a.cni = ta.speaker, ta.kernel, ta.host, ta.firewall, ta.cni
+	ta.agent = a
+	ta.route = routeState{start: ta.clock}
+	return ta
+}
+
+func (ta *testAgent) nodePass(t *testing.T) {
+	t.Helper()
+	if err := ta.agent.nodePass(context.Background()); err != nil {
+		t.Fatalf("node pass: %v", err)
+	}
+}
+
+func (ta *testAgent) routePass() { ta.agent.routePass(context.Background(), &ta.route) }
+
+// writes is every write to every outside system so far.
+func (ta *testAgent) writes() string {
+	return fmt.Sprintf("speaker %d, kernel %d, host %d, firewall %d, cni %d",
+		ta.speaker.writes, ta.kernel.writes, ta.host.writes, ta.firewall.writes, ta.cni.writes)
+}
+
+// calls is every call to every outside system so far.
+func (ta *testAgent) calls() int {
+	return ta.speaker.calls + ta.kernel.calls + ta.host.calls + ta.firewall.calls + ta.cni.calls
+}

@@ -1,0 +1,56 @@
+package agent
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/nodebgp/router/pkg/bgp"
+	"github.com/nodebgp/router/pkg/cniinstall"
+	"github.com/nodebgp/router/pkg/firewall"
+	"github.com/nodebgp/router/pkg/routes"
+)
+
+// The outside systems the loops change, each behind the few methods the
+// agent needs, so that the invariants of the loops are tested with fakes
+// (agent_test.go) and the real things in the packages that own them and in
+// the lab.
+
+// Speaker is the embedded BGP speaker (pkg/bgp).
+type Speaker interface {
+	// Apply makes the speaker's policy, peers and advertised paths the
+	// desired ones, in that order.
+	Apply(ctx context.Context, d bgp.Desired) bgp.ApplyResult
+	BestPaths(ctx context.Context) ([]bgp.Path, error)
+	WatchBestPaths(ctx context.Context, changed func()) error
+	// Converged tells whether every peer sent End-of-RIB.
+	Converged(ctx context.Context) (bool, error)
+	Peers(ctx context.Context) ([]bgp.PeerStatus, error)
+	Stop()
+}
+
+// KernelRoutes is the kernel's table of our routes (pkg/routes).
+type KernelRoutes interface {
+	Sync(ctx context.Context, desired []routes.Route, pruneStale bool) (routes.SyncResult, error)
+}
+
+// HostNetwork is the node's own set-up for pods: the bridge, forwarding
+// sysctls, the underlay MTU and link events.
+type HostNetwork interface {
+	EnsureBridge(ctx context.Context, p routes.BridgeParams) error
+	EnableForwarding(ctx context.Context, ipv4, ipv6 bool) error
+	LinkMTU(ctx context.Context, nodeIP netip.Addr) (int, error)
+	WatchLinks(ctx context.Context, changed func()) error
+	BridgeExists(name string) (bool, error)
+}
+
+// Firewall is the agent's iptables chains (pkg/firewall).
+type Firewall interface {
+	Sync(ctx context.Context, r firewall.Rules) error
+}
+
+// CNIConfig is the node's conflist (pkg/cniinstall).
+type CNIConfig interface {
+	// Write renders and writes the conflist; changed is false when the file
+	// already had that content.
+	Write(ctx context.Context, p cniinstall.ConflistParams) (changed bool, err error)
+}

@@ -1,0 +1,208 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/nodebgp/router/pkg/bgp"
+	"github.com/nodebgp/router/pkg/firewall"
+	"github.com/nodebgp/router/pkg/nodeinfo"
+	"github.com/nodebgp/router/pkg/plan"
+	"github.com/nodebgp/router/pkg/podcidr"
+	"github.com/nodebgp/router/pkg/routes"
+)
+
+// start connects to the API, waits for this node's facts, starts the speaker
+// with the peers of the first plan, and starts the loops in g.
+func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
+	if err := a.connect(ctx); err != nil {
+		return err
+	}
+	self, err := a.waitSelf(ctx)
+	if err != nil {
+		return err
+	}
+	a.self = self
+	a.host = hostShim{}
+	first, err := a.plan(ctx)
+	if err != nil {
+		return err
+	}
+	a.identity = first.Identity
+	a.reportProblems(first)
+	if a.previous != nil {
+		a.recordSpeakerRestart()
+	}
+	speaker, err := a.startSpeaker(ctx)
+	if err != nil {
+		return err
+	}
+	a.speaker = speaker
+	// A planned stop must not tell peers to drop our routes: Stop closes
+	// without a Cease so that graceful-restart helpers keep them until we
+	// are back.
+	context.AfterFunc(ctx, speaker.Stop)
+	// Peers first, before anything else: a peer that reconnects to a
+	// listener without a matching neighbor is refused, and a
+	// graceful-restart helper then drops the routes it was keeping for us.
+	// Nothing is announced yet: the node cannot carry traffic before the
+	// node loop has built its data plane.
+	a.applyBGP(ctx, first, nil)
+	a.report("bgp", nil)
+
+	a.kernel = kernelShim{routes.NewReconciler(routes.ReconcilerParams{Logger: a.log.With("component", "routes")})}
+	fw, err := firewall.New(firewall.Params{Logger: a.log.With("component", "firewall")})
+	if err != nil {
+		return fmt.Errorf("setting up iptables: %w", err)
+	}
+	a.firewall = firewallShim{fw}
+	a.cni = conflistFile{dir: a.cfg.CNIConfDir}
+
+	routesChanged := newTrigger()
+	g.Go(func() error { return a.speaker.WatchBestPaths(ctx, routesChanged.poke) })
+	g.Go(func() error { return a.host.WatchLinks(ctx, routesChanged.poke) })
+	g.Go(func() error { return a.routeLoop(ctx, routesChanged) })
+	g.Go(func() error { return a.nodeLoop(ctx) })
+	return nil
+}
+
+// connect starts the node informer and the API clients, and waits for the
+// node cache.
+func (a *agent) connect(ctx context.Context) error {
+	client, err := newClient(a.cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	a.client = client
+	a.password = newSecretCache(client, a.cfg.RoutesSyncPeriod).password
+	events, stopEvents := newEventRecorder(client, a.cfg.NodeName)
+	a.events = events
+	context.AfterFunc(ctx, stopEvents)
+
+	factory := informers.NewSharedInformerFactory(client, 0)
+	nodeInformer := factory.Core().V1().Nodes()
+	a.nodes = nodeInformer.Lister()
+	if _, err := nodeInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { a.nodeChanged.poke() },
+		UpdateFunc: func(old, cur any) {
+			if routingFactsChanged(old, cur) {
+				a.nodeChanged.poke()
+			}
+		},
+		DeleteFunc: func(any) { a.nodeChanged.poke() },
+	}); err != nil {
+		return fmt.Errorf("watching nodes: %w", err)
+	}
+	if err := nodeInformer.Informer().SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+		a.report("api", fmt.Errorf("watching nodes: %w", err))
+	}); err != nil {
+		return fmt.Errorf("watching nodes: %w", err)
+	}
+	factory.Start(ctx.Done())
+	a.log.Info("waiting for the node cache", "event", "start")
+	if !cache.WaitForCacheSync(ctx.Done(), nodeInformer.Informer().HasSynced) {
+		return ctx.Err()
+	}
+	a.report("api", nil)
+	return nil
+}
+
+// waitSelf waits until this node's Node object has a pod CIDR and an
+// InternalIP: the controller manager allocates the one and kubelet sets the
+// other shortly after registration, and the agent can do nothing without.
+func (a *agent) waitSelf(ctx context.Context) (plan.Self, error) {
+	cidrs, err := podcidr.Wait(ctx, podcidr.WaitParams{
+		NodeName: a.cfg.NodeName,
+		Get:      a.ownNode,
+		Notify:   a.nodeChanged,
+		LogEvery: 5 * time.Second,
+		Logger:   a.log,
+	})
+	if err != nil {
+		return plan.Self{}, err
+	}
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		n, err := a.ownNode()
+		if err == nil && n != nil {
+			info, ierr := nodeinfo.FromNode(n)
+			if ierr == nil {
+				self := plan.SelfFrom(info, cidrs)
+				a.log.Info("node facts", "event", "start", "node_ip", self.IP, "node_ip6", self.IP6, "pod_cidrs", fmt.Sprint(cidrs))
+				return self, nil
+			}
+			err = ierr
+		}
+		if err != nil {
+			a.log.Warn("waiting for the node's InternalIP", "event", "wait", "reason", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return plan.Self{}, ctx.Err()
+		case <-a.nodeChanged:
+		case <-tick.C:
+		}
+	}
+}
+
+// startSpeaker starts GoBGP with this speaker's identity.
+func (a *agent) startSpeaker(ctx context.Context) (*bgp.Speaker, error) {
+	routerID, err := plan.RouterID(a.cfg.RouterID, a.self, a.cfg.NodeName)
+	if err != nil {
+		return nil, err
+	}
+	s, err := bgp.New(ctx, bgp.Config{
+		ASN:                     a.identity.ASN,
+		RouterID:                routerID,
+		ListenAddress:           a.self.IP,
+		ListenAddress6:          a.self.IP6,
+		ListenPort:              a.cfg.BGPPort,
+		APIAddress:              a.cfg.GoBGPAPIAddress,
+		APIAllowWrites:          a.cfg.GoBGPAPIAllowWrites,
+		GracefulRestart:         a.cfg.GracefulRestart,
+		RestartTime:             a.cfg.RestartTime,
+		Restarting:              a.isRestart(),
+		DeferralTime:            a.cfg.DeferralTime,
+		RouteReflectorClusterID: a.identity.ClusterID,
+		Logger:                  a.log.With("component", "bgp"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting BGP: %w", err)
+	}
+	return s, nil
+}
+
+// isRestart tells a restart of the agent from a fresh start: our bridge
+// survives an agent restart but not a reboot. Only after a restart do peers
+// still hold our routes and the kernel still forward for us, so only then may
+// the speaker announce itself as restarting (graceful restart's R and F bits).
+func (a *agent) isRestart() bool {
+	if !a.cfg.GracefulRestart {
+		return false
+	}
+	exists, err := a.host.BridgeExists(a.cfg.CNIBridge)
+	if err != nil || !exists {
+		return false
+	}
+	a.log.Info("restart detected: the data plane survived; peers are asked to keep our routes", "event", "restart")
+	return true
+}
+
+// ownNode returns this node's Node object from the cache, nil if it does not exist.
+func (a *agent) ownNode() (*corev1.Node, error) {
+	n, err := a.nodes.Get(a.cfg.NodeName)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return n, nil
+}

@@ -1,0 +1,180 @@
+package plan
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nodebgp/router/pkg/bgp"
+	"github.com/nodebgp/router/pkg/nodeinfo"
+	"github.com/nodebgp/router/pkg/peering"
+)
+
+// planBGP derives the speaker's identity, peers, policy and advertised paths
+// from every valid node, this node's annotations, the flags and the Secrets.
+func (p *Plan) planBGP(in Inputs, infos []nodeinfo.Info) {
+	s := in.Settings
+	views := make([]peering.NodeView, 0, len(infos))
+	byName := nodesByName(in.Nodes)
+	var self peering.NodeView
+	for _, info := range infos {
+		cfg, errs := peering.ParseNodeConfig(byName[info.Name])
+		v := peering.NodeView{Info: info, Config: cfg}
+		views = append(views, v)
+		if info.Name == s.NodeName {
+			self = v
+			p.Problems.Own = append(p.Problems.Own, errs...)
+		}
+	}
+	if self.Info.Name != "" {
+		p.Identity = wantIdentity(self.Config, p.Problems.Own, s.ClusterASN, in.Identity)
+	} else {
+		// Our own Node is invalid or gone from the cache (deleted,
+		// re-registering): keep the facts we started with and the speaker
+		// we have, so that the peer set does not collapse.
+		p.Identity = in.Identity
+		if p.Identity.ASN == 0 {
+			p.Identity.ASN = s.ClusterASN
+		}
+		self.Info = nodeinfo.Info{Name: s.NodeName, InternalIP: in.Self.IP, InternalIPs: in.Self.IPs(), PodCIDRs: in.Self.PodCIDRs}
+	}
+	// The peers of the speaker we have: a bad annotation keeps its AS.
+	self.Config.ASN = p.Identity.ASN
+
+	meshPassword, meshReady, mesh, meshErr := resolveMeshPassword(s.MeshPasswordSecret, in.Password, in.Mesh)
+	p.Mesh = mesh
+	if meshErr != nil {
+		p.Problems.Own = append(p.Problems.Own, meshErr)
+	}
+	peers, problems := peering.Desired(peering.Inputs{
+		Self:         self.Info,
+		SelfConfig:   self.Config,
+		Nodes:        views,
+		ClusterASN:   s.ClusterASN,
+		BGPPort:      s.BGPPort,
+		EnableIBGP:   s.EnableIBGP,
+		GlobalPeers:  s.GlobalPeers,
+		Passwords:    in.Password,
+		MeshPassword: meshPassword,
+	})
+	if !meshReady {
+		// Never set up unsigned sessions that were meant to be signed.
+		peers = slices.DeleteFunc(peers, func(p bgp.Peer) bool { return p.Kind == bgp.PeerNode })
+	}
+	p.Peers = peers
+	p.Problems.Own = append(p.Problems.Own, problems...)
+
+	p.Policy = bgp.Policy{
+		ClusterCIDRs:         clusterCIDRs(s.ClusterCIDRs, infos),
+		AcceptUpstreamRoutes: s.AcceptUpstreamRoutes,
+		Communities:          self.Config.Communities,
+		LargeCommunities:     self.Config.LargeCommunities,
+		PrependCount:         self.Config.PrependCount,
+	}
+	if !s.EnableIBGP {
+		// ToR-only: the other racks' pod CIDRs can only come from upstream.
+		p.Policy.UpstreamPodCIDRs = podCIDRsOfOthers(infos, s.NodeName)
+	}
+	p.Advertised = advertisements(in.Self.PodCIDRs, in.Self.IPs())
+}
+
+func nodesByName(nodes []*corev1.Node) map[string]*corev1.Node {
+	byName := make(map[string]*corev1.Node, len(nodes))
+	for _, n := range nodes {
+		if n != nil {
+			byName[n.Name] = n
+		}
+	}
+	return byName
+}
+
+// resolveMeshPassword is the TCP-MD5 password of the node-to-node sessions:
+// the Secret's value, or, while it cannot be read (deleted, API down), the
+// last value read, so running sessions keep their signature. ready is false
+// while no value was ever read: node sessions then wait for one instead of
+// coming up unsigned.
+func resolveMeshPassword(ref peering.SecretRef, lookup func(peering.SecretRef) (string, error), last MeshPassword) (pw string, ready bool, next MeshPassword, err error) {
+	if ref.IsZero() {
+		return "", true, MeshPassword{}, nil
+	}
+	if lookup != nil {
+		pw, err = lookup(ref)
+	} else {
+		err = fmt.Errorf("Secret %s: no Secret reader", ref)
+	}
+	if err == nil {
+		return pw, true, MeshPassword{Value: pw, Read: true}, nil
+	}
+	if last.Read {
+		return last.Value, true, last, fmt.Errorf("--mesh-password-secret: %w; node-to-node sessions keep the password read before", err)
+	}
+	return "", false, last, fmt.Errorf("--mesh-password-secret: %w; node-to-node sessions wait for it", err)
+}
+
+// clusterCIDRs are the prefixes no upstream router may send us: --cluster-cidr,
+// else every node's pod CIDRs, so that hijack protection holds even when
+// masquerade (and with it --cluster-cidr) is off.
+func clusterCIDRs(flag []netip.Prefix, infos []nodeinfo.Info) []netip.Prefix {
+	if len(flag) > 0 {
+		return flag
+	}
+	var out []netip.Prefix
+	for _, n := range infos {
+		out = append(out, n.PodCIDRs...)
+	}
+	return out
+}
+
+// podCIDRsOfOthers are the pod CIDRs the API gives every node but this one.
+func podCIDRsOfOthers(infos []nodeinfo.Info, self string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, n := range infos {
+		if n.Name != self {
+			out = append(out, n.PodCIDRs...)
+		}
+	}
+	return out
+}
+
+// advertisements pair each pod CIDR with the node IP of its family as next
+// hop. A CIDR of a family the node has no address of keeps the first node
+// IP, which the speaker refuses with an error naming the CIDR.
+func advertisements(cidrs []netip.Prefix, nodeIPs []netip.Addr) []bgp.Path {
+	out := make([]bgp.Path, 0, len(cidrs))
+	for _, c := range cidrs {
+		nh := nodeIPs[0]
+		for _, ip := range nodeIPs {
+			if ip.Is4() == c.Addr().Is4() {
+				nh = ip
+				break
+			}
+		}
+		out = append(out, bgp.Path{Prefix: c, NextHop: nh})
+	}
+	return out
+}
+
+// ownNodeProblem says when this node's Node object vanished or shows other
+// pod CIDRs than at start. spec.podCIDRs is immutable, so this only happens
+// when the Node was deleted (and maybe re-registered): the agent keeps
+// routing with what it started with, and a restart adopts the new allocation.
+func ownNodeProblem(in Inputs, infos []nodeinfo.Info) string {
+	name := in.Settings.NodeName
+	for _, info := range infos {
+		if info.Name != name {
+			continue
+		}
+		if !slices.Equal(info.PodCIDRs, in.Self.PodCIDRs) {
+			return fmt.Sprintf("node %q: spec.podCIDRs changed from %v to %v; restart the agent to adopt them", name, in.Self.PodCIDRs, info.PodCIDRs)
+		}
+		return ""
+	}
+	for _, n := range in.Nodes {
+		if n != nil && n.Name == name {
+			return fmt.Sprintf("node %q: own Node object skipped for bad data (see the node problems); keeping the pod CIDRs it had at start", name)
+		}
+	}
+	return fmt.Sprintf("node %q: own Node object not found; keeping the pod CIDRs it had at start", name)
+}

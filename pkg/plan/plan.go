@@ -1,0 +1,204 @@
+// Package plan decides what one pass of the node loop should make true: from
+// the Node list, this node's facts, the parsed flags and the Secret values at
+// hand, it derives the speaker's identity, its peers, policy and advertised
+// paths, the CNI config, the pod bridge, forwarding, the firewall rules, and
+// every problem found on the way, each naming its node and field.
+//
+// It is pure: no I/O, no client-go, no GoBGP. pkg/agent reads the inputs,
+// calls Build, applies the Plan and reports; a test can read a Plan.
+package plan
+
+import (
+	"net/netip"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nodebgp/router/pkg/bgp"
+	"github.com/nodebgp/router/pkg/cniinstall"
+	"github.com/nodebgp/router/pkg/firewall"
+	"github.com/nodebgp/router/pkg/nodeinfo"
+	"github.com/nodebgp/router/pkg/peering"
+	"github.com/nodebgp/router/pkg/routes"
+)
+
+// Settings are the flags a plan depends on, already parsed and validated.
+type Settings struct {
+	NodeName   string
+	ClusterASN uint32
+	BGPPort    uint16
+	// EnableIBGP peers the nodes with each other; off, nodes peer only with
+	// upstream routers (ToR-only designs).
+	EnableIBGP bool
+	// GlobalPeers are the upstream routers every node peers with.
+	GlobalPeers []peering.UpstreamPeer
+	// AcceptUpstreamRoutes takes routes outside the cluster's pod CIDRs
+	// from upstream routers.
+	AcceptUpstreamRoutes bool
+	// MeshPasswordSecret holds the node-to-node MD5 password; zero = none.
+	MeshPasswordSecret peering.SecretRef
+
+	CNIBridge   string
+	IPAMDataDir string
+	// MTU is --mtu; 0 = the MTU of the link that carries the node IP.
+	MTU int
+
+	ClusterCIDRs []netip.Prefix
+	Masquerade   bool
+}
+
+// Self is what the agent learned about its own node at start. It holds for
+// the life of the process: spec.podCIDRs is immutable, so a changed
+// allocation means the Node was re-created, and a restart adopts it.
+type Self struct {
+	// IP is the node's IPv4 InternalIP (its IPv6 one on an IPv6-only node).
+	IP netip.Addr
+	// IP6 is the IPv6 InternalIP of a dual-stack node; invalid otherwise.
+	IP6      netip.Addr
+	PodCIDRs []netip.Prefix
+}
+
+// IPs are the node's addresses the speaker uses, IPv4 first.
+func (s Self) IPs() []netip.Addr {
+	if s.IP6.IsValid() {
+		return []netip.Addr{s.IP, s.IP6}
+	}
+	return []netip.Addr{s.IP}
+}
+
+// SelfFrom is the facts of a node as the agent starts with them.
+func SelfFrom(info nodeinfo.Info, podCIDRs []netip.Prefix) Self {
+	s := Self{IP: info.InternalIP, PodCIDRs: podCIDRs}
+	if info.InternalIP.Is4() {
+		// A dual-stack node: its first IPv6 address carries the IPv6
+		// sessions and is the next hop of its IPv6 pod CIDRs. An IPv6-only
+		// node's one address is already IP.
+		for _, ip := range info.InternalIPs {
+			if ip.Is6() && !ip.Is4In6() {
+				s.IP6 = ip
+				break
+			}
+		}
+	}
+	return s
+}
+
+// MeshPassword is what the node loop knows of the mesh MD5 password: the
+// value last read, kept through the Secret's loss so that running sessions
+// keep their signature.
+type MeshPassword struct {
+	Value string
+	Read  bool // a value was read at least once
+}
+
+// Inputs is everything one pass derives from.
+type Inputs struct {
+	Settings Settings
+	Self     Self
+	// Nodes is the node cache's list; invalid entries become problems.
+	Nodes []*corev1.Node
+	// Identity is the running speaker's; zero before the first one starts.
+	Identity Identity
+	// Password returns the value of a Secret key the agent holds (or
+	// fetches through its cache); errors name the Secret and key.
+	Password func(peering.SecretRef) (string, error)
+	// Mesh is the mesh password as the previous pass left it.
+	Mesh MeshPassword
+	// LinkMTU is the MTU of the node IP's link, read this pass when
+	// Settings.MTU is 0; LinkMTUErr says why it could not be read.
+	LinkMTU    int
+	LinkMTUErr error
+}
+
+// Plan is the desired state of one pass.
+type Plan struct {
+	// Identity is what the speaker must run with. When it differs from
+	// Inputs.Identity the rest of the plan is for the next speaker and
+	// nothing of it may be applied to the running one.
+	Identity Identity
+
+	// What the speaker should have besides its identity.
+	Peers      []bgp.Peer
+	Policy     bgp.Policy
+	Advertised []bgp.Path
+
+	Conflist   cniinstall.ConflistParams
+	Bridge     routes.BridgeParams
+	Forwarding Forwarding
+	Firewall   firewall.Rules
+
+	// Mesh is the mesh password to carry into the next pass.
+	Mesh MeshPassword
+
+	Problems Problems
+}
+
+// Forwarding says which families' forwarding sysctls must be on.
+type Forwarding struct{ IPv4, IPv6 bool }
+
+// Problems are what the pass found wrong in its inputs. None stops the pass.
+type Problems struct {
+	// Nodes are other nodes skipped for bad data: logged once per change;
+	// their own agents report them on their Nodes.
+	Nodes []error
+	// Own concern this node (its annotations, its peers, the mesh Secret):
+	// logged and recorded as Events on this node.
+	Own []error
+	// OwnNode says the node's own object vanished or shows other pod CIDRs
+	// than at start; the agent keeps routing with what it started with.
+	OwnNode string
+	// MTU says why the link's MTU could not be read (1500 is used).
+	MTU error
+}
+
+// Build derives the plan of one pass. It never fails: bad input becomes a
+// problem and the rest of the plan stands.
+func Build(in Inputs) Plan {
+	var p Plan
+	infos, problems := nodeinfo.Cluster(in.Nodes)
+	p.Problems.Nodes = problems
+	p.Problems.OwnNode = ownNodeProblem(in, infos)
+
+	p.planBGP(in, infos)
+
+	mtu := in.Settings.MTU
+	if mtu == 0 {
+		mtu = in.LinkMTU
+		if in.LinkMTUErr != nil || mtu == 0 {
+			// The common Ethernet MTU: right on most underlays, and a pod
+			// MTU too big for the underlay only costs fragmentation.
+			p.Problems.MTU = in.LinkMTUErr
+			mtu = 1500
+		}
+	}
+	cidrs := in.Self.PodCIDRs
+	p.Conflist = cniinstall.ConflistParams{
+		BridgeName:  in.Settings.CNIBridge,
+		MTU:         mtu,
+		PodCIDRs:    cidrs,
+		IPAMDataDir: in.Settings.IPAMDataDir,
+	}
+	p.Bridge = routes.BridgeParams{Name: in.Settings.CNIBridge, Gateways: gateways(cidrs), MTU: mtu}
+	for _, c := range cidrs {
+		if c.Addr().Is4() {
+			p.Forwarding.IPv4 = true
+		} else {
+			p.Forwarding.IPv6 = true
+		}
+	}
+	p.Firewall = firewall.Rules{
+		PodCIDRs:     cidrs,
+		ClusterCIDRs: in.Settings.ClusterCIDRs,
+		Masquerade:   in.Settings.Masquerade,
+	}
+	return p
+}
+
+// gateways are the bridge addresses: the first host of each pod CIDR, which
+// is the gateway host-local hands to pods by default.
+func gateways(cidrs []netip.Prefix) []netip.Prefix {
+	gws := make([]netip.Prefix, 0, len(cidrs))
+	for _, c := range cidrs {
+		gws = append(gws, netip.PrefixFrom(c.Masked().Addr().Next(), c.Bits()))
+	}
+	return gws
+}
