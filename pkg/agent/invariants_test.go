@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -126,6 +127,12 @@ func TestOwnPodCIDRsNeverBecomeKernelRoutes(t *testing.T) {
 
 func TestASecondPassOverUnchangedInputsWritesNothing(t *testing.T) {
 	ta := newTestAgent(t)
+	for i := 4; i <= 8; i++ {
+		n := testNode(fmt.Sprintf("n%d", i), fmt.Sprintf("10.199.1.%d", 10+i), fmt.Sprintf("10.244.%d.0/24", i))
+		if err := ta.nodes.Add(n); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ta.speaker.best = []bgp.Path{{Prefix: n2CIDR, NextHop: netip.MustParseAddr("10.199.1.12")}}
 	ta.speaker.converged = true
 	ta.nodePass(t)
