@@ -25,6 +25,7 @@ import (
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/firewall"
 	"github.com/nodebgp/router/pkg/health"
+	"github.com/nodebgp/router/pkg/hostnet"
 	"github.com/nodebgp/router/pkg/nodeinfo"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/podcidr"
@@ -257,7 +258,7 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 
 	routesChanged := newTrigger()
 	g.Go(func() error { return a.speaker.WatchBestPaths(ctx, routesChanged.poke) })
-	g.Go(func() error { return routes.WatchLinks(ctx, routesChanged.poke) })
+	g.Go(func() error { return hostnet.WatchLinks(ctx, routesChanged.poke) })
 	g.Go(func() error { return a.routeLoop(ctx, routesChanged) })
 	g.Go(func() error { return a.nodeLoop(ctx) })
 	return nil
@@ -286,7 +287,7 @@ func (a *agent) isRestart() bool {
 	if !a.cfg.GracefulRestart {
 		return false
 	}
-	exists, err := routes.BridgeExists(a.cfg.CNIBridge)
+	exists, err := hostnet.BridgeExists(a.cfg.CNIBridge)
 	if err != nil || !exists {
 		return false
 	}

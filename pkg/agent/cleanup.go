@@ -7,6 +7,7 @@ import (
 
 	"github.com/nodebgp/router/pkg/cniinstall"
 	"github.com/nodebgp/router/pkg/firewall"
+	"github.com/nodebgp/router/pkg/hostnet"
 	"github.com/nodebgp/router/pkg/routes"
 )
 
@@ -36,6 +37,6 @@ func Cleanup(p CleanupParams) error {
 		errs = append(errs, fw.Cleanup())
 	}
 	errs = append(errs, cniinstall.RemoveConflist(p.CNIConfDir))
-	errs = append(errs, routes.DeleteBridge(p.CNIBridge))
+	errs = append(errs, hostnet.DeleteBridge(p.CNIBridge))
 	return errors.Join(errs...)
 }

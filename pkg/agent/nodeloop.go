@@ -15,10 +15,10 @@ import (
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/cniinstall"
 	"github.com/nodebgp/router/pkg/firewall"
+	"github.com/nodebgp/router/pkg/hostnet"
 	"github.com/nodebgp/router/pkg/nodeinfo"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/podcidr"
-	"github.com/nodebgp/router/pkg/routes"
 )
 
 // nodeState is what the node loop remembers between passes: only what it needs
@@ -79,7 +79,7 @@ func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced b
 	mtu := a.mtu() // once per pass: the conflist and the bridge must agree
 	cniErr := a.syncCNI(cidrs, mtu)
 	a.report("cni", cniErr)
-	bridgeErr := routes.EnsureBridge(routes.BridgeParams{
+	bridgeErr := hostnet.EnsureBridge(hostnet.BridgeParams{
 		Name:     a.cfg.CNIBridge,
 		Gateways: gateways(cidrs),
 		MTU:      mtu,
@@ -197,7 +197,7 @@ func (a *agent) syncCNI(cidrs []netip.Prefix, mtu int) error {
 
 func (a *agent) syncFirewall(cidrs []netip.Prefix) error {
 	v4, v6 := families(cidrs)
-	fwdErr := routes.EnableForwarding(v4, v6)
+	fwdErr := hostnet.EnableForwarding(v4, v6)
 	return errors.Join(fwdErr, a.firewall.Sync(firewall.Rules{
 		PodCIDRs:     cidrs,
 		ClusterCIDRs: a.cfg.ClusterCIDRs,
@@ -211,7 +211,7 @@ func (a *agent) mtu() int {
 	if a.cfg.MTU != 0 {
 		return a.cfg.MTU
 	}
-	mtu, _, err := routes.MTUForAddress(a.nodeIP)
+	mtu, _, err := hostnet.MTUForAddress(a.nodeIP)
 	if err != nil {
 		a.log.Warn("cannot read the node link's MTU; using 1500", "event", "mtu", "reason", err.Error())
 		return 1500

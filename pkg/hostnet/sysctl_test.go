@@ -1,9 +1,13 @@
-package routes
+package hostnet
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/nodebgp/router/pkg/internal/netnstest"
 )
 
 func TestEnableForwarding(t *testing.T) {
@@ -52,5 +56,28 @@ func TestEnableForwardingFailsWithoutTheSysctl(t *testing.T) {
 	err := enableForwarding(t.TempDir(), false, true)
 	if err == nil {
 		t.Fatal("enableForwarding on a host without IPv6 sysctls: no error")
+	}
+}
+
+func TestEnableForwardingInANamespace(t *testing.T) {
+	ns := newNS(t).WithNode(t)
+	var err error
+	ns.Do(t, func() {
+		// Guard: this thread must see the namespace's sysctls, not the
+		// host's, before we write any. veth0 exists only in the namespace.
+		if _, statErr := os.Stat("/proc/sys/net/ipv4/conf/veth0"); statErr != nil {
+			err = fmt.Errorf("not inside the namespace's /proc/sys/net: %w", statErr)
+			return
+		}
+		err = EnableForwarding(true, true)
+	})
+	if err != nil {
+		t.Fatalf("EnableForwarding: %v", err)
+	}
+	for _, key := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"} {
+		out := netnstest.Run(t, "ip", "netns", "exec", ns.Name, "cat", key)
+		if strings.TrimSpace(out) != "1" {
+			t.Errorf("%s in the namespace = %q, want 1", key, out)
+		}
 	}
 }
