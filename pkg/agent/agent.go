@@ -68,6 +68,7 @@ type agent struct {
 	speaker  *bgp.Speaker
 	kernel   *routes.Reconciler
 	firewall *firewall.Firewall
+	host     hostnet.Host // the zero value acts on the agent's own namespace
 
 	nodeChanged trigger // any Node added, changed or deleted
 	// routesSynced is closed after the first kernel route sync: until then the
@@ -258,7 +259,7 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 
 	routesChanged := newTrigger()
 	g.Go(func() error { return a.speaker.WatchBestPaths(ctx, routesChanged.poke) })
-	g.Go(func() error { return hostnet.WatchLinks(ctx, routesChanged.poke) })
+	g.Go(func() error { return a.host.WatchLinks(ctx, routesChanged.poke) })
 	g.Go(func() error { return a.routeLoop(ctx, routesChanged) })
 	g.Go(func() error { return a.nodeLoop(ctx) })
 	return nil
@@ -287,7 +288,7 @@ func (a *agent) isRestart() bool {
 	if !a.cfg.GracefulRestart {
 		return false
 	}
-	exists, err := hostnet.BridgeExists(a.cfg.CNIBridge)
+	exists, err := a.host.BridgeExists(a.cfg.CNIBridge)
 	if err != nil || !exists {
 		return false
 	}

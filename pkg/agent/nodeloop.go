@@ -79,13 +79,13 @@ func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced b
 	mtu := a.mtu() // once per pass: the conflist and the bridge must agree
 	cniErr := a.syncCNI(cidrs, mtu)
 	a.report("cni", cniErr)
-	bridgeErr := hostnet.EnsureBridge(hostnet.BridgeParams{
+	bridgeErr := a.host.EnsureBridge(ctx, hostnet.BridgeParams{
 		Name:     a.cfg.CNIBridge,
 		Gateways: gateways(cidrs),
 		MTU:      mtu,
 	})
 	a.report("bridge", bridgeErr)
-	a.report("firewall", a.syncFirewall(cidrs))
+	a.report("firewall", a.syncFirewall(ctx, cidrs))
 
 	// Policy before peers: a new peer's first routes must meet the filters.
 	a.report("policy", a.speaker.SetPolicy(ctx, plan.policy))
@@ -195,9 +195,9 @@ func (a *agent) syncCNI(cidrs []netip.Prefix, mtu int) error {
 	return nil
 }
 
-func (a *agent) syncFirewall(cidrs []netip.Prefix) error {
+func (a *agent) syncFirewall(ctx context.Context, cidrs []netip.Prefix) error {
 	v4, v6 := families(cidrs)
-	fwdErr := hostnet.EnableForwarding(v4, v6)
+	fwdErr := a.host.EnableForwarding(ctx, v4, v6)
 	return errors.Join(fwdErr, a.firewall.Sync(firewall.Rules{
 		PodCIDRs:     cidrs,
 		ClusterCIDRs: a.cfg.ClusterCIDRs,
@@ -211,7 +211,7 @@ func (a *agent) mtu() int {
 	if a.cfg.MTU != 0 {
 		return a.cfg.MTU
 	}
-	mtu, _, err := hostnet.MTUForAddress(a.nodeIP)
+	mtu, _, err := a.host.LinkMTU(a.nodeIP)
 	if err != nil {
 		a.log.Warn("cannot read the node link's MTU; using 1500", "event", "mtu", "reason", err.Error())
 		return 1500

@@ -1,6 +1,8 @@
 package hostnet
 
 import (
+	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -15,7 +17,7 @@ func TestEnsureBridgeCreatesTheBridgeOnceAndLeavesForeignAddresses(t *testing.T)
 	}
 	for pass := 1; pass <= 2; pass++ {
 		var err error
-		ns.Do(t, func() { err = EnsureBridge(p) })
+		ns.Do(t, func() { err = new(Host).EnsureBridge(context.Background(), p) })
 		if err != nil {
 			t.Fatalf("EnsureBridge, pass %d: %v", pass, err)
 		}
@@ -40,7 +42,7 @@ func TestEnsureBridgeCreatesTheBridgeOnceAndLeavesForeignAddresses(t *testing.T)
 
 	var exists bool
 	var err error
-	ns.Do(t, func() { exists, err = BridgeExists("nodebgp0") })
+	ns.Do(t, func() { exists, err = new(Host).BridgeExists("nodebgp0") })
 	if !exists || err != nil {
 		t.Errorf("BridgeExists after EnsureBridge = %v, %v; want true", exists, err)
 	}
@@ -51,10 +53,10 @@ func TestDeleteBridge(t *testing.T) {
 	var errs [3]error
 	var exists bool
 	ns.Do(t, func() {
-		errs[0] = EnsureBridge(BridgeParams{Name: "nodebgp0"})
+		errs[0] = new(Host).EnsureBridge(context.Background(), BridgeParams{Name: "nodebgp0"})
 		errs[1] = DeleteBridge("nodebgp0")
 		errs[2] = DeleteBridge("nodebgp0") // already gone: not an error
-		exists, _ = BridgeExists("nodebgp0")
+		exists, _ = new(Host).BridgeExists("nodebgp0")
 	})
 	for i, err := range errs {
 		if err != nil {
@@ -74,9 +76,9 @@ func TestBridgeFunctionsRefuseALinkThatIsNotABridge(t *testing.T) {
 	ns.IP(t, "link", "add", "nodebgp0", "type", "veth", "peer", "name", "nodebgp0-peer")
 	var ensureErr, deleteErr, existsErr error
 	ns.Do(t, func() {
-		ensureErr = EnsureBridge(BridgeParams{Name: "nodebgp0", MTU: 1400})
+		ensureErr = new(Host).EnsureBridge(context.Background(), BridgeParams{Name: "nodebgp0", MTU: 1400})
 		deleteErr = DeleteBridge("nodebgp0")
-		_, existsErr = BridgeExists("nodebgp0")
+		_, existsErr = new(Host).BridgeExists("nodebgp0")
 	})
 	for name, err := range map[string]error{"EnsureBridge": ensureErr, "DeleteBridge": deleteErr, "BridgeExists": existsErr} {
 		if err == nil || !strings.Contains(err.Error(), "not a bridge") {
@@ -85,5 +87,19 @@ func TestBridgeFunctionsRefuseALinkThatIsNotABridge(t *testing.T) {
 	}
 	if out := ns.IP(t, "-d", "link", "show", "nodebgp0"); !strings.Contains(out, "veth") || strings.Contains(out, "mtu 1400") {
 		t.Errorf("the veth was changed:\n%s", out)
+	}
+}
+
+func TestEnsureBridgeMakesNothingOnceTheContextEnded(t *testing.T) {
+	ns := newNS(t).WithNode(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var err error
+	ns.Do(t, func() { err = new(Host).EnsureBridge(ctx, BridgeParams{Name: "nodebgp0", MTU: 1400}) })
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "nodebgp0") {
+		t.Errorf("EnsureBridge with an ended context: error %v, want context.Canceled naming the bridge", err)
+	}
+	if out := ns.IP(t, "link", "show"); strings.Contains(out, "nodebgp0") {
+		t.Errorf("EnsureBridge with an ended context created the bridge:\n%s", out)
 	}
 }

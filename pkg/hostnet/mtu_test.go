@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestMTUForAddress(t *testing.T) {
+func TestLinkMTU(t *testing.T) {
 	ns := newNS(t).WithNode(t)
 	tests := []struct {
 		addr     string
@@ -24,15 +24,15 @@ func TestMTUForAddress(t *testing.T) {
 			var mtu int
 			var link string
 			var err error
-			ns.Do(t, func() { mtu, link, err = MTUForAddress(netip.MustParseAddr(tc.addr)) })
+			ns.Do(t, func() { mtu, link, err = new(Host).LinkMTU(netip.MustParseAddr(tc.addr)) })
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Errorf("MTUForAddress(%s) = %d, %q, %v; want an error containing %q", tc.addr, mtu, link, err, tc.wantErr)
+					t.Errorf("LinkMTU(%s) = %d, %q, %v; want an error containing %q", tc.addr, mtu, link, err, tc.wantErr)
 				}
 				return
 			}
 			if err != nil || mtu != tc.wantMTU || link != tc.wantLink {
-				t.Errorf("MTUForAddress(%s) = %d, %q, %v; want %d, %q", tc.addr, mtu, link, err, tc.wantMTU, tc.wantLink)
+				t.Errorf("LinkMTU(%s) = %d, %q, %v; want %d, %q", tc.addr, mtu, link, err, tc.wantMTU, tc.wantLink)
 			}
 		})
 	}

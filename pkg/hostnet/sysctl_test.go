@@ -1,6 +1,8 @@
 package hostnet
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,8 +38,8 @@ func TestEnableForwarding(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := enableForwarding(root, tc.ipv4, tc.ipv6); err != nil {
-				t.Fatalf("enableForwarding: %v", err)
+			if err := (&Host{sysctlRoot: root}).EnableForwarding(context.Background(), tc.ipv4, tc.ipv6); err != nil {
+				t.Fatalf("EnableForwarding: %v", err)
 			}
 			for i, f := range files {
 				b, err := os.ReadFile(f)
@@ -53,9 +55,9 @@ func TestEnableForwarding(t *testing.T) {
 }
 
 func TestEnableForwardingFailsWithoutTheSysctl(t *testing.T) {
-	err := enableForwarding(t.TempDir(), false, true)
+	err := (&Host{sysctlRoot: t.TempDir()}).EnableForwarding(context.Background(), false, true)
 	if err == nil {
-		t.Fatal("enableForwarding on a host without IPv6 sysctls: no error")
+		t.Fatal("EnableForwarding on a host without IPv6 sysctls: no error")
 	}
 }
 
@@ -69,7 +71,7 @@ func TestEnableForwardingInANamespace(t *testing.T) {
 			err = fmt.Errorf("not inside the namespace's /proc/sys/net: %w", statErr)
 			return
 		}
-		err = EnableForwarding(true, true)
+		err = new(Host).EnableForwarding(context.Background(), true, true)
 	})
 	if err != nil {
 		t.Fatalf("EnableForwarding: %v", err)
@@ -79,5 +81,25 @@ func TestEnableForwardingInANamespace(t *testing.T) {
 		if strings.TrimSpace(out) != "1" {
 			t.Errorf("%s in the namespace = %q, want 1", key, out)
 		}
+	}
+}
+
+func TestEnableForwardingWritesNothingOnceTheContextEnded(t *testing.T) {
+	root := t.TempDir()
+	file := filepath.Join(root, "ipv4", "ip_forward")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := (&Host{sysctlRoot: root}).EnableForwarding(ctx, true, false)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("EnableForwarding with an ended context: error %v, want context.Canceled", err)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "0\n" {
+		t.Errorf("ip_forward = %q after EnableForwarding with an ended context, want it untouched", b)
 	}
 }

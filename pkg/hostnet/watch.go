@@ -21,7 +21,7 @@ import (
 // If a subscription breaks (its socket overflowed, say), events may have been
 // lost: WatchLinks calls changed and subscribes again. It returns nil when ctx
 // ends, and an error only if it cannot subscribe.
-func WatchLinks(ctx context.Context, changed func()) error {
+func (h *Host) WatchLinks(ctx context.Context, changed func()) error {
 	links := make(map[int]linkState)
 	backoff := minResubscribe
 	for {

@@ -31,7 +31,7 @@ func watchInNS(t *testing.T, ns netnstest.NS, gate *sync.Mutex) <-chan struct{} 
 			returned <- err
 			return
 		}
-		returned <- WatchLinks(ctx, func() {
+		returned <- new(Host).WatchLinks(ctx, func() {
 			gate.Lock()
 			gate.Unlock()
 			select {
