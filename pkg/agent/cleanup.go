@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,13 +21,13 @@ type CleanupParams struct {
 
 // Cleanup removes everything the agent made on this node and nothing else. It
 // keeps going past a failed step so one stuck piece does not leave the rest.
-func Cleanup(p CleanupParams) error {
+func Cleanup(ctx context.Context, p CleanupParams) error {
 	log := p.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	var errs []error
-	n, err := routes.Cleanup(log)
+	n, err := routes.Cleanup(ctx, log)
 	errs = append(errs, err)
 	log.Info("removed kernel routes", "event", "cleanup", "count", n)
 

@@ -76,7 +76,7 @@ func (a *agent) syncRoutes(ctx context.Context, prune bool) error {
 		desired = append(desired, routes.Route{Prefix: p.Prefix, Gateway: p.NextHop})
 	}
 	began := time.Now()
-	res, err := a.kernel.Sync(desired, prune)
+	res, err := a.kernel.Sync(ctx, desired, prune)
 	a.observeRouteSync(res, time.Since(began))
 	for _, r := range res.Unreachable {
 		a.log.Debug("next hop not on a connected subnet; route left out", "event", "unreachable", "prefix", r.Prefix, "nexthop", r.Gateway)

@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -64,7 +65,7 @@ func BenchmarkSync10k(b *testing.B) {
 func timeSync(b *testing.B, r *Reconciler, desired []Route, want SyncResult) time.Duration {
 	b.Helper()
 	began := time.Now()
-	got, err := r.Sync(desired, true)
+	got, err := r.Sync(context.Background(), desired, true)
 	took := time.Since(began)
 	if err != nil {
 		b.Fatalf("Sync: %v", err)

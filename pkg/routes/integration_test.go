@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ func nodeReconciler(t *testing.T, ns netnstest.NS) *Reconciler {
 
 func mustSync(t *testing.T, r *Reconciler, desired []Route, prune bool) SyncResult {
 	t.Helper()
-	res, err := r.Sync(desired, prune)
+	res, err := r.Sync(context.Background(), desired, prune)
 	if err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
@@ -144,7 +145,7 @@ func TestCleanupDeletesOnlyOurRoutes(t *testing.T) {
 
 	var n int
 	var err error
-	ns.Do(t, func() { n, err = Cleanup(quietLogger()) })
+	ns.Do(t, func() { n, err = Cleanup(context.Background(), quietLogger()) })
 	if err != nil || n != 4 {
 		t.Fatalf("Cleanup = %d, %v; want 4 routes deleted", n, err)
 	}
