@@ -35,7 +35,7 @@ func Cleanup(ctx context.Context, p CleanupParams) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("iptables: %w", err))
 	} else {
-		errs = append(errs, fw.Cleanup())
+		errs = append(errs, fw.Cleanup(ctx))
 	}
 	errs = append(errs, cniinstall.RemoveConflist(p.CNIConfDir))
 	errs = append(errs, hostnet.DeleteBridge(p.CNIBridge))

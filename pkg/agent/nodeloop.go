@@ -198,7 +198,7 @@ func (a *agent) syncCNI(cidrs []netip.Prefix, mtu int) error {
 func (a *agent) syncFirewall(ctx context.Context, cidrs []netip.Prefix) error {
 	v4, v6 := families(cidrs)
 	fwdErr := a.host.EnableForwarding(ctx, v4, v6)
-	return errors.Join(fwdErr, a.firewall.Sync(firewall.Rules{
+	return errors.Join(fwdErr, a.firewall.Sync(ctx, firewall.Rules{
 		PodCIDRs:     cidrs,
 		ClusterCIDRs: a.cfg.ClusterCIDRs,
 		Masquerade:   a.cfg.Masquerade,
