@@ -77,7 +77,7 @@ func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced b
 	}
 
 	mtu := a.mtu() // once per pass: the conflist and the bridge must agree
-	cniErr := a.syncCNI(cidrs, mtu)
+	cniErr := a.syncCNI(ctx, cidrs, mtu)
 	a.report("cni", cniErr)
 	bridgeErr := a.host.EnsureBridge(ctx, hostnet.BridgeParams{
 		Name:     a.cfg.CNIBridge,
@@ -175,7 +175,7 @@ func (a *agent) reportOwnProblems(st *nodeState, problems []error) {
 	}
 }
 
-func (a *agent) syncCNI(cidrs []netip.Prefix, mtu int) error {
+func (a *agent) syncCNI(ctx context.Context, cidrs []netip.Prefix, mtu int) error {
 	conf, err := cniinstall.RenderConflist(cniinstall.ConflistParams{
 		BridgeName:  a.cfg.CNIBridge,
 		MTU:         mtu,
@@ -185,7 +185,7 @@ func (a *agent) syncCNI(cidrs []netip.Prefix, mtu int) error {
 	if err != nil {
 		return fmt.Errorf("rendering CNI config: %w", err)
 	}
-	changed, err := cniinstall.WriteConflist(a.cfg.CNIConfDir, conf)
+	changed, err := cniinstall.WriteConflist(ctx, a.cfg.CNIConfDir, conf)
 	if err != nil {
 		return err
 	}
