@@ -17,7 +17,7 @@ func newCleanupCommand() *cobra.Command {
 node lose their network.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return agent.Cleanup(p)
+			return agent.Cleanup(cmd.Context(), p)
 		},
 	}
 	cmd.Flags().StringVar(&p.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "where the agent wrote 10-nodebgp.conflist")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/health"
+	"github.com/nodebgp/router/pkg/hostnet"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/plan"
 )
@@ -123,6 +124,7 @@ func newAgent(cfg Config, log *slog.Logger, h *health.Health) *agent {
 		log:          log,
 		health:       h,
 		now:          time.Now,
+		host:         &hostnet.Host{},
 		nodeChanged:  newTrigger(),
 		routesSynced: make(chan struct{}),
 	}

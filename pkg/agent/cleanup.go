@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/nodebgp/router/pkg/cniinstall"
 	"github.com/nodebgp/router/pkg/firewall"
+	"github.com/nodebgp/router/pkg/hostnet"
 	"github.com/nodebgp/router/pkg/routes"
 )
 
@@ -19,13 +21,13 @@ type CleanupParams struct {
 
 // Cleanup removes everything the agent made on this node and nothing else. It
 // keeps going past a failed step so one stuck piece does not leave the rest.
-func Cleanup(p CleanupParams) error {
+func Cleanup(ctx context.Context, p CleanupParams) error {
 	log := p.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	var errs []error
-	n, err := routes.Cleanup(log)
+	n, err := routes.Cleanup(ctx, log)
 	errs = append(errs, err)
 	log.Info("removed kernel routes", "event", "cleanup", "count", n)
 
@@ -33,9 +35,9 @@ func Cleanup(p CleanupParams) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("iptables: %w", err))
 	} else {
-		errs = append(errs, fw.Cleanup())
+		errs = append(errs, fw.Cleanup(ctx))
 	}
 	errs = append(errs, cniinstall.RemoveConflist(p.CNIConfDir))
-	errs = append(errs, routes.DeleteBridge(p.CNIBridge))
+	errs = append(errs, hostnet.DeleteBridge(p.CNIBridge))
 	return errors.Join(errs...)
 }

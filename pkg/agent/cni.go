@@ -15,5 +15,5 @@ func (c conflistFile) Write(ctx context.Context, p cniinstall.ConflistParams) (b
 	if err != nil {
 		return false, fmt.Errorf("rendering CNI config: %w", err)
 	}
-	return writeConflistShim(c.dir, conf)
+	return cniinstall.WriteConflist(ctx, c.dir, conf)
 }

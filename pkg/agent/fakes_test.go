@@ -21,6 +21,7 @@ import (
 	"github.com/nodebgp/router/pkg/cniinstall"
 	"github.com/nodebgp/router/pkg/firewall"
 	"github.com/nodebgp/router/pkg/health"
+	"github.com/nodebgp/router/pkg/hostnet"
 	"github.com/nodebgp/router/pkg/plan"
 	"github.com/nodebgp/router/pkg/routes"
 )
@@ -113,7 +114,7 @@ func (k *fakeKernel) Sync(_ context.Context, desired []routes.Route, prune bool)
 }
 
 type fakeHost struct {
-	bridge     *routes.BridgeParams
+	bridge     *hostnet.BridgeParams
 	forwarding [2]bool
 	calls      int
 	writes     int
@@ -121,7 +122,7 @@ type fakeHost struct {
 	mtu        int
 }
 
-func (h *fakeHost) EnsureBridge(_ context.Context, p routes.BridgeParams) error {
+func (h *fakeHost) EnsureBridge(_ context.Context, p hostnet.BridgeParams) error {
 	h.calls++
 	if h.bridgeErr != nil {
 		return h.bridgeErr
@@ -142,7 +143,7 @@ func (h *fakeHost) EnableForwarding(_ context.Context, v4, v6 bool) error {
 	return nil
 }
 
-func (h *fakeHost) LinkMTU(context.Context, netip.Addr) (int, error) { return h.mtu, nil }
+func (h *fakeHost) LinkMTU(netip.Addr) (int, string, error) { return h.mtu, "eth0", nil }
 func (h *fakeHost) WatchLinks(ctx context.Context, _ func()) error {
 	<-ctx.Done()
 	return ctx.Err()

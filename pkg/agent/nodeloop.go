@@ -91,7 +91,7 @@ func (a *agent) plan(ctx context.Context) (plan.Plan, error) {
 	}
 	if a.cfg.MTU == 0 {
 		// Once per pass, so that the conflist and the bridge agree.
-		in.LinkMTU, in.LinkMTUErr = a.host.LinkMTU(ctx, a.self.IP)
+		in.LinkMTU, _, in.LinkMTUErr = a.host.LinkMTU(a.self.IP)
 	}
 	return plan.Build(in), nil
 }

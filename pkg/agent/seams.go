@@ -7,6 +7,7 @@ import (
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/cniinstall"
 	"github.com/nodebgp/router/pkg/firewall"
+	"github.com/nodebgp/router/pkg/hostnet"
 	"github.com/nodebgp/router/pkg/routes"
 )
 
@@ -36,9 +37,9 @@ type KernelRoutes interface {
 // HostNetwork is the node's own set-up for pods: the bridge, forwarding
 // sysctls, the underlay MTU and link events.
 type HostNetwork interface {
-	EnsureBridge(ctx context.Context, p routes.BridgeParams) error
+	EnsureBridge(ctx context.Context, p hostnet.BridgeParams) error
 	EnableForwarding(ctx context.Context, ipv4, ipv6 bool) error
-	LinkMTU(ctx context.Context, nodeIP netip.Addr) (int, error)
+	LinkMTU(nodeIP netip.Addr) (mtu int, link string, err error)
 	WatchLinks(ctx context.Context, changed func()) error
 	BridgeExists(name string) (bool, error)
 }

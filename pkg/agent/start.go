@@ -29,7 +29,6 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 		return err
 	}
 	a.self = self
-	a.host = hostShim{}
 	first, err := a.plan(ctx)
 	if err != nil {
 		return err
@@ -56,12 +55,12 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 	a.applyBGP(ctx, first, nil)
 	a.report("bgp", nil)
 
-	a.kernel = kernelShim{routes.NewReconciler(routes.ReconcilerParams{Logger: a.log.With("component", "routes")})}
+	a.kernel = routes.NewReconciler(routes.ReconcilerParams{Logger: a.log.With("component", "routes")})
 	fw, err := firewall.New(firewall.Params{Logger: a.log.With("component", "firewall")})
 	if err != nil {
 		return fmt.Errorf("setting up iptables: %w", err)
 	}
-	a.firewall = firewallShim{fw}
+	a.firewall = fw
 	a.cni = conflistFile{dir: a.cfg.CNIConfDir}
 
 	routesChanged := newTrigger()

@@ -2,6 +2,7 @@ package cniinstall
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,14 +22,18 @@ const tempPrefix = "." + ConflistName + ".tmp"
 // dir, syncs it, makes it 0644 and renames it over the old file, so the
 // runtime sees either the old config or the new one, never a partial one.
 // It creates dir (0755) if missing, and removes temp files that a crash of
-// an earlier write left behind.
-func WriteConflist(dir string, content []byte) (changed bool, err error) {
+// an earlier write left behind. ctx is checked before the write starts; file
+// I/O cannot be cancelled, so a write once started runs to the rename.
+func WriteConflist(ctx context.Context, dir string, content []byte) (changed bool, err error) {
 	path := filepath.Join(dir, ConflistName)
 	old, err := os.ReadFile(path)
 	if err == nil && bytes.Equal(old, content) {
 		return false, nil
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("writing CNI config %s: %w", path, err)
+	}
+	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("writing CNI config %s: %w", path, err)
 	}
 	if err := writeAtomic(dir, path, content); err != nil {

@@ -1,6 +1,8 @@
 package cniinstall
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,7 +28,7 @@ func dirNames(t *testing.T, dir string) []string {
 
 func mustWrite(t *testing.T, dir string, content string) bool {
 	t.Helper()
-	changed, err := WriteConflist(dir, []byte(content))
+	changed, err := WriteConflist(context.Background(), dir, []byte(content))
 	if err != nil {
 		t.Fatalf("WriteConflist: %v", err)
 	}
@@ -103,6 +105,23 @@ func TestWriteConflistReplacesChangedContent(t *testing.T) {
 	}
 }
 
+func TestWriteConflistLeavesTheOldFileOnceTheContextEnded(t *testing.T) {
+	dir := t.TempDir()
+	mustWrite(t, dir, "old\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	changed, err := WriteConflist(ctx, dir, []byte("new\n"))
+	if !errors.Is(err, context.Canceled) || changed {
+		t.Errorf("WriteConflist with an ended context = %v, %v; want false, context.Canceled", changed, err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, ConflistName)); string(got) != "old\n" {
+		t.Errorf("file holds %q, want the old content", got)
+	}
+	if names := dirNames(t, dir); !slices.Equal(names, []string{ConflistName}) {
+		t.Errorf("dir holds %q, want only %s", names, ConflistName)
+	}
+}
+
 func TestWriteConflistRemovesStaleTempFiles(t *testing.T) {
 	dir := t.TempDir()
 	stale := filepath.Join(dir, "."+ConflistName+".tmp123")
@@ -148,7 +167,7 @@ func TestWriteConflistErrorsNamePath(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := tt.setup(t)
-			changed, err := WriteConflist(dir, []byte("x\n"))
+			changed, err := WriteConflist(context.Background(), dir, []byte("x\n"))
 			if err == nil {
 				t.Fatal("WriteConflist succeeded, want an error")
 			}
@@ -171,7 +190,7 @@ func TestWriteConflistUnwritableDirAsNonRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(dir, 0o755) })
-	_, err := WriteConflist(dir, []byte("x\n"))
+	_, err := WriteConflist(context.Background(), dir, []byte("x\n"))
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, ConflistName)) {
 		t.Errorf("WriteConflist error = %v, want one naming the path", err)
 	}
@@ -183,7 +202,7 @@ func TestWrittenConflistLoadsThroughLibcni(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteConflist(dir, content); err != nil {
+	if _, err := WriteConflist(context.Background(), dir, content); err != nil {
 		t.Fatal(err)
 	}
 	list, err := libcni.LoadConfList(dir, NetworkName)

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"errors"
 	"os/exec"
 	"slices"
@@ -20,7 +21,7 @@ func TestCleanupRemovesOnlyWhatWeMade(t *testing.T) {
 	// A second jump to our chain, made by hand, must go too or the chain cannot.
 	tf.v4.seed("filter", "FORWARD", "-j NODEBGP-FORWARD")
 
-	if err := tf.Cleanup(); err != nil {
+	if err := tf.Cleanup(context.Background()); err != nil {
 		t.Fatalf("Cleanup: %v", err)
 	}
 	for _, f := range []*fakeTable{tf.v4, tf.v6} {
@@ -56,7 +57,7 @@ func TestCleanupOfNothingIsNotAnError(t *testing.T) {
 		{name: "nothing was ever synced", setup: func(*testing.T, *testFirewall) {}},
 		{name: "a second Cleanup", setup: func(t *testing.T, tf *testFirewall) {
 			tf.mustSync(t, dualRules)
-			if err := tf.Cleanup(); err != nil {
+			if err := tf.Cleanup(context.Background()); err != nil {
 				t.Fatalf("first Cleanup: %v", err)
 			}
 		}},
@@ -69,7 +70,7 @@ func TestCleanupOfNothingIsNotAnError(t *testing.T) {
 			tf := newTestFirewall(t)
 			tt.setup(t, tf)
 			n4, n6 := len(tf.v4.ops), len(tf.v6.ops)
-			if err := tf.Cleanup(); err != nil {
+			if err := tf.Cleanup(context.Background()); err != nil {
 				t.Errorf("Cleanup = %v, want nil", err)
 			}
 			if extra := slices.Concat(tf.v4.ops[n4:], tf.v6.ops[n6:]); len(extra) > 0 {
@@ -82,7 +83,7 @@ func TestCleanupOfNothingIsNotAnError(t *testing.T) {
 func TestCleanupReportsAFailureToOpenIptables(t *testing.T) {
 	tf := newTestFirewall(t)
 	tf.openErr[iptables.ProtocolIPv4] = errors.New("could not get iptables version")
-	if err := tf.Cleanup(); err == nil || !strings.Contains(err.Error(), "IPv4: opening iptables") {
+	if err := tf.Cleanup(context.Background()); err == nil || !strings.Contains(err.Error(), "IPv4: opening iptables") {
 		t.Errorf("Cleanup = %v, want the IPv4 open error", err)
 	}
 }

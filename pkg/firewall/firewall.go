@@ -6,6 +6,7 @@
 package firewall
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,7 +67,12 @@ func New(p Params) (*Firewall, error) {
 // seconds; it does not stop at the first failure but returns every error, each
 // naming family, table, chain and rule. A failed command (the xtables lock held
 // too long, say) is simply retried by the next Sync.
-func (f *Firewall) Sync(r Rules) error {
+//
+// ctx is checked before each chain: once it ended, Sync returns without
+// touching the chains it has not reached, and the next Sync carries on. The
+// iptables commands of a chain are not cancelled (go-iptables takes no
+// context), so a chain is never left half-way because the context ended.
+func (f *Firewall) Sync(ctx context.Context, r Rules) error {
 	if err := r.validate(); err != nil {
 		return err
 	}
@@ -86,6 +92,9 @@ func (f *Firewall) Sync(r Rules) error {
 		}
 		desired := render(fr, t.HasRandomFully())
 		for _, def := range ourChains {
+			if err := ctx.Err(); err != nil {
+				return errors.Join(append(errs, fmt.Errorf("%s %s: not synced: %w", fam.name, def, err))...)
+			}
 			i := slices.IndexFunc(desired, func(c chainRules) bool { return c.def == def })
 			if i < 0 {
 				errs = append(errs, f.removeChain(t, fam, def))
@@ -98,8 +107,9 @@ func (f *Firewall) Sync(r Rules) error {
 }
 
 // Cleanup removes our jumps and chains in both families. What is already gone is
-// not an error, nor is a family whose binary is not installed.
-func (f *Firewall) Cleanup() error {
+// not an error, nor is a family whose binary is not installed. ctx is checked
+// before each chain, as in Sync.
+func (f *Firewall) Cleanup(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 
@@ -115,6 +125,9 @@ func (f *Firewall) Cleanup() error {
 			continue
 		}
 		for _, def := range ourChains {
+			if err := ctx.Err(); err != nil {
+				return errors.Join(append(errs, fmt.Errorf("%s %s: not removed: %w", fam.name, def, err))...)
+			}
 			errs = append(errs, f.removeChain(t, fam, def))
 		}
 	}

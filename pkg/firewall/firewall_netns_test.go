@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +28,7 @@ func TestNetnsSyncKeepsExactlyOurRules(t *testing.T) {
 		inNS(t, ns, "iptables", "-A", "FORWARD", "-s", "192.0.2.0/24", "-j", "DROP")
 
 		t.Log("step: the first Sync creates our chains and jumps, in the namespace only")
-		if err := fw.Sync(netnsRules); err != nil {
+		if err := fw.Sync(context.Background(), netnsRules); err != nil {
 			t.Fatalf("Sync: %v", err)
 		}
 		checkGolden(t, "after the first Sync", ours(inNS(t, ns, "iptables-save")), "v4-synced.golden")
@@ -37,7 +38,7 @@ func TestNetnsSyncKeepsExactlyOurRules(t *testing.T) {
 
 		t.Log("step: a second Sync changes nothing")
 		ops = nil
-		if err := fw.Sync(netnsRules); err != nil {
+		if err := fw.Sync(context.Background(), netnsRules); err != nil {
 			t.Fatalf("second Sync: %v", err)
 		}
 		if len(ops) > 0 {
@@ -46,7 +47,7 @@ func TestNetnsSyncKeepsExactlyOurRules(t *testing.T) {
 
 		t.Log("step: new Rules change only the difference")
 		ops = nil
-		if err := fw.Sync(netnsRulesUpdated); err != nil {
+		if err := fw.Sync(context.Background(), netnsRulesUpdated); err != nil {
 			t.Fatalf("Sync of new rules: %v", err)
 		}
 		want := []string{
@@ -64,7 +65,7 @@ func TestNetnsSyncKeepsExactlyOurRules(t *testing.T) {
 		t.Log("step: a rule deleted by hand comes back at its place")
 		inNS(t, ns, "iptables", "-D", "NODEBGP-FORWARD", "-s", "10.252.3.0/24", "-m", "comment", "--comment", commentFromPods, "-j", "ACCEPT")
 		ops = nil
-		if err := fw.Sync(netnsRulesUpdated); err != nil {
+		if err := fw.Sync(context.Background(), netnsRulesUpdated); err != nil {
 			t.Fatalf("Sync after a hand edit: %v", err)
 		}
 		if want := []string{"insert@3 filter/NODEBGP-FORWARD -s 10.252.3.0/24 " + fromPods}; !slices.Equal(ops, want) {
@@ -73,7 +74,7 @@ func TestNetnsSyncKeepsExactlyOurRules(t *testing.T) {
 		checkGolden(t, "after repairing a hand edit", ours(inNS(t, ns, "iptables-save")), "v4-updated.golden")
 
 		t.Log("step: Cleanup removes our chains and jumps and nothing else")
-		if err := fw.Cleanup(); err != nil {
+		if err := fw.Cleanup(context.Background()); err != nil {
 			t.Fatalf("Cleanup: %v", err)
 		}
 		if left := ours(inNS(t, ns, "iptables-save")); left != "" {
@@ -82,7 +83,7 @@ func TestNetnsSyncKeepsExactlyOurRules(t *testing.T) {
 		if fwd := inNS(t, ns, "iptables", "-S", "FORWARD"); fwd != "-P FORWARD ACCEPT\n-A FORWARD -s 192.0.2.0/24 -j DROP\n" {
 			t.Errorf("FORWARD after Cleanup:\n%s\nwant the foreign rule alone", fwd)
 		}
-		if err := fw.Cleanup(); err != nil {
+		if err := fw.Cleanup(context.Background()); err != nil {
 			t.Errorf("second Cleanup: %v", err)
 		}
 	})
@@ -105,14 +106,14 @@ func TestNetnsJumpRunsBeforeDockerRules(t *testing.T) {
 	var ops []string
 	inNetns(t, ns, func() {
 		fw := recordingFirewall(t, &ops)
-		if err := fw.Sync(netnsRules); err != nil {
+		if err := fw.Sync(context.Background(), netnsRules); err != nil {
 			t.Fatalf("Sync: %v", err)
 		}
 		want := "-P FORWARD DROP\n-A FORWARD " + forwardJump + "\n-A FORWARD -j DOCKER-USER\n-A FORWARD -o docker0 -j DROP\n"
 		if got := inNS(t, ns, "iptables", "-S", "FORWARD"); got != want {
 			t.Errorf("FORWARD after Sync:\n%s\nwant our jump first:\n%s", got, want)
 		}
-		if err := fw.Cleanup(); err != nil {
+		if err := fw.Cleanup(context.Background()); err != nil {
 			t.Fatalf("Cleanup: %v", err)
 		}
 		if got := inNS(t, ns, "iptables", "-S", "FORWARD"); got != docker {
@@ -158,7 +159,7 @@ func TestNetnsPodsAreRoutedThroughADropPolicy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := fw.Sync(netnsRules); err != nil {
+		if err := fw.Sync(context.Background(), netnsRules); err != nil {
 			t.Fatalf("Sync: %v", err)
 		}
 		if !reaches() {
@@ -166,7 +167,7 @@ func TestNetnsPodsAreRoutedThroughADropPolicy(t *testing.T) {
 		}
 		off := netnsRules
 		off.Masquerade = false
-		if err := fw.Sync(off); err != nil {
+		if err := fw.Sync(context.Background(), off); err != nil {
 			t.Fatalf("Sync without masquerade: %v", err)
 		}
 		if reaches() {
@@ -185,7 +186,7 @@ func TestNetnsIPv6RulesGoToIp6tables(t *testing.T) {
 	var ops []string
 	inNetns(t, ns, func() {
 		fw := recordingFirewall(t, &ops)
-		if err := fw.Sync(rules); err != nil {
+		if err := fw.Sync(context.Background(), rules); err != nil {
 			t.Fatalf("Sync: %v", err)
 		}
 		checkGolden(t, "ip6tables after Sync", ours(inNS(t, ns, "ip6tables-save")), "v6-synced.golden")
@@ -193,13 +194,13 @@ func TestNetnsIPv6RulesGoToIp6tables(t *testing.T) {
 			t.Errorf("IPv6-only rules reached iptables:\n%s", v4)
 		}
 		ops = nil
-		if err := fw.Sync(rules); err != nil {
+		if err := fw.Sync(context.Background(), rules); err != nil {
 			t.Fatalf("second Sync: %v", err)
 		}
 		if len(ops) > 0 {
 			t.Errorf("second Sync changed:\n%s", strings.Join(ops, "\n"))
 		}
-		if err := fw.Cleanup(); err != nil {
+		if err := fw.Cleanup(context.Background()); err != nil {
 			t.Fatalf("Cleanup: %v", err)
 		}
 		if left := ours(inNS(t, ns, "ip6tables-save")); left != "" {
@@ -228,14 +229,14 @@ func TestNetnsIPTablesPathChoosesTheLegacyBackend(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := fw.Sync(netnsRules); err != nil {
+		if err := fw.Sync(context.Background(), netnsRules); err != nil {
 			t.Fatalf("Sync: %v", err)
 		}
 		checkGolden(t, "iptables-legacy after Sync", ours(inNS(t, ns, "iptables-legacy-save")), "v4-synced.golden")
 		if nft := ours(inNS(t, ns, "iptables-save")); nft != "" {
 			t.Errorf("rules meant for legacy reached the nft backend:\n%s", nft)
 		}
-		if err := fw.Cleanup(); err != nil {
+		if err := fw.Cleanup(context.Background()); err != nil {
 			t.Fatalf("Cleanup: %v", err)
 		}
 		if left := ours(inNS(t, ns, "iptables-legacy-save")); left != "" {
@@ -268,7 +269,7 @@ func TestNetnsLockHeldTooLongIsAnErrorTheNextSyncRecovers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = fw.Sync(netnsRules)
+		err = fw.Sync(context.Background(), netnsRules)
 		if err == nil || !strings.Contains(err.Error(), "xtables lock") {
 			t.Fatalf("Sync with the lock held = %v, want an error about the xtables lock", err)
 		}
@@ -277,7 +278,7 @@ func TestNetnsLockHeldTooLongIsAnErrorTheNextSyncRecovers(t *testing.T) {
 		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_UN); err != nil {
 			t.Fatal(err)
 		}
-		if err := fw.Sync(netnsRules); err != nil {
+		if err := fw.Sync(context.Background(), netnsRules); err != nil {
 			t.Fatalf("Sync after the lock was released: %v", err)
 		}
 		checkGolden(t, "after the lock was released", ours(inNS(t, ns, "iptables-legacy-save")), "v4-synced.golden")

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -42,7 +43,7 @@ func newTestFirewall(t *testing.T) *testFirewall {
 
 func (tf *testFirewall) mustSync(t *testing.T, r Rules) {
 	t.Helper()
-	if err := tf.Sync(r); err != nil {
+	if err := tf.Sync(context.Background(), r); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
 }
@@ -282,7 +283,7 @@ func TestSyncCollectsEveryErrorAndKeepsGoing(t *testing.T) {
 	}
 	tf.openErr[iptables.ProtocolIPv6] = errors.New("ip6tables: no such file")
 
-	err := tf.Sync(dualRules)
+	err := tf.Sync(context.Background(), dualRules)
 	if err == nil {
 		t.Fatal("Sync succeeded with failing commands")
 	}
@@ -303,7 +304,7 @@ func TestSyncCollectsEveryErrorAndKeepsGoing(t *testing.T) {
 func TestSyncConvergesOnTheNextCallAfterTheLockWasHeld(t *testing.T) {
 	tf := newTestFirewall(t)
 	tf.v4.fail = func(string, string, string) error { return errLock }
-	if err := tf.Sync(v4Rules); err == nil || !strings.Contains(err.Error(), "xtables lock") {
+	if err := tf.Sync(context.Background(), v4Rules); err == nil || !strings.Contains(err.Error(), "xtables lock") {
 		t.Fatalf("Sync with the lock held = %v, want the lock error", err)
 	}
 	if len(tf.v4.ops) > 0 {
@@ -323,7 +324,7 @@ func TestSyncRefusesInvalidRulesWithoutTouchingIptables(t *testing.T) {
 	n := len(tf.v4.ops)
 	bad := v4Rules
 	bad.PodCIDRs = append(slices.Clone(bad.PodCIDRs), netip.Prefix{})
-	if err := tf.Sync(bad); err == nil || !strings.Contains(err.Error(), "PodCIDRs[1]") {
+	if err := tf.Sync(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "PodCIDRs[1]") {
 		t.Errorf("Sync(invalid) = %v, want an error naming PodCIDRs[1]", err)
 	}
 	if len(tf.v4.ops) != n {
@@ -338,5 +339,27 @@ func TestNewRefusesBothASeamAndBinaryPaths(t *testing.T) {
 	})
 	if err == nil {
 		t.Error("New accepted IPTables together with IPTablesPath")
+	}
+}
+
+func TestSyncAndCleanupChangeNothingOnceTheContextEnded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	tf := newTestFirewall(t)
+	if err := tf.Sync(ctx, dualRules); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sync with an ended context: error %v, want context.Canceled", err)
+	}
+	if len(tf.v4.ops)+len(tf.v6.ops) != 0 {
+		t.Errorf("Sync with an ended context changed iptables: %v %v", tf.v4.ops, tf.v6.ops)
+	}
+
+	tf.mustSync(t, dualRules)
+	tf.v4.ops, tf.v6.ops = nil, nil
+	if err := tf.Cleanup(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Cleanup with an ended context: error %v, want context.Canceled", err)
+	}
+	if len(tf.v4.ops)+len(tf.v6.ops) != 0 {
+		t.Errorf("Cleanup with an ended context changed iptables: %v %v", tf.v4.ops, tf.v6.ops)
 	}
 }

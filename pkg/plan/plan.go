@@ -16,9 +16,9 @@ import (
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/cniinstall"
 	"github.com/nodebgp/router/pkg/firewall"
+	"github.com/nodebgp/router/pkg/hostnet"
 	"github.com/nodebgp/router/pkg/nodeinfo"
 	"github.com/nodebgp/router/pkg/peering"
-	"github.com/nodebgp/router/pkg/routes"
 )
 
 // Settings are the flags a plan depends on, already parsed and validated.
@@ -122,7 +122,7 @@ type Plan struct {
 	Advertised []bgp.Path
 
 	Conflist   cniinstall.ConflistParams
-	Bridge     routes.BridgeParams
+	Bridge     hostnet.BridgeParams
 	Forwarding Forwarding
 	Firewall   firewall.Rules
 
@@ -177,7 +177,7 @@ func Build(in Inputs) Plan {
 		PodCIDRs:    cidrs,
 		IPAMDataDir: in.Settings.IPAMDataDir,
 	}
-	p.Bridge = routes.BridgeParams{Name: in.Settings.CNIBridge, Gateways: gateways(cidrs), MTU: mtu}
+	p.Bridge = hostnet.BridgeParams{Name: in.Settings.CNIBridge, Gateways: gateways(cidrs), MTU: mtu}
 	for _, c := range cidrs {
 		if c.Addr().Is4() {
 			p.Forwarding.IPv4 = true

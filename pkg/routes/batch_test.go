@@ -8,15 +8,17 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nodebgp/router/pkg/internal/netnstest"
 )
 
 // TestBatchWriterMatchesEachAnswerToItsWrite sends writes that the kernel
 // refuses in the middle of batches, across a batch boundary, and checks that
 // each error lands on its own write and the others still happen.
 func TestBatchWriterMatchesEachAnswerToItsWrite(t *testing.T) {
-	ns := newNS(t).withNode(t)
+	ns := newNS(t).WithNode(t)
 	link := linkIndex(t, ns, "veth0")
-	k := ns.kernel(t)
+	k := nsKernel(t, ns)
 
 	var writes []RouteWrite
 	for i := range batchSize + 72 {
@@ -51,28 +53,28 @@ func TestBatchWriterMatchesEachAnswerToItsWrite(t *testing.T) {
 			t.Errorf("write %d (%v): error %v, want one about the missing destination", i, writes[i], err)
 		}
 	}
-	installed := strings.Count(ns.ip(t, "route", "show", "proto", "78"), "\n")
+	installed := strings.Count(ns.IP(t, "route", "show", "proto", "78"), "\n")
 	if want := len(writes) - len(wantErr); installed != want {
 		t.Errorf("%d routes installed, want %d", installed, want)
 	}
 }
 
 func TestSyncInATableAbove255(t *testing.T) {
-	ns := newNS(t).withNode(t)
-	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: ns.kernel(t), Table: 1000})
+	ns := newNS(t).WithNode(t)
+	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: nsKernel(t, ns), Table: 1000})
 	checkResult(t, mustSync(t, r, nodeRoutes, true), SyncResult{Added: 3})
-	wantLines(t, "ip route show table 1000 proto 78", ns.ip(t, "route", "show", "table", "1000", "proto", "78"),
+	wantLines(t, "ip route show table 1000 proto 78", ns.IP(t, "route", "show", "table", "1000", "proto", "78"),
 		"10.251.1.0/24 via 10.250.0.2 dev veth0",
 		"10.251.2.0/24 via 10.250.0.3 dev veth0")
-	wantLines(t, "ip route show proto 78 (main)", ns.ip(t, "route", "show", "proto", "78"))
+	wantLines(t, "ip route show proto 78 (main)", ns.IP(t, "route", "show", "proto", "78"))
 	checkResult(t, mustSync(t, r, nodeRoutes[:1], true), SyncResult{Deleted: 2, Unchanged: 1})
-	wantLines(t, "ip route show table 1000 proto 78 after pruning", ns.ip(t, "route", "show", "table", "1000", "proto", "78"),
+	wantLines(t, "ip route show table 1000 proto 78 after pruning", ns.IP(t, "route", "show", "table", "1000", "proto", "78"),
 		"10.251.1.0/24 via 10.250.0.2 dev veth0")
 }
 
-func linkIndex(t *testing.T, ns testNS, name string) int {
+func linkIndex(t *testing.T, ns netnstest.NS, name string) int {
 	t.Helper()
-	out := ns.ip(t, "-o", "link", "show", name)
+	out := ns.IP(t, "-o", "link", "show", name)
 	var idx int
 	if _, err := fmt.Sscanf(out, "%d:", &idx); err != nil {
 		t.Fatalf("index of %s from %q: %v", name, out, err)

@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nodebgp/router/pkg/internal/netnstest"
 )
 
 const benchRoutes = 10_000
@@ -30,10 +33,10 @@ func benchDesired() []Route {
 // kernel can take them from one process.
 func BenchmarkSync10k(b *testing.B) {
 	desired := benchDesired()
-	ns := newNS(b).withNode(b)
-	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: ns.kernel(b)})
+	ns := newNS(b).WithNode(b)
+	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: nsKernel(b, ns)})
 
-	ref := newNS(b).withNode(b)
+	ref := newNS(b).WithNode(b)
 	dir := b.TempDir()
 	add, del := filepath.Join(dir, "add"), filepath.Join(dir, "del")
 	writeBatch(b, add, "route add %s via %s proto 78\n", desired)
@@ -46,7 +49,7 @@ func BenchmarkSync10k(b *testing.B) {
 		prune += timeSync(b, r, nil, SyncResult{Deleted: benchRoutes})
 
 		ipAdd += timeBatch(b, ref, add)
-		if n := strings.Count(ref.ip(b, "route", "show", "proto", "78"), "\n"); n != benchRoutes {
+		if n := strings.Count(ref.IP(b, "route", "show", "proto", "78"), "\n"); n != benchRoutes {
 			b.Fatalf("ip -batch installed %d routes, want %d", n, benchRoutes)
 		}
 		ipDel += timeBatch(b, ref, del)
@@ -62,7 +65,7 @@ func BenchmarkSync10k(b *testing.B) {
 func timeSync(b *testing.B, r *Reconciler, desired []Route, want SyncResult) time.Duration {
 	b.Helper()
 	began := time.Now()
-	got, err := r.Sync(desired, true)
+	got, err := r.Sync(context.Background(), desired, true)
 	took := time.Since(began)
 	if err != nil {
 		b.Fatalf("Sync: %v", err)
@@ -73,13 +76,13 @@ func timeSync(b *testing.B, r *Reconciler, desired []Route, want SyncResult) tim
 	return took
 }
 
-func timeBatch(b *testing.B, ns testNS, file string) time.Duration {
+func timeBatch(b *testing.B, ns netnstest.NS, file string) time.Duration {
 	b.Helper()
 	began := time.Now()
-	out, err := exec.Command("ip", "-n", ns.name, "-batch", file).CombinedOutput()
+	out, err := exec.Command("ip", "-n", ns.Name, "-batch", file).CombinedOutput()
 	took := time.Since(began)
 	if err != nil {
-		b.Fatalf("ip -n %s -batch %s: %v\n%s", ns.name, file, err, out)
+		b.Fatalf("ip -n %s -batch %s: %v\n%s", ns.Name, file, err, out)
 	}
 	return took
 }

@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,25 +13,30 @@ import (
 // Cleanup deletes every route of Protocol, IPv4 and IPv6, in every table of
 // the current network namespace, and nothing else. It returns how many it
 // deleted. It is for `router cleanup`, when the agent is gone for good.
-func Cleanup(logger *slog.Logger) (int, error) {
+// ctx is checked before each pass; a pass's batch of deletes, once started,
+// runs to the end (netlink calls cannot be cancelled).
+func Cleanup(ctx context.Context, logger *slog.Logger) (int, error) {
 	h, err := newKernel()
 	if err != nil {
 		return 0, err
 	}
 	defer h.Close()
-	return cleanup(h, logger)
+	return cleanup(ctx, h, logger)
 }
 
 // cleanupPasses bounds the dump-and-delete passes: a pass that was
 // interrupted by other changes to the table may have missed routes.
 const cleanupPasses = 3
 
-func cleanup(k Kernel, logger *slog.Logger) (int, error) {
+func cleanup(ctx context.Context, k Kernel, logger *slog.Logger) (int, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	deleted := 0
 	for range cleanupPasses {
+		if err := ctx.Err(); err != nil {
+			return deleted, fmt.Errorf("deleting our routes: %w", err)
+		}
 		ours, interrupted, err := listOurs(k)
 		if err != nil {
 			return deleted, err

@@ -1,7 +1,9 @@
 package routes
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 
@@ -54,9 +56,17 @@ func NewReconciler(p ReconcilerParams) *Reconciler {
 // the others: the errors are joined, each naming its route, and the next Sync
 // retries. Routes with an unusable next hop, or whose prefix a route we did not
 // make already holds, are skipped and listed in the result.
-func (r *Reconciler) Sync(desired []Route, pruneStale bool) (SyncResult, error) {
+//
+// ctx is checked before the kernel is read and again before the writes. Netlink
+// calls cannot be cancelled, so once the batch of writes has started it runs to
+// the end: a Sync cut short leaves the kernel part old and part new, each route
+// whole, and the next Sync carries on.
+func (r *Reconciler) Sync(ctx context.Context, desired []Route, pruneStale bool) (SyncResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return SyncResult{}, fmt.Errorf("syncing routes: %w", err)
+	}
 	if r.kernel == nil {
 		h, err := newKernel()
 		if err != nil {
@@ -79,6 +89,9 @@ func (r *Reconciler) Sync(desired []Route, pruneStale bool) (SyncResult, error) 
 	}
 	pl := makePlan(wanted, act, on, r.table, pruneStale)
 	r.logSkipped(pl)
+	if err := ctx.Err(); err != nil && len(pl.writes) > 0 {
+		return SyncResult{}, fmt.Errorf("syncing routes: %d writes not started: %w", len(pl.writes), err)
+	}
 	res, errs := apply(r.kernel, pl)
 	r.log.Debug("routes synced", "event", "sync", "added", res.Added, "replaced", res.Replaced,
 		"deleted", res.Deleted, "unchanged", res.Unchanged, "unreachable", len(res.Unreachable),

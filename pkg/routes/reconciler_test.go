@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -225,7 +226,7 @@ func TestSync(t *testing.T) {
 			r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: k, Table: tc.table})
 
 			k.newPass()
-			got, err := r.Sync(tc.desired, tc.prune)
+			got, err := r.Sync(context.Background(), tc.desired, tc.prune)
 			checkErr(t, err, tc.wantErr)
 			checkResult(t, got, tc.want)
 			if table := k.table(); !slices.Equal(table, tc.wantTable) {
@@ -234,7 +235,7 @@ func TestSync(t *testing.T) {
 
 			// The same Sync again finds nothing to do: idempotence.
 			k.newPass()
-			again, err := r.Sync(tc.desired, tc.prune)
+			again, err := r.Sync(context.Background(), tc.desired, tc.prune)
 			checkErr(t, err, tc.wantErr)
 			installed := tc.want.Added + tc.want.Replaced + tc.want.Unchanged
 			checkResult(t, again, SyncResult{Unchanged: installed, Unreachable: tc.want.Unreachable, Foreign: tc.want.Foreign})
@@ -261,7 +262,7 @@ func TestSyncFailureOnOneRouteDoesNotStopTheOthers(t *testing.T) {
 	}
 
 	k.newPass()
-	got, err := r.Sync(desired, true) // and the prune of 10.244.9.0/24 fails
+	got, err := r.Sync(context.Background(), desired, true) // and the prune of 10.244.9.0/24 fails
 	checkResult(t, got, SyncResult{Added: 2})
 	for _, want := range []string{
 		"adding route 10.244.1.0/24 via 10.0.0.2: cannot allocate memory",
@@ -279,7 +280,7 @@ func TestSyncFailureOnOneRouteDoesNotStopTheOthers(t *testing.T) {
 	// The next Sync retries what failed.
 	clear(k.fail)
 	k.newPass()
-	got, err = r.Sync(desired, true)
+	got, err = r.Sync(context.Background(), desired, true)
 	if err != nil {
 		t.Fatalf("second Sync: %v", err)
 	}
@@ -308,4 +309,45 @@ func checkResult(t *testing.T, got, want SyncResult) {
 	if !slices.Equal(got.Foreign, want.Foreign) {
 		t.Errorf("Foreign = %v, want %v", got.Foreign, want.Foreign)
 	}
+}
+
+// cancelOnRouteDump ends a context while the reconciler reads the route
+// table, as an agent stopping in the middle of a pass would.
+type cancelOnRouteDump struct {
+	*fakeKernel
+	cancel context.CancelFunc
+}
+
+func (k cancelOnRouteDump) RouteListFilteredIter(family int, filter *netlink.Route, mask uint64, f func(netlink.Route) bool) error {
+	k.cancel()
+	return k.fakeKernel.RouteListFilteredIter(family, filter, mask, f)
+}
+
+func TestSyncWritesNothingOnceTheContextEnded(t *testing.T) {
+	desired := []Route{route("10.244.1.0/24", "10.0.0.2")}
+
+	k := fakeNode(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	k.newPass()
+	_, err := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: k}).Sync(ctx, desired, true)
+	if !errors.Is(err, context.Canceled) || k.linkDumps+k.addrDumps+k.routeDumps+k.writes != 0 {
+		t.Errorf("Sync with an ended context: error %v, %d dumps and %d writes; want context.Canceled and no kernel call",
+			err, k.linkDumps+k.addrDumps+k.routeDumps, k.writes)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: cancelOnRouteDump{k, cancel}})
+	k.newPass()
+	_, err = r.Sync(ctx, desired, true)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "1 writes not started") || k.writes != 0 {
+		t.Errorf("Sync whose context ended during the dumps: error %v, %d writes; want context.Canceled and no write", err, k.writes)
+	}
+
+	k.newPass()
+	got, err := r.Sync(context.Background(), desired, true)
+	if err != nil {
+		t.Fatalf("the next Sync: %v", err)
+	}
+	checkResult(t, got, SyncResult{Added: 1})
 }

@@ -1,6 +1,7 @@
-package routes
+package hostnet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -23,7 +24,11 @@ type BridgeParams struct {
 // gateway addresses it lacks and sets it up. It is idempotent, and it never
 // removes an address: one it did not add may be someone else's (the CNI bridge
 // plugin adds the same gateways).
-func EnsureBridge(p BridgeParams) error {
+//
+// ctx is checked before each change: a cancelled pass stops between netlink
+// calls, never in one (they cannot be cancelled), and the next pass finishes
+// the job.
+func (h *Host) EnsureBridge(ctx context.Context, p BridgeParams) error {
 	if p.Name == "" {
 		return errors.New("ensuring pod bridge: no name given")
 	}
@@ -32,6 +37,9 @@ func EnsureBridge(p BridgeParams) error {
 		return err
 	}
 	if br == nil {
+		if err := stopped(ctx, p.Name); err != nil {
+			return err
+		}
 		attrs := netlink.NewLinkAttrs()
 		attrs.Name = p.Name
 		attrs.MTU = p.MTU
@@ -46,15 +54,32 @@ func EnsureBridge(p BridgeParams) error {
 		}
 	}
 	if p.MTU > 0 && br.Attrs().MTU != p.MTU {
+		if err := stopped(ctx, p.Name); err != nil {
+			return err
+		}
 		if err := netlink.LinkSetMTU(br, p.MTU); err != nil {
 			return fmt.Errorf("setting MTU %d on bridge %s: %w", p.MTU, p.Name, err)
 		}
 	}
+	if err := stopped(ctx, p.Name); err != nil {
+		return err
+	}
 	if err := addGateways(br, p.Gateways); err != nil {
+		return err
+	}
+	if err := stopped(ctx, p.Name); err != nil {
 		return err
 	}
 	if err := netlink.LinkSetUp(br); err != nil {
 		return fmt.Errorf("setting bridge %s up: %w", p.Name, err)
+	}
+	return nil
+}
+
+// stopped names the bridge in the error of a context that ended.
+func stopped(ctx context.Context, bridge string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ensuring bridge %s: %w", bridge, err)
 	}
 	return nil
 }
@@ -87,9 +112,9 @@ func addGateways(br netlink.Link, gateways []netip.Prefix) error {
 	return errors.Join(errs...)
 }
 
-// DeleteBridge deletes the pod bridge, for `router cleanup`. A missing bridge
-// is not an error; a link of that name that is not a bridge is, and is left
-// alone.
+// DeleteBridge deletes the pod bridge, for `router cleanup`, which runs
+// without an agent and so without a Host. A missing bridge is not an error; a
+// link of that name that is not a bridge is, and is left alone.
 func DeleteBridge(name string) error {
 	br, err := bridgeByName(name)
 	if err != nil || br == nil {
@@ -103,7 +128,7 @@ func DeleteBridge(name string) error {
 
 // BridgeExists tells whether a bridge of that name exists. A link of that
 // name that is not a bridge is an error: it blocks the pod bridge.
-func BridgeExists(name string) (bool, error) {
+func (h *Host) BridgeExists(name string) (bool, error) {
 	br, err := bridgeByName(name)
 	return br != nil, err
 }

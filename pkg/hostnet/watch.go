@@ -1,4 +1,4 @@
-package routes
+package hostnet
 
 import (
 	"context"
@@ -7,19 +7,21 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/nodebgp/router/pkg/routes"
 )
 
 // WatchLinks calls changed whenever something happens in the current network
 // namespace that can change which routes the kernel carries: a link comes,
 // goes, or goes up or down (the kernel flushes routes via a link that goes
-// down), an address is added or removed, or a route of Protocol is deleted
+// down), an address is added or removed, or a route of routes.Protocol is deleted
 // (by hand, say). changed should only poke a reconcile loop: the events carry
 // no detail worth acting on by themselves.
 //
 // If a subscription breaks (its socket overflowed, say), events may have been
 // lost: WatchLinks calls changed and subscribes again. It returns nil when ctx
 // ends, and an error only if it cannot subscribe.
-func WatchLinks(ctx context.Context, changed func()) error {
+func (h *Host) WatchLinks(ctx context.Context, changed func()) error {
 	links := make(map[int]linkState)
 	backoff := minResubscribe
 	for {
@@ -114,7 +116,7 @@ func watch(ctx context.Context, s *subscription, links map[int]linkState, change
 			}
 			// Our own prunes show up here too; the reconcile they
 			// trigger finds nothing to do.
-			if u.Type == unix.RTM_DELROUTE && u.Protocol == Protocol {
+			if u.Type == unix.RTM_DELROUTE && u.Protocol == routes.Protocol {
 				changed()
 			}
 		}

@@ -1,4 +1,4 @@
-package routes
+package hostnet
 
 import (
 	"fmt"
@@ -8,10 +8,11 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// MTUForAddress returns the MTU and name of the link that carries ip (the
-// node's InternalIP): pods must not get a bigger MTU than the node's own link
-// can carry. The loopback, or an address no link has, is an error.
-func MTUForAddress(ip netip.Addr) (mtu int, link string, err error) {
+// LinkMTU returns the MTU and name of the link that carries ip (the node's
+// InternalIP): pods must not get a bigger MTU than the node's own link can
+// carry. The loopback, or an address no link has, is an error. It only reads,
+// in two netlink dumps, so it takes no context.
+func (h *Host) LinkMTU(ip netip.Addr) (mtu int, link string, err error) {
 	ip = ip.Unmap().WithZone("")
 	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {

@@ -1,6 +1,7 @@
-package routes
+package hostnet
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,12 +11,12 @@ import (
 // EnableForwarding turns on IPv4 and/or IPv6 forwarding in the current
 // network namespace. A node that routes pod traffic must forward it; we write
 // a sysctl only when it is not 1 already, so that a node whose operator
-// manages sysctls sees no writes from us.
-func EnableForwarding(ipv4, ipv6 bool) error {
-	return enableForwarding("/proc/sys/net", ipv4, ipv6)
-}
-
-func enableForwarding(root string, ipv4, ipv6 bool) error {
+// manages sysctls sees no writes from us. ctx is checked before each sysctl.
+func (h *Host) EnableForwarding(ctx context.Context, ipv4, ipv6 bool) error {
+	root := h.sysctlRoot
+	if root == "" {
+		root = "/proc/sys/net"
+	}
 	var files []string
 	if ipv4 {
 		files = append(files, filepath.Join(root, "ipv4", "ip_forward"))
@@ -24,6 +25,9 @@ func enableForwarding(root string, ipv4, ipv6 bool) error {
 		files = append(files, filepath.Join(root, "ipv6", "conf", "all", "forwarding"))
 	}
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("enabling forwarding: %w", err)
+		}
 		if err := ensureOne(f); err != nil {
 			return fmt.Errorf("enabling forwarding: %w", err)
 		}

@@ -1,4 +1,4 @@
-package routes
+package hostnet
 
 import (
 	"context"
@@ -11,25 +11,27 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/nodebgp/router/pkg/internal/netnstest"
 )
 
 // watchInNS runs WatchLinks inside the namespace and returns its pokes. It
 // waits until the subscription is live, found by adding an address until a
 // poke comes, and until the pokes that caused have stopped. While the test
 // holds gate, changed blocks, as a slow caller would.
-func watchInNS(t *testing.T, ns testNS, gate *sync.Mutex) <-chan struct{} {
+func watchInNS(t *testing.T, ns netnstest.NS, gate *sync.Mutex) <-chan struct{} {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pokes := make(chan struct{}, 1)
 	returned := make(chan error, 1)
 	go func() {
-		// As in testNS.do: the locked thread dies with this goroutine.
+		// As in netnstest.NS.Do: the locked thread dies with this goroutine.
 		runtime.LockOSThread()
-		if err := netns.Set(ns.handle); err != nil {
+		if err := netns.Set(ns.Handle); err != nil {
 			returned <- err
 			return
 		}
-		returned <- WatchLinks(ctx, func() {
+		returned <- new(Host).WatchLinks(ctx, func() {
 			gate.Lock()
 			gate.Unlock()
 			select {
@@ -52,8 +54,8 @@ func watchInNS(t *testing.T, ns testNS, gate *sync.Mutex) <-chan struct{} {
 
 	live := false
 	for i := 0; i < 50 && !live; i++ {
-		ns.ip(t, "addr", "add", "10.252.0.1/32", "dev", "veth1")
-		ns.ip(t, "addr", "del", "10.252.0.1/32", "dev", "veth1")
+		ns.IP(t, "addr", "add", "10.252.0.1/32", "dev", "veth1")
+		ns.IP(t, "addr", "del", "10.252.0.1/32", "dev", "veth1")
 		select {
 		case <-pokes:
 			live = true
@@ -92,32 +94,32 @@ func wantPoke(t *testing.T, pokes <-chan struct{}, after string) {
 }
 
 func TestWatchLinksReportsWhatCanChangeRoutes(t *testing.T) {
-	ns := newNS(t).withNode(t)
+	ns := newNS(t).WithNode(t)
 	pokes := watchInNS(t, ns, new(sync.Mutex))
 
 	// veth1 has no addresses: only its link events can tell.
-	ns.ip(t, "link", "set", "veth1", "down")
+	ns.IP(t, "link", "set", "veth1", "down")
 	wantPoke(t, pokes, "a link going down")
 
-	ns.ip(t, "link", "set", "veth1", "up")
+	ns.IP(t, "link", "set", "veth1", "up")
 	wantPoke(t, pokes, "a link coming up")
 
-	ns.ip(t, "addr", "add", "10.250.1.1/24", "dev", "veth0")
+	ns.IP(t, "addr", "add", "10.250.1.1/24", "dev", "veth0")
 	wantPoke(t, pokes, "an address added")
 
-	ns.ip(t, "route", "add", "10.251.1.0/24", "via", "10.250.0.2", "proto", "78")
+	ns.IP(t, "route", "add", "10.251.1.0/24", "via", "10.250.0.2", "proto", "78")
 	quiet(pokes)
-	ns.ip(t, "route", "del", "10.251.1.0/24")
+	ns.IP(t, "route", "del", "10.251.1.0/24")
 	wantPoke(t, pokes, "a route of ours deleted by hand")
 }
 
 func TestWatchLinksIgnoresOtherRoutesAndIdleLinks(t *testing.T) {
-	ns := newNS(t).withNode(t)
+	ns := newNS(t).WithNode(t)
 	pokes := watchInNS(t, ns, new(sync.Mutex))
 
-	ns.ip(t, "route", "add", "10.251.2.0/24", "via", "10.250.0.2", "proto", "static")
-	ns.ip(t, "route", "del", "10.251.2.0/24")
-	ns.ip(t, "link", "set", "veth0", "alias", "uplink") // a link message without a state change
+	ns.IP(t, "route", "add", "10.251.2.0/24", "via", "10.250.0.2", "proto", "static")
+	ns.IP(t, "route", "del", "10.251.2.0/24")
+	ns.IP(t, "link", "set", "veth0", "alias", "uplink") // a link message without a state change
 	select {
 	case <-pokes:
 		t.Error("WatchLinks called changed for a foreign route or a link that did not go up or down")
@@ -129,7 +131,7 @@ func TestWatchLinksIgnoresOtherRoutesAndIdleLinks(t *testing.T) {
 // route events overflows the route subscription's socket: netlink closes the
 // subscription, and WatchLinks must subscribe again to see later events.
 func TestWatchLinksResubscribesAfterAnOverflow(t *testing.T) {
-	ns := newNS(t).withNode(t)
+	ns := newNS(t).WithNode(t)
 	gate := new(sync.Mutex)
 	pokes := watchInNS(t, ns, gate)
 
@@ -142,11 +144,11 @@ func TestWatchLinksResubscribesAfterAnOverflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	gate.Lock()
-	ns.ip(t, "link", "set", "veth1", "down") // the watcher now blocks in changed
-	ns.ip(t, "-batch", file)
+	ns.IP(t, "link", "set", "veth1", "down") // the watcher now blocks in changed
+	ns.IP(t, "-batch", file)
 	gate.Unlock()
 	wantPoke(t, pokes, "a link going down during a burst")
 
-	ns.ip(t, "link", "set", "veth1", "up")
+	ns.IP(t, "link", "set", "veth1", "up")
 	wantPoke(t, pokes, "a link coming up after the burst")
 }
