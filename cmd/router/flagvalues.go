@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/nodebgp/router/pkg/bgp"
 )
 
 // Flag values that parse into netip types at the edge, so a bad value fails at
@@ -63,15 +65,18 @@ func (v prefixesValue) Set(s string) error {
 
 func (prefixesValue) Type() string { return "cidrs" }
 
-// asnValue is a 32-bit ASN; 0 and 23456 (AS_TRANS) are not usable.
+// asnValue is a 32-bit ASN, as bgp.CheckASN allows.
 type asnValue struct{ asn *uint32 }
 
 func (v asnValue) String() string { return fmt.Sprint(*v.asn) }
 
 func (v asnValue) Set(s string) error {
 	var n uint64
-	if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || n == 0 || n > 4294967295 || n == 23456 {
-		return fmt.Errorf("%q is not a usable ASN (1..4294967295, not 23456)", s)
+	if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil {
+		return fmt.Errorf("%q is not a number", s)
+	}
+	if err := bgp.CheckASN(n); err != nil {
+		return err
 	}
 	*v.asn = uint32(n)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/plan"
 )
@@ -66,8 +67,8 @@ func (c Config) Validate() error {
 	if c.NodeName == "" {
 		bad("hostname-override", "node name is empty (set the flag, NODE_NAME, or a hostname)")
 	}
-	if c.ClusterASN == 0 || c.ClusterASN == 23456 {
-		bad("cluster-asn", "%d is not a usable ASN", c.ClusterASN)
+	if err := bgp.CheckASN(uint64(c.ClusterASN)); err != nil {
+		bad("cluster-asn", "%v", err)
 	}
 	if c.RouterID.IsValid() && !c.RouterID.Is4() {
 		bad("router-id", "%s is not an IPv4 address", c.RouterID)
@@ -75,11 +76,11 @@ func (c Config) Validate() error {
 	if c.BGPPort < 1 || c.BGPPort > 65535 {
 		bad("bgp-port", "%d is not a TCP port", c.BGPPort)
 	}
-	if c.GracefulRestart && (c.RestartTime < time.Second || c.RestartTime > 4095*time.Second) {
-		bad("bgp-restart-time", "%s is outside 1s..4095s (the BGP capability's range)", c.RestartTime)
+	if err := bgp.CheckRestartTime(c.RestartTime); c.GracefulRestart && err != nil {
+		bad("bgp-restart-time", "%v", err)
 	}
-	if c.GracefulRestart && (c.DeferralTime < time.Second || c.DeferralTime > 10*time.Minute) {
-		bad("bgp-deferral-time", "%s is outside 1s..10m", c.DeferralTime)
+	if err := bgp.CheckDeferralTime(c.DeferralTime); c.GracefulRestart && err != nil {
+		bad("bgp-deferral-time", "%v", err)
 	}
 	if c.CNIConfDir == "" {
 		bad("cni-conf-dir", "must not be empty")

@@ -18,10 +18,6 @@ const (
 	// updates waiting for its peers' End-of-RIB (GoBGP's own default, 360s,
 	// would keep a new prefix of ours unannounced for six minutes).
 	DefaultDeferralTime = 30 * time.Second
-
-	// maxRestartTime is the largest Restart Time the graceful-restart
-	// capability can carry (a 12-bit count of seconds, RFC 4724 §3).
-	maxRestartTime = 4095 * time.Second
 )
 
 // Config is the validated, typed configuration of a Speaker.
@@ -103,8 +99,8 @@ func (cfg Config) withDefaults() Config {
 // naming its field.
 func (cfg Config) validate() error {
 	var errs []error
-	if cfg.ASN == 0 {
-		errs = append(errs, errors.New("ASN: 0 is not a valid AS number"))
+	if err := CheckASN(uint64(cfg.ASN)); err != nil {
+		errs = append(errs, fmt.Errorf("ASN: %w", err))
 	}
 	if !cfg.RouterID.Is4() {
 		errs = append(errs, fmt.Errorf("RouterID: %q is not an IPv4 address (BGP identifiers are 32 bits)", cfg.RouterID))
@@ -132,20 +128,20 @@ func (cfg Config) validate() error {
 			errs = append(errs, fmt.Errorf("APIAddress: %q: %w", cfg.APIAddress, err))
 		}
 	}
-	if cfg.GracefulRestart && (cfg.RestartTime < time.Second || cfg.RestartTime > maxRestartTime) {
-		errs = append(errs, fmt.Errorf("RestartTime: %s is outside 1s..%s", cfg.RestartTime, maxRestartTime))
+	if err := CheckRestartTime(cfg.RestartTime); cfg.GracefulRestart && err != nil {
+		errs = append(errs, fmt.Errorf("RestartTime: %w", err))
 	}
 	if cfg.Restarting && !cfg.GracefulRestart {
 		errs = append(errs, errors.New("Restarting: needs GracefulRestart"))
 	}
-	if cfg.DeferralTime < time.Second || cfg.DeferralTime > maxRestartTime {
-		errs = append(errs, fmt.Errorf("DeferralTime: %s is outside 1s..%s", cfg.DeferralTime, maxRestartTime))
+	if err := CheckDeferralTime(cfg.DeferralTime); err != nil {
+		errs = append(errs, fmt.Errorf("DeferralTime: %w", err))
 	}
 	if id := cfg.RouteReflectorClusterID; id.IsValid() && (!id.Is4() || id.IsUnspecified()) {
 		errs = append(errs, fmt.Errorf("RouteReflectorClusterID: %q is not a non-zero IPv4 address (cluster IDs are 32 bits)", id))
 	}
-	if cfg.ConnectRetry < 0 {
-		errs = append(errs, fmt.Errorf("ConnectRetry: %s is negative", cfg.ConnectRetry))
+	if err := CheckConnectRetry(cfg.ConnectRetry); err != nil {
+		errs = append(errs, fmt.Errorf("ConnectRetry: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -1,7 +1,6 @@
 package bgp
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -14,13 +13,7 @@ import (
 
 // Session timers when a Peer leaves them zero: the RFC 4271 suggestions.
 const (
-	defaultHoldTime      = 90 * time.Second
-	defaultKeepaliveTime = 30 * time.Second
-	// minHoldTime is the smallest non-zero hold time BGP allows (RFC 4271
-	// §4.2); a Peer cannot ask for 0 (no keepalives), which 0 means default.
-	minHoldTime = 3 * time.Second
-	// maxHoldTime is the largest hold time the OPEN message carries.
-	maxHoldTime = 65535 * time.Second
+	defaultKeepaliveTime = DefaultHoldTime / 3
 	// maxPasswordLen is the longest TCP-MD5 key Linux takes
 	// (TCP_MD5SIG_MAXKEYLEN).
 	maxPasswordLen = 80
@@ -130,7 +123,7 @@ func (set peerSettings) resolve(p Peer) Peer {
 		}
 	}
 	if p.HoldTime == 0 {
-		p.HoldTime = defaultHoldTime
+		p.HoldTime = DefaultHoldTime
 	}
 	if p.KeepaliveTime == 0 {
 		p.KeepaliveTime = min(defaultKeepaliveTime, p.HoldTime/3)
@@ -409,14 +402,12 @@ func checkPeerSettings(p Peer) error {
 		return fmt.Errorf("LocalAddress: %s is not of the peer's address family", p.LocalAddress)
 	case p.LocalAddress.IsValid() && (p.LocalAddress.Zone() != "" || p.LocalAddress.IsUnspecified()):
 		return fmt.Errorf("LocalAddress: %s cannot source a session", p.LocalAddress)
-	case p.HoldTime < 0 || (p.HoldTime > 0 && p.HoldTime < minHoldTime) || p.HoldTime > maxHoldTime:
-		return fmt.Errorf("HoldTime: %s is outside %s..%s", p.HoldTime, minHoldTime, maxHoldTime)
-	case p.KeepaliveTime < 0:
-		return fmt.Errorf("KeepaliveTime: %s is negative", p.KeepaliveTime)
-	case p.ConnectRetry < 0:
-		return fmt.Errorf("ConnectRetry: %s is negative", p.ConnectRetry)
-	case p.KeepaliveTime > 0 && p.KeepaliveTime >= cmp.Or(p.HoldTime, defaultHoldTime):
-		return fmt.Errorf("KeepaliveTime: %s is not below the hold time", p.KeepaliveTime)
+	case CheckHoldTime(p.HoldTime) != nil:
+		return fmt.Errorf("HoldTime: %w", CheckHoldTime(p.HoldTime))
+	case CheckKeepaliveTime(p.KeepaliveTime, p.HoldTime) != nil:
+		return fmt.Errorf("KeepaliveTime: %w", CheckKeepaliveTime(p.KeepaliveTime, p.HoldTime))
+	case CheckConnectRetry(p.ConnectRetry) != nil:
+		return fmt.Errorf("ConnectRetry: %w", CheckConnectRetry(p.ConnectRetry))
 	case len(p.Password) > maxPasswordLen:
 		// The length only: the password itself is never printed.
 		return fmt.Errorf("Password: %d bytes, at most %d", len(p.Password), maxPasswordLen)

@@ -64,9 +64,9 @@ func TestParseNodeConfig(t *testing.T) {
 			want:        NodeConfig{},
 		},
 		{
-			name:        "hold time 0 means the default and allows any keepalive",
-			annotations: []string{AnnotationPeers, `[{"address":"10.199.2.1","asn":65000,"holdTime":"0s","keepaliveTime":"60s"}]`},
-			want:        NodeConfig{Peers: []UpstreamPeer{{Address: addr("10.199.2.1"), ASN: 65000, Port: 179, KeepaliveTime: 60 * time.Second}}},
+			name:        "hold time 0 means the default 90s, which allows a keepalive of 30s",
+			annotations: []string{AnnotationPeers, `[{"address":"10.199.2.1","asn":65000,"holdTime":"0s","keepaliveTime":"30s"}]`},
+			want:        NodeConfig{Peers: []UpstreamPeer{{Address: addr("10.199.2.1"), ASN: 65000, Port: 179, KeepaliveTime: 30 * time.Second}}},
 		},
 		{
 			name:        "cluster ID as an IPv4 address",
@@ -211,7 +211,7 @@ func TestParseNodeConfigProblems(t *testing.T) {
 		{
 			name:         "a connect retry time beyond 65535s is refused",
 			annotations:  []string{AnnotationPeers, `[{"address":"10.199.2.1","asn":65000,"connectRetryTime":"65536s"}]`},
-			wantProblems: []string{`node "n2": annotation nodebgp.io/peers[0].connectRetryTime: 18h12m16s is more than 65535s`},
+			wantProblems: []string{`node "n2": annotation nodebgp.io/peers[0].connectRetryTime: 18h12m16s is outside 0..65535s`},
 		},
 		{
 			name:         "a connect retry time that is no duration is refused",
@@ -219,9 +219,14 @@ func TestParseNodeConfigProblems(t *testing.T) {
 			wantProblems: []string{`node "n2": annotation nodebgp.io/peers[0].connectRetryTime: "soon" is not a duration in whole seconds ("90s")`},
 		},
 		{
+			name:         "without a hold time, a keepalive above a third of the default 90s is refused (as the speaker would)",
+			annotations:  []string{AnnotationPeers, `[{"address":"10.199.2.1","asn":65000,"keepaliveTime":"60s"}]`},
+			wantProblems: []string{`node "n2": annotation nodebgp.io/peers[0].keepaliveTime: 1m0s is more than a third of the hold time 1m30s`},
+		},
+		{
 			name:         "a keepalive above a third of the hold time is refused",
 			annotations:  []string{AnnotationPeers, `[{"address":"10.199.2.1","asn":65000,"holdTime":"90s","keepaliveTime":"31s"}]`},
-			wantProblems: []string{`node "n2": annotation nodebgp.io/peers[0].keepaliveTime: 31s is more than a third of holdTime 1m30s`},
+			wantProblems: []string{`node "n2": annotation nodebgp.io/peers[0].keepaliveTime: 31s is more than a third of the hold time 1m30s`},
 		},
 		{
 			name:         "a Secret reference without a namespace is refused",

@@ -1,14 +1,13 @@
 package peering
 
-import "strconv"
+import (
+	"strconv"
 
-// asTrans is AS_TRANS (RFC 6793): the placeholder a 4-byte ASN shows to old
-// speakers, never a real AS.
-const asTrans = 23456
+	"github.com/nodebgp/router/pkg/bgp"
+)
 
-func validASN(v uint64) bool {
-	return v >= 1 && v <= 1<<32-1 && v != asTrans
-}
+// validASN is bgp.CheckASN as a predicate, for the annotation parsers.
+func validASN(v uint64) bool { return bgp.CheckASN(v) == nil }
 
 // parseASN reads a decimal ASN, as flags and the nodebgp.io/asn annotation
 // give it.

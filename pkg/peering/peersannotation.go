@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nodebgp/router/pkg/bgp"
 )
 
 // peerJSON is one entry of nodebgp.io/peers as written. Every field stays raw
@@ -122,8 +124,8 @@ func parsePeerEntry(raw json.RawMessage) (UpstreamPeer, fieldErrors) {
 	}
 	p.HoldTime, p.KeepaliveTime = errs.timers(in.HoldTime, in.KeepaliveTime)
 	if d, ok := errs.duration(".connectRetryTime", in.ConnectRetry); ok {
-		if d > math.MaxUint16*time.Second {
-			errs.add(".connectRetryTime", "%s is more than 65535s", d)
+		if err := bgp.CheckConnectRetry(d); err != nil {
+			errs.add(".connectRetryTime", "%w", err)
 		} else {
 			p.ConnectRetryTime = d
 		}
@@ -173,17 +175,13 @@ func (fe *fieldErrors) secret(rawSecret, rawKey json.RawMessage, addr netip.Addr
 // keepalives come at most every third of it so a lost one is survived.
 func (fe *fieldErrors) timers(rawHold, rawKeepalive json.RawMessage) (hold, keepalive time.Duration) {
 	hold, holdOK := fe.duration(".holdTime", rawHold)
-	if holdOK && hold != 0 && (hold < 3*time.Second || hold > math.MaxUint16*time.Second) {
-		fe.add(".holdTime", "%s is not 0 or 3s..65535s", hold)
-		hold, holdOK = 0, false
+	if err := bgp.CheckHoldTime(hold); holdOK && err != nil {
+		fe.add(".holdTime", "%w", err)
+		hold = 0
 	}
 	keepalive, kaOK := fe.duration(".keepaliveTime", rawKeepalive)
-	if kaOK && keepalive > math.MaxUint16*time.Second {
-		fe.add(".keepaliveTime", "%s is more than 65535s", keepalive)
-		keepalive = 0
-	}
-	if holdOK && kaOK && hold != 0 && keepalive != 0 && keepalive*3 > hold {
-		fe.add(".keepaliveTime", "%s is more than a third of holdTime %s", keepalive, hold)
+	if err := bgp.CheckKeepaliveTime(keepalive, hold); kaOK && err != nil {
+		fe.add(".keepaliveTime", "%w", err)
 		keepalive = 0
 	}
 	return hold, keepalive
