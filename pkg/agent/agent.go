@@ -72,6 +72,10 @@ type agent struct {
 	// routesSynced is closed after the first kernel route sync: until then the
 	// node must not attract traffic by announcing its pod CIDRs.
 	routesSynced chan struct{}
+
+	// advertised is what the node loop last asked the speaker to advertise
+	// with the advertisement gate open (see reconcileNode).
+	advertised []bgp.Path
 }
 
 // Run runs the agent until ctx ends. On a planned stop it leaves routes, rules
@@ -242,8 +246,12 @@ func (a *agent) run(ctx context.Context, g *errgroup.Group) error {
 	}
 	infos, _ := nodeinfo.Cluster(all)
 	plan := a.planPeers(all, infos)
-	a.report("policy", a.speaker.SetPolicy(ctx, plan.policy))
-	a.report("peers", a.speaker.SetPeers(ctx, plan.peers))
+	// Policy and peers only: at start nothing is advertised yet, which is
+	// correct — the node loop announces our pod CIDRs once the node can carry
+	// their traffic.
+	res := a.speaker.Apply(ctx, bgp.Desired{Policy: plan.policy, Peers: plan.peers})
+	a.report("policy", res.Policy)
+	a.report("peers", res.Peers)
 	a.report("bgp", nil)
 	// A planned stop must not tell peers to drop our routes: Stop closes without
 	// a Cease so that graceful-restart helpers keep them until we are back.

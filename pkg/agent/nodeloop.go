@@ -87,19 +87,25 @@ func (a *agent) reconcileNode(ctx context.Context, st *nodeState, routesSynced b
 	a.report("bridge", bridgeErr)
 	a.report("firewall", a.syncFirewall(cidrs))
 
-	// Policy before peers: a new peer's first routes must meet the filters.
-	a.report("policy", a.speaker.SetPolicy(ctx, plan.policy))
-	peersErr := a.speaker.SetPeers(ctx, plan.peers)
-	a.report("peers", peersErr)
-	a.observePeers(ctx)
-	if peersErr == nil {
-		a.peersApplied.Store(true)
-	}
-
 	// Announcing before the bridge and the conflist exist, or before the kernel
 	// has our routes, would black-hole the traffic the announcement attracts.
-	if cniErr == nil && bridgeErr == nil && routesSynced {
-		a.report("advertise", a.speaker.SetAdvertised(ctx, advertisements(cidrs, a.nodeIPs())))
+	// While that gate is closed the speaker keeps what it advertised last, so
+	// that a transient failure withdraws nothing.
+	advertise := cniErr == nil && bridgeErr == nil && routesSynced
+	if advertise {
+		a.advertised = advertisements(cidrs, a.nodeIPs())
+	}
+	// One pass on the speaker: policy, peers, advertisement, in that order
+	// (see bgp.Speaker.Apply).
+	res := a.speaker.Apply(ctx, bgp.Desired{Policy: plan.policy, Peers: plan.peers, Advertised: a.advertised})
+	a.report("policy", res.Policy)
+	a.report("peers", res.Peers)
+	a.observePeers(ctx)
+	if res.Peers == nil {
+		a.peersApplied.Store(true)
+	}
+	if advertise {
+		a.report("advertise", res.Advertise)
 	}
 	return nil
 }
@@ -243,7 +249,7 @@ func gateways(cidrs []netip.Prefix) []netip.Prefix {
 
 // advertisements pair each pod CIDR with the node IP of its family as next
 // hop. A CIDR of a family the node has no address of keeps the first node IP,
-// which SetAdvertised refuses with an error naming the CIDR.
+// which Speaker.Apply refuses with an error naming the CIDR.
 func advertisements(cidrs []netip.Prefix, nodeIPs []netip.Addr) []bgp.Path {
 	out := make([]bgp.Path, 0, len(cidrs))
 	for _, c := range cidrs {
