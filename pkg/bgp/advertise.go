@@ -7,7 +7,7 @@ import (
 	"slices"
 )
 
-// desiredPaths turns SetAdvertised's argument into the paths to originate:
+// desiredPaths turns Desired.Advertised into the paths to originate:
 // prefixes masked and deduplicated, each with its next hop. A path whose
 // next hop is not a usable address, or of another family than its prefix,
 // cannot be announced and is dropped with an error naming it, as is a

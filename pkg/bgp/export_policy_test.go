@@ -27,9 +27,7 @@ func TestExportPolicyKeepsLearnedRoutesFromLeakingToOtherPeers(t *testing.T) {
 	a.setPeers(t, b.peer)
 	b.setPeers(t, a.peer, asUpstream(c.peer))
 	c.setPeers(t, asUpstream(b.peer))
-	if err := c.speaker.SetPolicy(testContext(t), Policy{AcceptUpstreamRoutes: true}); err != nil {
-		t.Fatalf("%s: SetPolicy: %v", c.name, err)
-	}
+	c.setPolicy(t, Policy{AcceptUpstreamRoutes: true})
 	waitEstablished(t, b, a)
 	waitEstablished(t, b, c)
 

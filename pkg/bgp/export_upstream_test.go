@@ -77,21 +77,14 @@ func TestExportToUpstreamAddsCommunitiesAndPrependsOnlyThere(t *testing.T) {
 	n.setPeers(t, m.peer, asUpstream(tor.peer))
 	m.setPeers(t, n.peer)
 	tor.setPeers(t, asUpstream(n.peer))
-	ctx := testContext(t)
-	if err := tor.speaker.SetPolicy(ctx, Policy{AcceptUpstreamRoutes: true}); err != nil {
-		t.Fatalf("%s: SetPolicy: %v", tor.name, err)
-	}
+	tor.setPolicy(t, Policy{AcceptUpstreamRoutes: true})
 	pol := Policy{
 		ClusterCIDRs:     []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")},
 		Communities:      []string{"64512:100", "64512:200"},
 		LargeCommunities: []string{"64512:1:1"},
 		PrependCount:     2,
 	}
-	for pass := 1; pass <= 2; pass++ {
-		if err := n.speaker.SetPolicy(ctx, pol); err != nil {
-			t.Fatalf("%s: SetPolicy pass %d: %v", n.name, pass, err)
-		}
-	}
+	n.setPolicy(t, pol)
 	n.advertise(t, testNextHopA, "10.244.1.0/24")
 
 	want := pathAttrs{communities: pol.Communities, large: pol.LargeCommunities, asPath: []uint32{testASN, testASN, testASN}}
@@ -105,15 +98,13 @@ func TestExportToUpstreamAddsCommunitiesAndPrependsOnlyThere(t *testing.T) {
 	})
 
 	// A changed policy is re-applied to what was sent, without a reset.
-	if err := n.speaker.SetPolicy(ctx, Policy{ClusterCIDRs: pol.ClusterCIDRs}); err != nil {
-		t.Fatalf("%s: SetPolicy: %v", n.name, err)
-	}
+	n.setPolicy(t, Policy{ClusterCIDRs: pol.ClusterCIDRs})
 	waitFor(t, tor.name+" to receive the prefix without communities", func() (bool, string) {
 		got, ok := tor.receivedAttrs(t, "10.244.1.0/24")
 		return ok && got.String() == (pathAttrs{asPath: []uint32{testASN}}).String(), got.String()
 	})
 	// Only the current upstream export policy is left in GoBGP.
-	names, err := n.speaker.listPolicyNames(ctx)
+	names, err := n.speaker.listPolicyNames(testContext(t))
 	if err != nil {
 		t.Fatal(err)
 	}

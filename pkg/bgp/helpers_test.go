@@ -69,6 +69,11 @@ type node struct {
 	speaker *Speaker
 	peer    Peer
 	cfg     Config
+	// calls sees every call the speaker's Apply makes to GoBGP.
+	calls *recorder
+	// desired is what the tests' helpers (setPolicy, setPeers, advertise)
+	// last applied: each changes its part and applies the whole.
+	desired Desired
 }
 
 // startNode starts a speaker listening on addr:port (a free port when 0),
@@ -100,9 +105,12 @@ func startNodeConfig(t *testing.T, name string, cfg Config) *node {
 		t.Fatalf("starting speaker %s: %v", name, err)
 	}
 	t.Cleanup(s.Stop)
+	calls := &recorder{gobgp: s.gobgp}
+	s.gobgp = calls
 	return &node{
 		name:    name,
 		speaker: s,
+		calls:   calls,
 		cfg:     cfg,
 		peer: Peer{
 			Name: name, Address: cfg.ListenAddress, ASN: cfg.ASN, Port: uint16(cfg.ListenPort),
@@ -111,15 +119,37 @@ func startNodeConfig(t *testing.T, name string, cfg Config) *node {
 	}
 }
 
-// setPeers applies peers twice: the second pass must find nothing to do.
-func (n *node) setPeers(t *testing.T, peers ...Peer) {
+// apply applies n.desired twice: the first pass must succeed and the
+// second must call nothing in GoBGP that changes anything.
+func (n *node) apply(t *testing.T) {
 	t.Helper()
 	ctx := testContext(t)
-	for pass := 1; pass <= 2; pass++ {
-		if err := n.speaker.SetPeers(ctx, peers); err != nil {
-			t.Fatalf("%s: SetPeers pass %d: %v", n.name, pass, err)
-		}
+	if err := n.speaker.Apply(ctx, n.desired).Err(); err != nil {
+		t.Fatalf("%s: Apply: %v", n.name, err)
 	}
+	n.calls.reset()
+	if err := n.speaker.Apply(ctx, n.desired).Err(); err != nil {
+		t.Fatalf("%s: Apply again: %v", n.name, err)
+	}
+	if calls := n.calls.reset(); len(calls) > 0 {
+		t.Fatalf("%s: a second Apply with the same Desired changed GoBGP: %q", n.name, calls)
+	}
+}
+
+// setPolicy applies pol with n's peers and paths (see apply).
+func (n *node) setPolicy(t *testing.T, pol Policy) {
+	t.Helper()
+	n.desired.Policy = pol
+	n.apply(t)
+}
+
+// setPeers applies peers with n's policy and paths (see apply), and checks
+// that GoBGP's neighbors are then the peers.
+func (n *node) setPeers(t *testing.T, peers ...Peer) {
+	t.Helper()
+	n.desired.Peers = peers
+	n.apply(t)
+	ctx := testContext(t)
 	want, err := n.speaker.desiredPeers(peers)
 	if err != nil {
 		t.Fatalf("%s: normalizing peers: %v", n.name, err)
@@ -129,12 +159,11 @@ func (n *node) setPeers(t *testing.T, peers ...Peer) {
 		t.Fatalf("%s: listing peers: %v", n.name, err)
 	}
 	if d := diffPeers(want, have); !d.empty() {
-		t.Fatalf("%s: after SetPeers GoBGP still differs: add %v update %v remove %v", n.name, d.add, d.update, d.remove)
+		t.Fatalf("%s: after Apply GoBGP still differs: %+v", n.name, d)
 	}
 }
 
-// advertise applies SetAdvertised for prefixes all via nextHop; see
-// advertisePaths.
+// advertise applies prefixes all via nextHop; see advertisePaths.
 func (n *node) advertise(t *testing.T, nextHop string, prefixes ...string) {
 	t.Helper()
 	paths := make([]Path, 0, len(prefixes))
@@ -144,16 +173,13 @@ func (n *node) advertise(t *testing.T, nextHop string, prefixes ...string) {
 	n.advertisePaths(t, paths)
 }
 
-// advertisePaths applies SetAdvertised twice: the second pass must find
-// nothing to do, and the export prefix sets must equal the prefixes.
+// advertisePaths applies paths with n's policy and peers (see apply); the
+// originated paths and the export prefix sets must then equal them.
 func (n *node) advertisePaths(t *testing.T, paths []Path) {
 	t.Helper()
+	n.desired.Advertised = paths
+	n.apply(t)
 	ctx := testContext(t)
-	for pass := 1; pass <= 2; pass++ {
-		if err := n.speaker.SetAdvertised(ctx, paths); err != nil {
-			t.Fatalf("%s: SetAdvertised pass %d: %v", n.name, pass, err)
-		}
-	}
 	want, err := desiredPaths(paths)
 	if err != nil {
 		t.Fatalf("%s: desired paths: %v", n.name, err)
@@ -163,14 +189,14 @@ func (n *node) advertisePaths(t *testing.T, paths []Path) {
 		t.Fatalf("%s: listing local paths: %v", n.name, err)
 	}
 	if add, del := advertiseDiff(want, have); len(add)+len(del) > 0 {
-		t.Fatalf("%s: after SetAdvertised GoBGP still differs: add %v, withdraw %v", n.name, add, del)
+		t.Fatalf("%s: after Apply GoBGP still differs: add %v, withdraw %v", n.name, add, del)
+	}
+	sets, err := n.speaker.listPrefixSets(ctx)
+	if err != nil {
+		t.Fatalf("%s: %v", n.name, err)
 	}
 	for _, v4 := range []bool{true, false} {
-		members, err := n.speaker.prefixSetMembers(ctx, ownPrefixSetName(v4))
-		if err != nil {
-			t.Fatalf("%s: %v", n.name, err)
-		}
-		if add, del := prefixSetDiff(prefixesOf(want, v4), members); len(add)+len(del) > 0 {
+		if add, del := prefixSetDiff(prefixesOf(want, v4), sets[ownPrefixSetName(v4)]); len(add)+len(del) > 0 {
 			t.Fatalf("%s: prefix set %s differs: add %v, remove %v", n.name, ownPrefixSetName(v4), add, del)
 		}
 	}

@@ -61,7 +61,7 @@ func TestImportTakesFromANodeOnlyItsOwnPodCIDRs(t *testing.T) {
 	}
 }
 
-// From upstream: nothing before SetPolicy; then never a route into the
+// From upstream: nothing before a Policy; then never a route into the
 // cluster's pod networks (a more specific neither), other routes only
 // when AcceptUpstreamRoutes says so.
 func TestImportFromUpstreamFollowsThePolicy(t *testing.T) {
@@ -75,18 +75,13 @@ func TestImportFromUpstreamFollowsThePolicy(t *testing.T) {
 		st, _ := n.peerStatus(t, tor)
 		return st.Received == 5, fmt.Sprintf("%+v", st)
 	})
-	stays(t, time.Second, n.name+" taking nothing before SetPolicy", func() (bool, string) {
+	stays(t, time.Second, n.name+" taking nothing before a Policy", func() (bool, string) {
 		paths := n.bestPaths(t)
 		return len(paths) == 0, fmt.Sprint(paths)
 	})
 
-	ctx := testContext(t)
 	pol := Policy{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}, AcceptUpstreamRoutes: true}
-	for pass := 1; pass <= 2; pass++ {
-		if err := n.speaker.SetPolicy(ctx, pol); err != nil {
-			t.Fatalf("SetPolicy pass %d: %v", pass, err)
-		}
-	}
+	n.setPolicy(t, pol)
 	want := []Path{path("0.0.0.0/0", testNextHopB), path("10.96.0.0/12", testNextHopB), path("198.51.100.0/24", testNextHopB)}
 	waitFor(t, n.name+" to take the ToR's routes outside the cluster CIDR", func() (bool, string) {
 		paths := n.bestPaths(t)
@@ -98,9 +93,7 @@ func TestImportFromUpstreamFollowsThePolicy(t *testing.T) {
 	})
 
 	pol.AcceptUpstreamRoutes = false
-	if err := n.speaker.SetPolicy(ctx, pol); err != nil {
-		t.Fatalf("SetPolicy: %v", err)
-	}
+	n.setPolicy(t, pol)
 	waitFor(t, n.name+" to drop the ToR's routes", func() (bool, string) {
 		paths := n.bestPaths(t)
 		return len(paths) == 0, fmt.Sprint(paths)
@@ -125,9 +118,7 @@ func TestImportFromUpstreamTakesExactlyTheNamedPodCIDRs(t *testing.T) {
 		ClusterCIDRs:     []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")},
 		UpstreamPodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.2.0/24")},
 	}
-	if err := n.speaker.SetPolicy(testContext(t), pol); err != nil {
-		t.Fatal(err)
-	}
+	n.setPolicy(t, pol)
 	want := []Path{path("10.244.2.0/24", testNextHopB)}
 	waitFor(t, n.name+" to take the named pod CIDR", func() (bool, string) {
 		paths := n.bestPaths(t)

@@ -39,9 +39,9 @@ func TestPeersWithAPasswordAreRefusedWhereTheListenerCannotCarryIt(t *testing.T)
 		t.Skip("TCP-MD5 works on MPTCP listeners here")
 	}
 	withPassword := with(peer("node-b", "127.0.0.1", testASN, freePort(t, loopback)), func(p *Peer) { p.Password = "s3cret" })
-	err := a.speaker.SetPeers(testContext(t), []Peer{withPassword})
+	err := a.speaker.Apply(testContext(t), Desired{Peers: []Peer{withPassword}}).Peers
 	if err == nil || !strings.Contains(err.Error(), "Password") || !strings.Contains(err.Error(), "multipathtcp=0") {
-		t.Errorf("SetPeers with a password: error %v, want one naming Password and the fix", err)
+		t.Errorf("Apply with a password: peers error %v, want one naming Password and the fix", err)
 	}
 	if peers, _ := a.speaker.listPeers(testContext(t)); len(peers) != 0 {
 		t.Errorf("peer with an unenforceable password was configured: %v", peers)
@@ -59,12 +59,12 @@ func TestPasswordsAppearInNoLogOrError(t *testing.T) {
 	a := startNodeConfig(t, "node-a", cfg)
 	good := with(peer("node-b", "127.0.0.1", testASN, freePort(t, loopback)), func(p *Peer) { p.Password = secret })
 	bad := with(peer("node-c", "127.0.0.2", testASN, 0), func(p *Peer) { p.Password, p.HoldTime = secret, time.Second })
-	err := a.speaker.SetPeers(testContext(t), []Peer{good, bad})
+	err := a.speaker.Apply(testContext(t), Desired{Peers: []Peer{good, bad}}).Err()
 	if err == nil {
-		t.Fatal("SetPeers with a bad hold time: no error")
+		t.Fatal("Apply with a bad hold time: no error")
 	}
 	changed := with(good, func(p *Peer) { p.Password = secret + "2" })
-	if err := a.speaker.SetPeers(testContext(t), []Peer{changed}); err != nil {
+	if err := a.speaker.Apply(testContext(t), Desired{Peers: []Peer{changed}}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	a.speaker.Stop()

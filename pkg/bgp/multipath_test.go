@@ -21,9 +21,7 @@ func TestBestPathsListsEveryNextHopOfAnEqualCostPrefix(t *testing.T) {
 	n.setPeers(t, asUpstream(tor1.peer), asUpstream(tor2.peer))
 	tor1.setPeers(t, asUpstream(n.peer))
 	tor2.setPeers(t, asUpstream(n.peer))
-	if err := n.speaker.SetPolicy(testContext(t), Policy{AcceptUpstreamRoutes: true}); err != nil {
-		t.Fatalf("SetPolicy: %v", err)
-	}
+	n.setPolicy(t, Policy{AcceptUpstreamRoutes: true})
 	tor1.advertise(t, testNextHopA, "0.0.0.0/0")
 	tor2.advertise(t, testNextHopB, "0.0.0.0/0")
 	both := []Path{path("0.0.0.0/0", testNextHopA), path("0.0.0.0/0", testNextHopB)}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"reflect"
 	"slices"
 	"time"
 
@@ -207,7 +206,7 @@ func apiPeer(set peerSettings, p Peer, restarting bool) *api.Peer {
 	//    other than Hard Reset, received from a peer that also set N, is then
 	//    a graceful restart too (fsm.go:1896), so a ToR operator's "clear bgp"
 	//    does not drop its routes from the cluster; and the Cease GoBGP sends
-	//    when SetPeers deletes a peer becomes a Hard Reset (fsm.go:1862), so
+	//    when Apply deletes a peer becomes a Hard Reset (fsm.go:1862), so
 	//    that peer drops our routes at once, as it should.
 	//  - The stale paths go when the returning peer has sent End-of-RIB for
 	//    all families (those it did not re-announce) or the restart timer
@@ -244,7 +243,7 @@ func apiPeer(set peerSettings, p Peer, restarting bool) *api.Peer {
 	return out
 }
 
-// peerFromAPI reads back the fields of a GoBGP neighbor that SetPeers owns.
+// peerFromAPI reads back the fields of a GoBGP neighbor that Apply owns.
 func peerFromAPI(p *api.Peer) (Peer, error) {
 	raw := p.GetConf().GetNeighborAddress()
 	addr, err := netip.ParseAddr(raw)
@@ -333,33 +332,21 @@ func normalizePeers(desired []Peer, self []netip.AddrPort) ([]Peer, error) {
 	return out, errors.Join(errs...)
 }
 
-// peerDiff is what SetPeers has to change in GoBGP.
+// peerDiff is what Apply's peer step has to change in GoBGP.
 type peerDiff struct {
-	add    []Peer
-	update []Peer // the desired version of a peer whose settings changed
-	remove []Peer // as GoBGP has them
+	add      []Peer
+	update   []Peer // the desired version of a peer whose settings changed
+	recreate []Peer // the desired version of a peer to delete and add again
+	remove   []Peer // as GoBGP has them
 }
 
 func (d peerDiff) empty() bool {
-	return len(d.add) == 0 && len(d.update) == 0 && len(d.remove) == 0
+	return len(d.add) == 0 && len(d.update) == 0 && len(d.recreate) == 0 && len(d.remove) == 0
 }
 
-// sessionChanged tells whether GoBGP's neighbor cur must be reconfigured to
-// become want (both resolved). Kind and AcceptPrefixes are policy, not
-// session configuration: they change without touching the session. A
-// local address left to the kernel (no listen address of the peer's
-// family) is whatever the kernel picked.
-func sessionChanged(cur, want Peer) bool {
-	cur.Kind, want.Kind = 0, 0
-	cur.AcceptPrefixes, want.AcceptPrefixes = nil, nil
-	if !want.LocalAddress.IsValid() {
-		cur.LocalAddress = netip.Addr{}
-	}
-	return !reflect.DeepEqual(cur, want)
-}
-
-// diffPeers compares desired (normalized) peers with GoBGP's, keyed by
-// address. Results are sorted by address.
+// diffPeers compares desired (normalized, resolved) peers with GoBGP's,
+// keyed by address; what a changed field needs is peerFields' decision.
+// Results are sorted by address.
 func diffPeers(desired, actual []Peer) peerDiff {
 	have := make(map[netip.Addr]Peer, len(actual))
 	for _, p := range actual {
@@ -368,20 +355,17 @@ func diffPeers(desired, actual []Peer) peerDiff {
 	var d peerDiff
 	for _, p := range desired {
 		cur, ok := have[p.Address]
-		switch {
-		case !ok:
+		if !ok {
 			d.add = append(d.add, p)
-		case cur.RouteReflectorClient != p.RouteReflectorClient:
-			// GoBGP's UpdatePeer ignores the route-reflector settings
-			// (server.go:3521-3645 applies only Config, Transport, GR and
-			// AFI/SAFI changes, by re-adding, and timers, prefix limits and
-			// multihop in place): the neighbor must be re-created.
-			d.remove = append(d.remove, cur)
-			d.add = append(d.add, p)
-		case sessionChanged(cur, p):
-			d.update = append(d.update, p)
+			continue
 		}
 		delete(have, p.Address)
+		switch effect, _ := peerChange(cur, p); effect {
+		case effectRecreate:
+			d.recreate = append(d.recreate, p)
+		case effectUpdate:
+			d.update = append(d.update, p)
+		}
 	}
 	for _, p := range have {
 		d.remove = append(d.remove, p)
@@ -389,6 +373,7 @@ func diffPeers(desired, actual []Peer) peerDiff {
 	byAddr := func(a, b Peer) int { return a.Address.Compare(b.Address) }
 	slices.SortFunc(d.add, byAddr)
 	slices.SortFunc(d.update, byAddr)
+	slices.SortFunc(d.recreate, byAddr)
 	slices.SortFunc(d.remove, byAddr)
 	return d
 }

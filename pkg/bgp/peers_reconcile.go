@@ -11,44 +11,54 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 )
 
-// SetPeers makes GoBGP's neighbors exactly desired: it adds missing peers,
-// updates peers whose session settings changed (GoBGP resets such a
-// session), and deletes the rest (with a Cease — a Hard Reset where the
-// peer supports RFC 8538 — so that they withdraw our routes at once).
-// Kind and AcceptPrefixes are policy: changing them re-filters the peer's
-// routes without touching its session. Invalid entries are skipped and
-// reported in the error; the others are still applied. A Password is
-// never logged. Calling it again with the same peers changes nothing.
-func (s *Speaker) SetPeers(ctx context.Context, desired []Peer) error {
-	s.reconcile.Lock()
-	defer s.reconcile.Unlock()
-
-	want, invalid := s.desiredPeers(desired)
-
-	// Policy first: a new node peer's import filter exists before its
-	// session does.
-	changes, err := s.syncPolicy(ctx, s.policy, want)
-	if err != nil {
-		return errors.Join(invalid, err)
-	}
-	s.desired = want
+// syncPeers is Apply's peer step: it makes GoBGP's neighbors exactly want
+// (from desiredPeers). It adds missing peers, updates or re-creates peers
+// whose session settings changed (see peerFields), and deletes the rest
+// (with a Cease — a Hard Reset where the peer supports RFC 8538 — so that
+// they withdraw our routes at once). Kind and AcceptPrefixes are policy,
+// which the policy step has applied. A Password is never logged.
+//
+// Without adds (the policy step failed), no peer is added or re-created:
+// its import filter might not be in GoBGP. Those peers are returned in
+// held; present are the peers of want GoBGP has afterwards.
+func (s *Speaker) syncPeers(ctx context.Context, want []Peer, adds bool) (present, held []Peer, err error) {
 	have, err := s.listPeers(ctx)
 	if err != nil {
-		return errors.Join(invalid, err)
+		return nil, nil, err
 	}
 	d := diffPeers(want, have)
-	errs := []error{invalid}
+	missing := map[netip.Addr]bool{}
+	if !adds {
+		held = append(slices.Clone(d.recreate), d.add...)
+		d.recreate, d.add = nil, nil
+		for _, p := range held {
+			missing[p.Address] = true
+		}
+	}
+	var errs []error
 	restarting := time.Now().Before(s.restartUntil)
-	for _, p := range d.remove {
-		if err := s.server.DeletePeer(ctx, &api.DeletePeerRequest{Address: p.Address.String()}); err != nil {
+	del := func(p Peer) bool {
+		if err := s.gobgp.DeletePeer(ctx, &api.DeletePeerRequest{Address: p.Address.String()}); err != nil {
 			errs = append(errs, fmt.Errorf("deleting peer %s: %w", p, err))
-			continue
+			return false
 		}
 		s.events.forget(p.Address)
 		s.log.Info("BGP peer removed", "event", "peer-removed", "peer", p.String(), "asn", p.ASN)
+		return true
+	}
+	add := func(p Peer) {
+		if err := s.gobgp.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(s.peers, p, restarting)}); err != nil {
+			errs = append(errs, fmt.Errorf("adding peer %s: %w", p, err))
+			missing[p.Address] = true
+			return
+		}
+		s.log.Info("BGP peer added", "event", "peer-added", "peer", p.String(), "asn", p.ASN, "port", p.Port)
+	}
+	for _, p := range d.remove {
+		del(p)
 	}
 	for _, p := range d.update {
-		if _, err := s.server.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: apiPeer(s.peers, p, restarting)}); err != nil {
+		if _, err := s.gobgp.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: apiPeer(s.peers, p, restarting)}); err != nil {
 			errs = append(errs, fmt.Errorf("updating peer %s: %w", p, err))
 			continue
 		}
@@ -57,17 +67,20 @@ func (s *Speaker) SetPeers(ctx context.Context, desired []Peer) error {
 			errs = append(errs, err)
 		}
 	}
-	for _, p := range d.add {
-		if err := s.server.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(s.peers, p, restarting)}); err != nil {
-			errs = append(errs, fmt.Errorf("adding peer %s: %w", p, err))
-			continue
+	for _, p := range d.recreate {
+		if del(p) {
+			add(p)
 		}
-		s.log.Info("BGP peer added", "event", "peer-added", "peer", p.String(), "asn", p.ASN, "port", p.Port)
 	}
-	if err := s.refilter(ctx, changes, want); err != nil {
-		errs = append(errs, err)
+	for _, p := range d.add {
+		add(p)
 	}
-	return errors.Join(errs...)
+	for _, p := range want {
+		if !missing[p.Address] {
+			present = append(present, p)
+		}
+	}
+	return present, held, errors.Join(errs...)
 }
 
 // desiredPeers validates and completes desired peers (see normalizePeers
@@ -96,13 +109,13 @@ func (s *Speaker) desiredPeers(desired []Peer) ([]Peer, error) {
 // configuration, typically a raised limit, is the operator's say-so.
 func (s *Speaker) reenableAfterPrefixLimit(ctx context.Context, p Peer) error {
 	down := false
-	err := s.server.ListPeer(ctx, &api.ListPeerRequest{Address: p.Address.String()}, func(ap *api.Peer) {
+	err := s.gobgp.ListPeer(ctx, &api.ListPeerRequest{Address: p.Address.String()}, func(ap *api.Peer) {
 		down = ap.GetState().GetAdminState() == api.PeerState_PFX_CT
 	})
 	if err != nil || !down {
 		return err
 	}
-	if err := s.server.EnablePeer(ctx, &api.EnablePeerRequest{Address: p.Address.String()}); err != nil {
+	if err := s.gobgp.EnablePeer(ctx, &api.EnablePeerRequest{Address: p.Address.String()}); err != nil {
 		return fmt.Errorf("enabling peer %s after its prefix limit: %w", p, err)
 	}
 	s.log.Info("BGP peer enabled again after its prefix limit changed", "event", "peer-enabled", "peer", p.String(), "max_prefixes", p.MaxPrefixes)
@@ -114,7 +127,7 @@ func (s *Speaker) reenableAfterPrefixLimit(ctx context.Context, p Peer) error {
 // and is left alone.
 func (s *Speaker) listPeers(ctx context.Context) ([]Peer, error) {
 	var out []Peer
-	err := s.server.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
+	err := s.gobgp.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
 		peer, err := peerFromAPI(p)
 		if err != nil {
 			s.log.Warn("ignoring BGP neighbor", "event", "neighbor-ignored", "reason", err.Error())

@@ -92,14 +92,14 @@ func withPassive(p Peer) Peer {
 	return p
 }
 
-func TestDiffPeersAddsUpdatesAndRemovesByAddress(t *testing.T) {
+func TestDiffPeersAddsUpdatesRecreatesAndRemovesByAddress(t *testing.T) {
 	n2 := peer("n2", "10.199.1.12", 64512, 179)
 	n3 := peer("n3", "10.199.1.13", 64512, 179)
 	tor := peer("tor", "10.199.1.1", 65000, 179)
 	tests := []struct {
-		name             string
-		desired, actual  []Peer
-		add, upd, remove []Peer
+		name                       string
+		desired, actual            []Peer
+		add, upd, recreate, remove []Peer
 	}{
 		{name: "nothing to nothing"},
 		{name: "all new", desired: []Peer{n3, n2}, add: []Peer{n2, n3}},
@@ -124,7 +124,31 @@ func TestDiffPeersAddsUpdatesAndRemovesByAddress(t *testing.T) {
 		{
 			name:    "route-reflector client change re-creates the neighbor",
 			desired: []Peer{with(n2, func(p *Peer) { p.RouteReflectorClient = true })}, actual: []Peer{n2},
-			add: []Peer{with(n2, func(p *Peer) { p.RouteReflectorClient = true })}, remove: []Peer{n2},
+			recreate: []Peer{with(n2, func(p *Peer) { p.RouteReflectorClient = true })},
+		},
+		{
+			name:    "kind and accepted prefixes are policy, no session change",
+			desired: []Peer{with(n2, func(p *Peer) { p.Kind, p.AcceptPrefixes = PeerUpstream, nil })}, actual: []Peer{n2},
+		},
+		{
+			name:    "hold time and max prefixes change is one update",
+			desired: []Peer{with(n2, func(p *Peer) { p.HoldTime, p.MaxPrefixes = 9*time.Second, 10 })}, actual: []Peer{n2},
+			upd: []Peer{with(n2, func(p *Peer) { p.HoldTime, p.MaxPrefixes = 9*time.Second, 10 })},
+		},
+		{
+			name:    "route-reflector client and port change is a re-creation only",
+			desired: []Peer{with(n2, func(p *Peer) { p.RouteReflectorClient, p.Port = true, 1179 })}, actual: []Peer{n2},
+			recreate: []Peer{with(n2, func(p *Peer) { p.RouteReflectorClient, p.Port = true, 1179 })},
+		},
+		{
+			name:    "a local address left to the kernel is whatever it picked",
+			desired: []Peer{n2}, actual: []Peer{with(n2, func(p *Peer) { p.LocalAddress = netip.MustParseAddr("10.199.1.11") })},
+		},
+		{
+			name:    "a chosen local address must be the one",
+			desired: []Peer{with(n2, func(p *Peer) { p.LocalAddress = netip.MustParseAddr("10.199.1.21") })},
+			actual:  []Peer{with(n2, func(p *Peer) { p.LocalAddress = netip.MustParseAddr("10.199.1.11") })},
+			upd:     []Peer{with(n2, func(p *Peer) { p.LocalAddress = netip.MustParseAddr("10.199.1.21") })},
 		},
 		{
 			name:    "passive flag change is an update",
@@ -135,9 +159,10 @@ func TestDiffPeersAddsUpdatesAndRemovesByAddress(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := diffPeers(tt.desired, tt.actual)
-			if !reflect.DeepEqual(d.add, tt.add) || !reflect.DeepEqual(d.update, tt.upd) || !reflect.DeepEqual(d.remove, tt.remove) {
-				t.Fatalf("diff = add %v update %v remove %v; want add %v update %v remove %v",
-					d.add, d.update, d.remove, tt.add, tt.upd, tt.remove)
+			if !reflect.DeepEqual(d.add, tt.add) || !reflect.DeepEqual(d.update, tt.upd) ||
+				!reflect.DeepEqual(d.recreate, tt.recreate) || !reflect.DeepEqual(d.remove, tt.remove) {
+				t.Fatalf("diff = add %v update %v recreate %v remove %v; want add %v update %v recreate %v remove %v",
+					d.add, d.update, d.recreate, d.remove, tt.add, tt.upd, tt.recreate, tt.remove)
 			}
 			// Applying the diff gives the desired set: a second diff is empty.
 			if again := diffPeers(tt.desired, applyPeerDiff(tt.actual, d)); !again.empty() {
@@ -147,7 +172,7 @@ func TestDiffPeersAddsUpdatesAndRemovesByAddress(t *testing.T) {
 	}
 }
 
-// applyPeerDiff is what GoBGP's peer list becomes after SetPeers applied d.
+// applyPeerDiff is what GoBGP's peer list becomes after Apply applied d.
 func applyPeerDiff(actual []Peer, d peerDiff) []Peer {
 	byAddr := map[netip.Addr]Peer{}
 	for _, p := range actual {
@@ -156,7 +181,7 @@ func applyPeerDiff(actual []Peer, d peerDiff) []Peer {
 	for _, p := range d.remove {
 		delete(byAddr, p.Address)
 	}
-	for _, p := range append(append([]Peer{}, d.update...), d.add...) {
+	for _, p := range append(append(append([]Peer{}, d.update...), d.recreate...), d.add...) {
 		byAddr[p.Address] = p
 	}
 	out := []Peer{}
@@ -236,8 +261,8 @@ func TestPeerFromAPIReadsBackWhatAPIPeerWrote(t *testing.T) {
 	} {
 		want := set.resolve(p)
 		got, err := peerFromAPI(apiPeer(set, p, false))
-		if err != nil || sessionChanged(got, want) {
-			t.Errorf("peerFromAPI(apiPeer(%v)) = %+v, %v; want %+v", p, got, err, want)
+		if effect, fields := peerChange(got, want); err != nil || effect != effectNone {
+			t.Errorf("peerFromAPI(apiPeer(%v)) = %+v, %v; want %+v (differs in %v)", p, got, err, want, fields)
 		}
 	}
 }

@@ -9,8 +9,7 @@ import (
 
 // policyState is the whole of our policy in GoBGP: defined sets with their
 // members, policies, and the order and default of the two global
-// assignments. The own-prefix sets are SetAdvertised's to fill; here they
-// only have to exist.
+// assignments.
 type policyState struct {
 	prefixSets   map[string][]*api.Prefix
 	neighborSets map[string][]string
@@ -21,8 +20,9 @@ type policyState struct {
 }
 
 // desiredPolicyState derives our policy from the operator's Policy (pol,
-// normalized), the peers (normalized), our ASN and whether this speaker is
-// a route reflector.
+// normalized), the peers (normalized), our own prefixes (those to
+// advertise; see Apply for when the others leave their set), our ASN and
+// whether this speaker is a route reflector.
 //
 // Import, first match wins (an ACCEPT or REJECT ends the evaluation):
 //  1. our own paths (GoBGP runs the global import policy on them too);
@@ -38,12 +38,13 @@ type policyState struct {
 //  2. own prefixes to everyone else;
 //  3. on a route reflector only: iBGP-learned paths to iBGP node peers, which
 //     GoBGP itself sends only where reflection allows.
-func desiredPolicyState(pol Policy, peers []Peer, asn uint32, reflector bool) policyState {
+func desiredPolicyState(pol Policy, peers []Peer, own []netip.Prefix, asn uint32, reflector bool) policyState {
 	st := policyState{
 		prefixSets: map[string][]*api.Prefix{
-			ownPrefixSetV4: nil, ownPrefixSetV6: nil,
-			clusterSetV4: clusterMembers(pol.ClusterCIDRs, true),
-			clusterSetV6: clusterMembers(pol.ClusterCIDRs, false),
+			ownPrefixSetV4: exactMembers(own, true),
+			ownPrefixSetV6: exactMembers(own, false),
+			clusterSetV4:   clusterMembers(pol.ClusterCIDRs, true),
+			clusterSetV6:   clusterMembers(pol.ClusterCIDRs, false),
 
 			upstreamPodSetV4: exactMembers(pol.UpstreamPodCIDRs, true),
 			upstreamPodSetV6: exactMembers(pol.UpstreamPodCIDRs, false),

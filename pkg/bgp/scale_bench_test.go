@@ -11,8 +11,8 @@ import (
 )
 
 // BenchmarkSteadyNodePass is what every node loop pass costs the speaker in a
-// cluster of n nodes once nothing changes: SetPolicy and SetPeers with the
-// same full-mesh peer set (n-1 passive node peers, each accepting its own pod
+// cluster of n nodes once nothing changes: Apply with the same policy and
+// full-mesh peer set (n-1 passive node peers, each accepting its own pod
 // CIDR). Passive peers are never dialled, so no traffic leaves the host.
 func BenchmarkSteadyNodePass(b *testing.B) {
 	for _, n := range []int{100, 1000} {
@@ -21,18 +21,13 @@ func BenchmarkSteadyNodePass(b *testing.B) {
 			peers := meshPeers(n - 1)
 			pol := Policy{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
 			ctx := context.Background()
-			if err := s.SetPolicy(ctx, pol); err != nil {
-				b.Fatal(err)
-			}
-			if err := s.SetPeers(ctx, peers); err != nil {
+			d := Desired{Policy: pol, Peers: peers}
+			if err := s.Apply(ctx, d).Err(); err != nil {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for range b.N {
-				if err := s.SetPolicy(ctx, pol); err != nil {
-					b.Fatal(err)
-				}
-				if err := s.SetPeers(ctx, peers); err != nil {
+				if err := s.Apply(ctx, d).Err(); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -72,9 +72,9 @@ func TestMaxPrefixesTearsTheSessionDownSaysWhyAndARaisedLimitBringsItBack(t *tes
 }
 
 // Every session setting is written to GoBGP and read back: a second
-// SetPeers finds nothing to change (setPeers checks) and the session is
+// Apply finds nothing to change (setPeers checks) and the session is
 // not reset.
-func TestSetPeersWithEverySettingChangesNothingTheSecondTime(t *testing.T) {
+func TestApplyWithEverySettingChangesNothingTheSecondTime(t *testing.T) {
 	a := startNodeConfig(t, "node-a", Config{
 		ASN: testASN, RouterID: netip.MustParseAddr("10.255.0.1"), ListenAddress: loopback,
 		ListenPort: int32(freePort(t, loopback)), GracefulRestart: true, RestartTime: testRestart,
@@ -102,7 +102,7 @@ func TestSetPeersWithEverySettingChangesNothingTheSecondTime(t *testing.T) {
 	a.setPeers(t, full)
 	time.Sleep(time.Second)
 	if st, _ := a.peerStatus(t, b); st.State != StateEstablished || a.received(t, b).GetOpen() != opens {
-		t.Errorf("%s: session with %s was reset by a repeated SetPeers: %+v", a.name, b.name, st)
+		t.Errorf("%s: session with %s was reset by a repeated Apply: %+v", a.name, b.name, st)
 	}
 	// Each setting changes in GoBGP when it changes here (setPeers checks
 	// the read-back), the route-reflector flag included, which GoBGP's

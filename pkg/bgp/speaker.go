@@ -19,7 +19,7 @@ import (
 )
 
 // Speaker is a running GoBGP server. Its methods are safe for concurrent
-// use; reconciles (SetPeers, SetAdvertised) run one at a time.
+// use; passes of Apply run one at a time.
 //
 // Run one Speaker per process: GoBGP keeps its route-selection options in
 // package variables that every StartBgp writes while other servers read
@@ -28,6 +28,9 @@ type Speaker struct {
 	cfg    Config
 	log    *slog.Logger
 	server *server.BgpServer
+	// gobgp is the same server, seen through the calls Apply makes (see
+	// gobgpAPI).
+	gobgp  gobgpAPI
 	peers  peerSettings
 	events *peerEvents
 	// md5 is why TCP-MD5 passwords cannot be enforced, nil if they can.
@@ -37,13 +40,12 @@ type Speaker struct {
 	// restart.
 	restartUntil time.Time
 
-	// reconcile serializes SetPeers, SetAdvertised and SetPolicy, so that
-	// each diff is applied against the state it was computed from.
+	// reconcile serializes passes of Apply, so that each diff is applied
+	// against the state it was computed from.
 	reconcile sync.Mutex
-	// policy and desired are the last Policy and peers asked for (guarded
-	// by reconcile): the policy in GoBGP is derived from both.
-	policy  Policy
-	desired []Peer
+	// policy is the last valid Policy applied (guarded by reconcile): an
+	// invalid one leaves it in place.
+	policy Policy
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -51,7 +53,7 @@ type Speaker struct {
 
 // New validates cfg, starts GoBGP (its gRPC API too when cfg.APIAddress is
 // set) and installs the export policy. The speaker has no peers and
-// advertises nothing until SetPeers and SetAdvertised say so.
+// advertises nothing until Apply says so.
 func New(ctx context.Context, cfg Config) (*Speaker, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -71,10 +73,12 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 		}
 		opts = append(opts, server.GrpcListenAddress(cfg.APIAddress), server.GrpcOption(apiServerOptions(cfg.APIAllowWrites)))
 	}
+	srv := server.NewBgpServer(opts...)
 	s := &Speaker{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		server:  server.NewBgpServer(opts...),
+		server:  srv,
+		gobgp:   srv,
 		peers:   newPeerSettings(cfg),
 		events:  events,
 		stopped: make(chan struct{}),
@@ -115,11 +119,39 @@ func (s *Speaker) start(ctx context.Context) error {
 		return fmt.Errorf("starting BGP (AS %d, listening on %s): %w", s.cfg.ASN, listenDescription(s.cfg), err)
 	}
 	// StartBgp initializes GoBGP's routing policy, so the policy comes
-	// after: the safe default of no Policy and no peers.
-	if _, err := s.syncPolicy(ctx, Policy{}, nil); err != nil {
+	// after: the safe default of no Policy, no peers and no own prefixes.
+	have, err := s.listPolicy(ctx)
+	if err == nil {
+		_, err = s.syncPolicy(ctx, s.desiredPolicy(Policy{}, nil, nil), have)
+	}
+	if err != nil {
 		return fmt.Errorf("installing the BGP policy: %w", err)
 	}
 	return nil
+}
+
+// gobgpAPI is the part of GoBGP's server that Apply uses to read and change
+// policy, peers and paths. It is a seam for tests, which see every call a
+// pass makes (a second pass with the same Desired must change nothing); a
+// new call here must be sorted into reading or changing there too.
+type gobgpAPI interface {
+	ListDefinedSet(ctx context.Context, r *api.ListDefinedSetRequest, fn func(*api.DefinedSet)) error
+	AddDefinedSet(ctx context.Context, r *api.AddDefinedSetRequest) error
+	DeleteDefinedSet(ctx context.Context, r *api.DeleteDefinedSetRequest) error
+	ListPolicy(ctx context.Context, r *api.ListPolicyRequest, fn func(*api.Policy)) error
+	AddPolicy(ctx context.Context, r *api.AddPolicyRequest) error
+	DeletePolicy(ctx context.Context, r *api.DeletePolicyRequest) error
+	ListPolicyAssignment(ctx context.Context, r *api.ListPolicyAssignmentRequest, fn func(*api.PolicyAssignment)) error
+	SetPolicyAssignment(ctx context.Context, r *api.SetPolicyAssignmentRequest) error
+	ListPeer(ctx context.Context, r *api.ListPeerRequest, fn func(*api.Peer)) error
+	AddPeer(ctx context.Context, r *api.AddPeerRequest) error
+	UpdatePeer(ctx context.Context, r *api.UpdatePeerRequest) (*api.UpdatePeerResponse, error)
+	DeletePeer(ctx context.Context, r *api.DeletePeerRequest) error
+	ResetPeer(ctx context.Context, r *api.ResetPeerRequest) error
+	EnablePeer(ctx context.Context, r *api.EnablePeerRequest) error
+	ListPath(ctx context.Context, r *api.ListPathRequest, fn func(*api.Destination)) error
+	AddPath(ctx context.Context, r *api.AddPathRequest) (*api.AddPathResponse, error)
+	DeletePath(ctx context.Context, r *api.DeletePathRequest) error
 }
 
 func listenDescription(cfg Config) string {

@@ -91,11 +91,11 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 	waitPath(t, b, path("10.244.1.0/24", testNextHopA2), false)
 
 	if st, _ := b.peerStatus(t, a); st.State != StateEstablished || b.received(t, a).GetOpen() != opens {
-		t.Errorf("%s: session with %s was reset by repeated SetPeers: %+v", b.name, a.name, st)
+		t.Errorf("%s: session with %s was reset by a repeated Apply: %+v", b.name, a.name, st)
 	}
 }
 
-func TestSetPeersWithoutAPeerTearsItsSessionDown(t *testing.T) {
+func TestApplyWithoutAPeerTearsItsSessionDown(t *testing.T) {
 	a, b := startIBGPPair(t, true)
 	a.advertise(t, testNextHopA, "10.244.1.0/24")
 	waitPath(t, b, path("10.244.1.0/24", testNextHopA), true)

@@ -2,5 +2,5 @@
 // agent's peer flags and the nodebgp.io/ Node annotations into typed
 // configuration, and derives the peer set (node mesh or route reflectors,
 // plus upstream routers) from it and the cluster's nodes. It is pure logic:
-// the caller lists nodes, reads Secrets and hands the result to bgp.SetPeers.
+// the caller lists nodes, reads Secrets and hands the result to bgp.Speaker.Apply.
 package peering

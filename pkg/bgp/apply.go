@@ -1,0 +1,149 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	api "github.com/osrg/gobgp/v3/api"
+)
+
+// Desired is everything the speaker should have besides its identity (ASN,
+// router ID, cluster ID are Config).
+type Desired struct {
+	Policy Policy
+	Peers  []Peer
+	// Advertised are our own prefixes, each with the node IP of its family
+	// as next hop.
+	Advertised []Path
+}
+
+// ApplyResult says which step of a pass failed. A nil field is a step that
+// succeeded, or that was skipped because an earlier step failed: that
+// step's error says so. Invalid input is always reported in its step's
+// field.
+type ApplyResult struct {
+	Policy, Peers, Advertise error
+}
+
+// Err joins the three.
+func (r ApplyResult) Err() error {
+	return errors.Join(r.Policy, r.Peers, r.Advertise)
+}
+
+// Apply makes the speaker's policy, peers and own paths d, changing in GoBGP
+// only what differs: a second Apply with the same d calls nothing in GoBGP
+// that changes anything.
+//
+// Each part is validated first. An invalid Policy is refused as a whole,
+// naming each bad field, and the previous one stays (until the first valid
+// one, nothing is taken from upstream peers); an invalid peer or path is
+// refused, naming it, and the others still apply.
+//
+// One pass, in this order:
+//
+//  1. Policy: GoBGP's defined sets, policies and assignments are listed once
+//     and made those of the new peer set and the new own prefixes. It comes
+//     first so that a new node peer's import filter exists before its
+//     session does, and a new prefix is in the export policy's own-prefix
+//     set before its path exists.
+//  2. Peers: removed, updated, re-created, added (see syncPeers). Then the
+//     routes of the peers a policy change concerns are filtered again (a
+//     soft reset, never a session reset): routes from upstream peers again
+//     through import (GoBGP keeps what they sent before policy), our own to
+//     upstream peers again through export.
+//  3. Advertisement: paths added and withdrawn (see advertise); a withdrawn
+//     prefix leaves its own-prefix set only after its path is gone.
+//
+// If the policy step fails (in GoBGP, not by invalid input), no peer is
+// added or re-created and advertisement is left as it was: a new peer
+// without its import filter would take whatever it sends, and a new path
+// whose prefix did not make it into the own-prefix set would not be
+// exported. Updates and removals still apply, they need no new policy. The
+// next pass retries.
+func (s *Speaker) Apply(ctx context.Context, d Desired) ApplyResult {
+	s.reconcile.Lock()
+	defer s.reconcile.Unlock()
+	var res ApplyResult
+
+	pol, invalid := d.Policy.normalize()
+	if invalid != nil {
+		res.Policy = fmt.Errorf("%w; keeping the previous policy", invalid)
+		pol = s.policy
+	}
+	peers, invalidPeers := s.desiredPeers(d.Peers)
+	paths, invalidPaths := desiredPaths(d.Advertised)
+
+	want := s.desiredPolicy(pol, peers, paths)
+	have, err := s.listPolicy(ctx)
+	var changes policyChanges
+	if err == nil {
+		changes, err = s.syncPolicy(ctx, want, have)
+	}
+	policyOK := err == nil
+	if policyOK {
+		if !reflect.DeepEqual(pol, s.policy) {
+			s.log.Info("BGP policy applied", "event", "policy", "cluster_cidrs", fmt.Sprint(pol.ClusterCIDRs),
+				"upstream_pod_cidrs", fmt.Sprint(pol.UpstreamPodCIDRs), "accept_upstream_routes", pol.AcceptUpstreamRoutes,
+				"communities", fmt.Sprint(pol.Communities), "large_communities", fmt.Sprint(pol.LargeCommunities),
+				"prepend", pol.PrependCount)
+		}
+		s.policy = pol
+	}
+
+	present, held, peersErr := s.syncPeers(ctx, peers, policyOK)
+	res.Peers = joinPrefixed("BGP peers", invalidPeers, peersErr)
+	if peersErr != nil && present == nil {
+		// The peers could not even be listed: refilter what we know.
+		present = peers
+	}
+	refilterErr := s.refilter(ctx, changes, present)
+
+	var advertiseErr error
+	if policyOK {
+		advertiseErr = s.advertise(ctx, paths, ownMembers(want, have))
+	}
+	res.Advertise = joinPrefixed("BGP advertisement", invalidPaths, advertiseErr)
+
+	if !policyOK {
+		err = fmt.Errorf("%w; %s", err, skipped(held))
+	}
+	res.Policy = joinPrefixed("BGP policy", res.Policy, err, refilterErr)
+	return res
+}
+
+// skipped says what a failed policy step held back.
+func skipped(held []Peer) string {
+	var names []string
+	for _, p := range held {
+		names = append(names, p.String())
+	}
+	msg := "advertisement left as it was"
+	if len(names) > 0 {
+		msg = "not adding peers " + strings.Join(names, ", ") + " and " + msg
+	}
+	return msg + " until the policy applies"
+}
+
+// ownMembers are the members of the own-prefix sets after a successful
+// policy step: those listed (have) and those it added (want), by family.
+func ownMembers(want policyState, have actualPolicy) map[bool][]*api.Prefix {
+	out := map[bool][]*api.Prefix{}
+	for _, v4 := range []bool{true, false} {
+		name := ownPrefixSetName(v4)
+		added, _ := memberDiff(want.prefixSets[name], have.prefixSets[name], memberKey)
+		out[v4] = append(append([]*api.Prefix{}, have.prefixSets[name]...), added...)
+	}
+	return out
+}
+
+// joinPrefixed joins errs under what, or is nil when all are.
+func joinPrefixed(what string, errs ...error) error {
+	err := errors.Join(errs...)
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
