@@ -23,6 +23,10 @@ type reports struct {
 // report records a step's outcome in health (readiness, metrics) and logs
 // it when it changed. Steps are retried by the next pass of their loop.
 func (a *agent) report(check string, err error) {
+	if errors.Is(err, context.Canceled) {
+		// The agent is stopping: a step cut short is not a failure.
+		return
+	}
 	a.health.Set(check, err)
 	msg := ""
 	if err != nil {
