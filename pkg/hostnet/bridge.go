@@ -1,6 +1,8 @@
 package hostnet
 
 import (
+	"github.com/nodebgp/router/pkg/internal/netconv"
+
 	"context"
 	"errors"
 	"fmt"
@@ -91,7 +93,7 @@ func addGateways(br netlink.Link, gateways []netip.Prefix) error {
 	}
 	present := make(map[netip.Prefix]bool, len(have))
 	for _, a := range have {
-		if p, ok := netipPrefix(a.IPNet); ok {
+		if p, ok := netconv.Prefix(a.IPNet); ok {
 			present[p] = true
 		}
 	}
@@ -104,7 +106,7 @@ func addGateways(br netlink.Link, gateways []netip.Prefix) error {
 		if present[gw] {
 			continue
 		}
-		err := netlink.AddrAdd(br, &netlink.Addr{IPNet: ipNet(gw)})
+		err := netlink.AddrAdd(br, &netlink.Addr{IPNet: netconv.IPNet(gw)})
 		if err != nil && !errors.Is(err, unix.EEXIST) {
 			errs = append(errs, fmt.Errorf("adding gateway %s to bridge %s: %w", gw, br.Attrs().Name, err))
 		}

@@ -1,6 +1,8 @@
 package hostnet
 
 import (
+	"github.com/nodebgp/router/pkg/internal/netconv"
+
 	"fmt"
 	"net"
 	"net/netip"
@@ -19,7 +21,7 @@ func (h *Host) LinkMTU(ip netip.Addr) (mtu int, link string, err error) {
 		return 0, "", fmt.Errorf("finding the link of %s: listing addresses: %w", ip, err)
 	}
 	for _, a := range addrs {
-		p, ok := netipPrefix(a.IPNet)
+		p, ok := netconv.Prefix(a.IPNet)
 		if !ok || p.Addr() != ip {
 			continue
 		}

@@ -1,6 +1,8 @@
 package routes
 
 import (
+	"github.com/nodebgp/router/pkg/internal/netconv"
+
 	"errors"
 	"fmt"
 	"net/netip"
@@ -35,7 +37,7 @@ func readActual(k Kernel, table int, wanted map[netip.Prefix][]netip.Addr) (actu
 	a := actual{ours: make(map[netip.Prefix]netlink.Route), foreign: make(map[netip.Prefix]bool)}
 	filter := &netlink.Route{Table: table}
 	err := k.RouteListFilteredIter(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_TABLE, func(r netlink.Route) bool {
-		dst, ok := netipPrefix(r.Dst)
+		dst, ok := netconv.Prefix(r.Dst)
 		if !ok {
 			return true
 		}
@@ -86,7 +88,7 @@ func sameRoute(have netlink.Route, hops []NextHop) bool {
 		return false
 	}
 	if len(hops) == 1 {
-		haveGw, ok := netipAddr(have.Gw)
+		haveGw, ok := netconv.Addr(have.Gw)
 		return ok && haveGw == hops[0].Gateway && have.LinkIndex == hops[0].LinkIndex && len(have.MultiPath) == 0
 	}
 	if len(have.Gw) != 0 || len(have.MultiPath) != len(hops) {
@@ -94,7 +96,7 @@ func sameRoute(have netlink.Route, hops []NextHop) bool {
 	}
 	got := make([]NextHop, 0, len(have.MultiPath))
 	for _, nh := range have.MultiPath {
-		gw, ok := netipAddr(nh.Gw)
+		gw, ok := netconv.Addr(nh.Gw)
 		if !ok || nh.Hops != 0 || nh.Encap != nil || nh.Via != nil {
 			return false
 		}
@@ -108,7 +110,7 @@ func sameRoute(have netlink.Route, hops []NextHop) bool {
 // deleteWrite names exactly one route of ours, by the key the kernel files
 // it under, for deletion.
 func deleteWrite(r netlink.Route) RouteWrite {
-	dst, _ := netipPrefix(r.Dst)
-	gw, _ := netipAddr(r.Gw)
+	dst, _ := netconv.Prefix(r.Dst)
+	gw, _ := netconv.Addr(r.Gw)
 	return RouteWrite{Op: OpDelete, Dst: dst, Gateway: gw, Table: r.Table, Priority: r.Priority, Tos: r.Tos}
 }

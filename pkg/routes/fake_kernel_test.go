@@ -1,6 +1,8 @@
 package routes
 
 import (
+	"github.com/nodebgp/router/pkg/internal/netconv"
+
 	"fmt"
 	"net"
 	"net/netip"
@@ -57,7 +59,7 @@ func (k *fakeKernel) addLink(index int, name string, flags net.Flags, addrs ...s
 
 // put stores a route the way the kernel would show it in a dump.
 func (k *fakeKernel) put(r netlink.Route) {
-	dst, ok := netipPrefix(r.Dst)
+	dst, ok := netconv.Prefix(r.Dst)
 	if !ok {
 		k.t.Fatalf("fake kernel: route without destination: %v", r)
 	}
@@ -78,7 +80,7 @@ func (k *fakeKernel) put(r netlink.Route) {
 }
 
 func keyOf(r netlink.Route) routeKey {
-	dst, _ := netipPrefix(r.Dst)
+	dst, _ := netconv.Prefix(r.Dst)
 	prio := r.Priority
 	if dst.Addr().Is6() && prio == 0 {
 		prio = 1024
@@ -180,7 +182,7 @@ func (k *fakeKernel) write(w RouteWrite) error {
 		k.t.Errorf("fake kernel: unknown operation in %+v", w)
 		return unix.EINVAL
 	}
-	r := netlink.Route{Dst: ipNet(w.Dst), Protocol: Protocol, Table: w.Table}
+	r := netlink.Route{Dst: netconv.IPNet(w.Dst), Protocol: Protocol, Table: w.Table}
 	if len(w.NextHops) == 0 {
 		k.checkNextHop(w, w.Gateway, w.LinkIndex)
 		r.Gw, r.LinkIndex = w.Gateway.AsSlice(), w.LinkIndex
@@ -200,7 +202,7 @@ func opName(op WriteOp) string {
 }
 
 func writeKey(w RouteWrite) routeKey {
-	r := netlink.Route{Dst: ipNet(w.Dst), Table: w.Table, Priority: w.Priority, Tos: w.Tos}
+	r := netlink.Route{Dst: netconv.IPNet(w.Dst), Table: w.Table, Priority: w.Priority, Tos: w.Tos}
 	return keyOf(r)
 }
 
@@ -208,7 +210,7 @@ func writeKey(w RouteWrite) routeKey {
 // for w.
 func (k *fakeKernel) checkNextHop(w RouteWrite, gw netip.Addr, link int) {
 	for _, a := range k.addrs {
-		p, _ := netipPrefix(a.IPNet)
+		p, _ := netconv.Prefix(a.IPNet)
 		if a.LinkIndex == link && p.Masked().Contains(gw) {
 			return
 		}

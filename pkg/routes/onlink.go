@@ -1,6 +1,8 @@
 package routes
 
 import (
+	"github.com/nodebgp/router/pkg/internal/netconv"
+
 	"fmt"
 	"net"
 	"net/netip"
@@ -51,7 +53,7 @@ func buildOnLink(links []netlink.Link, addrs []netlink.Addr) onLink {
 	}
 	o := onLink{local: make(map[netip.Addr]bool, len(addrs))}
 	for _, a := range addrs {
-		p, ok := netipPrefix(a.IPNet)
+		p, ok := netconv.Prefix(a.IPNet)
 		if !ok {
 			continue
 		}
@@ -60,7 +62,7 @@ func buildOnLink(links []netlink.Link, addrs []netlink.Addr) onLink {
 			continue
 		}
 		// On a point-to-point address the connected subnet is the peer's.
-		if peer, ok := netipPrefix(a.Peer); ok {
+		if peer, ok := netconv.Prefix(a.Peer); ok {
 			p = peer
 		}
 		o.subnets = append(o.subnets, subnet{prefix: p.Masked(), link: a.LinkIndex})

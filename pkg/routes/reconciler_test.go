@@ -1,6 +1,8 @@
 package routes
 
 import (
+	"github.com/nodebgp/router/pkg/internal/netconv"
+
 	"context"
 	"errors"
 	"io"
@@ -33,7 +35,7 @@ func route(prefix, gw string) Route {
 // kroute is a kernel route as a dump shows it.
 func kroute(prefix, gw string, link int, proto netlink.RouteProtocol) netlink.Route {
 	return netlink.Route{
-		Dst:       ipNet(netip.MustParsePrefix(prefix)),
+		Dst:       netconv.IPNet(netip.MustParsePrefix(prefix)),
 		Gw:        netip.MustParseAddr(gw).AsSlice(),
 		LinkIndex: link,
 		Protocol:  proto,
@@ -42,7 +44,7 @@ func kroute(prefix, gw string, link int, proto netlink.RouteProtocol) netlink.Ro
 
 // multipathKroute is a multipath route of ours as a dump shows it.
 func multipathKroute(prefix string, link int, gws ...string) netlink.Route {
-	r := netlink.Route{Dst: ipNet(netip.MustParsePrefix(prefix)), Protocol: Protocol}
+	r := netlink.Route{Dst: netconv.IPNet(netip.MustParsePrefix(prefix)), Protocol: Protocol}
 	for _, gw := range gws {
 		r.MultiPath = append(r.MultiPath, &netlink.NexthopInfo{Gw: netip.MustParseAddr(gw).AsSlice(), LinkIndex: link})
 	}

@@ -1,4 +1,4 @@
-package routes
+package netconv
 
 import (
 	"net"
@@ -22,9 +22,9 @@ func TestNetipPrefix(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := netipPrefix(tc.in)
+			got, ok := Prefix(tc.in)
 			if ok != tc.wantOK || got != tc.want {
-				t.Errorf("netipPrefix(%v) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.wantOK)
+				t.Errorf("Prefix(%v) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.wantOK)
 			}
 		})
 	}
@@ -33,9 +33,9 @@ func TestNetipPrefix(t *testing.T) {
 func TestIPNetRoundTrip(t *testing.T) {
 	for _, s := range []string{"10.244.1.0/24", "0.0.0.0/0", "fd00::/8", "::/0", "192.0.2.7/32"} {
 		p := netip.MustParsePrefix(s)
-		got, ok := netipPrefix(ipNet(p))
+		got, ok := Prefix(IPNet(p))
 		if !ok || got != p {
-			t.Errorf("netipPrefix(ipNet(%s)) = %v, %v", s, got, ok)
+			t.Errorf("Prefix(IPNet(%s)) = %v, %v", s, got, ok)
 		}
 	}
 }

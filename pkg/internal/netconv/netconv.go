@@ -1,21 +1,22 @@
-package routes
+// Package netconv is where netlink's net.IP and net.IPNet meet the netip
+// types the rest of the agent speaks (pkg/routes, pkg/hostnet).
+package netconv
 
 import (
 	"net"
 	"net/netip"
 )
 
-// Netlink speaks net.IP and net.IPNet; the rest of the agent speaks netip.
-// These helpers are the only place the two meet.
-
-func ipNet(p netip.Prefix) *net.IPNet {
+// IPNet is p as netlink takes it.
+func IPNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{
 		IP:   p.Addr().AsSlice(),
 		Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen()),
 	}
 }
 
-func netipAddr(ip net.IP) (netip.Addr, bool) {
+// Addr is ip as a netip.Addr, IPv4 in its 4-byte form.
+func Addr(ip net.IP) (netip.Addr, bool) {
 	a, ok := netip.AddrFromSlice(ip)
 	if !ok {
 		return netip.Addr{}, false
@@ -27,10 +28,10 @@ func netipAddr(ip net.IP) (netip.Addr, bool) {
 	return a, true
 }
 
-// netipPrefix converts a kernel route destination or interface address. The
+// Prefix converts a kernel route destination or interface address. The
 // mask's length, not the IP's, says the family: netlink keeps IPv4 masks at
 // four bytes.
-func netipPrefix(n *net.IPNet) (netip.Prefix, bool) {
+func Prefix(n *net.IPNet) (netip.Prefix, bool) {
 	if n == nil {
 		return netip.Prefix{}, false
 	}
