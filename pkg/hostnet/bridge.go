@@ -1,8 +1,6 @@
 package hostnet
 
 import (
-	"github.com/nodebgp/router/pkg/internal/netconv"
-
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +8,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/nodebgp/router/pkg/internal/netconv"
 )
 
 // BridgeParams describes the pod bridge.

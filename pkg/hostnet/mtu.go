@@ -1,13 +1,13 @@
 package hostnet
 
 import (
-	"github.com/nodebgp/router/pkg/internal/netconv"
-
 	"fmt"
 	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/nodebgp/router/pkg/internal/netconv"
 )
 
 // LinkMTU returns the MTU and name of the link that carries ip (the node's

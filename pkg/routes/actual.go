@@ -1,8 +1,6 @@
 package routes
 
 import (
-	"github.com/nodebgp/router/pkg/internal/netconv"
-
 	"errors"
 	"fmt"
 	"net/netip"
@@ -10,6 +8,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/nodebgp/router/pkg/internal/netconv"
 )
 
 // actual is the part of one routing table that Sync cares about, read with a

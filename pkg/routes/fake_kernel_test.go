@@ -1,8 +1,6 @@
 package routes
 
 import (
-	"github.com/nodebgp/router/pkg/internal/netconv"
-
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +10,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/nodebgp/router/pkg/internal/netconv"
 )
 
 // fakeKernel is an in-memory routing table that behaves like the kernel where

@@ -1,13 +1,13 @@
 package routes
 
 import (
-	"github.com/nodebgp/router/pkg/internal/netconv"
-
 	"fmt"
 	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/nodebgp/router/pkg/internal/netconv"
 )
 
 // onLink is what the node can reach directly: the subnets of its up,

@@ -1,8 +1,6 @@
 package routes
 
 import (
-	"github.com/nodebgp/router/pkg/internal/netconv"
-
 	"context"
 	"errors"
 	"io"
@@ -15,6 +13,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/nodebgp/router/pkg/internal/netconv"
 )
 
 // The fake node: eth0 (up) on 10.0.0.0/24 and 2001:db8::/64, eth1 (down) on
