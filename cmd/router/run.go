@@ -31,18 +31,19 @@ func newRunCommand() *cobra.Command { return newRunCommandFor(defaultRunFlags())
 
 func defaultRunFlags() *runFlags {
 	return &runFlags{cfg: agent.Config{
-		ClusterASN:       64512,
-		BGPPort:          179,
-		GoBGPAPIAddress:  "127.0.0.1:50051",
-		GracefulRestart:  true,
-		EnableIBGP:       true,
-		RestartTime:      120 * time.Second,
-		DeferralTime:     30 * time.Second,
-		CNIConfDir:       "/etc/cni/net.d",
-		CNIBridge:        "nodebgp0",
-		Masquerade:       true,
-		RoutesSyncPeriod: 30 * time.Second,
-		HealthAddr:       ":9779",
+		ClusterASN:          64512,
+		BGPPort:             179,
+		GoBGPAPIAddress:     "127.0.0.1:50051",
+		GracefulRestart:     true,
+		EnableIBGP:          true,
+		RestartTime:         120 * time.Second,
+		DeferralTime:        30 * time.Second,
+		CNIConfDir:          "/etc/cni/net.d",
+		CNIBridge:           "nodebgp0",
+		Masquerade:          true,
+		RoutesSyncPeriod:    30 * time.Second,
+		NetworkReadyTimeout: 30 * time.Second,
+		HealthAddr:          ":9779",
 	}}
 }
 
@@ -53,9 +54,10 @@ func newRunCommandFor(f *runFlags) *cobra.Command {
 		Short: "Run the agent on this node (what the DaemonSet runs)",
 		Long: `Run the agent on this node until SIGTERM.
 
-It waits for the node's pod CIDR (spec.podCIDRs), writes the CNI config, peers with every
-other node over iBGP, announces the node's pod CIDRs once the node can carry their traffic,
-and keeps the kernel's routes equal to the best paths it learned. On SIGTERM it stops and
+It waits for the node's pod CIDR (spec.podCIDRs), peers with every other node over iBGP,
+keeps the kernel's routes equal to the best paths it learned, and writes the CNI config (which
+makes the kubelet report the node Ready) once those routes are in and its BGP sessions are up
+(at most --network-ready-timeout). It announces the node's pod CIDRs from then on. On SIGTERM it stops and
 leaves routes, iptables rules and the CNI config in place, so pods keep talking while it
 restarts. Use 'router cleanup' to remove everything it made.`,
 		Example: `  # on a node, outside the cluster (in a pod, the ServiceAccount is used):
@@ -97,6 +99,7 @@ restarts. Use 'router cleanup' to remove everything it made.`,
 	fl.IntVar(&c.MTU, "mtu", 0, "pod interface MTU (default: the MTU of the interface that carries the node IP)")
 	fl.Var(prefixesValue{&c.ClusterCIDRs}, "cluster-cidr", "the cluster's pod CIDR(s), comma-separated; traffic to them is never masqueraded")
 	fl.BoolVar(&c.Masquerade, "masquerade", c.Masquerade, "masquerade pod traffic leaving for destinations outside --cluster-cidr")
+	fl.DurationVar(&c.NetworkReadyTimeout, "network-ready-timeout", c.NetworkReadyTimeout, "a starting node writes its CNI config, and so takes pods, once its routes are in the kernel and every BGP session is up; this bounds the wait for sessions (a peer that is gone must not keep the node out of service); 0 = do not wait for sessions")
 	fl.Var(positiveDuration{&c.RoutesSyncPeriod}, "routes-sync-period", "how often the full resync of kernel routes, rules and peers runs (it also runs on every change)")
 	fl.StringVar(&c.HealthAddr, "health-addr", c.HealthAddr, "where /healthz, /readyz and /metrics listen; empty = off")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")

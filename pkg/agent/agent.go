@@ -54,10 +54,20 @@ type agent struct {
 	firewall Firewall
 	cni      CNIConfig
 
+	// started is when this speaker started: the wait for sessions counts
+	// from it.
+	started time.Time
+
 	// Node loop state: what the next pass builds on.
 	mesh       plan.MeshPassword
 	advertised []bgp.Path // what the speaker was last asked to announce
 	problems   problemLog
+	// conflistWritten is set once the CNI config exists: from the start
+	// after a restart, else once the node can route (plan.NetworkReady).
+	conflistWritten bool
+	// network is the last reported network state, so that each change is
+	// logged and recorded as an Event once.
+	network networkState
 
 	// peersApplied is set once the node loop has configured the peer set, so
 	// the route loop can tell "no peers yet" from "every peer converged".
@@ -125,6 +135,7 @@ func newAgent(cfg Config, log *slog.Logger, h *health.Health) *agent {
 		health:       h,
 		now:          time.Now,
 		host:         &hostnet.Host{},
+		cni:          conflistFile{dir: cfg.CNIConfDir},
 		nodeChanged:  newTrigger(),
 		routesSynced: make(chan struct{}),
 	}

@@ -17,3 +17,5 @@ func (c conflistFile) Write(ctx context.Context, p cniinstall.ConflistParams) (b
 	}
 	return cniinstall.WriteConflist(ctx, c.dir, conf)
 }
+
+func (c conflistFile) Exists() (bool, error) { return cniinstall.ConflistExists(c.dir) }

@@ -52,6 +52,10 @@ type Config struct {
 	ClusterCIDRs []netip.Prefix
 	Masquerade   bool
 
+	// NetworkReadyTimeout bounds how long a starting node waits for its
+	// BGP sessions before it writes the CNI config and so takes pods.
+	NetworkReadyTimeout time.Duration
+
 	RoutesSyncPeriod time.Duration
 	HealthAddr       string // "" = no health/metrics listener
 
@@ -93,6 +97,9 @@ func (c Config) Validate() error {
 	}
 	if c.Masquerade && len(c.ClusterCIDRs) == 0 {
 		bad("cluster-cidr", "required when --masquerade is on: the cluster's pod CIDR, as given to kube-controller-manager --cluster-cidr")
+	}
+	if c.NetworkReadyTimeout < 0 || c.NetworkReadyTimeout > 10*time.Minute {
+		bad("network-ready-timeout", "%s is outside 0..10m", c.NetworkReadyTimeout)
 	}
 	if c.RoutesSyncPeriod < time.Second {
 		bad("routes-sync-period", "%s is shorter than 1s", c.RoutesSyncPeriod)

@@ -13,6 +13,8 @@ const (
 	reasonInvalidAnnotation = "InvalidAnnotation"
 	reasonPeerSkipped       = "BGPPeerSkipped"
 	reasonSpeakerRestarted  = "BGPSpeakerRestarted"
+	reasonSessionsDown      = "BGPSessionsDown"
+	reasonSessionsUp        = "BGPSessionsUp"
 )
 
 // newEventRecorder records Events as "nodebgp" on the node it runs on, so an

@@ -40,6 +40,8 @@ type fakeSpeaker struct {
 	writes    int         // Apply calls that changed something
 	best      []bgp.Path
 	converged bool
+	// sessions is what Peers reports.
+	sessions []bgp.PeerStatus
 	// beforeApply, when set, checks each Apply before it takes effect.
 	beforeApply func(bgp.Desired)
 }
@@ -63,9 +65,11 @@ func (s *fakeSpeaker) WatchBestPaths(ctx context.Context, _ func()) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
-func (s *fakeSpeaker) Converged(context.Context) (bool, error)         { return s.converged, nil }
-func (s *fakeSpeaker) Peers(context.Context) ([]bgp.PeerStatus, error) { return nil, nil }
-func (s *fakeSpeaker) Stop()                                           {}
+func (s *fakeSpeaker) Converged(context.Context) (bool, error) { return s.converged, nil }
+func (s *fakeSpeaker) Peers(context.Context) ([]bgp.PeerStatus, error) {
+	return slices.Clone(s.sessions), nil
+}
+func (s *fakeSpeaker) Stop() {}
 
 func (s *fakeSpeaker) advertises(p netip.Prefix) bool {
 	return slices.ContainsFunc(s.desired.Advertised, func(a bgp.Path) bool { return a.Prefix == p })
@@ -166,11 +170,15 @@ func (f *fakeFirewall) Sync(_ context.Context, r firewall.Rules) error {
 }
 
 type fakeCNI struct {
-	conf   *cniinstall.ConflistParams
-	calls  int
-	writes int
-	err    error
+	// existed: the conflist was there before the agent started.
+	existed bool
+	conf    *cniinstall.ConflistParams
+	calls   int
+	writes  int
+	err     error
 }
+
+func (c *fakeCNI) Exists() (bool, error) { return c.existed || c.conf != nil, nil }
 
 func (c *fakeCNI) Write(_ context.Context, p cniinstall.ConflistParams) (bool, error) {
 	c.calls++
@@ -246,6 +254,7 @@ func newTestAgent(t *testing.T) *testAgent {
 	a.speaker, a.kernel, a.host, a.firewall, a.cni = ta.speaker, ta.kernel, ta.host, ta.firewall, ta.cni
 	ta.agent = a
 	ta.route = routeState{start: ta.clock}
+	a.started = ta.clock
 	return ta
 }
 

@@ -173,3 +173,67 @@ func TestAnIdentityChangeAppliesNothingToTheOldSpeaker(t *testing.T) {
 		t.Fatalf("the pass that found a new identity made %d calls to the outside systems, want none", ta.calls()-calls)
 	}
 }
+
+func TestTheCNIConfigWaitsUntilTheNodeCanRoute(t *testing.T) {
+	ta := newTestAgent(t)
+	ta.cfg.NetworkReadyTimeout = 30 * time.Second
+	established := func(n int) []bgp.PeerStatus {
+		out := make([]bgp.PeerStatus, n)
+		for i := range out {
+			out[i].State = bgp.StateEstablished
+		}
+		return out
+	}
+
+	ta.nodePass(t)
+	if ta.cni.conf != nil {
+		t.Fatalf("conflist written before the first route sync")
+	}
+	ta.routePass()
+	ta.speaker.sessions = established(1)
+	ta.nodePass(t)
+	if ta.cni.conf != nil {
+		t.Fatalf("conflist written with 1 of 2 sessions established, before the timeout")
+	}
+	if ta.speaker.advertises(n1CIDR) {
+		t.Fatalf("pod CIDR advertised before the node takes pods")
+	}
+	ta.speaker.sessions = established(2)
+	ta.nodePass(t)
+	if ta.cni.conf == nil || !ta.speaker.advertises(n1CIDR) {
+		t.Fatalf("every session up after the route sync: conflist %v, advertised %v; want both", ta.cni.conf != nil, ta.speaker.advertises(n1CIDR))
+	}
+
+	// Losing every session later keeps the config (and the node's pods).
+	ta.speaker.sessions = nil
+	ta.nodePass(t)
+	if ta.cni.conf == nil || !ta.speaker.advertises(n1CIDR) {
+		t.Fatalf("sessions lost: the conflist and the announcement must stay")
+	}
+}
+
+func TestTheWaitForSessionsIsBounded(t *testing.T) {
+	ta := newTestAgent(t)
+	ta.cfg.NetworkReadyTimeout = 30 * time.Second
+	ta.routePass()
+	ta.nodePass(t)
+	if ta.cni.conf != nil {
+		t.Fatalf("conflist written with no session up, before the timeout")
+	}
+	ta.clock = ta.clock.Add(30 * time.Second)
+	ta.nodePass(t)
+	if ta.cni.conf == nil {
+		t.Fatalf("conflist not written once --network-ready-timeout ran out")
+	}
+}
+
+func TestAConfigFromBeforeARestartIsKeptWhileTheNodeWaits(t *testing.T) {
+	ta := newTestAgent(t)
+	ta.cfg.NetworkReadyTimeout = 30 * time.Second
+	ta.cni.existed = true
+	ta.conflistWritten = true // as start() reads it
+	ta.nodePass(t)
+	if ta.cni.conf == nil {
+		t.Fatalf("an agent restarted on a node with pods must keep their network config current")
+	}
+}

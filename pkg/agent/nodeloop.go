@@ -24,9 +24,16 @@ func (a *agent) nodeLoop(ctx context.Context) error {
 		if err := a.nodePass(ctx); err != nil {
 			return err
 		}
+		var waiting <-chan time.Time
+		if !a.conflistWritten {
+			// Nothing pokes the loop when a session comes up: look again
+			// soon while the node waits to take pods.
+			waiting = time.After(time.Second)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-waiting:
 		case <-a.nodeChanged:
 		case <-tick.C:
 			// Once per period, not per pass: Node events can come by the
@@ -42,10 +49,11 @@ func (a *agent) nodeLoop(ctx context.Context) error {
 // *identityChangedError: the node's annotations want another speaker, so
 // this one must end (see runSpeakers).
 //
-// The apply order is the point of the pass: CNI config, bridge, forwarding
-// and firewall first, the speaker last — a pod CIDR is announced only once
-// this node can carry the traffic the announcement attracts. Inside the
-// speaker, policy comes before peers and peers before paths (bgp.Apply).
+// The apply order is the point of the pass: bridge, forwarding and firewall
+// first; the CNI config once the node can route (plan.NetworkReady); the
+// speaker last — a pod CIDR is announced only once this node can carry the
+// traffic the announcement attracts. Inside the speaker, policy comes before
+// peers and peers before paths (bgp.Apply).
 func (a *agent) nodePass(ctx context.Context) error {
 	p, err := a.plan(ctx)
 	if err != nil {
@@ -59,19 +67,34 @@ func (a *agent) nodePass(ctx context.Context) error {
 	}
 	a.mesh = p.Mesh
 
-	changed, cniErr := a.cni.Write(ctx, p.Conflist)
-	if changed {
-		a.log.Info("wrote CNI config", "event", "cni-config", "dir", a.cfg.CNIConfDir)
-	}
-	a.report("cni", cniErr)
 	bridgeErr := a.host.EnsureBridge(ctx, p.Bridge)
 	a.report("bridge", bridgeErr)
 	fwdErr := a.host.EnableForwarding(ctx, p.Forwarding.IPv4, p.Forwarding.IPv6)
 	a.report("firewall", errors.Join(fwdErr, a.firewall.Sync(ctx, p.Firewall)))
 
+	peers := a.observePeers(ctx)
+	ready, why := plan.NetworkReady(plan.NetworkInputs{
+		ConflistWritten: a.conflistWritten,
+		RoutesSynced:    a.routesSyncDone(),
+		Configured:      len(p.Peers),
+		Peers:           peers,
+		Waited:          a.now().Sub(a.started),
+		Timeout:         a.cfg.NetworkReadyTimeout,
+	})
+	cniErr := errors.New("not written yet: " + why)
+	if ready {
+		var changed bool
+		changed, cniErr = a.cni.Write(ctx, p.Conflist)
+		if changed {
+			a.log.Info("wrote CNI config", "event", "cni-config", "dir", a.cfg.CNIConfDir)
+		}
+		a.report("cni", cniErr)
+		a.conflistWritten = a.conflistWritten || cniErr == nil
+	}
+	a.reportNetwork(ready, why, plan.SessionsLost(len(p.Peers), peers))
+
 	dataPlaneReady := cniErr == nil && bridgeErr == nil && a.routesSyncDone()
 	a.applyBGP(ctx, p, plan.AdvertisedNow(p.Advertised, dataPlaneReady, a.advertised))
-	a.observePeers(ctx)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/plan"
 )
@@ -110,17 +111,68 @@ func joinMessages(errs []error) string {
 	return strings.Join(msgs, "; ")
 }
 
-// observePeers publishes how many BGP sessions are in each state.
-func (a *agent) observePeers(ctx context.Context) {
+// observePeers reads the speaker's sessions and publishes how many are in
+// each state; nil when the speaker cannot say.
+func (a *agent) observePeers(ctx context.Context) []bgp.PeerStatus {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	peers, err := a.speaker.Peers(ctx)
 	if err != nil {
-		return
+		return nil
 	}
 	byState := map[string]int{}
 	for _, p := range peers {
 		byState[p.State]++
 	}
 	a.health.Metrics().SetBGPPeers(byState)
+	return peers
+}
+
+// networkState is what reportNetwork last said.
+type networkState struct {
+	waiting, degraded string
+	lost              bool
+}
+
+// reportNetwork records whether the node routes, in the "network" check
+// (/readyz, nodebgp_check_ok): not while it waits to take pods, nor when it
+// has lost every BGP session. Losing them all is also a Warning Event on the
+// Node, and coming back a Normal one. The CNI config stays either way: the
+// node keeps forwarding with the routes it has, and a missing config would
+// turn the node NotReady and get its pods evicted for a BGP outage.
+func (a *agent) reportNetwork(ready bool, why string, lost error) {
+	st := &a.network
+	if !ready {
+		a.health.Set("network", errors.New(why))
+		if st.waiting == "" {
+			a.log.Info("the CNI config waits until this node can route; no pods until then", "event", "network-wait", "reason", why)
+		}
+		st.waiting = why
+		return
+	}
+	if st.waiting != "" || why != st.degraded {
+		if why != "" {
+			a.log.Warn("network ready with sessions missing", "event", "network-ready", "reason", why)
+		} else if st.waiting != "" {
+			a.log.Info("network ready: this node routes and takes pods", "event", "network-ready")
+		}
+		st.waiting, st.degraded = "", why
+	}
+	a.report("network", lost)
+	if (lost != nil) != st.lost {
+		st.lost = lost != nil
+		if st.lost {
+			a.nodeEvent(corev1.EventTypeWarning, reasonSessionsDown, lost.Error())
+		} else {
+			a.nodeEvent(corev1.EventTypeNormal, reasonSessionsUp, "a BGP session is established again")
+		}
+	}
+}
+
+// nodeEvent records an Event on this node's Node object.
+func (a *agent) nodeEvent(eventType, reason, msg string) {
+	self, _ := a.ownNode()
+	if self != nil && a.events != nil {
+		a.events.Event(self, eventType, reason, msg)
+	}
 }

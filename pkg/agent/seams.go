@@ -54,4 +54,6 @@ type CNIConfig interface {
 	// Write renders and writes the conflist; changed is false when the file
 	// already had that content.
 	Write(ctx context.Context, p cniinstall.ConflistParams) (changed bool, err error)
+	// Exists tells whether the conflist is there (after a restart, it is).
+	Exists() (bool, error)
 }

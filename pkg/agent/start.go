@@ -43,6 +43,10 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 		return err
 	}
 	a.speaker = speaker
+	a.started = a.now()
+	if a.conflistWritten, err = a.cni.Exists(); err != nil {
+		a.log.Warn("cannot tell whether the CNI config exists; waiting for the network as on a fresh node", "event", "cni-config", "reason", err.Error())
+	}
 	// A planned stop must not tell peers to drop our routes: Stop closes
 	// without a Cease so that graceful-restart helpers keep them until we
 	// are back.
@@ -61,7 +65,6 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 		return fmt.Errorf("setting up iptables: %w", err)
 	}
 	a.firewall = fw
-	a.cni = conflistFile{dir: a.cfg.CNIConfDir}
 
 	routesChanged := newTrigger()
 	g.Go(func() error { return a.speaker.WatchBestPaths(ctx, routesChanged.poke) })

@@ -101,6 +101,19 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
+// ConflistExists tells whether dir holds our conflist.
+func ConflistExists(dir string) (bool, error) {
+	_, err := os.Stat(filepath.Join(dir, ConflistName))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	default:
+		return false, fmt.Errorf("reading CNI config dir %s: %w", dir, err)
+	}
+}
+
 // RemoveConflist removes the conflist (and any leftover temp files of ours)
 // from dir. A missing file or dir is not an error.
 func RemoveConflist(dir string) error {
