@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/peering"
+	"k8s.io/client-go/tools/record"
 )
 
 // The rules the docs promise about the order and the conditions under which
@@ -235,5 +237,32 @@ func TestAConfigFromBeforeARestartIsKeptWhileTheNodeWaits(t *testing.T) {
 	ta.nodePass(t)
 	if ta.cni.conf == nil {
 		t.Fatalf("an agent restarted on a node with pods must keep their network config current")
+	}
+}
+
+func TestLosingEverySessionIsAnEventButARestartIsNot(t *testing.T) {
+	ta := newTestAgent(t)
+	ta.cfg.NetworkReadyTimeout = 30 * time.Second
+	ta.conflistWritten = true // a restart: the config and the pods are there
+	events := ta.events.(*record.FakeRecorder).Events
+	ta.routePass()
+	ta.nodePass(t)
+	if len(events) != 0 {
+		t.Fatalf("event %q while a restarted speaker's sessions come up", <-events)
+	}
+	ta.speaker.sessions = []bgp.PeerStatus{{State: bgp.StateEstablished}, {State: bgp.StateEstablished}}
+	ta.nodePass(t)
+	ta.speaker.sessions = []bgp.PeerStatus{{State: "active"}, {State: "idle"}}
+	ta.nodePass(t)
+	select {
+	case e := <-events:
+		if !strings.Contains(e, reasonSessionsDown) {
+			t.Fatalf("event %q, want %s", e, reasonSessionsDown)
+		}
+	default:
+		t.Fatalf("every session lost: no %s event", reasonSessionsDown)
+	}
+	if ta.cni.conf == nil {
+		t.Fatalf("the CNI config must stay when the sessions are lost")
 	}
 }

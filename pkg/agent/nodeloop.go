@@ -73,14 +73,17 @@ func (a *agent) nodePass(ctx context.Context) error {
 	a.report("firewall", errors.Join(fwdErr, a.firewall.Sync(ctx, p.Firewall)))
 
 	peers := a.observePeers(ctx)
-	ready, why := plan.NetworkReady(plan.NetworkInputs{
+	network := plan.NetworkInputs{
 		ConflistWritten: a.conflistWritten,
 		RoutesSynced:    a.routesSyncDone(),
 		Configured:      len(p.Peers),
 		Peers:           peers,
 		Waited:          a.now().Sub(a.started),
 		Timeout:         a.cfg.NetworkReadyTimeout,
-	})
+		EverEstablished: a.network.everUp,
+	}
+	a.network.everUp = a.network.everUp || plan.Established(peers) > 0
+	ready, why := plan.NetworkReady(network)
 	cniErr := errors.New("not written yet: " + why)
 	if ready {
 		var changed bool
@@ -91,7 +94,7 @@ func (a *agent) nodePass(ctx context.Context) error {
 		a.report("cni", cniErr)
 		a.conflistWritten = a.conflistWritten || cniErr == nil
 	}
-	a.reportNetwork(ready, why, plan.SessionsLost(len(p.Peers), peers))
+	a.reportNetwork(ready, why, plan.SessionsLost(network))
 
 	dataPlaneReady := cniErr == nil && bridgeErr == nil && a.routesSyncDone()
 	a.applyBGP(ctx, p, plan.AdvertisedNow(p.Advertised, dataPlaneReady, a.advertised))

@@ -132,6 +132,7 @@ func (a *agent) observePeers(ctx context.Context) []bgp.PeerStatus {
 type networkState struct {
 	waiting, degraded string
 	lost              bool
+	everUp            bool // a session of this speaker was Established once
 }
 
 // reportNetwork records whether the node routes, in the "network" check

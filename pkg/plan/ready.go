@@ -21,6 +21,8 @@ type NetworkInputs struct {
 	// Waited is how long the speaker has run; Timeout bounds the wait for
 	// sessions (0: do not wait for them).
 	Waited, Timeout time.Duration
+	// EverEstablished: a session of this speaker was Established once.
+	EverEstablished bool
 }
 
 // NetworkReady tells whether this node may take pods, which the CNI config
@@ -42,12 +44,7 @@ func NetworkReady(in NetworkInputs) (ready bool, why string) {
 	if !in.RoutesSynced {
 		return false, "waiting for the first kernel route sync"
 	}
-	up := 0
-	for _, p := range in.Peers {
-		if p.State == bgp.StateEstablished {
-			up++
-		}
-	}
+	up := Established(in.Peers)
 	switch {
 	case up >= in.Configured:
 		return true, ""
@@ -58,18 +55,29 @@ func NetworkReady(in NetworkInputs) (ready bool, why string) {
 	}
 }
 
-// SessionsLost tells when a node that routes has lost every BGP session: it
-// still forwards with the routes it has, but learns nothing and is reached
-// through nothing new. Nil while at least one session is up, or no peer is
-// configured.
-func SessionsLost(configured int, peers []bgp.PeerStatus) error {
-	if configured == 0 {
+// SessionsLost tells when a node has lost every BGP session: it still
+// forwards with the routes it has, but learns nothing and is reached through
+// nothing new. Nil while at least one session is up or no peer is
+// configured, and while a starting speaker's sessions are still coming up
+// (none was up yet and the wait has not run out): an agent restart is not
+// an outage.
+func SessionsLost(in NetworkInputs) error {
+	if in.Configured == 0 || Established(in.Peers) > 0 {
 		return nil
 	}
+	if !in.EverEstablished && in.Waited < in.Timeout {
+		return nil
+	}
+	return fmt.Errorf("none of %d BGP sessions is established: this node keeps its kernel routes but learns no change", in.Configured)
+}
+
+// Established counts the sessions that are up.
+func Established(peers []bgp.PeerStatus) int {
+	n := 0
 	for _, p := range peers {
 		if p.State == bgp.StateEstablished {
-			return nil
+			n++
 		}
 	}
-	return fmt.Errorf("none of %d BGP sessions is established: this node keeps its kernel routes but learns no change", configured)
+	return n
 }

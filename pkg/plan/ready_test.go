@@ -39,13 +39,26 @@ func TestNetworkReady(t *testing.T) {
 func TestSessionsLost(t *testing.T) {
 	up := bgp.PeerStatus{State: bgp.StateEstablished}
 	down := bgp.PeerStatus{State: "idle"}
-	if err := SessionsLost(0, nil); err != nil {
-		t.Errorf("no peers configured: %v, want nil", err)
+	tests := []struct {
+		name string
+		in   NetworkInputs
+		lost bool
+	}{
+		{"no peers configured", NetworkInputs{Timeout: time.Minute}, false},
+		{"one session up", NetworkInputs{Configured: 2, Peers: []bgp.PeerStatus{down, up}, EverEstablished: true, Timeout: time.Minute}, false},
+		{"every session down after one was up", NetworkInputs{Configured: 2, Peers: []bgp.PeerStatus{down, down}, EverEstablished: true, Timeout: time.Minute}, true},
+		{"a restarting speaker whose sessions are coming up", NetworkInputs{Configured: 2, Peers: []bgp.PeerStatus{down, down}, Waited: 5 * time.Second, Timeout: time.Minute}, false},
+		{"no session ever came up within the wait", NetworkInputs{Configured: 2, Peers: []bgp.PeerStatus{down, down}, Waited: time.Minute, Timeout: time.Minute}, true},
 	}
-	if err := SessionsLost(2, []bgp.PeerStatus{down, up}); err != nil {
-		t.Errorf("one session up: %v, want nil", err)
-	}
-	if err := SessionsLost(2, []bgp.PeerStatus{down, down}); err == nil || !strings.Contains(err.Error(), "none of 2") {
-		t.Errorf("every session down: %v, want an error naming the count", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := SessionsLost(tt.in)
+			if (err != nil) != tt.lost {
+				t.Fatalf("SessionsLost = %v, want lost: %v", err, tt.lost)
+			}
+			if err != nil && !strings.Contains(err.Error(), "none of 2") {
+				t.Fatalf("SessionsLost = %v, want the count named", err)
+			}
+		})
 	}
 }
