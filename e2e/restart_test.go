@@ -159,10 +159,10 @@ func testNodeDeletedWhileAgentStopped(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if got[node2.PodCIDR] != node2.IP {
+		if got[node2.PodCIDR].Via() != node2.IP {
 			t.Fatalf("%s lost %s via %s during its agent's restart: %v", node1.Name, node2.PodCIDR, node2.IP, got)
 		}
-		return diffRoutes(node1.Netns, got, map[netip.Prefix]netip.Addr{node2.PodCIDR: node2.IP})
+		return diffRoutes(node1.Netns, got.Vias(), map[netip.Prefix]netip.Addr{node2.PodCIDR: node2.IP})
 	})
 	t.Logf("stale route pruned %s after the agent started", took.Round(time.Millisecond))
 

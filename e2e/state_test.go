@@ -55,7 +55,7 @@ func checkRoutes(ctx context.Context, node *lab.Node, want map[netip.Prefix]neti
 	if err != nil {
 		return err
 	}
-	return diffRoutes(node.Netns, got, want)
+	return diffRoutes(node.Netns, got.Vias(), want)
 }
 
 // checkMeshRoutes checks every node in nodes against the full mesh of nodes.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,7 +79,7 @@ func TestDualStackRacks(t *testing.T) {
 		ctx := e2eutil.TestContext(t, 2*time.Minute)
 		e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, "IPv6 kernel routes via the ToR", func() error {
 			for _, node := range l.Nodes {
-				out, err := e2eutil.Run(ctx, "ip", "-6", "-n", node.Netns, "route", "show", "proto", "78")
+				routes, err := e2eutil.KernelRoutes(ctx, node.Netns)
 				if err != nil {
 					return err
 				}
@@ -88,17 +87,17 @@ func TestDualStackRacks(t *testing.T) {
 					if other == node {
 						continue
 					}
-					want := fmt.Sprintf("%s via %s dev", other.PodCIDR6, lab.ToRAddr6(1, node.Rack))
-					if !strings.Contains(out, want) {
-						return fmt.Errorf("%s: no %q in `ip -6 route show proto 78`:\n%s", node.Name, want, out)
+					via := lab.ToRAddr6(1, node.Rack)
+					if r, ok := routes[other.PodCIDR6]; !ok || !r.Is(via) {
+						return fmt.Errorf("%s: no route of proto %s to %s via %s:\n%s", node.Name, e2eutil.RouteProto, other.PodCIDR6, via, routes)
 					}
 				}
 			}
 			return nil
 		})
 		for _, node := range l.Nodes {
-			out, _ := e2eutil.Run(ctx, "ip", "-n", node.Netns, "-6", "route", "show", "proto", "78")
-			t.Logf("%s: ip -6 route show proto 78:\n%s", node.Name, strings.TrimSpace(out))
+			routes, _ := e2eutil.KernelRoutes(ctx, node.Netns)
+			t.Logf("%s: routes of proto %s:\n%s", node.Name, e2eutil.RouteProto, routes)
 		}
 	})
 

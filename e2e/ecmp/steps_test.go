@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -70,8 +69,8 @@ func testMultipath(t *testing.T) {
 		took := e2eutil.Eventually(t, routeWait, 250*time.Millisecond, n.Name+" multipath route", func() error {
 			return checkRoute(ctx, n.Netns, upstream, torAddrs(n)...)
 		})
-		out, _ := e2eutil.Output(ctx, "ip", "-n", n.Netns, "route", "show", "proto", e2eutil.RouteProto, upstream.String())
-		t.Logf("%s: multipath within %s:\n%s", n.Name, took.Round(10*time.Millisecond), strings.TrimSpace(out))
+		routes, _ := e2eutil.KernelRoutes(ctx, n.Netns)
+		t.Logf("%s: %s %v within %s", n.Name, upstream, routes[upstream], took.Round(10*time.Millisecond))
 	}
 }
 

@@ -89,8 +89,8 @@ func checkNoneInstalled(ctx context.Context, nodes []*lab.Node, prefixes ...neti
 			return err
 		}
 		for _, p := range prefixes {
-			if gw, ok := got[p]; ok {
-				return fmt.Errorf("%s installed %s via %s", n.Name, p, gw)
+			if r, ok := got[p]; ok {
+				return fmt.Errorf("%s installed %s %s", n.Name, p, r)
 			}
 		}
 	}
