@@ -67,42 +67,25 @@ func testRestarts(t *testing.T) {
 	}
 
 	e2eutil.LogStep(t, "%s's bgpd restarts while %s pings %s every 50ms", tor.Name, node1.Pod.Netns, node2.Pod.IP)
-	p, err := e2eutil.StartPinger(node1.Pod.Netns, node2.Pod.IP, 50*time.Millisecond, 90*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Second)
-	restarted := time.Now()
-	if err := l.RestartToR(ctx, tor); err != nil {
-		_, _ = p.Stop()
-		t.Fatal(err)
-	}
-	var sessions time.Duration
-	_, err = e2eutil.WaitFor(60*time.Second, 200*time.Millisecond, "every session back after the bgpd restart", func() error {
-		for _, n := range upNodes(t, l) {
-			if err := checkToRSession(ctx, l, n); err != nil {
-				return err
-			}
-			if _, err := checkToRHasRoute(ctx, l, n); err != nil {
-				return err
-			}
+	watch := e2eutil.PingWatch{From: node1.Pod.Netns, To: node2.Pod.IP, After: 2 * time.Second, MaxRun: 90 * time.Second}
+	_, sessions := e2eutil.NoPingLost(t, watch, tor.Name+"'s bgpd restart", func() error {
+		if err := l.RestartToR(ctx, tor); err != nil {
+			return err
 		}
-		sessions = time.Since(restarted)
-		return nil
+		_, err := e2eutil.WaitFor(60*time.Second, 200*time.Millisecond, "every session back after the bgpd restart", func() error {
+			for _, n := range upNodes(t, l) {
+				if err := checkToRSession(ctx, l, n); err != nil {
+					return err
+				}
+				if _, err := checkToRHasRoute(ctx, l, n); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return err
 	})
-	time.Sleep(2 * time.Second)
-	pings, perr := p.Stop()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if perr != nil {
-		t.Fatal(perr)
-	}
-	e2eutil.LogStep(t, "bgpd restart: every session and route back %s after it; pings %s",
-		sessions.Round(100*time.Millisecond), pings)
-	if len(pings.Lost) > 0 {
-		t.Errorf("pings lost while the ToR's bgpd restarted: %s", pings)
-	}
+	e2eutil.LogStep(t, "bgpd restart: every session and route back %s after it", sessions.Round(100*time.Millisecond))
 	if err := e2eutil.Ping(ctx, node1.Pod.Netns, node2.Pod.IP, 3); err != nil {
 		t.Errorf("after the bgpd restart: %v", err)
 	}
