@@ -51,10 +51,10 @@ func testAgentRestart(t *testing.T) {
 	watch := e2eutil.PingWatch{From: pod1.Netns, To: pod2.IP, Interval: pingInterval, After: 2 * time.Second}
 	pings, window := e2eutil.NoPingLost(t, watch, node2.Name+"'s agent restart", func() error {
 		e2eutil.LogStep(t, "SIGTERM %s's agent", node2.Name)
-		if err := l.StopAgent(node2); err != nil {
+		if err := l.Agents.Stop(node2); err != nil {
 			return err
 		}
-		if l.AgentRunning(node2) {
+		if l.Agents.Running(node2) {
 			return fmt.Errorf("%s's agent still runs after StopAgent", node2.Name)
 		}
 
@@ -64,7 +64,7 @@ func testAgentRestart(t *testing.T) {
 		})
 
 		e2eutil.LogStep(t, "start %s's agent again", node2.Name)
-		if err := l.StartAgent(node2); err != nil {
+		if err := l.Agents.Start(node2); err != nil {
 			return err
 		}
 		e2eutil.LogStep(t, "sessions with %s are established again and every route is in place", node2.Name)
@@ -111,12 +111,12 @@ func testNodeDeletedWhileAgentStopped(t *testing.T) {
 	})
 
 	e2eutil.LogStep(t, "SIGTERM %s's agent", node1.Name)
-	if err := l.StopAgent(node1); err != nil {
+	if err := l.Agents.Stop(node1); err != nil {
 		t.Fatal(err)
 	}
 
 	e2eutil.LogStep(t, "delete %s's Node object", node3.Name)
-	if err := l.DeleteNodeObject(ctx, node3.Name); err != nil {
+	if err := l.CP.DeleteNode(ctx, node3.Name); err != nil {
 		t.Fatal(err)
 	}
 
@@ -131,7 +131,7 @@ func testNodeDeletedWhileAgentStopped(t *testing.T) {
 	}
 
 	e2eutil.LogStep(t, "start %s's agent again", node1.Name)
-	if err := l.StartAgent(node1); err != nil {
+	if err := l.Agents.Start(node1); err != nil {
 		t.Fatal(err)
 	}
 
@@ -163,10 +163,10 @@ func testNodeDeletedWhileAgentStopped(t *testing.T) {
 
 // restartIfStopped starts node's agent again if a failed step left it stopped.
 func restartIfStopped(t *testing.T, l *lab.Lab, node *lab.Node) {
-	if l.AgentRunning(node) {
+	if l.Agents.Running(node) {
 		return
 	}
-	if err := l.StartAgent(node); err != nil {
+	if err := l.Agents.Start(node); err != nil {
 		t.Errorf("restarting %s's agent: %v", node.Name, err)
 	}
 }

@@ -33,7 +33,7 @@ func TestDualStackRacks(t *testing.T) {
 		took := e2eutil.Eventually(t, 60*time.Second, 500*time.Millisecond, "both sessions established", func() error {
 			return checkSessions(ctx, l)
 		})
-		nbs, err := l.ToRNeighbors(ctx, tor)
+		nbs, err := tor.Neighbors(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,12 +57,12 @@ func TestDualStackRacks(t *testing.T) {
 			}
 			return nil
 		})
-		table, _ := l.ToRBGPTable6(ctx, tor)
+		table, _ := tor.BGPTable6(ctx)
 		for _, n := range l.Nodes {
 			t.Logf("ToR: %s paths %+v", n.PodCIDR6, table[n.PodCIDR6])
 		}
 		// The IPv4 table keeps only IPv4: no IPv6 session carries IPv4.
-		table4, err := l.ToRBGPTable(ctx, tor)
+		table4, err := tor.BGPTable(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,8 +116,8 @@ func TestDualStackRacks(t *testing.T) {
 	suite.Step(t, "05 agent restart: the ToR keeps the node's IPv6 route and both sessions are back in seconds", func(t *testing.T) {
 		ctx := e2eutil.TestContext(t, 3*time.Minute)
 		t.Cleanup(func() {
-			if !l.AgentRunning(n1) {
-				if err := l.StartAgent(n1); err != nil {
+			if !l.Agents.Running(n1) {
+				if err := l.Agents.Start(n1); err != nil {
 					t.Errorf("cleanup: %v", err)
 				}
 			}
@@ -143,11 +143,11 @@ func TestDualStackRacks(t *testing.T) {
 		watch := e2eutil.PingWatch{From: n2.Pod.Netns, To: n1.Pod.IP6, MaxRun: 90 * time.Second}
 		_, took := e2eutil.NoPingLost(t, watch, n1.Name+"'s agent restart (IPv6 pings)", func() error {
 			e2eutil.LogStep(t, "%s's agent: SIGTERM, 2s, start", n1.Name)
-			if err := l.StopAgent(n1); err != nil {
+			if err := l.Agents.Stop(n1); err != nil {
 				return err
 			}
 			time.Sleep(2 * time.Second) // the agent stays down this long: part of what is tested
-			if err := l.StartAgent(n1); err != nil {
+			if err := l.Agents.Start(n1); err != nil {
 				return err
 			}
 			var err error
@@ -194,7 +194,7 @@ func checkSessions(ctx context.Context, l *lab.Lab) error {
 // torPath6 is the ToR's best path for node's IPv6 pod CIDR, which must come
 // from node's IPv6 address.
 func torPath6(ctx context.Context, l *lab.Lab, node *lab.Node) (lab.ToRPath, error) {
-	table, err := l.ToRBGPTable6(ctx, l.ToRs[0])
+	table, err := l.ToRs[0].BGPTable6(ctx)
 	if err != nil {
 		return lab.ToRPath{}, err
 	}

@@ -28,13 +28,13 @@ func testHijack(t *testing.T) {
 	hijacks := []netip.Prefix{moreSpecific, lab.ClusterCIDR}
 	for _, p := range hijacks {
 		e2eutil.LogStep(t, "%s announces %s", tor.Name, p)
-		if err := l.ToRAnnounce(ctx, tor, p); err != nil {
+		if err := tor.Announce(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
 			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := l.ToRWithdraw(cctx, tor, p); err != nil {
+			if err := tor.Withdraw(cctx, p); err != nil {
 				t.Errorf("cleanup: %v", err)
 			}
 		})

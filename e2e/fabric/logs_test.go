@@ -13,7 +13,7 @@ import (
 // logOffset is the size of node's agent log now: later checks read only
 // what the agent wrote after it.
 func logOffset(l *lab.Lab, node *lab.Node) int64 {
-	fi, err := os.Stat(l.AgentLog(node))
+	fi, err := os.Stat(l.Agents.Log(node))
 	if err != nil {
 		return 0
 	}
@@ -42,7 +42,7 @@ func logLinesSince(path string, offset int64, parts ...string) ([]string, error)
 // agentLogged fails unless node's agent wrote a line with every one of
 // parts after offset, and returns the first.
 func agentLogged(l *lab.Lab, node *lab.Node, offset int64, parts ...string) (string, error) {
-	lines, err := logLinesSince(l.AgentLog(node), offset, parts...)
+	lines, err := logLinesSince(l.Agents.Log(node), offset, parts...)
 	if err != nil {
 		return "", err
 	}

@@ -4,10 +4,8 @@ package fabric
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +29,7 @@ func testMaxPrefix(t *testing.T) {
 		cctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		for _, p := range extra {
-			if err := l.ToRWithdraw(cctx, tor, p); err != nil {
+			if err := tor.Withdraw(cctx, p); err != nil {
 				t.Errorf("cleanup: %v", err)
 			}
 		}
@@ -42,7 +40,7 @@ func testMaxPrefix(t *testing.T) {
 		}
 	})
 
-	table, err := l.ToRBGPTable(ctx, tor)
+	table, err := tor.BGPTable(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,19 +60,20 @@ func testMaxPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	e2eutil.Consistently(t, 3*time.Second, 500*time.Millisecond, "session under the limit", func() error { return checkToRSession(ctx, l, n) })
-	timers, err := neighborTimers(ctx, l, n, torAddr(n))
-	if err != nil {
-		t.Fatal(err)
+	nb, ok, err := e2eutil.BGPNeighbor(ctx, l, n, torAddr(n))
+	if err != nil || !ok {
+		t.Fatalf("%s's GoBGP has no neighbor %s (%v)", n.Name, torAddr(n), err)
 	}
+	timers := nb.Timers
 	e2eutil.LogStep(t, "%s's GoBGP has for %s: %+v", n.Name, torAddr(n), timers)
-	if want := (gobgpTimers{HoldTime: 30, KeepaliveInterval: 10, ConnectRetry: 3}); timers != want {
+	if want := (lab.NeighborTimers{HoldTime: 30 * time.Second, Keepalive: 10 * time.Second, ConnectRetry: 3 * time.Second}); timers != want {
 		t.Errorf("%s's GoBGP timers for %s are %+v, want %+v from the annotation", n.Name, torAddr(n), timers, want)
 	}
 
 	offset := logOffset(l, n)
 	e2eutil.LogStep(t, "%s announces %v: %d prefixes for a limit of %d", tor.Name, extra, sent+len(extra), limit)
 	for _, p := range extra {
-		if err := l.ToRAnnounce(ctx, tor, p); err != nil {
+		if err := tor.Announce(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -90,11 +89,11 @@ func testMaxPrefix(t *testing.T) {
 	} else {
 		e2eutil.LogStep(t, "and: %s", down)
 	}
-	nb, _, err := torSession(ctx, l, n)
+	tnb, _, err := torSession(ctx, l, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e2eutil.LogStep(t, "the ToR: %s is %s, last reset %q, last NOTIFICATION %q", n.Name, nb.State, nb.LastReset, nb.LastNotification)
+	e2eutil.LogStep(t, "the ToR: %s is %s, last reset %q, last NOTIFICATION %q", n.Name, tnb.State, tnb.LastReset, tnb.LastNotification)
 
 	// GoBGP leaves a neighbor that hit its limit administratively down
 	// (PFX_CT); the agent brings it back when the limit changes.
@@ -106,30 +105,4 @@ func testMaxPrefix(t *testing.T) {
 		return checkToRSession(ctx, l, n)
 	})
 	e2eutil.LogStep(t, "session back %s after the limit was lifted", took.Round(100*time.Millisecond))
-}
-
-// gobgpTimers is a neighbor's configured timers as `gobgp -j neighbor <ip>`
-// shows them, in seconds.
-type gobgpTimers struct {
-	ConnectRetry      uint64 `json:"connect_retry"`
-	HoldTime          uint64 `json:"hold_time"`
-	KeepaliveInterval uint64 `json:"keepalive_interval"`
-}
-
-// neighborTimers reads node's configured timers for its neighbor addr
-// through the node's own GoBGP API.
-func neighborTimers(ctx context.Context, l *lab.Lab, node *lab.Node, addr netip.Addr) (gobgpTimers, error) {
-	out, err := e2eutil.InNs(ctx, node.Netns, l.Tools.Gobgp, "-j", "neighbor", addr.String())
-	if err != nil {
-		return gobgpTimers{}, fmt.Errorf("%s: gobgp -j neighbor %s: %w", node.Name, addr, err)
-	}
-	var nb struct {
-		Timers struct {
-			Config gobgpTimers `json:"config"`
-		} `json:"timers"`
-	}
-	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &nb); err != nil {
-		return gobgpTimers{}, fmt.Errorf("%s: reading gobgp -j neighbor %s: %w: %s", node.Name, addr, err, out)
-	}
-	return nb.Timers.Config, nil
 }

@@ -29,20 +29,20 @@ func testRestarts(t *testing.T) {
 	e2eutil.LogStep(t, "watching %s on %s every 200ms", node1.PodCIDR, tor.Name)
 	w := watchToRRoute(ctx, l, node1)
 	t.Cleanup(func() {
-		if !l.AgentRunning(node1) {
-			if err := l.StartAgent(node1); err != nil {
+		if !l.Agents.Running(node1) {
+			if err := l.Agents.Start(node1); err != nil {
 				t.Errorf("cleanup: %v", err)
 			}
 		}
 	})
 	e2eutil.LogStep(t, "%s's agent: SIGTERM", node1.Name)
 	stopped := time.Now()
-	if err := l.StopAgent(node1); err != nil {
+	if err := l.Agents.Stop(node1); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second)
 	e2eutil.LogStep(t, "%s's agent: started again after %s", node1.Name, time.Since(stopped).Round(100*time.Millisecond))
-	if err := l.StartAgent(node1); err != nil {
+	if err := l.Agents.Start(node1); err != nil {
 		t.Fatal(err)
 	}
 	back := e2eutil.Eventually(t, 60*time.Second, 200*time.Millisecond, node1.Name+" session back", func() error {
@@ -69,7 +69,7 @@ func testRestarts(t *testing.T) {
 	e2eutil.LogStep(t, "%s's bgpd restarts while %s pings %s every 50ms", tor.Name, node1.Pod.Netns, node2.Pod.IP)
 	watch := e2eutil.PingWatch{From: node1.Pod.Netns, To: node2.Pod.IP, After: 2 * time.Second, MaxRun: 90 * time.Second}
 	_, sessions := e2eutil.NoPingLost(t, watch, tor.Name+"'s bgpd restart", func() error {
-		if err := l.RestartToR(ctx, tor); err != nil {
+		if err := tor.Restart(ctx); err != nil {
 			return err
 		}
 		_, err := e2eutil.WaitFor(60*time.Second, 200*time.Millisecond, "every session back after the bgpd restart", func() error {
@@ -108,7 +108,7 @@ func watchToRRoute(ctx context.Context, l *lab.Lab, n *lab.Node) *routeWatch {
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			table, err := l.ToRBGPTable(ctx, l.ToRs[0])
+			table, err := l.ToRs[0].BGPTable(ctx)
 			if ctx.Err() != nil {
 				return
 			}
