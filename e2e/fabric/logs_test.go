@@ -12,8 +12,11 @@ import (
 
 // logOffset is the size of node's agent log now: later checks read only
 // what the agent wrote after it.
-func logOffset(l *lab.Lab, node *lab.Node) int64 {
-	fi, err := os.Stat(l.Agents.Log(node))
+func logOffset(l *lab.Lab, node *lab.Node) int64 { return fileSize(l.Agents.Log(node)) }
+
+// fileSize is the size of the file at path, 0 when it is missing.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return 0
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,30 +71,36 @@ func testMaxPrefix(t *testing.T) {
 		t.Errorf("%s's GoBGP timers for %s are %+v, want %+v from the annotation", n.Name, torAddr(n), timers, want)
 	}
 
-	offset := logOffset(l, n)
+	offset, torOffset := logOffset(l, n), fileSize(tor.Log())
 	e2eutil.LogStep(t, "%s announces %v: %d prefixes for a limit of %d", tor.Name, extra, sent+len(extra), limit)
 	for _, p := range extra {
 		if err := tor.Announce(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var line string
-	took := e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" reports the prefix limit", func() error {
+	e2eutil.LogStep(t, "%s sees %s end the session with the prefix limit's Cease (show bgp neighbors %s json)", tor.Name, n.Name, n.IP)
+	var view string
+	took := e2eutil.Eventually(t, 30*time.Second, 100*time.Millisecond, tor.Name+"'s view of the teardown", func() error {
 		var err error
-		line, err = agentLogged(l, n, offset, "prefix limit reached")
+		view, err = checkMaxPrefixTeardown(ctx, tor, n, torOffset)
 		return err
 	})
-	e2eutil.LogStep(t, "after %s the agent logged: %s", took.Round(100*time.Millisecond), line)
-	if down, err := agentLogged(l, n, offset, "Peer Down", torAddr(n).String()); err != nil {
-		t.Error(err)
-	} else {
-		e2eutil.LogStep(t, "and: %s", down)
+	e2eutil.LogStep(t, "after %s the ToR: %s", took.Round(100*time.Millisecond), view)
+	e2eutil.Consistently(t, 3*time.Second, 500*time.Millisecond, "no session between "+tor.Name+" and "+n.Name+" while the limit holds", func() error {
+		nb, ok, err := tor.Neighbor(ctx, n.IP)
+		if err == nil && ok && nb.Established() {
+			err = fmt.Errorf("%s: %s is Established again with the limit still in place", tor.Name, n.Name)
+		}
+		return err
+	})
+	for _, parts := range [][]string{{"prefix limit reached"}, {"Peer Down", torAddr(n).String()}} {
+		line, err := agentLogged(l, n, offset, parts...)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		e2eutil.LogStep(t, "the agent logged: %s", line)
 	}
-	tnb, _, err := torSession(ctx, l, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e2eutil.LogStep(t, "the ToR: %s is %s, last reset %q, last NOTIFICATION %q", n.Name, tnb.State, tnb.LastReset, tnb.LastNotification)
 
 	// GoBGP leaves a neighbor that hit its limit administratively down
 	// (PFX_CT); the agent brings it back when the limit changes.
@@ -105,4 +112,37 @@ func testMaxPrefix(t *testing.T) {
 		return checkToRSession(ctx, l, n)
 	})
 	e2eutil.LogStep(t, "session back %s after the limit was lifted", took.Round(100*time.Millisecond))
+}
+
+// maxPrefixCease is how FRR names the NOTIFICATION a peer sends when its
+// prefix limit is exceeded (Cease, subcode 1).
+const maxPrefixCease = "Maximum Number of Prefixes Reached"
+
+// checkMaxPrefixTeardown is the ToR's own view of node ending their session
+// over its prefix limit: the neighbor is no longer Established and its last
+// NOTIFICATION is that Cease. FRR forgets a neighbor that came through a
+// listen range once its session ends; then the NOTIFICATION it received is
+// only in its bgpd log (written after offset). It returns what it saw.
+func checkMaxPrefixTeardown(ctx context.Context, tor *lab.ToR, node *lab.Node, offset int64) (string, error) {
+	nb, ok, err := tor.Neighbor(ctx, node.IP)
+	switch {
+	case err != nil:
+		return "", err
+	case ok && nb.Established():
+		return "", fmt.Errorf("%s: neighbor %s (%s) is still Established", tor.Name, node.IP, node.Name)
+	case ok:
+		if !strings.Contains(nb.LastNotification, maxPrefixCease) {
+			return "", fmt.Errorf("%s: neighbor %s (%s) is %s, last reset %q, last NOTIFICATION %q, want %q",
+				tor.Name, node.IP, node.Name, nb.State, nb.LastReset, nb.LastNotification, maxPrefixCease)
+		}
+		return fmt.Sprintf("%s is %s, last reset %q, last NOTIFICATION %q", node.Name, nb.State, nb.LastReset, nb.LastNotification), nil
+	}
+	lines, err := logLinesSince(tor.Log(), offset, "NOTIFICATION", "from neighbor "+node.IP.String(), maxPrefixCease)
+	if err != nil {
+		return "", err
+	}
+	if len(lines) == 0 {
+		return "", fmt.Errorf("%s has no neighbor %s (%s) and its bgpd log has no NOTIFICATION %q from it", tor.Name, node.IP, node.Name, maxPrefixCease)
+	}
+	return fmt.Sprintf("no neighbor %s (a listen-range neighbor is forgotten when its session ends); bgpd logged: %s", node.IP, strings.TrimSpace(lines[0])), nil
 }

@@ -62,6 +62,11 @@ func testRestarts(t *testing.T) {
 	if misses > 0 {
 		t.Errorf("the ToR lost %s during the agent restart in %d of %d polls: %v", node1.PodCIDR, misses, polls, firstErr)
 	}
+	// Kept, and kept as stale: the ToR held the route as graceful-restart
+	// helper while the session was down, not because it never went down.
+	if stale == 0 {
+		t.Errorf("the ToR never had %s as stale in %d polls during the agent restart: the session did not go down, or the route was not kept by graceful restart", node1.PodCIDR, polls)
+	}
 	if back > 15*time.Second {
 		t.Errorf("session back after %s, want within 15s", back)
 	}

@@ -118,3 +118,26 @@ func (tor *ToR) Neighbors(ctx context.Context) ([]ToRNeighbor, error) {
 	}
 	return nbs, nil
 }
+
+// Neighbor reads one neighbor of the ToR with `show bgp neighbors <addr>
+// json`; false when the ToR has none at addr (a node that came through a
+// listen range is forgotten when its session ends).
+func (tor *ToR) Neighbor(ctx context.Context, addr netip.Addr) (ToRNeighbor, bool, error) {
+	out, err := tor.Vtysh(ctx, "show bgp neighbors "+addr.String()+" json")
+	if strings.Contains(out, "bgpNoSuchNeighbor") || (err != nil && strings.Contains(out, "No such neighbor")) {
+		return ToRNeighbor{}, false, nil
+	}
+	if err != nil {
+		return ToRNeighbor{}, false, err
+	}
+	nbs, err := parseToRNeighbors([]byte(out))
+	if err != nil {
+		return ToRNeighbor{}, false, fmt.Errorf("ToR %s: %w", tor.Name, err)
+	}
+	for _, nb := range nbs {
+		if nb.Address == addr {
+			return nb, true, nil
+		}
+	}
+	return ToRNeighbor{}, false, nil
+}
