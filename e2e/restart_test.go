@@ -31,7 +31,7 @@ const (
 
 // testAgentRestart: node2's agent is stopped (SIGTERM) and started again
 // while the pod on node1 pings the pod on node2 every 50 ms. The routes stay
-// in every kernel while the agent is down, and (almost) no ping is lost.
+// in every kernel while the agent is down, and no ping is lost.
 func testAgentRestart(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 4*time.Minute)
@@ -55,7 +55,7 @@ func testAgentRestart(t *testing.T) {
 			return err
 		}
 		if l.Agents.Running(node2) {
-			return fmt.Errorf("%s's agent still runs after StopAgent", node2.Name)
+			return fmt.Errorf("%s's agent still runs after Agents.Stop", node2.Name)
 		}
 
 		e2eutil.LogStep(t, "while it is down (%s): every node keeps all its routes, %s's included", agentDownWindow, node2.Name)

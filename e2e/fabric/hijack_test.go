@@ -39,7 +39,7 @@ func testHijack(t *testing.T) {
 			}
 		})
 	}
-	// ToRAnnounce blackholes the prefixes in the ToR's own kernel; the ToR's
+	// ToR.Announce blackholes the prefixes in the ToR's own kernel; the ToR's
 	// forwarding is not under test here, only what the nodes do with the
 	// announcement, so the ToR keeps forwarding node2's pods to node2.
 	e2eutil.LogStep(t, "%s: the announcement stays, its blackhole for %s goes", tor.Name, moreSpecific)

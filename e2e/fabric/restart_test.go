@@ -16,7 +16,7 @@ import (
 // testRestarts: (a) node1's agent is stopped with SIGTERM and started again:
 // the ToR keeps node1's pod CIDR the whole time (graceful restart helper)
 // and the session is back within seconds. (b) The ToR's bgpd is killed and
-// started again (lab.RestartToR), graceful restart on both sides: the
+// started again (ToR.Restart), graceful restart on both sides: the
 // sessions come back, and pod traffic across racks never stops (the ToR's
 // zebra keeps bgpd's routes, the nodes keep the ToR's); the pings lost are
 // printed and must be none.
