@@ -117,7 +117,7 @@ func testToRRestart(t *testing.T) {
 	if err := tor1.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The blackhole ToRAnnounce left in the ToR's kernel goes too.
+	// The blackhole ToR.Announce left in the ToR's kernel goes too.
 	if err := tor1.Withdraw(ctx, upstream); err != nil {
 		t.Fatal(err)
 	}
