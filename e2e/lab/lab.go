@@ -124,6 +124,9 @@ type Lab struct {
 
 // newLab is a lab with opts whose parts are not running yet.
 func newLab(opts Options, root string, tools Tools) *Lab {
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
 	l := &Lab{
 		Opts:     opts,
 		Tools:    tools,
