@@ -35,9 +35,16 @@ func testMaxPrefix(t *testing.T) {
 			}
 		}
 		// The step lifts the limit itself; this is for a step that failed
-		// before it did.
+		// before it did. The next step needs the session back.
 		if err := e2eutil.Annotate(cctx, l, n, key, nil); err != nil {
 			t.Errorf("cleanup: %v", err)
+		}
+		if t.Failed() {
+			if _, err := e2eutil.WaitFor(30*time.Second, 500*time.Millisecond, n.Name+"'s ToR session back", func() error {
+				return checkToRSession(cctx, l, n)
+			}); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
 		}
 	})
 
@@ -78,7 +85,7 @@ func testMaxPrefix(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e2eutil.LogStep(t, "%s sees %s end the session with the prefix limit's Cease (show bgp neighbors %s json)", tor.Name, n.Name, n.IP)
+	e2eutil.LogStep(t, "%s sees %s end the session with a Cease and keeps none of its paths (show bgp neighbors %s json)", tor.Name, n.Name, n.IP)
 	var view string
 	took := e2eutil.Eventually(t, 30*time.Second, 100*time.Millisecond, tor.Name+"'s view of the teardown", func() error {
 		var err error
@@ -114,35 +121,49 @@ func testMaxPrefix(t *testing.T) {
 	e2eutil.LogStep(t, "session back %s after the limit was lifted", took.Round(100*time.Millisecond))
 }
 
-// maxPrefixCease is how FRR names the NOTIFICATION a peer sends when its
-// prefix limit is exceeded (Cease, subcode 1).
-const maxPrefixCease = "Maximum Number of Prefixes Reached"
-
 // checkMaxPrefixTeardown is the ToR's own view of node ending their session
-// over its prefix limit: the neighbor is no longer Established and its last
-// NOTIFICATION is that Cease. FRR forgets a neighbor that came through a
-// listen range once its session ends; then the NOTIFICATION it received is
-// only in its bgpd log (written after offset). It returns what it saw.
+// over its prefix limit: the node sent a Cease NOTIFICATION, the ToR has no
+// session with it any more, and it kept none of its paths. GoBGP 3.37 sends
+// the Cease as a Hard Reset (RFC 8538: graceful restart is negotiated) with
+// no inner subcode, so the ToR sees "Cease/Hard Reset", not the prefix
+// limit, and must not keep the node's routes as stale. FRR forgets a
+// neighbor that came through a listen range once its session ends; then the
+// NOTIFICATION it received is only in its bgpd log (written after offset).
+// It returns what it saw.
 func checkMaxPrefixTeardown(ctx context.Context, tor *lab.ToR, node *lab.Node, offset int64) (string, error) {
 	nb, ok, err := tor.Neighbor(ctx, node.IP)
-	switch {
-	case err != nil:
-		return "", err
-	case ok && nb.Established():
-		return "", fmt.Errorf("%s: neighbor %s (%s) is still Established", tor.Name, node.IP, node.Name)
-	case ok:
-		if !strings.Contains(nb.LastNotification, maxPrefixCease) {
-			return "", fmt.Errorf("%s: neighbor %s (%s) is %s, last reset %q, last NOTIFICATION %q, want %q",
-				tor.Name, node.IP, node.Name, nb.State, nb.LastReset, nb.LastNotification, maxPrefixCease)
-		}
-		return fmt.Sprintf("%s is %s, last reset %q, last NOTIFICATION %q", node.Name, nb.State, nb.LastReset, nb.LastNotification), nil
-	}
-	lines, err := logLinesSince(tor.Log(), offset, "NOTIFICATION", "from neighbor "+node.IP.String(), maxPrefixCease)
 	if err != nil {
 		return "", err
 	}
-	if len(lines) == 0 {
-		return "", fmt.Errorf("%s has no neighbor %s (%s) and its bgpd log has no NOTIFICATION %q from it", tor.Name, node.IP, node.Name, maxPrefixCease)
+	var seen string
+	switch {
+	case ok && nb.Established():
+		return "", fmt.Errorf("%s: neighbor %s (%s) is still Established", tor.Name, node.IP, node.Name)
+	case ok && !strings.Contains(nb.LastNotification, "Cease"):
+		return "", fmt.Errorf("%s: neighbor %s (%s) is %s, last reset %q, last NOTIFICATION %q, want a Cease",
+			tor.Name, node.IP, node.Name, nb.State, nb.LastReset, nb.LastNotification)
+	case ok:
+		seen = fmt.Sprintf("neighbor %s is %s, last reset %q, last NOTIFICATION %q", node.IP, nb.State, nb.LastReset, nb.LastNotification)
+	default:
+		lines, err := logLinesSince(tor.Log(), offset, "NOTIFICATION", "received from neighbor "+node.IP.String()+" ", "Cease")
+		if err != nil {
+			return "", err
+		}
+		if len(lines) == 0 {
+			return "", fmt.Errorf("%s has no neighbor %s (%s), but its bgpd log has no Cease NOTIFICATION received from it", tor.Name, node.IP, node.Name)
+		}
+		seen = fmt.Sprintf("no neighbor %s (a listen-range neighbor is forgotten when its session ends); bgpd logged: %s", node.IP, strings.TrimSpace(lines[0]))
 	}
-	return fmt.Sprintf("no neighbor %s (a listen-range neighbor is forgotten when its session ends); bgpd logged: %s", node.IP, strings.TrimSpace(lines[0])), nil
+	table, err := tor.BGPTable(ctx)
+	if err != nil {
+		return "", err
+	}
+	for prefix, paths := range table {
+		for _, p := range paths {
+			if p.From == node.IP {
+				return "", fmt.Errorf("%s still has %s from %s (%s) after the session ended (stale %v)", tor.Name, prefix, node.IP, node.Name, p.Stale)
+			}
+		}
+	}
+	return seen + "; no path from it in its table", nil
 }
