@@ -42,7 +42,7 @@ func testCleanup(t *testing.T) {
 	e2eutil.MustRun(ctx, t, "ip", "netns", "exec", node1.Netns, "iptables", "-w", "5", "-N", foreignChain)
 
 	e2eutil.LogStep(t, "SIGTERM %s's agent", node1.Name)
-	if err := l.StopAgent(node1); err != nil {
+	if err := l.Agents.Stop(node1); err != nil {
 		t.Fatal(err)
 	}
 

@@ -83,7 +83,7 @@ func testFourthNode(t *testing.T) {
 	})
 
 	e2eutil.LogStep(t, "delete lab-node4's Node object (kubectl delete node)")
-	if err := l.DeleteNodeObject(ctx, node4.Name); err != nil {
+	if err := l.CP.DeleteNode(ctx, node4.Name); err != nil {
 		t.Fatal(err)
 	}
 

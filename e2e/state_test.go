@@ -55,7 +55,7 @@ func checkRoutes(ctx context.Context, node *lab.Node, want map[netip.Prefix]neti
 	if err != nil {
 		return err
 	}
-	return diffRoutes(node.Netns, got, want)
+	return diffRoutes(node.Netns, got.Vias(), want)
 }
 
 // checkMeshRoutes checks every node in nodes against the full mesh of nodes.
@@ -67,22 +67,9 @@ func checkMeshRoutes(ctx context.Context, nodes []*lab.Node) error {
 	return errors.Join(errs...)
 }
 
-// neighborsOf reads node's BGP neighbors through its own gobgp API. Status
-// reads every node of a lab; a shallow copy holding only node asks just that
-// one, so a stopped agent elsewhere costs nothing.
-func neighborsOf(ctx context.Context, l *lab.Lab, node *lab.Node) ([]lab.Neighbor, error) {
-	one := *l
-	one.Nodes = []*lab.Node{node}
-	statuses, err := one.Status(ctx)
-	if len(statuses) != 1 {
-		return nil, fmt.Errorf("%s: reading BGP neighbors: %v", node.Name, err)
-	}
-	return statuses[0].Neighbors, statuses[0].BGPErr
-}
-
 // checkPeers checks that node has exactly the given peers, all established.
 func checkPeers(ctx context.Context, l *lab.Lab, node *lab.Node, peers []*lab.Node) error {
-	nbs, err := neighborsOf(ctx, l, node)
+	nbs, err := e2eutil.BGPNeighbors(ctx, l, node)
 	if err != nil {
 		return err
 	}

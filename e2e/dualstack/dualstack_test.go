@@ -5,7 +5,6 @@ package dualstack
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +57,7 @@ func TestDualStack(t *testing.T) {
 		ctx := e2eutil.TestContext(t, 2*time.Minute)
 		e2eutil.Eventually(t, 60*time.Second, time.Second, "IPv6 kernel routes", func() error {
 			for _, node := range l.Nodes {
-				out, err := e2eutil.Run(ctx, "ip", "-6", "-n", node.Netns, "route", "show", "proto", "78")
+				routes, err := e2eutil.KernelRoutes(ctx, node.Netns)
 				if err != nil {
 					return err
 				}
@@ -66,17 +65,16 @@ func TestDualStack(t *testing.T) {
 					if other == node {
 						continue
 					}
-					want := fmt.Sprintf("%s via %s dev", other.PodCIDR6, other.IP6)
-					if !strings.Contains(out, want) {
-						return fmt.Errorf("%s: no %q in `ip -6 route show proto 78`:\n%s", node.Name, want, out)
+					if r, ok := routes[other.PodCIDR6]; !ok || !r.Is(other.IP6) {
+						return fmt.Errorf("%s: no route of proto %s to %s via %s:\n%s", node.Name, e2eutil.RouteProto, other.PodCIDR6, other.IP6, routes)
 					}
 				}
 			}
 			return nil
 		})
 		for _, node := range l.Nodes {
-			out, _ := e2eutil.Run(ctx, "ip", "-6", "-n", node.Netns, "route", "show", "proto", "78")
-			t.Logf("%s: ip -6 route show proto 78:\n%s", node.Name, strings.TrimSpace(out))
+			routes, _ := e2eutil.KernelRoutes(ctx, node.Netns)
+			t.Logf("%s: routes of proto %s:\n%s", node.Name, e2eutil.RouteProto, routes)
 		}
 	})
 
@@ -97,13 +95,13 @@ func TestDualStack(t *testing.T) {
 		t.Logf("5/5 IPv4 pings %s -> %s answered", n1.Pod.IP, n2.Pod.IP)
 		e2eutil.CheckPodTCPAddrs(ctx, t, n1.Pod, n2.Pod, n1.Pod.IP, n2.Pod.IP, "8080")
 		for _, node := range l.Nodes {
-			out, err := e2eutil.Run(ctx, "ip", "-4", "-n", node.Netns, "route", "show", "proto", "78")
+			routes, err := e2eutil.KernelRoutes(ctx, node.Netns)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, other := range l.Nodes {
-				if want := fmt.Sprintf("%s via %s dev", other.PodCIDR, other.IP); other != node && !strings.Contains(out, want) {
-					t.Errorf("%s: no %q in `ip -4 route show proto 78`:\n%s", node.Name, want, out)
+				if r, ok := routes[other.PodCIDR]; other != node && (!ok || !r.Is(other.IP)) {
+					t.Errorf("%s: no route of proto %s to %s via %s:\n%s", node.Name, e2eutil.RouteProto, other.PodCIDR, other.IP, routes)
 				}
 			}
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,7 +33,7 @@ func TestDualStackRacks(t *testing.T) {
 		took := e2eutil.Eventually(t, 60*time.Second, 500*time.Millisecond, "both sessions established", func() error {
 			return checkSessions(ctx, l)
 		})
-		nbs, err := l.ToRNeighbors(ctx, tor)
+		nbs, err := tor.Neighbors(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,12 +57,12 @@ func TestDualStackRacks(t *testing.T) {
 			}
 			return nil
 		})
-		table, _ := l.ToRBGPTable6(ctx, tor)
+		table, _ := tor.BGPTable6(ctx)
 		for _, n := range l.Nodes {
 			t.Logf("ToR: %s paths %+v", n.PodCIDR6, table[n.PodCIDR6])
 		}
 		// The IPv4 table keeps only IPv4: no IPv6 session carries IPv4.
-		table4, err := l.ToRBGPTable(ctx, tor)
+		table4, err := tor.BGPTable(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +79,7 @@ func TestDualStackRacks(t *testing.T) {
 		ctx := e2eutil.TestContext(t, 2*time.Minute)
 		e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, "IPv6 kernel routes via the ToR", func() error {
 			for _, node := range l.Nodes {
-				out, err := e2eutil.Run(ctx, "ip", "-6", "-n", node.Netns, "route", "show", "proto", "78")
+				routes, err := e2eutil.KernelRoutes(ctx, node.Netns)
 				if err != nil {
 					return err
 				}
@@ -88,17 +87,17 @@ func TestDualStackRacks(t *testing.T) {
 					if other == node {
 						continue
 					}
-					want := fmt.Sprintf("%s via %s dev", other.PodCIDR6, lab.ToRAddr6(1, node.Rack))
-					if !strings.Contains(out, want) {
-						return fmt.Errorf("%s: no %q in `ip -6 route show proto 78`:\n%s", node.Name, want, out)
+					via := lab.ToRAddr6(1, node.Rack)
+					if r, ok := routes[other.PodCIDR6]; !ok || !r.Is(via) {
+						return fmt.Errorf("%s: no route of proto %s to %s via %s:\n%s", node.Name, e2eutil.RouteProto, other.PodCIDR6, via, routes)
 					}
 				}
 			}
 			return nil
 		})
 		for _, node := range l.Nodes {
-			out, _ := e2eutil.Run(ctx, "ip", "-n", node.Netns, "-6", "route", "show", "proto", "78")
-			t.Logf("%s: ip -6 route show proto 78:\n%s", node.Name, strings.TrimSpace(out))
+			routes, _ := e2eutil.KernelRoutes(ctx, node.Netns)
+			t.Logf("%s: routes of proto %s:\n%s", node.Name, e2eutil.RouteProto, routes)
 		}
 	})
 
@@ -117,8 +116,8 @@ func TestDualStackRacks(t *testing.T) {
 	suite.Step(t, "05 agent restart: the ToR keeps the node's IPv6 route and both sessions are back in seconds", func(t *testing.T) {
 		ctx := e2eutil.TestContext(t, 3*time.Minute)
 		t.Cleanup(func() {
-			if !l.AgentRunning(n1) {
-				if err := l.StartAgent(n1); err != nil {
+			if !l.Agents.Running(n1) {
+				if err := l.Agents.Start(n1); err != nil {
 					t.Errorf("cleanup: %v", err)
 				}
 			}
@@ -139,42 +138,30 @@ func TestDualStackRacks(t *testing.T) {
 				}
 			}
 		}()
-		p, err := e2eutil.StartPinger(n2.Pod.Netns, n1.Pod.IP6, 50*time.Millisecond, 90*time.Second)
-		if err != nil {
-			stopWatch()
-			t.Fatal(err)
-		}
-		time.Sleep(time.Second)
-		e2eutil.LogStep(t, "%s's agent: SIGTERM, 2s, start", n1.Name)
-		stopped := time.Now()
-		err = l.StopAgent(n1)
-		if err == nil {
-			time.Sleep(2 * time.Second)
-			err = l.StartAgent(n1)
-		}
+		t.Cleanup(func() { stopWatch(); <-watched })
 		var back time.Duration
-		if err == nil {
+		watch := e2eutil.PingWatch{From: n2.Pod.Netns, To: n1.Pod.IP6, MaxRun: 90 * time.Second}
+		_, took := e2eutil.NoPingLost(t, watch, n1.Name+"'s agent restart (IPv6 pings)", func() error {
+			e2eutil.LogStep(t, "%s's agent: SIGTERM, 2s, start", n1.Name)
+			if err := l.Agents.Stop(n1); err != nil {
+				return err
+			}
+			time.Sleep(2 * time.Second) // the agent stays down this long: part of what is tested
+			if err := l.Agents.Start(n1); err != nil {
+				return err
+			}
+			var err error
 			back, err = e2eutil.WaitFor(60*time.Second, 200*time.Millisecond, "both sessions back", func() error {
 				return checkSessions(ctx, l)
 			})
-		}
-		time.Sleep(time.Second)
+			return err
+		})
 		stopWatch()
 		<-watched
-		pings, perr := p.Stop()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if perr != nil {
-			t.Fatal(perr)
-		}
-		e2eutil.LogStep(t, "sessions back %s after the start (%s after SIGTERM); ToR polls %d, %s missing %d; IPv6 pings %s",
-			back.Round(100*time.Millisecond), time.Since(stopped).Round(100*time.Millisecond), polls.Load(), n1.PodCIDR6, misses.Load(), pings)
+		e2eutil.LogStep(t, "sessions back %s after the start (%s after SIGTERM); ToR polls %d, %s missing %d",
+			back.Round(100*time.Millisecond), took.Round(100*time.Millisecond), polls.Load(), n1.PodCIDR6, misses.Load())
 		if misses.Load() > 0 {
 			t.Errorf("the ToR lost %s in %d of %d polls during the agent restart", n1.PodCIDR6, misses.Load(), polls.Load())
-		}
-		if len(pings.Lost) > 0 {
-			t.Errorf("IPv6 pings lost during the agent restart: %s", pings)
 		}
 		if back > 15*time.Second {
 			t.Errorf("sessions back %s after the start, want within 15s", back)
@@ -207,7 +194,7 @@ func checkSessions(ctx context.Context, l *lab.Lab) error {
 // torPath6 is the ToR's best path for node's IPv6 pod CIDR, which must come
 // from node's IPv6 address.
 func torPath6(ctx context.Context, l *lab.Lab, node *lab.Node) (lab.ToRPath, error) {
-	table, err := l.ToRBGPTable6(ctx, l.ToRs[0])
+	table, err := l.ToRs[0].BGPTable6(ctx)
 	if err != nil {
 		return lab.ToRPath{}, err
 	}

@@ -40,7 +40,7 @@ func DumpIPv6(ctx context.Context, l *lab.Lab, w io.Writer) {
 // not run: steps that must not restart an agent compare it before and after.
 func AgentPID(t *testing.T, l *lab.Lab, node *lab.Node) int {
 	t.Helper()
-	p, err := lab.LoadProcess(l.Opts.Dir, lab.AgentProcess(node))
+	p, err := l.Agents.Process(node)
 	if err != nil || !p.Alive() {
 		t.Fatalf("%s's agent is not running: %v", node.Name, err)
 	}

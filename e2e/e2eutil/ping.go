@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -178,4 +179,90 @@ func ParsePingOutput(out string) (PingCount, error) {
 		return c, fmt.Errorf("ping's summary says %d received but it printed %d replies: %q", received, got, out)
 	}
 	return c, nil
+}
+
+// PingWatch is the traffic NoPingLost watches: a ping from one namespace to
+// one address, every Interval, with Before and After of traffic around the
+// event so that a loss at its edges counts too.
+type PingWatch struct {
+	From     string     // the namespace the ping runs in
+	To       netip.Addr // the address it pings
+	Interval time.Duration
+	// Before and After are the traffic before and after the event; they are
+	// part of what is watched, not waits for readiness. Default 1s each.
+	Before, After time.Duration
+	// MaxRun is ping's own deadline (-w), so it ends even if the suite dies
+	// without stopping it; default 3 minutes.
+	MaxRun time.Duration
+}
+
+const (
+	defaultPingInterval = 50 * time.Millisecond
+	// MinPingsSent is the least NoPingLost accepts however short the event:
+	// "0 lost" over 3 pings means nothing.
+	MinPingsSent = 20
+)
+
+// NoPingLost pings while during runs and fails the test unless no ping was
+// lost and ping really ran through the event: it must have sent at least
+// half of what the interval allows over the time watched, and never fewer
+// than MinPingsSent. Each lost ping is named by icmp_seq and time (see
+// PingCount.String) so a loss can be laid next to the agents' logs. An
+// error from during fails the test after the count is logged. It returns
+// the count and how long during took.
+func NoPingLost(t *testing.T, w PingWatch, what string, during func() error) (PingCount, time.Duration) {
+	t.Helper()
+	if w.Interval == 0 {
+		w.Interval = defaultPingInterval
+	}
+	if w.Before == 0 {
+		w.Before = time.Second
+	}
+	if w.After == 0 {
+		w.After = time.Second
+	}
+	if w.MaxRun == 0 {
+		w.MaxRun = 3 * time.Minute
+	}
+	LogStep(t, "%s: ping -i %.2f from %s to %s", what, w.Interval.Seconds(), w.From, w.To)
+	p, err := StartPinger(w.From, w.To, w.Interval, w.MaxRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = p.Stop() }) // when during fails the test
+	started := time.Now()
+	time.Sleep(w.Before)
+	eventStart := time.Now()
+	err = during()
+	took := time.Since(eventStart)
+	if err == nil {
+		time.Sleep(w.After)
+	}
+	watched := time.Since(started)
+	pings, perr := p.Stop()
+	if perr != nil {
+		t.Fatalf("%s: %v", what, perr)
+	}
+	t.Logf("%s: pings %s over %s (ping every %s)", what, pings, watched.Round(100*time.Millisecond), w.Interval)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if err := CheckNoPingLost(pings, watched, w.Interval); err != nil {
+		t.Errorf("%s: %v", what, err)
+	}
+	return pings, took
+}
+
+// CheckNoPingLost fails a count with a lost ping, or one whose ping sent
+// fewer than half of what interval allows over watched (or fewer than
+// MinPingsSent): it did not run through what it was meant to watch.
+func CheckNoPingLost(c PingCount, watched, interval time.Duration) error {
+	floor := max(MinPingsSent, int(watched/interval/2))
+	if c.Sent < floor {
+		return fmt.Errorf("ping sent only %d packets over %s (want at least %d): it did not run through the event", c.Sent, watched.Round(100*time.Millisecond), floor)
+	}
+	if len(c.Lost) > 0 {
+		return fmt.Errorf("pings lost: %s", c)
+	}
+	return nil
 }

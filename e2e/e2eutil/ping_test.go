@@ -4,6 +4,7 @@ package e2eutil
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -84,5 +85,30 @@ func TestPingCountStringNamesTheLostRequests(t *testing.T) {
 	const want = "sent 113, lost 2: icmp_seq 57 (18:59:33.123), 58; the last one was in flight at the stop"
 	if got := c.String(); got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestCheckNoPingLostNeedsAFloorOfPingsSent(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		c       PingCount
+		watched time.Duration
+		wantErr string
+	}{
+		{name: "every ping answered over the window", c: PingCount{Sent: 80, Received: 80}, watched: 4 * time.Second},
+		{name: "the request in flight at the stop is no loss", c: PingCount{Sent: 80, Received: 79, LastInFlight: true}, watched: 4 * time.Second},
+		{name: "0 lost over 3 pings means nothing", c: PingCount{Sent: 3, Received: 3}, watched: 100 * time.Millisecond, wantErr: "sent only 3 packets"},
+		{name: "fewer than half the interval allows", c: PingCount{Sent: 30, Received: 30}, watched: 4 * time.Second, wantErr: "want at least 40"},
+		{name: "a lost ping is named", c: PingCount{Sent: 80, Received: 79, Lost: []LostPing{{Seq: 41}}}, watched: 4 * time.Second, wantErr: "lost 1: icmp_seq 41"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckNoPingLost(tc.c, tc.watched, 50*time.Millisecond)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("got %v, want no error", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("got %v, want an error with %q", err, tc.wantErr)
+			}
+		})
 	}
 }

@@ -5,8 +5,6 @@ package ecmp
 import (
 	"context"
 	"fmt"
-	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -70,8 +68,8 @@ func testMultipath(t *testing.T) {
 		took := e2eutil.Eventually(t, routeWait, 250*time.Millisecond, n.Name+" multipath route", func() error {
 			return checkRoute(ctx, n.Netns, upstream, torAddrs(n)...)
 		})
-		out, _ := e2eutil.Output(ctx, "ip", "-n", n.Netns, "route", "show", "proto", e2eutil.RouteProto, upstream.String())
-		t.Logf("%s: multipath within %s:\n%s", n.Name, took.Round(10*time.Millisecond), strings.TrimSpace(out))
+		routes, _ := e2eutil.KernelRoutes(ctx, n.Netns)
+		t.Logf("%s: %s %v within %s", n.Name, upstream, routes[upstream], took.Round(10*time.Millisecond))
 	}
 }
 
@@ -86,7 +84,7 @@ func testWithdraw(t *testing.T) {
 	waitMultipath(ctx, t, l)
 
 	e2eutil.LogStep(t, "%s withdraws %s", tor1.Name, upstream)
-	if err := l.ToRWithdraw(ctx, tor1, upstream); err != nil {
+	if err := tor1.Withdraw(ctx, upstream); err != nil {
 		t.Fatal(err)
 	}
 	waitSinglePath(ctx, t, l, tor2)
@@ -116,11 +114,11 @@ func testToRRestart(t *testing.T) {
 
 	e2eutil.LogStep(t, "%s: bgpd restarts (killed, started again) and forgets %s", tor1.Name, upstream)
 	start := time.Now()
-	if err := l.RestartToR(ctx, tor1); err != nil {
+	if err := tor1.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The blackhole ToRAnnounce left in the ToR's kernel goes too.
-	if err := l.ToRWithdraw(ctx, tor1, upstream); err != nil {
+	// The blackhole ToR.Announce left in the ToR's kernel goes too.
+	if err := tor1.Withdraw(ctx, upstream); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range l.Nodes {
@@ -140,13 +138,13 @@ func testToRRestart(t *testing.T) {
 func announce(ctx context.Context, t *testing.T, l *lab.Lab, tor *lab.ToR) {
 	t.Helper()
 	e2eutil.LogStep(t, "%s announces %s", tor.Name, upstream)
-	if err := l.ToRAnnounce(ctx, tor, upstream); err != nil {
+	if err := tor.Announce(ctx, upstream); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), e2eutil.CmdTimeout)
 		defer cancel()
-		if err := l.ToRWithdraw(ctx, tor, upstream); err != nil {
+		if err := tor.Withdraw(ctx, upstream); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
@@ -180,27 +178,12 @@ func waitSinglePath(ctx context.Context, t *testing.T, l *lab.Lab, tor *lab.ToR)
 
 // checkNodeSessions fails unless node's GoBGP has both its ToRs Established.
 func checkNodeSessions(ctx context.Context, l *lab.Lab, node *lab.Node) error {
-	one := *l
-	one.Nodes = []*lab.Node{node}
-	statuses, err := one.Status(ctx)
-	if err != nil {
-		return err
-	}
-	state := map[netip.Addr]string{}
-	for _, nb := range statuses[0].Neighbors {
-		state[nb.Address] = nb.State
-	}
-	for _, a := range torAddrs(node) {
-		if state[a] != "ESTABLISHED" {
-			return fmt.Errorf("%s: neighbor %s is %q (neighbors %v)", node.Name, a, state[a], statuses[0].Neighbors)
-		}
-	}
-	return nil
+	return e2eutil.CheckEstablished(ctx, l, node, torAddrs(node)...)
 }
 
 // checkToRSessions fails unless tor has every node Established in its own AS.
 func checkToRSessions(ctx context.Context, l *lab.Lab, tor *lab.ToR) error {
-	nbs, err := l.ToRNeighbors(ctx, tor)
+	nbs, err := tor.Neighbors(ctx)
 	if err != nil {
 		return err
 	}

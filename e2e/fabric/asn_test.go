@@ -36,39 +36,25 @@ func testASNChange(t *testing.T) {
 	pid := e2eutil.AgentPID(t, l, n1)
 	for _, asn := range []string{changed, original} {
 		e2eutil.LogStep(t, "%s=%s on %s while %s pings %s every 50ms", key, asn, n1.Name, n2.Pod.Netns, n1.Pod.IP)
-		p, err := e2eutil.StartPinger(n2.Pod.Netns, n1.Pod.IP, 50*time.Millisecond, 60*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Second)
 		offset := logOffset(l, n1)
-		if err := e2eutil.Annotate(ctx, l, n1, key, e2eutil.Ptr(asn)); err != nil {
-			_, _ = p.Stop()
-			t.Fatal(err)
-		}
-		took, werr := e2eutil.WaitFor(60*time.Second, 200*time.Millisecond, "the ToR's best path for "+n1.PodCIDR.String()+" from AS "+asn, func() error {
-			path, err := checkToRHasRoute(ctx, l, n1)
-			if err != nil {
+		watch := e2eutil.PingWatch{From: n2.Pod.Netns, To: n1.Pod.IP, MaxRun: 60 * time.Second}
+		_, took := e2eutil.NoPingLost(t, watch, n1.Name+"'s speaker restart in place", func() error {
+			if err := e2eutil.Annotate(ctx, l, n1, key, e2eutil.Ptr(asn)); err != nil {
 				return err
 			}
-			if want := []uint32{parseASN(t, asn)}; !slices.Equal(path.ASPath, want) || path.Stale {
-				return fmt.Errorf("best path AS path %v (stale %v), want %v, fresh", path.ASPath, path.Stale, want)
-			}
-			return nil
+			_, err := e2eutil.WaitFor(60*time.Second, 200*time.Millisecond, "the ToR's best path for "+n1.PodCIDR.String()+" from AS "+asn, func() error {
+				path, err := checkToRHasRoute(ctx, l, n1)
+				if err != nil {
+					return err
+				}
+				if want := []uint32{parseASN(t, asn)}; !slices.Equal(path.ASPath, want) || path.Stale {
+					return fmt.Errorf("best path AS path %v (stale %v), want %v, fresh", path.ASPath, path.Stale, want)
+				}
+				return nil
+			})
+			return err
 		})
-		time.Sleep(time.Second)
-		pings, perr := p.Stop()
-		if werr != nil {
-			t.Fatal(werr)
-		}
-		if perr != nil {
-			t.Fatal(perr)
-		}
-		e2eutil.LogStep(t, "the ToR has %s from AS %s %s after the annotation; pings %s",
-			n1.PodCIDR, asn, took.Round(100*time.Millisecond), pings)
-		if len(pings.Lost) > 0 {
-			t.Errorf("pings lost while %s's speaker restarted in place: %s", n1.Name, pings)
-		}
+		e2eutil.LogStep(t, "the ToR has %s from AS %s %s after the annotation", n1.PodCIDR, asn, took.Round(100*time.Millisecond))
 		line, err := agentLogged(l, n1, offset, "speaker-restart", key)
 		if err != nil {
 			t.Fatal(err)

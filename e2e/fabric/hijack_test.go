@@ -28,18 +28,18 @@ func testHijack(t *testing.T) {
 	hijacks := []netip.Prefix{moreSpecific, lab.ClusterCIDR}
 	for _, p := range hijacks {
 		e2eutil.LogStep(t, "%s announces %s", tor.Name, p)
-		if err := l.ToRAnnounce(ctx, tor, p); err != nil {
+		if err := tor.Announce(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
 			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := l.ToRWithdraw(cctx, tor, p); err != nil {
+			if err := tor.Withdraw(cctx, p); err != nil {
 				t.Errorf("cleanup: %v", err)
 			}
 		})
 	}
-	// ToRAnnounce blackholes the prefixes in the ToR's own kernel; the ToR's
+	// ToR.Announce blackholes the prefixes in the ToR's own kernel; the ToR's
 	// forwarding is not under test here, only what the nodes do with the
 	// announcement, so the ToR keeps forwarding node2's pods to node2.
 	e2eutil.LogStep(t, "%s: the announcement stays, its blackhole for %s goes", tor.Name, moreSpecific)

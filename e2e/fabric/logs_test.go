@@ -12,8 +12,11 @@ import (
 
 // logOffset is the size of node's agent log now: later checks read only
 // what the agent wrote after it.
-func logOffset(l *lab.Lab, node *lab.Node) int64 {
-	fi, err := os.Stat(l.AgentLog(node))
+func logOffset(l *lab.Lab, node *lab.Node) int64 { return fileSize(l.Agents.Log(node)) }
+
+// fileSize is the size of the file at path, 0 when it is missing.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return 0
 	}
@@ -42,7 +45,7 @@ func logLinesSince(path string, offset int64, parts ...string) ([]string, error)
 // agentLogged fails unless node's agent wrote a line with every one of
 // parts after offset, and returns the first.
 func agentLogged(l *lab.Lab, node *lab.Node, offset int64, parts ...string) (string, error) {
-	lines, err := logLinesSince(l.AgentLog(node), offset, parts...)
+	lines, err := logLinesSince(l.Agents.Log(node), offset, parts...)
 	if err != nil {
 		return "", err
 	}

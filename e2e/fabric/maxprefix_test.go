@@ -4,7 +4,6 @@ package fabric
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -31,18 +30,25 @@ func testMaxPrefix(t *testing.T) {
 		cctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		for _, p := range extra {
-			if err := l.ToRWithdraw(cctx, tor, p); err != nil {
+			if err := tor.Withdraw(cctx, p); err != nil {
 				t.Errorf("cleanup: %v", err)
 			}
 		}
 		// The step lifts the limit itself; this is for a step that failed
-		// before it did.
+		// before it did. The next step needs the session back.
 		if err := e2eutil.Annotate(cctx, l, n, key, nil); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
+		if t.Failed() {
+			if _, err := e2eutil.WaitFor(30*time.Second, 500*time.Millisecond, n.Name+"'s ToR session back", func() error {
+				return checkToRSession(cctx, l, n)
+			}); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
 	})
 
-	table, err := l.ToRBGPTable(ctx, tor)
+	table, err := tor.BGPTable(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,39 +68,46 @@ func testMaxPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	e2eutil.Consistently(t, 3*time.Second, 500*time.Millisecond, "session under the limit", func() error { return checkToRSession(ctx, l, n) })
-	timers, err := neighborTimers(ctx, l, n, torAddr(n))
-	if err != nil {
-		t.Fatal(err)
+	nb, ok, err := e2eutil.BGPNeighbor(ctx, l, n, torAddr(n))
+	if err != nil || !ok {
+		t.Fatalf("%s's GoBGP has no neighbor %s (%v)", n.Name, torAddr(n), err)
 	}
+	timers := nb.Timers
 	e2eutil.LogStep(t, "%s's GoBGP has for %s: %+v", n.Name, torAddr(n), timers)
-	if want := (gobgpTimers{HoldTime: 30, KeepaliveInterval: 10, ConnectRetry: 3}); timers != want {
+	if want := (lab.NeighborTimers{HoldTime: 30 * time.Second, Keepalive: 10 * time.Second, ConnectRetry: 3 * time.Second}); timers != want {
 		t.Errorf("%s's GoBGP timers for %s are %+v, want %+v from the annotation", n.Name, torAddr(n), timers, want)
 	}
 
-	offset := logOffset(l, n)
+	offset, torOffset := logOffset(l, n), fileSize(tor.Log())
 	e2eutil.LogStep(t, "%s announces %v: %d prefixes for a limit of %d", tor.Name, extra, sent+len(extra), limit)
 	for _, p := range extra {
-		if err := l.ToRAnnounce(ctx, tor, p); err != nil {
+		if err := tor.Announce(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var line string
-	took := e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, n.Name+" reports the prefix limit", func() error {
+	e2eutil.LogStep(t, "%s sees %s end the session with a Cease and keeps none of its paths (show bgp neighbors %s json)", tor.Name, n.Name, n.IP)
+	var view string
+	took := e2eutil.Eventually(t, 30*time.Second, 100*time.Millisecond, tor.Name+"'s view of the teardown", func() error {
 		var err error
-		line, err = agentLogged(l, n, offset, "prefix limit reached")
+		view, err = checkMaxPrefixTeardown(ctx, tor, n, torOffset)
 		return err
 	})
-	e2eutil.LogStep(t, "after %s the agent logged: %s", took.Round(100*time.Millisecond), line)
-	if down, err := agentLogged(l, n, offset, "Peer Down", torAddr(n).String()); err != nil {
-		t.Error(err)
-	} else {
-		e2eutil.LogStep(t, "and: %s", down)
+	e2eutil.LogStep(t, "after %s the ToR: %s", took.Round(100*time.Millisecond), view)
+	e2eutil.Consistently(t, 3*time.Second, 500*time.Millisecond, "no session between "+tor.Name+" and "+n.Name+" while the limit holds", func() error {
+		nb, ok, err := tor.Neighbor(ctx, n.IP)
+		if err == nil && ok && nb.Established() {
+			err = fmt.Errorf("%s: %s is Established again with the limit still in place", tor.Name, n.Name)
+		}
+		return err
+	})
+	for _, parts := range [][]string{{"prefix limit reached"}, {"Peer Down", torAddr(n).String()}} {
+		line, err := agentLogged(l, n, offset, parts...)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		e2eutil.LogStep(t, "the agent logged: %s", line)
 	}
-	nb, _, err := torSession(ctx, l, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e2eutil.LogStep(t, "the ToR: %s is %s, last reset %q, last NOTIFICATION %q", n.Name, nb.State, nb.LastReset, nb.LastNotification)
 
 	// GoBGP leaves a neighbor that hit its limit administratively down
 	// (PFX_CT); the agent brings it back when the limit changes.
@@ -108,28 +121,49 @@ func testMaxPrefix(t *testing.T) {
 	e2eutil.LogStep(t, "session back %s after the limit was lifted", took.Round(100*time.Millisecond))
 }
 
-// gobgpTimers is a neighbor's configured timers as `gobgp -j neighbor <ip>`
-// shows them, in seconds.
-type gobgpTimers struct {
-	ConnectRetry      uint64 `json:"connect_retry"`
-	HoldTime          uint64 `json:"hold_time"`
-	KeepaliveInterval uint64 `json:"keepalive_interval"`
-}
-
-// neighborTimers reads node's configured timers for its neighbor addr
-// through the node's own GoBGP API.
-func neighborTimers(ctx context.Context, l *lab.Lab, node *lab.Node, addr netip.Addr) (gobgpTimers, error) {
-	out, err := e2eutil.InNs(ctx, node.Netns, l.Tools.Gobgp, "-j", "neighbor", addr.String())
+// checkMaxPrefixTeardown is the ToR's own view of node ending their session
+// over its prefix limit: the node sent a Cease NOTIFICATION, the ToR has no
+// session with it any more, and it kept none of its paths. GoBGP 3.37 sends
+// the Cease as a Hard Reset (RFC 8538: graceful restart is negotiated) with
+// no inner subcode, so the ToR sees "Cease/Hard Reset", not the prefix
+// limit, and must not keep the node's routes as stale. FRR forgets a
+// neighbor that came through a listen range once its session ends; then the
+// NOTIFICATION it received is only in its bgpd log (written after offset).
+// It returns what it saw.
+func checkMaxPrefixTeardown(ctx context.Context, tor *lab.ToR, node *lab.Node, offset int64) (string, error) {
+	nb, ok, err := tor.Neighbor(ctx, node.IP)
 	if err != nil {
-		return gobgpTimers{}, fmt.Errorf("%s: gobgp -j neighbor %s: %w", node.Name, addr, err)
+		return "", err
 	}
-	var nb struct {
-		Timers struct {
-			Config gobgpTimers `json:"config"`
-		} `json:"timers"`
+	var seen string
+	switch {
+	case ok && nb.Established():
+		return "", fmt.Errorf("%s: neighbor %s (%s) is still Established", tor.Name, node.IP, node.Name)
+	case ok && !strings.Contains(nb.LastNotification, "Cease"):
+		return "", fmt.Errorf("%s: neighbor %s (%s) is %s, last reset %q, last NOTIFICATION %q, want a Cease",
+			tor.Name, node.IP, node.Name, nb.State, nb.LastReset, nb.LastNotification)
+	case ok:
+		seen = fmt.Sprintf("neighbor %s is %s, last reset %q, last NOTIFICATION %q", node.IP, nb.State, nb.LastReset, nb.LastNotification)
+	default:
+		lines, err := logLinesSince(tor.Log(), offset, "NOTIFICATION", "received from neighbor "+node.IP.String()+" ", "Cease")
+		if err != nil {
+			return "", err
+		}
+		if len(lines) == 0 {
+			return "", fmt.Errorf("%s has no neighbor %s (%s), but its bgpd log has no Cease NOTIFICATION received from it", tor.Name, node.IP, node.Name)
+		}
+		seen = fmt.Sprintf("no neighbor %s (a listen-range neighbor is forgotten when its session ends); bgpd logged: %s", node.IP, strings.TrimSpace(lines[0]))
 	}
-	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &nb); err != nil {
-		return gobgpTimers{}, fmt.Errorf("%s: reading gobgp -j neighbor %s: %w: %s", node.Name, addr, err, out)
+	table, err := tor.BGPTable(ctx)
+	if err != nil {
+		return "", err
 	}
-	return nb.Timers.Config, nil
+	for prefix, paths := range table {
+		for _, p := range paths {
+			if p.From == node.IP {
+				return "", fmt.Errorf("%s still has %s from %s (%s) after the session ended (stale %v)", tor.Name, prefix, node.IP, node.Name, p.Stale)
+			}
+		}
+	}
+	return seen + "; no path from it in its table", nil
 }

@@ -51,12 +51,12 @@ func testMD5(t *testing.T) {
 	})
 	nb, _, _ := torSession(ctx, l, wrong)
 	e2eutil.LogStep(t, "%s sees its ToR session as %s; the ToR sees %s as %s (last reset %q)", wrong.Name, state, wrong.Name, nb.State, nb.LastReset)
-	lines, err := logLinesSince(l.AgentLog(wrong), 0, torAddr(wrong).String())
+	lines, err := logLinesSince(l.Agents.Log(wrong), 0, torAddr(wrong).String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	e2eutil.LogStep(t, "what %s's agent logged about %s (%d lines):\n%s", wrong.Name, torAddr(wrong), len(lines), strings.Join(lastN(lines, 5), "\n"))
-	frr, _ := os.ReadFile(l.ToRLog(l.ToRs[0]))
+	frr, _ := os.ReadFile(l.ToRs[0].Log())
 	var frrLines []string
 	for _, line := range strings.Split(string(frr), "\n") {
 		if strings.Contains(line, wrong.IP.String()) {

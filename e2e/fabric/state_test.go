@@ -14,7 +14,7 @@ import (
 
 // torSession reads the ToR's view of node's session.
 func torSession(ctx context.Context, l *lab.Lab, node *lab.Node) (lab.ToRNeighbor, bool, error) {
-	nbs, err := l.ToRNeighbors(ctx, l.ToRs[0])
+	nbs, err := l.ToRs[0].Neighbors(ctx)
 	if err != nil {
 		return lab.ToRNeighbor{}, false, err
 	}
@@ -46,24 +46,14 @@ func checkToRSession(ctx context.Context, l *lab.Lab, node *lab.Node) error {
 // nodeSessionState is node's own view (gobgp -j neighbor) of its session
 // with addr: GoBGP's state name, "" when it has no such neighbor.
 func nodeSessionState(ctx context.Context, l *lab.Lab, node *lab.Node, addr netip.Addr) (string, error) {
-	one := *l
-	one.Nodes = []*lab.Node{node}
-	statuses, err := one.Status(ctx)
-	if len(statuses) != 1 || statuses[0].BGPErr != nil {
-		return "", fmt.Errorf("%s: reading BGP neighbors: %v", node.Name, err)
-	}
-	for _, nb := range statuses[0].Neighbors {
-		if nb.Address == addr {
-			return nb.State, nil
-		}
-	}
-	return "", nil
+	nb, _, err := e2eutil.BGPNeighbor(ctx, l, node, addr)
+	return nb.State, err
 }
 
 // checkToRHasRoute fails unless the ToR's BGP table has prefix with a best
 // path via node.
 func checkToRHasRoute(ctx context.Context, l *lab.Lab, node *lab.Node) (lab.ToRPath, error) {
-	table, err := l.ToRBGPTable(ctx, l.ToRs[0])
+	table, err := l.ToRs[0].BGPTable(ctx)
 	if err != nil {
 		return lab.ToRPath{}, err
 	}
@@ -89,8 +79,8 @@ func checkNoneInstalled(ctx context.Context, nodes []*lab.Node, prefixes ...neti
 			return err
 		}
 		for _, p := range prefixes {
-			if gw, ok := got[p]; ok {
-				return fmt.Errorf("%s installed %s via %s", n.Name, p, gw)
+			if r, ok := got[p]; ok {
+				return fmt.Errorf("%s installed %s %s", n.Name, p, r)
 			}
 		}
 	}

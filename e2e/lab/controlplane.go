@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -48,11 +49,17 @@ type ControlPlaneParams struct {
 	EtcdPeerPort   int        // default 23800
 }
 
-// ControlPlane is a running control plane.
+// ControlPlane is a running control plane: etcd and kube-apiserver as lab
+// processes, the admin token and kubeconfig, the agents' ServiceAccount
+// kubeconfig (AgentKubeconfig), and the Node objects of the lab's nodes
+// (nodeobjects.go).
 type ControlPlane struct {
 	Dir             string
 	URL             string // https://Address:Port
 	AdminKubeconfig string // <Dir>/kubeconfig, a system:masters token
+
+	mu     sync.Mutex
+	client kubernetes.Interface // admin, for the lab's own calls
 }
 
 const (

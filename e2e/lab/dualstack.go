@@ -47,15 +47,6 @@ func NodePodCIDR6(n int) netip.Prefix {
 	return netip.MustParsePrefix(fmt.Sprintf("fd00:10:244:%x::/64", n))
 }
 
-// dualStack gives node its IPv6 facts when the lab is dual-stack.
-func (l *Lab) dualStack(node *Node) {
-	if !l.Opts.DualStack {
-		return
-	}
-	rack := max(node.Rack, 1)
-	node.IP6, node.PodCIDR6 = RackNodeIP6(rack, node.Number), NodePodCIDR6(node.Number)
-}
-
 // ensureNodeIP6 adds node's IPv6 address to its eth0 and, when there are
 // other racks, routes them via the rack's first ToR. nodad: duplicate
 // address detection would keep the address tentative (unusable for BGP) for
@@ -86,15 +77,6 @@ func (node *Node) PodCIDRs() []netip.Prefix {
 		out = append(out, node.PodCIDR6)
 	}
 	return out
-}
-
-// clusterCIDRs is the agents' --cluster-cidr: both families in a dual-stack
-// lab.
-func (l *Lab) clusterCIDRs() string {
-	if l.Opts.DualStack {
-		return ClusterCIDR.String() + "," + ClusterCIDR6.String()
-	}
-	return ClusterCIDR.String()
 }
 
 // podIP6FromResult reads the pod's first IPv6 address from a CNI result;

@@ -25,9 +25,8 @@ func TestDualStackNodesGetAnIPv6AddressAndPodCIDROfTheirNumber(t *testing.T) {
 }
 
 func TestDualStackNodeObjectsListBothFamiliesIPv4First(t *testing.T) {
-	l := &Lab{Opts: Options{DualStack: true}}
-	node := newNode(t.TempDir(), 2)
-	l.dualStack(node)
+	l := newLab(Options{Dir: t.TempDir(), DualStack: true}, "", Tools{})
+	node := l.newNode(2)
 
 	obj := nodeObject(node)
 	if want := []string{"10.244.2.0/24", "fd00:10:244:2::/64"}; !reflect.DeepEqual(obj.Spec.PodCIDRs, want) || obj.Spec.PodCIDR != want[0] {
@@ -42,22 +41,21 @@ func TestDualStackNodeObjectsListBothFamiliesIPv4First(t *testing.T) {
 	if want := []string{"10.199.1.12", "fd00:199:1::12"}; !reflect.DeepEqual(internal, want) {
 		t.Errorf("InternalIPs = %q, want %q", internal, want)
 	}
-	if got, want := l.clusterCIDRs(), "10.244.0.0/16,fd00:10:244::/56"; got != want {
+	if got, want := l.Agents.clusterCIDRs(), "10.244.0.0/16,fd00:10:244::/56"; got != want {
 		t.Errorf("--cluster-cidr = %s, want %s", got, want)
 	}
 }
 
 func TestSingleStackNodesStayIPv4Only(t *testing.T) {
-	l := &Lab{}
-	node := newNode(t.TempDir(), 2)
-	l.dualStack(node)
+	l := newLab(Options{Dir: t.TempDir()}, "", Tools{})
+	node := l.newNode(2)
 	if node.IP6.IsValid() || node.PodCIDR6.IsValid() {
 		t.Errorf("IPv6 facts %s %s on a single-stack lab", node.IP6, node.PodCIDR6)
 	}
 	if got := nodeObject(node).Spec.PodCIDRs; !reflect.DeepEqual(got, []string{"10.244.2.0/24"}) {
 		t.Errorf("podCIDRs = %q, want only the IPv4 one", got)
 	}
-	if got := l.clusterCIDRs(); got != "10.244.0.0/16" {
+	if got := l.Agents.clusterCIDRs(); got != "10.244.0.0/16" {
 		t.Errorf("--cluster-cidr = %s, want 10.244.0.0/16", got)
 	}
 }
@@ -73,21 +71,21 @@ func TestPodIPv6ComesFromTheCNIResult(t *testing.T) {
 }
 
 func TestDualStackRacksGiveNodesAndToRsAnIPv6AddressInTheirRack(t *testing.T) {
-	l := &Lab{Opts: Options{Dir: "/lab", Racks: 2, ToRs: 1, DualStack: true}}
-	if _, err := l.Opts.withDefaults(); err != nil {
+	opts := Options{Dir: "/lab", Racks: 2, ToRs: 1, DualStack: true}
+	if _, err := opts.withDefaults(); err != nil {
 		t.Fatalf("dual-stack racks refused: %v", err)
 	}
+	l := newLab(opts, "", Tools{})
 	node2 := l.newNode(2)
-	l.dualStack(node2)
 	if want := netip.MustParseAddr("fd00:199:2::12"); node2.IP6 != want || !RackPrefix6(2).Contains(node2.IP6) || !RacksPrefix6.Contains(node2.IP6) {
 		t.Errorf("node2 in rack 2: IPv6 %s, want %s inside %s and %s", node2.IP6, want, RackPrefix6(2), RacksPrefix6)
 	}
-	tor := l.newToRs()[0]
+	tor := l.ToRs[0]
 	want := []netip.Addr{netip.MustParseAddr("fd00:199:1::254"), netip.MustParseAddr("fd00:199:2::254")}
 	if !reflect.DeepEqual(tor.Addrs6, want) {
 		t.Errorf("ToR IPv6 addresses %v, want %v", tor.Addrs6, want)
 	}
-	if single := (&Lab{Opts: Options{Dir: "/lab", Racks: 2, ToRs: 1}}).newToRs()[0]; len(single.Addrs6) != 0 {
+	if single := newToRs(Options{Dir: "/lab", Racks: 2, ToRs: 1})[0]; len(single.Addrs6) != 0 {
 		t.Errorf("single-stack ToR has IPv6 addresses %v", single.Addrs6)
 	}
 }

@@ -2,6 +2,17 @@
 // network namespace per node on a shared fabric bridge, the nodebgp agent in
 // each, and a pod per node wired by real CNI plugins. `make lab` and the e2e
 // tests both drive it through Up and Down.
+//
+// A Lab composes one type per idea, each in its own file:
+//
+//	ControlPlane  etcd, kube-apiserver, tokens and kubeconfigs, Node objects (controlplane.go, nodeobjects.go)
+//	Network       namespaces, veths, bridges, racks and their routes (network.go, racks.go, dualstack.go)
+//	Processes     daemons by name: start detached, stop or kill by PID, logs (process.go)
+//	Agents        each node's `router run` and its GoBGP API (agents.go, gobgp.go)
+//	Pods          pod sandboxes wired by CNI ADD/DEL (pods.go)
+//	ToR           an FRR router: config, vtysh, its BGP view (tor.go, torbgp.go, torconfig.go, torjson.go)
+//
+// Lab itself only orders them: Up, AddNode, CreatePod, Status, Dump, Down.
 package lab
 
 import (
@@ -11,13 +22,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 const (
@@ -99,18 +106,38 @@ func (o Options) withDefaults() (Options, error) {
 	return o.rackDefaults()
 }
 
-// Lab is a running lab.
+// Lab is a running lab: the parts it is made of, and its nodes and ToRs.
 type Lab struct {
-	Opts  Options
-	Tools Tools
-	CP    *ControlPlane
-	Nodes []*Node
-	ToRs  []*ToR // empty unless Options.Racks > 0
+	Opts   Options
+	Tools  Tools
+	CP     *ControlPlane
+	Net    Network
+	Procs  Processes
+	Agents *Agents
+	Pods   *Pods
+	Nodes  []*Node
+	ToRs   []*ToR // empty unless Options.Racks > 0
 
-	repoRoot        string
-	client          kubernetes.Interface // admin
-	agentKubeconfig string
-	steps           int
+	repoRoot string
+	steps    int
+}
+
+// newLab is a lab with opts whose parts are not running yet.
+func newLab(opts Options, root string, tools Tools) *Lab {
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	l := &Lab{
+		Opts:     opts,
+		Tools:    tools,
+		Net:      Network{Racks: opts.Racks, DualStack: opts.DualStack},
+		Procs:    Processes{Dir: opts.Dir},
+		ToRs:     newToRs(opts),
+		repoRoot: root,
+	}
+	l.Agents = &Agents{Kubeconfig: filepath.Join(opts.Dir, "agent.kubeconfig"), procs: l.Procs, tools: tools, opts: opts}
+	l.Pods = &Pods{driver: labcniPath(opts.Dir), agentLog: l.Agents.Log, logf: opts.Logf}
+	return l
 }
 
 // state is what lab.json keeps, so a fresh process (make lab-down, lab
@@ -140,9 +167,6 @@ func (l *Lab) logf(format string, args ...any) { l.Opts.Logf("    "+format, args
 // it on PATH to look around the lab.
 func (l *Lab) BinDir() string { return filepath.Join(l.Opts.Dir, "bin") }
 
-// AgentKubeconfig is the agents' kubeconfig: the nodebgp ServiceAccount's token.
-func (l *Lab) AgentKubeconfig() string { return l.agentKubeconfig }
-
 // Up brings the lab up and returns once every node's BGP sessions are
 // established. It reuses a lab that is already up (its control plane answers),
 // completing whatever is missing, and removes the leftovers of a run it cannot
@@ -156,11 +180,12 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{Opts: opts, repoRoot: root, agentKubeconfig: filepath.Join(opts.Dir, "agent.kubeconfig")}
+	l := newLab(opts, root, Tools{})
 	l.step("checking tools")
 	if l.Tools, err = FindTools(root); err != nil {
 		return nil, err
 	}
+	l.Agents.tools = l.Tools
 	if !l.tryReuse(ctx) {
 		if err := l.removeLeftovers(ctx); err != nil {
 			return nil, err
@@ -171,11 +196,20 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, fmt.Errorf("preparing the lab dir: %w", err)
 	}
 	l.step("fabric: namespace %s, bridge %s, %s on %s", FabricNetns, fabricBridge, ControlPlaneAddr, cpLink)
-	if err := ensureFabric(ctx); err != nil {
-		return nil, fmt.Errorf("building the fabric: %w", err)
+	if opts.Racks > 0 {
+		l.step("racks: %d (bridges fabric0..fabric%d), ToRs: %d", opts.Racks, opts.Racks-1, opts.ToRs)
 	}
-	if err := l.ensureRacks(ctx); err != nil {
+	if err := l.Net.ensure(ctx); err != nil {
 		return nil, err
+	}
+	for _, tor := range l.ToRs {
+		l.step("ToR %s: FRR bgpd+zebra, AS %d, %s", tor.Name, ToRASN, joinAddrs(tor.Addrs))
+		if err := l.Net.ensureToR(ctx, tor); err != nil {
+			return nil, fmt.Errorf("ToR %s: %w", tor.Name, err)
+		}
+		if err := tor.ensure(ctx, torPeers(opts)); err != nil {
+			return nil, fmt.Errorf("ToR %s: %w", tor.Name, err)
+		}
 	}
 	// Also when reused: StartControlPlane keeps processes that run with the
 	// same flags, and the agents' token is renewed for agents (re)started now.
@@ -221,7 +255,11 @@ func (l *Lab) tryReuse(ctx context.Context) bool {
 	}
 	pctx, cancel := context.WithTimeout(ctx, reuseProbeTimeout)
 	defer cancel()
-	if _, err := l.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(pctx); err != nil {
+	client, err := l.CP.admin()
+	if err != nil {
+		return false
+	}
+	if _, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(pctx); err != nil {
 		l.logf("the lab in %s does not answer (%v); starting over", l.Opts.Dir, err)
 		return false
 	}
@@ -235,15 +273,13 @@ func (l *Lab) tryReuse(ctx context.Context) bool {
 	return true
 }
 
-// adopt fills l from a saved state: nodes, pods, control plane, clients.
+// adopt fills l from a saved state: nodes, pods, control plane.
 func (l *Lab) adopt(st state) error {
-	client, err := adminClient(st.AdminKubeconfig)
-	if err != nil {
+	l.CP = &ControlPlane{Dir: l.Opts.Dir, URL: st.APIServerURL, AdminKubeconfig: st.AdminKubeconfig}
+	if _, err := l.CP.admin(); err != nil {
 		return err
 	}
-	l.client = client
-	l.CP = &ControlPlane{Dir: l.Opts.Dir, URL: st.APIServerURL, AdminKubeconfig: st.AdminKubeconfig}
-	l.agentKubeconfig = st.AgentKubeconfig
+	l.Agents.Kubeconfig = st.AgentKubeconfig
 	l.Nodes = nil
 	for _, ns := range st.Nodes {
 		if validNodeNumber(ns.Number) != nil {
@@ -253,21 +289,7 @@ func (l *Lab) adopt(st state) error {
 		node.Pod = ns.Pod
 		l.Nodes = append(l.Nodes, node)
 	}
-	l.ToRs = l.newToRs()
 	return nil
-}
-
-func adminClient(kubeconfig string) (kubernetes.Interface, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig %s: %w", kubeconfig, err)
-	}
-	cfg.Timeout = 30 * time.Second
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("client for %s: %w", kubeconfig, err)
-	}
-	return client, nil
 }
 
 // removeLeftovers takes down whatever an earlier run left behind.
@@ -308,29 +330,7 @@ func (l *Lab) prepareDir(ctx context.Context) error {
 			return err
 		}
 	}
-	return l.buildLabcni(ctx)
-}
-
-// buildLabcni builds the CNI driver with the go toolchain on PATH; without one
-// it takes the copy `make build` put in _output/bin.
-func (l *Lab) buildLabcni(ctx context.Context) error {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		prebuilt := filepath.Join(l.repoRoot, "_output", "bin", "labcni")
-		if _, serr := os.Stat(prebuilt); serr != nil {
-			return fmt.Errorf("building labcni: no go on PATH and no %s (run `make build`)", prebuilt)
-		}
-		_ = os.Remove(l.labcniPath())
-		return os.Symlink(prebuilt, l.labcniPath())
-	}
-	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", l.labcniPath(), "./e2e/cmd/labcni")
-	cmd.Dir = l.repoRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building labcni: %w: %s", err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	return buildLabcni(ctx, l.repoRoot, l.Pods.driver)
 }
 
 // startControlPlane starts etcd and kube-apiserver on 10.199.1.1, applies the
@@ -351,15 +351,12 @@ func (l *Lab) startControlPlane(ctx context.Context) error {
 		return fmt.Errorf("starting the control plane: %w", err)
 	}
 	l.CP = cp
-	if l.client, err = cp.Client(); err != nil {
-		return fmt.Errorf("control plane client: %w", err)
-	}
 	manifest := filepath.Join(l.repoRoot, rbacManifest)
 	l.step("RBAC: %s; ServiceAccount %s/%s token for the agents", rbacManifest, agentNamespace, agentServiceAccount)
 	if err := cp.ApplyRBAC(ctx, manifest); err != nil {
 		return fmt.Errorf("applying %s: %w", manifest, err)
 	}
-	if err := cp.AgentKubeconfig(ctx, agentNamespace, agentServiceAccount, l.agentKubeconfig); err != nil {
+	if err := cp.AgentKubeconfig(ctx, agentNamespace, agentServiceAccount, l.Agents.Kubeconfig); err != nil {
 		return fmt.Errorf("agent kubeconfig for %s/%s: %w", agentNamespace, agentServiceAccount, err)
 	}
 	return l.saveState()
@@ -369,7 +366,7 @@ func (l *Lab) saveState() error {
 	if l.CP == nil {
 		return nil
 	}
-	st := state{APIServerURL: l.CP.URL, AdminKubeconfig: l.CP.AdminKubeconfig, AgentKubeconfig: l.agentKubeconfig,
+	st := state{APIServerURL: l.CP.URL, AdminKubeconfig: l.CP.AdminKubeconfig, AgentKubeconfig: l.Agents.Kubeconfig,
 		Racks: l.Opts.Racks, ToRs: l.Opts.ToRs}
 	for _, node := range l.Nodes {
 		st.Nodes = append(st.Nodes, nodeState{Number: node.Number, Pod: node.Pod})
@@ -409,9 +406,9 @@ func Load(dir string) (*Lab, error) {
 		return nil, fmt.Errorf("no lab in %s (run `make lab`): %w", opts.Dir, err)
 	}
 	opts.Racks, opts.ToRs = st.Racks, st.ToRs
-	l := &Lab{Opts: opts, repoRoot: root}
 	// Missing tools are not fatal here: status still reads what it can.
-	l.Tools, _ = FindTools(root)
+	tools, _ := FindTools(root)
+	l := newLab(opts, root, tools)
 	if err := l.adopt(st); err != nil {
 		return nil, err
 	}
@@ -438,7 +435,7 @@ func Down(ctx context.Context, dir string) error {
 		errs = append(errs, StopControlPlane(dir))
 	}
 	errs = append(errs, deletePods(ctx, dir))
-	errs = append(errs, deleteNetwork(ctx))
+	errs = append(errs, Network{}.down(ctx))
 	errs = append(errs, removeLabDir(dir))
 	return errors.Join(errs...)
 }

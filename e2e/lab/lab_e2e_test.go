@@ -121,7 +121,7 @@ func TestAFourthNodeJoinsTheMeshAndLeavesWithoutATrace(t *testing.T) {
 	if netnsExists(node4.Netns) || netnsExists(pod4.Netns) || l.NodeByName(node4.Name) != nil {
 		t.Errorf("%s still in the lab after RemoveNode", node4.Name)
 	}
-	if _, err := l.client.CoreV1().Nodes().Get(ctx, node4.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := l.CP.client.CoreV1().Nodes().Get(ctx, node4.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("Node object %s after RemoveNode: %v, want NotFound", node4.Name, err)
 	}
 	reloaded, err := Load(dir)

@@ -100,8 +100,8 @@ func TestStateRoundTripRestoresNodesAndPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	pm := PortMapping{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}
-	saved := &Lab{Opts: Options{Dir: dir}, agentKubeconfig: filepath.Join(dir, "agent.kubeconfig"),
-		CP: &ControlPlane{Dir: dir, URL: "https://10.199.1.1:6443", AdminKubeconfig: kubeconfig}}
+	saved := newLab(Options{Dir: dir}, "", Tools{})
+	saved.CP = &ControlPlane{Dir: dir, URL: "https://10.199.1.1:6443", AdminKubeconfig: kubeconfig}
 	saved.Nodes = []*Node{newNode(dir, 1), newNode(dir, 4)}
 	saved.Nodes[1].Pod = &Pod{Netns: "lab-pod4", IP: NodePodCIDR(4).Addr().Next().Next(), ContainerID: "lab-pod4", PortMappings: []PortMapping{pm}}
 	if err := saved.saveState(); err != nil {
@@ -112,7 +112,7 @@ func TestStateRoundTripRestoresNodesAndPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loaded := &Lab{Opts: Options{Dir: dir}}
+	loaded := newLab(Options{Dir: dir}, "", Tools{})
 	if err := loaded.adopt(st); err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +126,8 @@ func TestStateRoundTripRestoresNodesAndPods(t *testing.T) {
 	if pod == nil || pod.IP.String() != "10.244.4.2" || len(pod.PortMappings) != 1 || pod.PortMappings[0] != pm {
 		t.Errorf("lab-node4 pod = %+v, want 10.244.4.2 with %s", pod, pm)
 	}
-	if loaded.CP.URL != saved.CP.URL || loaded.agentKubeconfig != saved.agentKubeconfig || loaded.client == nil {
-		t.Errorf("loaded control plane %+v, agent kubeconfig %s, client set %v", loaded.CP, loaded.agentKubeconfig, loaded.client != nil)
+	if loaded.CP.URL != saved.CP.URL || loaded.Agents.Kubeconfig != saved.Agents.Kubeconfig || loaded.CP.client == nil {
+		t.Errorf("loaded control plane %+v, agent kubeconfig %s, client set %v", loaded.CP, loaded.Agents.Kubeconfig, loaded.CP.client != nil)
 	}
 }
 

@@ -80,9 +80,56 @@ func runCommand(ctx context.Context, name string, args ...string) (string, error
 	return string(out), nil
 }
 
+// Network is the lab's wiring: the network namespaces standing in for the
+// fabric switch (lab-fabric), the nodes, the ToRs and the pods; the veth
+// links and bridges between them; the racks' subnets and the routes between
+// them. Every step checks first, so building twice changes nothing; down
+// removes every lab-* namespace and the root namespace's link.
+type Network struct {
+	Racks     int  // 0: one flat fabric without a ToR
+	DualStack bool // the nodes and ToRs get IPv6 addresses too
+}
+
 // Exec runs a command inside a network namespace; the error carries the output.
-func (l *Lab) Exec(ctx context.Context, netns string, args ...string) (string, error) {
+func (Network) Exec(ctx context.Context, netns string, args ...string) (string, error) {
+	return execIn(ctx, netns, args...)
+}
+
+func execIn(ctx context.Context, netns string, args ...string) (string, error) {
 	return runCommand(ctx, "ip", append([]string{"netns", "exec", netns}, args...)...)
+}
+
+// ensure builds the fabric and, in a lab with racks, the racks' bridges and
+// the control plane's route into them.
+func (n Network) ensure(ctx context.Context) error {
+	if err := ensureFabric(ctx); err != nil {
+		return fmt.Errorf("building the fabric: %w", err)
+	}
+	if n.Racks == 0 {
+		return nil
+	}
+	if err := ensureRackBridges(ctx, n.Racks); err != nil {
+		return fmt.Errorf("building the racks: %w", err)
+	}
+	if err := ensureControlPlaneRackRoute(ctx, n.Racks); err != nil {
+		return fmt.Errorf("building the racks: %w", err)
+	}
+	return nil
+}
+
+// ensureNode gives node its namespace and wires it into the flat fabric or
+// into its rack, with its IPv6 address in a dual-stack lab.
+func (n Network) ensureNode(ctx context.Context, node *Node) error {
+	var err error
+	if n.Racks == 0 {
+		err = ensureNodeNetwork(ctx, node.Number)
+	} else {
+		err = ensureRackNodeNetwork(ctx, node, n.Racks)
+	}
+	if err != nil {
+		return fmt.Errorf("node %s: %w", node.Name, err)
+	}
+	return ensureNodeIP6(ctx, node, n.Racks)
 }
 
 // ip runs iproute2, inside netns when it is not empty.
@@ -279,8 +326,12 @@ func parseLabNetns(out string) []string {
 	return all
 }
 
-// deleteNetwork removes every lab namespace and the root-namespace link.
-func deleteNetwork(ctx context.Context) error {
+// ensureToR gives the ToR its namespace and a leg in every rack.
+func (Network) ensureToR(ctx context.Context, tor *ToR) error { return ensureToRNetwork(ctx, tor) }
+
+// down removes every lab namespace and the root-namespace link, from any
+// process: it finds them by their names.
+func (Network) down(ctx context.Context) error {
 	names, err := labNamespaces(ctx)
 	if err != nil {
 		return err

@@ -8,17 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
-	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 )
-
-// agentStopTimeout bounds a planned agent stop (SIGTERM, then SIGKILL).
-const agentStopTimeout = 15 * time.Second
 
 // Node is one lab node: a network namespace standing in for a machine, its
 // Node object, its agent process and the directories a real node keeps in
@@ -61,12 +51,19 @@ func newNode(labDir string, n int) *Node {
 	}
 }
 
-// AgentProcess is the name of node's agent process (pid file, log file).
-func AgentProcess(node *Node) string { return "router-" + node.Name }
-
-// AgentLog is the path of node's agent log.
-func (l *Lab) AgentLog(node *Node) string {
-	return LogPath(l.Opts.Dir, AgentProcess(node))
+// newNode is node n of this lab: in its rack when the lab has racks, with
+// its IPv6 facts when the lab is dual-stack.
+func (l *Lab) newNode(n int) *Node {
+	node := newNode(l.Opts.Dir, n)
+	if l.Opts.Racks > 0 {
+		node.Rack = NodeRack(n, l.Opts.Racks)
+		node.IP = RackNodeIP(node.Rack, n)
+	}
+	if l.Opts.DualStack {
+		rack := max(node.Rack, 1)
+		node.IP6, node.PodCIDR6 = RackNodeIP6(rack, node.Number), NodePodCIDR6(node.Number)
+	}
+	return node
 }
 
 // NodeByName returns the lab node with that name, or nil.
@@ -88,6 +85,16 @@ func (l *Lab) nodeByNumber(n int) *Node {
 	return nil
 }
 
+// ToRByName returns the lab ToR with that name, or nil.
+func (l *Lab) ToRByName(name string) *ToR {
+	for _, t := range l.ToRs {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
 // AddNode brings node n up the way a machine joins a cluster: network first,
 // then the Node object (kubelet registers, the controller manager allocates
 // the pod CIDR), then the agent. Calling it for a node that is up changes
@@ -99,7 +106,6 @@ func (l *Lab) AddNode(ctx context.Context, n int) (*Node, error) {
 	node := l.nodeByNumber(n)
 	if node == nil {
 		node = l.newNode(n)
-		l.dualStack(node)
 	}
 	l.logf("node %s: namespace %s, %s %s on %s", node.Name, node.Netns, nodeLink, node.IP, fabricBridge)
 	for _, d := range []string{node.ConfDir, node.IPAMDir, node.CacheDir} {
@@ -107,24 +113,25 @@ func (l *Lab) AddNode(ctx context.Context, n int) (*Node, error) {
 			return nil, fmt.Errorf("node %s: creating %s: %w", node.Name, d, err)
 		}
 	}
-	if err := l.ensureNodeUplink(ctx, node); err != nil {
-		return nil, fmt.Errorf("node %s: %w", node.Name, err)
-	}
-	if err := ensureNodeIP6(ctx, node, l.Opts.Racks); err != nil {
+	if err := l.Net.ensureNode(ctx, node); err != nil {
 		return nil, err
 	}
 	l.logf("node %s: Node object with InternalIP %s, podCIDRs %v", node.Name, nodeAddresses(node), node.PodCIDRs())
-	if err := l.ensureNodeObject(ctx, node); err != nil {
+	var annotations map[string]string
+	if l.Opts.NodeAnnotations != nil {
+		annotations = l.Opts.NodeAnnotations(node)
+	}
+	if err := l.CP.EnsureNode(ctx, node, annotations); err != nil {
 		return nil, err
 	}
 	if !slices.Contains(l.Nodes, node) {
 		l.Nodes = append(l.Nodes, node)
 		slices.SortFunc(l.Nodes, func(a, b *Node) int { return a.Number - b.Number })
 	}
-	if err := l.installCNI(ctx, node); err != nil {
+	if err := l.Agents.installCNI(ctx, node); err != nil {
 		return nil, err
 	}
-	if err := l.ensureAgent(node); err != nil {
+	if err := l.Agents.ensure(node); err != nil {
 		return nil, err
 	}
 	return node, l.saveState()
@@ -133,12 +140,12 @@ func (l *Lab) AddNode(ctx context.Context, n int) (*Node, error) {
 // RemoveNode takes node out of the lab the way a machine leaves: agent, pod,
 // Node object, then the machine itself. It keeps going past errors.
 func (l *Lab) RemoveNode(ctx context.Context, node *Node) error {
-	errs := []error{l.StopAgent(node)}
+	errs := []error{l.Agents.Stop(node)}
 	if node.Pod != nil {
 		errs = append(errs, l.DeletePod(ctx, node))
 	}
 	errs = append(errs,
-		l.DeleteNodeObject(ctx, node.Name),
+		l.CP.DeleteNode(ctx, node.Name),
 		deleteNetns(ctx, node.Netns),
 	)
 	if err := os.RemoveAll(node.Dir); err != nil {
@@ -149,166 +156,17 @@ func (l *Lab) RemoveNode(ctx context.Context, node *Node) error {
 	return errors.Join(errs...)
 }
 
-// nodeObject is the Node as kubelet registers it, with the pod CIDR that
-// kube-controller-manager would allocate.
-func nodeObject(node *Node) *corev1.Node {
-	cidr := node.PodCIDR.String()
-	var cidrs []string
-	for _, c := range node.PodCIDRs() {
-		cidrs = append(cidrs, c.String())
-	}
-	return &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: node.Name,
-			Labels: map[string]string{
-				"kubernetes.io/hostname": node.Name,
-				"kubernetes.io/os":       "linux",
-			},
-		},
-		Spec: corev1.NodeSpec{PodCIDR: cidr, PodCIDRs: cidrs},
-	}
-}
-
-// nodeStatus is what kubelet reports: its addresses and that it is Ready.
-func nodeStatus(node *Node, now time.Time) corev1.NodeStatus {
-	t := metav1.NewTime(now)
-	var addrs []corev1.NodeAddress
-	for _, a := range nodeAddresses(node) {
-		addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: a.String()})
-	}
-	return corev1.NodeStatus{
-		Addresses: append(addrs, corev1.NodeAddress{Type: corev1.NodeHostName, Address: node.Name}),
-		Conditions: []corev1.NodeCondition{{
-			Type: corev1.NodeReady, Status: corev1.ConditionTrue,
-			Reason: "KubeletReady", Message: "lab node",
-			LastHeartbeatTime: t, LastTransitionTime: t,
-		}},
-	}
-}
-
-// ensureNodeObject creates or repairs node's Node object. Status is a
-// subresource, so it is written by a second call, as kubelet does.
-func (l *Lab) ensureNodeObject(ctx context.Context, node *Node) error {
-	nodes := l.client.CoreV1().Nodes()
-	want := nodeObject(node)
-	if l.Opts.NodeAnnotations != nil {
-		want.Annotations = l.Opts.NodeAnnotations(node)
-	}
-	got, err := nodes.Get(ctx, node.Name, metav1.GetOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("node %s: reading the Node object: %w", node.Name, err)
-	}
-	exists := err == nil
-	if exists && got.Spec.PodCIDR != want.Spec.PodCIDR {
-		// spec.podCIDR cannot change once set; a stale object is replaced.
-		if err := l.DeleteNodeObject(ctx, node.Name); err != nil {
-			return err
-		}
-		exists = false
-	}
-	if !exists {
-		if _, err := nodes.Create(ctx, want, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("node %s: creating the Node object: %w", node.Name, err)
-		}
-	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := nodes.Get(ctx, node.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		cur.Status = nodeStatus(node, time.Now())
-		_, err = nodes.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		return err
-	})
+// CreatePod wires a pod on node (Pods.Add) and records it in the lab's
+// state, so that a later process finds it.
+func (l *Lab) CreatePod(ctx context.Context, node *Node, portMappings ...PortMapping) (*Pod, error) {
+	pod, err := l.Pods.Add(ctx, node, portMappings...)
 	if err != nil {
-		return fmt.Errorf("node %s: writing the Node status: %w", node.Name, err)
+		return nil, err
 	}
-	return nil
+	return pod, l.saveState()
 }
 
-// DeleteNodeObject deletes a Node object, as `kubectl delete node` would; a
-// missing object is not an error.
-func (l *Lab) DeleteNodeObject(ctx context.Context, name string) error {
-	err := l.client.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("node %s: deleting the Node object: %w", name, err)
-	}
-	return nil
-}
-
-// agentArgs is node's `router run` command line: its own CNI dirs, the lab's
-// ServiceAccount kubeconfig, everything else at the product's defaults.
-func (l *Lab) agentArgs(node *Node) []string {
-	args := []string{
-		l.Tools.Router, "run",
-		"--kubeconfig", l.agentKubeconfig,
-		"--hostname-override", node.Name,
-		"--cni-conf-dir", node.ConfDir,
-		"--cni-bridge", podBridge,
-		"--ipam-data-dir", node.IPAMDir,
-		"--cluster-cidr", l.clusterCIDRs(),
-		"--routes-sync-period", l.Opts.RoutesSyncPeriod.String(),
-		"--health-addr", "127.0.0.1:9779",
-		"--gobgp-api-address", "127.0.0.1:50051",
-		"--bgp-port", "179",
-	}
-	if l.Opts.AgentArgs != nil {
-		args = append(args, l.Opts.AgentArgs(node)...)
-	}
-	return args
-}
-
-// StartAgent starts node's agent inside the node's namespace, detached, so
-// it outlives the process that started it (make lab returns; the lab stays).
-func (l *Lab) StartAgent(node *Node) error {
-	l.logf("node %s: starting the agent (log %s)", node.Name, l.AgentLog(node))
-	_, err := StartProcess(ProcessParams{
-		Name:  AgentProcess(node),
-		Dir:   l.Opts.Dir,
-		Netns: node.Netns,
-		Args:  l.agentArgs(node),
-	})
-	if err != nil {
-		return fmt.Errorf("node %s: starting the agent: %w", node.Name, err)
-	}
-	return nil
-}
-
-// StopAgent stops node's agent with SIGTERM: a planned stop, after which the
-// data plane must keep working.
-func (l *Lab) StopAgent(node *Node) error {
-	if err := StopByName(l.Opts.Dir, AgentProcess(node), agentStopTimeout); err != nil {
-		return fmt.Errorf("node %s: stopping the agent: %w", node.Name, err)
-	}
-	return nil
-}
-
-// AgentRunning reports whether node's agent process is alive.
-func (l *Lab) AgentRunning(node *Node) bool {
-	p, err := LoadProcess(l.Opts.Dir, AgentProcess(node))
-	return err == nil && p.Alive()
-}
-
-// installCNI runs `router install-cni` on the node, as the DaemonSet's
-// initContainer does before the agent starts: the plugins built by `make
-// tools` stand in for the ones bundled in the image.
-func (l *Lab) installCNI(ctx context.Context, node *Node) error {
-	out, err := l.Exec(ctx, node.Netns, l.Tools.Router, "install-cni",
-		"--source-dir", l.Tools.CNIBinDir,
-		"--bin-dir", node.CNIBinDir,
-		"--cni-conf-dir", node.ConfDir)
-	if err != nil {
-		return fmt.Errorf("node %s: installing CNI plugins: %w", node.Name, err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		l.logf("node %s: install-cni: %s", node.Name, line)
-	}
-	return nil
-}
-
-func (l *Lab) ensureAgent(node *Node) error {
-	if l.AgentRunning(node) {
-		return nil
-	}
-	return l.StartAgent(node)
+// DeletePod removes node's pod (Pods.Delete) and its record.
+func (l *Lab) DeletePod(ctx context.Context, node *Node) error {
+	return errors.Join(l.Pods.Delete(ctx, node), l.saveState())
 }

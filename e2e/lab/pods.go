@@ -83,29 +83,39 @@ type Pod struct {
 	PortMappings []PortMapping `json:",omitempty"`
 }
 
-// CreatePod runs the pod's sandbox setup as a container runtime would on the
-// node: a fresh namespace, then CNI ADD from inside the node's namespace with
-// the node's conflist. It waits (bounded) for the agent to write that conflist.
-func (l *Lab) CreatePod(ctx context.Context, node *Node, portMappings ...PortMapping) (*Pod, error) {
+// Pods wire pod sandboxes the way a container runtime does on a node: a
+// network namespace per pod, then CNI ADD (and DEL) run by the lab's CNI
+// driver, labcni, from inside the node's namespace with the conflist the
+// node's agent wrote and the plugins its install-cni put in place.
+type Pods struct {
+	driver   string             // labcni
+	agentLog func(*Node) string // named when the agent wrote no conflist
+	logf     func(format string, args ...any)
+}
+
+// Add runs the pod's sandbox setup on node: a fresh namespace, then CNI ADD.
+// It waits (bounded) for the agent to write the node's conflist, and sets
+// node.Pod.
+func (ps *Pods) Add(ctx context.Context, node *Node, portMappings ...PortMapping) (*Pod, error) {
 	if node.Pod != nil {
 		return nil, fmt.Errorf("node %s: already has pod %s", node.Name, node.Pod.Netns)
 	}
 	pod := &Pod{Netns: PodNetns(node.Number), ContainerID: PodNetns(node.Number), PortMappings: portMappings}
-	if err := l.WaitConflist(ctx, node, conflistTimeout); err != nil {
+	if err := ps.WaitConflist(ctx, node, conflistTimeout); err != nil {
 		return nil, err
 	}
 	// A namespace of that name is a leftover the lab no longer tracks.
 	if netnsExists(pod.Netns) {
-		_, _ = l.labcni(ctx, node, "del", pod)
+		_, _ = ps.cni(ctx, node, "del", pod)
 		if err := deleteNetns(ctx, pod.Netns); err != nil {
 			return nil, fmt.Errorf("pod %s: removing a leftover: %w", pod.Netns, err)
 		}
 	}
-	l.logf("node %s: pod %s: CNI ADD with %s", node.Name, pod.Netns, filepath.Join(node.ConfDir, ConflistName))
+	ps.logf("    node %s: pod %s: CNI ADD with %s", node.Name, pod.Netns, filepath.Join(node.ConfDir, ConflistName))
 	if err := ensureNetns(ctx, pod.Netns); err != nil {
 		return nil, fmt.Errorf("pod %s: %w", pod.Netns, err)
 	}
-	out, err := l.labcni(ctx, node, "add", pod)
+	out, err := ps.cni(ctx, node, "add", pod)
 	if err != nil {
 		return nil, fmt.Errorf("pod %s: CNI ADD on %s: %w", pod.Netns, node.Name, err)
 	}
@@ -114,28 +124,27 @@ func (l *Lab) CreatePod(ctx context.Context, node *Node, portMappings ...PortMap
 	}
 	pod.IP6 = podIP6FromResult(out)
 	node.Pod = pod
-	return pod, l.saveState()
+	return pod, nil
 }
 
-// DeletePod tears node's pod down as the runtime would: CNI DEL (so host-local
+// Delete tears node's pod down as the runtime would: CNI DEL (so host-local
 // releases the address and portmap removes its rules), then the namespace.
-func (l *Lab) DeletePod(ctx context.Context, node *Node) error {
+func (ps *Pods) Delete(ctx context.Context, node *Node) error {
 	pod := node.Pod
 	if pod == nil {
 		return nil
 	}
 	var errs []error
-	if _, err := l.labcni(ctx, node, "del", pod); err != nil {
+	if _, err := ps.cni(ctx, node, "del", pod); err != nil {
 		errs = append(errs, fmt.Errorf("pod %s: CNI DEL on %s: %w", pod.Netns, node.Name, err))
 	}
 	errs = append(errs, deleteNetns(ctx, pod.Netns))
 	node.Pod = nil
-	errs = append(errs, l.saveState())
 	return errors.Join(errs...)
 }
 
 // WaitConflist waits until node's agent has written its CNI config.
-func (l *Lab) WaitConflist(ctx context.Context, node *Node, timeout time.Duration) error {
+func (ps *Pods) WaitConflist(ctx context.Context, node *Node, timeout time.Duration) error {
 	path := filepath.Join(node.ConfDir, ConflistName)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -147,18 +156,16 @@ func (l *Lab) WaitConflist(ctx context.Context, node *Node, timeout time.Duratio
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("node %s: the agent wrote no %s within %s (agent log: %s)", node.Name, path, timeout, l.AgentLog(node))
+			return fmt.Errorf("node %s: the agent wrote no %s within %s (agent log: %s)", node.Name, path, timeout, ps.agentLog(node))
 		case <-tick.C:
 		}
 	}
 }
 
-func (l *Lab) labcniPath() string { return filepath.Join(l.Opts.Dir, "bin", "labcni") }
-
-// labcni runs a CNI command for pod from inside node's namespace, where the
+// cni runs a CNI command for pod from inside node's namespace, where the
 // runtime runs it, and returns its stdout (the CNI result on ADD).
-func (l *Lab) labcni(ctx context.Context, node *Node, verb string, pod *Pod) ([]byte, error) {
-	args := []string{"netns", "exec", node.Netns, l.labcniPath(), verb,
+func (ps *Pods) cni(ctx context.Context, node *Node, verb string, pod *Pod) ([]byte, error) {
+	args := []string{"netns", "exec", node.Netns, ps.driver, verb,
 		"--conf-dir", node.ConfDir,
 		"--bin-dir", node.CNIBinDir,
 		"--cache-dir", node.CacheDir,
@@ -178,6 +185,32 @@ func (l *Lab) labcni(ctx context.Context, node *Node, verb string, pod *Pod) ([]
 		return nil, fmt.Errorf("labcni %s: %w: %s", verb, err, strings.TrimSpace(stderr.String()+stdout.String()))
 	}
 	return stdout.Bytes(), nil
+}
+
+// labcniPath is where the lab keeps its CNI driver.
+func labcniPath(dir string) string { return filepath.Join(dir, "bin", "labcni") }
+
+// buildLabcni builds the CNI driver into the lab's bin dir with the go
+// toolchain on PATH; without one it links the copy `make build` put in
+// _output/bin.
+func buildLabcni(ctx context.Context, repoRoot, path string) error {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		prebuilt := filepath.Join(repoRoot, "_output", "bin", "labcni")
+		if _, serr := os.Stat(prebuilt); serr != nil {
+			return fmt.Errorf("building labcni: no go on PATH and no %s (run `make build`)", prebuilt)
+		}
+		_ = os.Remove(path)
+		return os.Symlink(prebuilt, path)
+	}
+	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goBin, "build", "-o", path, "./e2e/cmd/labcni")
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building labcni: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // podIPFromResult reads the pod's first IPv4 address from a CNI result.
@@ -210,14 +243,12 @@ func deletePods(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	root, err := RepoRoot()
-	if err != nil {
+	if _, err := RepoRoot(); err != nil {
 		// Without the repo there are no plugins to run DEL with; deleting
 		// the namespaces still removes everything the plugins made.
 		return nil
 	}
-	tools, _ := FindTools(root)
-	l := &Lab{Opts: Options{Dir: dir, Logf: func(string, ...any) {}}, Tools: tools}
+	pods := &Pods{driver: labcniPath(dir), agentLog: func(*Node) string { return "" }, logf: func(string, ...any) {}}
 	var errs []error
 	for _, name := range names {
 		num, ok := strings.CutPrefix(name, "lab-pod")
@@ -229,11 +260,11 @@ func deletePods(ctx context.Context, dir string) error {
 			continue
 		}
 		node := newNode(dir, n)
-		if !netnsExists(node.Netns) || !fileExists(filepath.Join(node.ConfDir, ConflistName)) || !fileExists(l.labcniPath()) {
+		if !netnsExists(node.Netns) || !fileExists(filepath.Join(node.ConfDir, ConflistName)) || !fileExists(pods.driver) {
 			continue
 		}
 		pod := &Pod{Netns: name, ContainerID: name}
-		if _, err := l.labcni(ctx, node, "del", pod); err != nil {
+		if _, err := pods.cni(ctx, node, "del", pod); err != nil {
 			errs = append(errs, fmt.Errorf("pod %s: CNI DEL on %s: %w", name, node.Name, err))
 		}
 	}

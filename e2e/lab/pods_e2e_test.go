@@ -37,14 +37,14 @@ func podLab(ctx context.Context, t *testing.T) (*Lab, *Node) {
 	}
 	dir := t.TempDir() + "/lab"
 	cleanLab(t, dir)
-	l := &Lab{Opts: Options{Dir: dir, Logf: t.Logf}, Tools: tools, repoRoot: root}
+	l := newLab(Options{Dir: dir, Logf: t.Logf}, root, tools)
 	if err := os.MkdirAll(l.BinDir(), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, markerFile), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.buildLabcni(ctx); err != nil {
+	if err := buildLabcni(ctx, root, l.Pods.driver); err != nil {
 		t.Fatal(err)
 	}
 	if err := ensureFabric(ctx); err != nil {
@@ -59,7 +59,7 @@ func podLab(ctx context.Context, t *testing.T) (*Lab, *Node) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.installCNI(ctx, node); err != nil {
+	if err := l.Agents.installCNI(ctx, node); err != nil {
 		t.Fatal(err)
 	}
 	conf := strings.Replace(testConflist, "IPAMDIR", node.IPAMDir, 1)

@@ -295,3 +295,42 @@ func StopByName(dir, name string, timeout time.Duration) error {
 	}
 	return p.Stop(timeout)
 }
+
+// Processes are the lab's daemons in one state dir, by name: each started
+// detached (StartProcess), found again from any process by its pid file and
+// stopped by PID, never by name. Agents, the ToRs' FRR and the control plane
+// all run as such processes; their logs are LogPath(Dir, name).
+type Processes struct {
+	Dir string // the lab state dir
+}
+
+// Start starts the process called name, inside netns unless it is empty.
+func (ps Processes) Start(name, netns string, args ...string) (*Process, error) {
+	return StartProcess(ProcessParams{Name: name, Dir: ps.Dir, Netns: netns, Args: args})
+}
+
+// Get loads the process called name from its pid file.
+func (ps Processes) Get(name string) (*Process, error) { return LoadProcess(ps.Dir, name) }
+
+// Running reports whether the process called name is alive.
+func (ps Processes) Running(name string) bool {
+	p, err := LoadProcess(ps.Dir, name)
+	return err == nil && p.Alive()
+}
+
+// Stop stops the process called name (SIGTERM, then SIGKILL after timeout).
+func (ps Processes) Stop(name string, timeout time.Duration) error {
+	return StopByName(ps.Dir, name, timeout)
+}
+
+// Kill ends the process called name with SIGKILL, as a crash would.
+func (ps Processes) Kill(name string) error {
+	p, err := LoadProcess(ps.Dir, name)
+	if err != nil {
+		return err
+	}
+	return p.Kill()
+}
+
+// Log is the path of the log of the process called name.
+func (ps Processes) Log(name string) string { return LogPath(ps.Dir, name) }

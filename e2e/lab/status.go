@@ -2,9 +2,7 @@ package lab
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,15 +16,6 @@ import (
 
 // sessionTimeout bounds the wait for every node-to-node BGP session.
 const sessionTimeout = 60 * time.Second
-
-// Neighbor is one BGP neighbor as the node's gobgp CLI reports it.
-type Neighbor struct {
-	Address netip.Addr
-	State   string // GoBGP's session state name: IDLE, ACTIVE, ESTABLISHED, ...
-}
-
-// Established reports whether the session is up.
-func (n Neighbor) Established() bool { return n.State == "ESTABLISHED" }
 
 // NodeStatus is one row of `lab status`.
 type NodeStatus struct {
@@ -55,91 +44,17 @@ func (l *Lab) Status(ctx context.Context) ([]NodeStatus, error) {
 	var errs []error
 	out := make([]NodeStatus, 0, len(l.Nodes))
 	for _, node := range l.Nodes {
-		st := NodeStatus{Name: node.Name, PodCIDR: node.PodCIDR, AgentRunning: l.AgentRunning(node)}
+		st := NodeStatus{Name: node.Name, PodCIDR: node.PodCIDR, AgentRunning: l.Agents.Running(node)}
 		if node.Pod != nil {
 			st.PodIP = node.Pod.IP
 		}
-		st.Neighbors, st.BGPErr = l.neighbors(ctx, node)
+		st.Neighbors, st.BGPErr = l.Agents.Neighbors(ctx, node)
 		if st.BGPErr != nil {
 			errs = append(errs, st.BGPErr)
 		}
 		out = append(out, st)
 	}
 	return out, errors.Join(errs...)
-}
-
-func (l *Lab) neighbors(ctx context.Context, node *Node) ([]Neighbor, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	out, err := l.Exec(ctx, node.Netns, l.Tools.Gobgp, "-j", "neighbor")
-	if err != nil {
-		return nil, fmt.Errorf("node %s: reading BGP neighbors: %w", node.Name, err)
-	}
-	nbs, err := parseNeighbors([]byte(out))
-	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", node.Name, err)
-	}
-	return nbs, nil
-}
-
-// sessionStates are GoBGP's PeerState.SessionState names by number; the CLI
-// marshals the protobuf struct with encoding/json, so the state is a number.
-var sessionStates = map[int]string{
-	0: "UNKNOWN", 1: "IDLE", 2: "CONNECT", 3: "ACTIVE",
-	4: "OPENSENT", 5: "OPENCONFIRM", 6: "ESTABLISHED",
-}
-
-// parseNeighbors reads `gobgp -j neighbor`: a JSON array of api.Peer, where
-// state.session_state is omitted when 0 and a number otherwise (a name is
-// accepted too, in case a later CLI marshals enums by name).
-func parseNeighbors(data []byte) ([]Neighbor, error) {
-	var peers []struct {
-		Conf struct {
-			NeighborAddress string `json:"neighbor_address"`
-		} `json:"conf"`
-		State struct {
-			NeighborAddress string          `json:"neighbor_address"`
-			SessionState    json.RawMessage `json:"session_state"`
-		} `json:"state"`
-	}
-	if err := json.Unmarshal(bytes.TrimSpace(data), &peers); err != nil {
-		return nil, fmt.Errorf("reading gobgp -j neighbor: %w", err)
-	}
-	out := make([]Neighbor, 0, len(peers))
-	for i, p := range peers {
-		addr := p.State.NeighborAddress
-		if addr == "" {
-			addr = p.Conf.NeighborAddress
-		}
-		a, err := netip.ParseAddr(addr)
-		if err != nil {
-			return nil, fmt.Errorf("gobgp -j neighbor: [%d].neighbor_address %q: %w", i, addr, err)
-		}
-		state, err := sessionState(p.State.SessionState)
-		if err != nil {
-			return nil, fmt.Errorf("gobgp -j neighbor: [%d] %s: %w", i, a, err)
-		}
-		out = append(out, Neighbor{Address: a, State: state})
-	}
-	return out, nil
-}
-
-func sessionState(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 {
-		return sessionStates[0], nil
-	}
-	var n int
-	if err := json.Unmarshal(raw, &n); err == nil {
-		if name, ok := sessionStates[n]; ok {
-			return name, nil
-		}
-		return "", fmt.Errorf("session_state %d is unknown", n)
-	}
-	var name string
-	if err := json.Unmarshal(raw, &name); err != nil {
-		return "", fmt.Errorf("session_state %s is neither a number nor a name", raw)
-	}
-	return strings.TrimPrefix(strings.ToUpper(name), "SESSION_STATE_"), nil
 }
 
 // sessionPeer is a BGP peer a node must have an established session with.
@@ -275,7 +190,7 @@ func (l *Lab) Dump(ctx context.Context, w io.Writer) {
 		}
 		for _, c := range cmds {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			out, err := l.Exec(cctx, node.Netns, c...)
+			out, err := l.Net.Exec(cctx, node.Netns, c...)
 			cancel()
 			fmt.Fprintf(w, "=== %s: %s\n", node.Name, strings.Join(c, " "))
 			if err != nil {
@@ -291,12 +206,14 @@ func (l *Lab) Dump(ctx context.Context, w io.Writer) {
 				fmt.Fprintln(w, err)
 			}
 		}
-		fmt.Fprintf(w, "=== %s: last lines of %s\n", node.Name, l.AgentLog(node))
-		if err := tail(w, l.AgentLog(node), 80); err != nil {
+		fmt.Fprintf(w, "=== %s: last lines of %s\n", node.Name, l.Agents.Log(node))
+		if err := tail(w, l.Agents.Log(node), 80); err != nil {
 			fmt.Fprintln(w, err)
 		}
 	}
-	l.dumpToRs(ctx, w)
+	for _, tor := range l.ToRs {
+		tor.dump(ctx, w)
+	}
 }
 
 // tail copies the last n lines of a file to w.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // gobgpNeighborJSON is `gobgp -j neighbor` as the v3.37.0 CLI prints it: the
@@ -24,19 +25,27 @@ func TestParseNeighborsReadsAddressAndSessionState(t *testing.T) {
 		{
 			name: "established and active",
 			in:   gobgpNeighborJSON + "\n",
-			want: []Neighbor{{a("10.199.1.12"), "ESTABLISHED"}, {a("10.199.1.13"), "ACTIVE"}},
+			want: []Neighbor{{Address: a("10.199.1.12"), State: "ESTABLISHED"}, {Address: a("10.199.1.13"), State: "ACTIVE"}},
 		},
 		{name: "no neighbors prints null", in: "null\n", want: []Neighbor{}},
 		{name: "no neighbors as empty list", in: "[]", want: []Neighbor{}},
 		{
 			name: "omitted state is UNKNOWN, address from conf",
 			in:   `[{"conf":{"neighbor_address":"10.199.1.14"},"state":{}}]`,
-			want: []Neighbor{{a("10.199.1.14"), "UNKNOWN"}},
+			want: []Neighbor{{Address: a("10.199.1.14"), State: "UNKNOWN"}},
 		},
 		{
 			name: "state by name",
 			in:   `[{"state":{"neighbor_address":"10.199.1.12","session_state":"ESTABLISHED"}}]`,
-			want: []Neighbor{{a("10.199.1.12"), "ESTABLISHED"}},
+			want: []Neighbor{{Address: a("10.199.1.12"), State: "ESTABLISHED"}},
+		},
+		{
+			name: "route-reflector client and configured timers",
+			in: `[{"conf":{"neighbor_address":"10.199.1.13"},"state":{"session_state":6},` +
+				`"route_reflector":{"route_reflector_client":true,"route_reflector_cluster_id":"10.0.0.1"},` +
+				`"timers":{"config":{"connect_retry":3,"hold_time":30,"keepalive_interval":10},"state":{"negotiated_hold_time":30}}}]`,
+			want: []Neighbor{{Address: a("10.199.1.13"), State: "ESTABLISHED", RRClient: true, ClusterID: "10.0.0.1",
+				Timers: NeighborTimers{ConnectRetry: 3 * time.Second, HoldTime: 30 * time.Second, Keepalive: 10 * time.Second}}},
 		},
 		{name: "unknown state number", in: `[{"state":{"neighbor_address":"10.199.1.12","session_state":9}}]`, wantErr: true},
 		{name: "bad address", in: `[{"state":{"neighbor_address":"node2","session_state":6}}]`, wantErr: true},
@@ -57,7 +66,7 @@ func TestParseNeighborsReadsAddressAndSessionState(t *testing.T) {
 
 func TestMissingSessionsNamesEveryNodePairThatIsNotUp(t *testing.T) {
 	nodes := []*Node{newNode("/lab", 1), newNode("/lab", 2), newNode("/lab", 3)}
-	up := func(n int) Neighbor { return Neighbor{NodeIP(n), "ESTABLISHED"} }
+	up := func(n int) Neighbor { return Neighbor{Address: NodeIP(n), State: "ESTABLISHED"} }
 	tests := []struct {
 		name     string
 		statuses []NodeStatus
@@ -74,7 +83,7 @@ func TestMissingSessionsNamesEveryNodePairThatIsNotUp(t *testing.T) {
 		{
 			name: "an extra peer (a ToR) does not matter",
 			statuses: []NodeStatus{
-				{Name: "lab-node1", Neighbors: []Neighbor{up(2), up(3), {netip.MustParseAddr("10.199.1.250"), "ACTIVE"}}},
+				{Name: "lab-node1", Neighbors: []Neighbor{up(2), up(3), {Address: netip.MustParseAddr("10.199.1.250"), State: "ACTIVE"}}},
 				{Name: "lab-node2", Neighbors: []Neighbor{up(1), up(3)}},
 				{Name: "lab-node3", Neighbors: []Neighbor{up(1), up(2)}},
 			},
@@ -82,7 +91,7 @@ func TestMissingSessionsNamesEveryNodePairThatIsNotUp(t *testing.T) {
 		{
 			name: "one session down, one peer missing, one node unreadable",
 			statuses: []NodeStatus{
-				{Name: "lab-node1", Neighbors: []Neighbor{up(2), {NodeIP(3), "ACTIVE"}}},
+				{Name: "lab-node1", Neighbors: []Neighbor{up(2), {Address: NodeIP(3), State: "ACTIVE"}}},
 				{Name: "lab-node2", Neighbors: []Neighbor{up(1)}},
 				{Name: "lab-node3", BGPErr: errors.New("connection refused")},
 			},
@@ -106,7 +115,7 @@ func TestMissingSessionsNamesEveryNodePairThatIsNotUp(t *testing.T) {
 func TestStatusTableShowsSessionsAgentStateAndPodIP(t *testing.T) {
 	statuses := []NodeStatus{
 		{Name: "lab-node1", PodCIDR: NodePodCIDR(1), AgentRunning: true,
-			Neighbors: []Neighbor{{NodeIP(2), "ESTABLISHED"}, {NodeIP(3), "ACTIVE"}},
+			Neighbors: []Neighbor{{Address: NodeIP(2), State: "ESTABLISHED"}, {Address: NodeIP(3), State: "ACTIVE"}},
 			PodIP:     netip.MustParseAddr("10.244.1.2")},
 		{Name: "lab-node2", PodCIDR: NodePodCIDR(2), AgentRunning: false},
 		{Name: "lab-node3", PodCIDR: NodePodCIDR(3), AgentRunning: true, BGPErr: errors.New("refused")},

@@ -40,7 +40,11 @@ const (
 	maxSocketPath = 107
 )
 
-// ToR is one lab ToR.
+// ToR is one lab ToR, a router in its own namespace with a leg in every
+// rack. Its methods are what an operator does on the switch: Vtysh (any
+// command), Neighbors and BGPTable (its view, parsed), Announce and
+// Withdraw (a network statement), Restart (bgpd crashes and comes back),
+// Log (bgpd's log).
 type ToR struct {
 	Number   int
 	Name     string       // its network namespace, lab-torT
@@ -48,6 +52,8 @@ type ToR struct {
 	Addrs    []netip.Addr // its address in each rack, rack 1 first
 	Addrs6   []netip.Addr // its IPv6 address in each rack in a dual-stack lab
 	Dir      string       // config, pid files and sockets of its FRR instance
+
+	procs Processes // its zebra and bgpd
 }
 
 // ToRName is the network namespace of ToR t.
@@ -59,34 +65,26 @@ func torLeg(r int) string { return fmt.Sprintf("rack%d", r) }
 // torPort is the fabric end of ToR t's leg in rack r.
 func torPort(t, r int) string { return fmt.Sprintf("vtor%dr%d", t, r) }
 
-func (l *Lab) newToRs() []*ToR {
+// newToRs are the ToRs of a lab with opts.
+func newToRs(opts Options) []*ToR {
 	var tors []*ToR
-	for t := 1; t <= l.Opts.ToRs; t++ {
+	for t := 1; t <= opts.ToRs; t++ {
 		tor := &ToR{
 			Number:   t,
 			Name:     ToRName(t),
 			RouterID: ToRAddr(t, 1),
-			Dir:      filepath.Join(l.Opts.Dir, fmt.Sprintf("tor%d", t)),
+			Dir:      filepath.Join(opts.Dir, fmt.Sprintf("tor%d", t)),
+			procs:    Processes{Dir: opts.Dir},
 		}
-		for r := 1; r <= l.Opts.Racks; r++ {
+		for r := 1; r <= opts.Racks; r++ {
 			tor.Addrs = append(tor.Addrs, ToRAddr(t, r))
-			if l.Opts.DualStack {
+			if opts.DualStack {
 				tor.Addrs6 = append(tor.Addrs6, ToRAddr6(t, r))
 			}
 		}
 		tors = append(tors, tor)
 	}
 	return tors
-}
-
-// ToRByName returns the lab ToR with that name, or nil.
-func (l *Lab) ToRByName(name string) *ToR {
-	for _, t := range l.ToRs {
-		if t.Name == name {
-			return t
-		}
-	}
-	return nil
 }
 
 func (t *ToR) zebraProcess() string { return "frr-" + t.Name + "-zebra" }
@@ -96,7 +94,7 @@ func (t *ToR) zservPath() string    { return filepath.Join(t.Dir, "zserv.api") }
 // ensureToR builds the ToR's namespace and legs and runs its FRR: zebra
 // first (bgpd installs its routes through it), then bgpd. A running instance
 // is kept; if its bgpd config changed, bgpd is restarted to read it.
-func (l *Lab) ensureToR(ctx context.Context, tor *ToR) error {
+func (tor *ToR) ensure(ctx context.Context, peers []torPeer) error {
 	if err := checkFRR(); err != nil {
 		return err
 	}
@@ -112,27 +110,27 @@ func (l *Lab) ensureToR(ctx context.Context, tor *ToR) error {
 	if err := writeFileAtomic(filepath.Join(tor.Dir, "zebra.conf"), []byte(renderZebraConfig(tor))); err != nil {
 		return err
 	}
-	bgpConf := []byte(renderBgpdConfig(tor, l.torNeighbors()))
+	bgpConf := []byte(renderBgpdConfig(tor, peers))
 	bgpPath := filepath.Join(tor.Dir, "bgpd.conf")
 	old, _ := os.ReadFile(bgpPath)
 	if err := writeFileAtomic(bgpPath, bgpConf); err != nil {
 		return err
 	}
-	if !l.frrRunning(tor.zebraProcess()) {
-		if err := l.startFRR(tor, tor.zebraProcess(), frrZebra, "zebra.conf"); err != nil {
+	if !tor.procs.Running(tor.zebraProcess()) {
+		if err := tor.startFRR(tor.zebraProcess(), frrZebra, "zebra.conf"); err != nil {
 			return err
 		}
 		if err := waitFile(ctx, tor.zservPath(), torStartTimeout); err != nil {
-			return fmt.Errorf("zebra did not open its socket (log %s): %w", LogPath(l.Opts.Dir, tor.zebraProcess()), err)
+			return fmt.Errorf("zebra did not open its socket (log %s): %w", tor.procs.Log(tor.zebraProcess()), err)
 		}
 	}
-	if l.frrRunning(tor.bgpdProcess()) && string(old) == string(bgpConf) {
+	if tor.procs.Running(tor.bgpdProcess()) && string(old) == string(bgpConf) {
 		return nil
 	}
-	return l.restartBgpd(ctx, tor)
+	return tor.restartBgpd(ctx)
 }
 
-// RestartToR restarts the ToR's bgpd the way a crash or a hard process
+// Restart restarts the ToR's bgpd the way a crash or a hard process
 // restart does: SIGKILL, then start. With graceful restart configured, bgpd
 // has told zebra to keep its routes if it goes away, so the ToR keeps
 // forwarding on them (as a switch keeps its hardware table through a
@@ -140,16 +138,13 @@ func (l *Lab) ensureToR(ctx context.Context, tor *ToR) error {
 // as stale until it is back. A SIGTERM would not do: bgpd then shuts down
 // cleanly and withdraws its routes from zebra, and traffic between racks
 // stops until the sessions are back (about 6 s in this lab).
-func (l *Lab) RestartToR(ctx context.Context, tor *ToR) error {
-	p, err := LoadProcess(l.Opts.Dir, tor.bgpdProcess())
+func (tor *ToR) Restart(ctx context.Context) error {
+	err := tor.procs.Kill(tor.bgpdProcess())
 	if err == nil {
-		err = p.Kill()
+		err = tor.startFRR(tor.bgpdProcess(), frrBgpd, "bgpd.conf")
 	}
 	if err == nil {
-		err = l.startFRR(tor, tor.bgpdProcess(), frrBgpd, "bgpd.conf")
-	}
-	if err == nil {
-		err = l.waitBgpd(ctx, tor)
+		err = tor.waitBgpd(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("ToR %s: restarting bgpd: %w", tor.Name, err)
@@ -159,26 +154,20 @@ func (l *Lab) RestartToR(ctx context.Context, tor *ToR) error {
 
 // restartBgpd stops bgpd cleanly and starts it again, to read a changed
 // config.
-func (l *Lab) restartBgpd(ctx context.Context, tor *ToR) error {
-	if err := StopByName(l.Opts.Dir, tor.bgpdProcess(), torStopTimeout); err != nil {
+func (tor *ToR) restartBgpd(ctx context.Context) error {
+	if err := tor.procs.Stop(tor.bgpdProcess(), torStopTimeout); err != nil {
 		return err
 	}
-	if err := l.startFRR(tor, tor.bgpdProcess(), frrBgpd, "bgpd.conf"); err != nil {
+	if err := tor.startFRR(tor.bgpdProcess(), frrBgpd, "bgpd.conf"); err != nil {
 		return err
 	}
-	return l.waitBgpd(ctx, tor)
+	return tor.waitBgpd(ctx)
 }
 
 // startFRR starts one FRR daemon of tor's instance in the foreground, logging
 // to stdout (the lab's log file), with every path inside tor.Dir.
-func (l *Lab) startFRR(tor *ToR, name, binary, config string) error {
-	_, err := StartProcess(ProcessParams{
-		Name:  name,
-		Dir:   l.Opts.Dir,
-		Netns: tor.Name,
-		Args:  frrArgs(binary, tor.Dir, config),
-	})
-	if err != nil {
+func (tor *ToR) startFRR(name, binary, config string) error {
+	if _, err := tor.procs.Start(name, tor.Name, frrArgs(binary, tor.Dir, config)...); err != nil {
 		return fmt.Errorf("ToR %s: %w", tor.Name, err)
 	}
 	return nil
@@ -197,31 +186,26 @@ func frrArgs(binary, dir, config string) []string {
 	}
 }
 
-func (l *Lab) frrRunning(name string) bool {
-	p, err := LoadProcess(l.Opts.Dir, name)
-	return err == nil && p.Alive()
-}
-
 // waitBgpd waits until bgpd answers on its vty socket.
-func (l *Lab) waitBgpd(ctx context.Context, tor *ToR) error {
+func (tor *ToR) waitBgpd(ctx context.Context) error {
 	deadline := time.Now().Add(torStartTimeout)
 	for {
-		_, err := l.ToRVtysh(ctx, tor, "show bgp summary json")
+		_, err := tor.Vtysh(ctx, "show bgp summary json")
 		if err == nil {
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("bgpd does not answer within %s (log %s): %w",
-				torStartTimeout, LogPath(l.Opts.Dir, tor.bgpdProcess()), err)
+				torStartTimeout, tor.Log(), err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 }
 
-// ToRVtysh runs vtysh commands against the ToR's own FRR instance, one -c
+// Vtysh runs vtysh commands against the ToR's own FRR instance, one -c
 // each, as an operator on the switch would. FRR reports a refused command
 // with a line starting with "%", sometimes with exit status 0; both are errors.
-func (l *Lab) ToRVtysh(ctx context.Context, tor *ToR, cmds ...string) (string, error) {
+func (tor *ToR) Vtysh(ctx context.Context, cmds ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, vtyshTimeout)
 	defer cancel()
 	args := []string{"--vty_socket", tor.Dir}
@@ -329,36 +313,34 @@ func joinAddrs(addrs []netip.Addr) string {
 	return strings.Join(s, ", ")
 }
 
-// ToRLog is the path of the ToR's bgpd log. A node that connects through a
+// Log is the path of the ToR's bgpd log. A node that connects through a
 // listen range and is refused (wrong AS, bad password) leaves no neighbor
 // behind on the ToR; its NOTIFICATIONs are only in this log
 // ("%NOTIFICATION: received from neighbor 10.199.2.12 2/2 ...").
-func (l *Lab) ToRLog(tor *ToR) string { return LogPath(l.Opts.Dir, tor.bgpdProcess()) }
+func (tor *ToR) Log() string { return tor.procs.Log(tor.bgpdProcess()) }
 
-// dumpToRs writes each ToR's addresses, routes, BGP state and log tail.
-func (l *Lab) dumpToRs(ctx context.Context, w io.Writer) {
-	for _, tor := range l.ToRs {
-		for _, c := range [][]string{{"-br", "addr"}, {"route"}, {"-6", "route"}} {
-			out, err := ip(ctx, tor.Name, c...)
-			fmt.Fprintf(w, "=== %s: ip %s\n%s", tor.Name, strings.Join(c, " "), out)
-			if err != nil {
-				fmt.Fprintln(w, err)
-			}
-		}
-		cmds := []string{"show bgp summary", "show bgp ipv4 unicast"}
-		if len(tor.Addrs6) > 0 {
-			cmds = append(cmds, "show bgp ipv6 unicast")
-		}
-		for _, c := range cmds {
-			out, err := l.ToRVtysh(ctx, tor, c)
-			fmt.Fprintf(w, "=== %s: vtysh -c '%s'\n%s", tor.Name, c, out)
-			if err != nil {
-				fmt.Fprintln(w, err)
-			}
-		}
-		fmt.Fprintf(w, "=== %s: last lines of %s\n", tor.Name, l.ToRLog(tor))
-		if err := tail(w, l.ToRLog(tor), 40); err != nil {
+// dump writes the ToR's addresses, routes, BGP state and log tail.
+func (tor *ToR) dump(ctx context.Context, w io.Writer) {
+	for _, c := range [][]string{{"-br", "addr"}, {"route"}, {"-6", "route"}} {
+		out, err := ip(ctx, tor.Name, c...)
+		fmt.Fprintf(w, "=== %s: ip %s\n%s", tor.Name, strings.Join(c, " "), out)
+		if err != nil {
 			fmt.Fprintln(w, err)
 		}
+	}
+	cmds := []string{"show bgp summary", "show bgp ipv4 unicast"}
+	if len(tor.Addrs6) > 0 {
+		cmds = append(cmds, "show bgp ipv6 unicast")
+	}
+	for _, c := range cmds {
+		out, err := tor.Vtysh(ctx, c)
+		fmt.Fprintf(w, "=== %s: vtysh -c '%s'\n%s", tor.Name, c, out)
+		if err != nil {
+			fmt.Fprintln(w, err)
+		}
+	}
+	fmt.Fprintf(w, "=== %s: last lines of %s\n", tor.Name, tor.Log())
+	if err := tail(w, tor.Log(), 40); err != nil {
+		fmt.Fprintln(w, err)
 	}
 }

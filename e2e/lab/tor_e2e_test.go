@@ -52,7 +52,7 @@ func TestRacksRouteThroughAnFRRToRThatSpeaksRealBGP(t *testing.T) {
 		ping(ctx, t, node2.Netns, ControlPlaneAddr.String())
 		ping(ctx, t, "", node2.IP.String())
 		// With TTL 1 the ToR answers "time to live exceeded": it routed.
-		out, _ := l.Exec(ctx, node2.Netns, "ping", "-c", "1", "-W", "2", "-t", "1", node1.IP.String())
+		out, _ := l.Net.Exec(ctx, node2.Netns, "ping", "-c", "1", "-W", "2", "-t", "1", node1.IP.String())
 		if !strings.Contains(out, "From "+ToRAddr(1, 2).String()) {
 			t.Errorf("ping -t 1 %s from %s: want an answer from the ToR %s, got:\n%s", node1.IP, node2.Name, ToRAddr(1, 2), out)
 		}
@@ -60,7 +60,7 @@ func TestRacksRouteThroughAnFRRToRThatSpeaksRealBGP(t *testing.T) {
 	})
 
 	t.Run("FRR runs and reports its neighbors", func(t *testing.T) {
-		nbs, err := l.ToRNeighbors(ctx, tor1)
+		nbs, err := tor1.Neighbors(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,14 +70,14 @@ func TestRacksRouteThroughAnFRRToRThatSpeaksRealBGP(t *testing.T) {
 		if len(nbs) != 1 || nbs[0].Address != node2.IP || nbs[0].Dynamic || nbs[0].Established() {
 			t.Errorf("lab-tor1 neighbors = %+v, want only %s, configured and not established", nbs, node2.IP)
 		}
-		if nbs, err := l.ToRNeighbors(ctx, tor2); err != nil || len(nbs) != 1 {
+		if nbs, err := tor2.Neighbors(ctx); err != nil || len(nbs) != 1 {
 			t.Errorf("lab-tor2 neighbors = %+v, %v; want the password neighbor", nbs, err)
 		}
 	})
 
 	prefix := netip.MustParsePrefix("10.244.250.0/25")
 	t.Run("an announced prefix is in FRR's table and withdrawn again", func(t *testing.T) {
-		if err := l.ToRAnnounce(ctx, tor1, prefix, "65000:100"); err != nil {
+		if err := tor1.Announce(ctx, prefix, "65000:100"); err != nil {
 			t.Fatal(err)
 		}
 		paths := waitToRPaths(ctx, t, l, tor1, prefix, true)
@@ -87,11 +87,11 @@ func TestRacksRouteThroughAnFRRToRThatSpeaksRealBGP(t *testing.T) {
 		if out, err := ip(ctx, tor1.Name, "route", "show", "type", "blackhole", prefix.String()); err != nil || !strings.Contains(out, prefix.String()) {
 			t.Errorf("lab-tor1 blackhole route for %s: %q, %v", prefix, out, err)
 		}
-		if err := l.ToRWithdraw(ctx, tor1, prefix); err != nil {
+		if err := tor1.Withdraw(ctx, prefix); err != nil {
 			t.Fatal(err)
 		}
 		waitToRPaths(ctx, t, l, tor1, prefix, false)
-		if err := l.ToRWithdraw(ctx, tor1, prefix); err != nil {
+		if err := tor1.Withdraw(ctx, prefix); err != nil {
 			t.Errorf("withdrawing twice: %v", err)
 		}
 	})
@@ -101,14 +101,14 @@ func TestRacksRouteThroughAnFRRToRThatSpeaksRealBGP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := l.RestartToR(ctx, tor1); err != nil {
+		if err := tor1.Restart(ctx); err != nil {
 			t.Fatal(err)
 		}
 		after, err := LoadProcess(dir, tor1.bgpdProcess())
 		if err != nil || after.PID == before.PID {
 			t.Fatalf("bgpd after restart: %+v, %v; want a new pid (was %d)", after, err, before.PID)
 		}
-		if nbs, err := l.ToRNeighbors(ctx, tor1); err != nil || len(nbs) != 1 || nbs[0].Address != node2.IP {
+		if nbs, err := tor1.Neighbors(ctx); err != nil || len(nbs) != 1 || nbs[0].Address != node2.IP {
 			t.Errorf("lab-tor1 neighbors after restart = %+v, %v; want %s", nbs, err, node2.IP)
 		}
 		ping(ctx, t, node2.Netns, node1.IP.String())
@@ -132,7 +132,7 @@ func waitToRPaths(ctx context.Context, t *testing.T, l *Lab, tor *ToR, prefix ne
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		table, err := l.ToRBGPTable(ctx, tor)
+		table, err := tor.BGPTable(ctx)
 		if err == nil && hasBest(table[prefix]) == present {
 			return table[prefix]
 		}

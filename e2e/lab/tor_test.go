@@ -86,16 +86,16 @@ func TestRackOptionsNeedRacksForToRsAndValidPasswords(t *testing.T) {
 }
 
 func TestARackedLabPlacesNodesAndToRsInEveryRack(t *testing.T) {
-	l := &Lab{Opts: Options{Dir: "/lab", Racks: 2, ToRs: 2}}
+	l := newLab(Options{Dir: "/lab", Racks: 2, ToRs: 2}, "", Tools{})
 	node2 := l.newNode(2)
 	if node2.Rack != 2 || node2.IP != netip.MustParseAddr("10.199.2.12") {
 		t.Errorf("node2 = rack %d ip %s, want rack 2 ip 10.199.2.12", node2.Rack, node2.IP)
 	}
-	flat := (&Lab{Opts: Options{Dir: "/lab"}}).newNode(2)
+	flat := newLab(Options{Dir: "/lab"}, "", Tools{}).newNode(2)
 	if flat.Rack != 0 || flat.IP != NodeIP(2) {
 		t.Errorf("flat node2 = rack %d ip %s, want rack 0 ip %s", flat.Rack, flat.IP, NodeIP(2))
 	}
-	tors := l.newToRs()
+	tors := newToRs(l.Opts)
 	if len(tors) != 2 {
 		t.Fatalf("newToRs = %d ToRs, want 2", len(tors))
 	}
@@ -106,9 +106,9 @@ func TestARackedLabPlacesNodesAndToRsInEveryRack(t *testing.T) {
 }
 
 func TestToRConfigAcceptsEveryRackAndSetsPerNodePasswords(t *testing.T) {
-	l := &Lab{Opts: Options{Dir: "/lab", Racks: 2, ToRPasswords: map[int]string{2: "s3cret"}}}
+	l := newLab(Options{Dir: "/lab", Racks: 2, ToRPasswords: map[int]string{2: "s3cret"}}, "", Tools{})
 	l.Opts.ToRs = 1
-	got := renderBgpdConfig(l.newToRs()[0], l.torNeighbors())
+	got := renderBgpdConfig(newToRs(l.Opts)[0], torPeers(l.Opts))
 	want := `! written by nodebgp's lab
 hostname lab-tor1
 router bgp 65000
@@ -136,8 +136,8 @@ exit
 }
 
 func TestDualStackToRConfigKeepsEachFamilyOnItsOwnSessions(t *testing.T) {
-	l := &Lab{Opts: Options{Dir: "/lab", Racks: 2, ToRs: 1, DualStack: true}}
-	got := renderBgpdConfig(l.newToRs()[0], nil)
+	l := newLab(Options{Dir: "/lab", Racks: 2, ToRs: 1, DualStack: true}, "", Tools{})
+	got := renderBgpdConfig(newToRs(l.Opts)[0], nil)
 	for _, want := range []string{
 		" neighbor NODES6 remote-as external\n",
 		" bgp listen range fd00:199:1::/64 peer-group NODES6\n",

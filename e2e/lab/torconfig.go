@@ -14,11 +14,12 @@ type torPeer struct {
 	Password string
 }
 
-// torNeighbors are the explicit neighbors of every ToR, by address.
-func (l *Lab) torNeighbors() []torPeer {
+// torPeers are the explicit neighbors of every ToR of a lab with opts, by
+// address.
+func torPeers(opts Options) []torPeer {
 	var peers []torPeer
-	for n, pw := range l.Opts.ToRPasswords {
-		peers = append(peers, torPeer{Address: RackNodeIP(NodeRack(n, l.Opts.Racks), n), Password: pw})
+	for n, pw := range opts.ToRPasswords {
+		peers = append(peers, torPeer{Address: RackNodeIP(NodeRack(n, opts.Racks), n), Password: pw})
 	}
 	slices.SortFunc(peers, func(a, b torPeer) int { return a.Address.Compare(b.Address) })
 	return peers

@@ -86,10 +86,10 @@ func testPasswordRequired(t *testing.T) {
 // arguments agentArgs gives now.
 func restartAgent(t *testing.T, l *lab.Lab, node *lab.Node) {
 	t.Helper()
-	if err := l.StopAgent(node); err != nil {
+	if err := l.Agents.Stop(node); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.StartAgent(node); err != nil {
+	if err := l.Agents.Start(node); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -105,10 +105,10 @@ func restoreMeshPassword(t *testing.T, l *lab.Lab, node *lab.Node) {
 	t.Logf("cleanup: %s: restarting the agent with the mesh password", node.Name)
 	ctx, cancel := context.WithTimeout(context.Background(), backTimeout+30*time.Second)
 	defer cancel()
-	if err := l.StopAgent(node); err != nil {
+	if err := l.Agents.Stop(node); err != nil {
 		t.Errorf("cleanup: %v", err)
 	}
-	if err := l.StartAgent(node); err != nil {
+	if err := l.Agents.Start(node); err != nil {
 		t.Errorf("cleanup: %v", err)
 		return
 	}
@@ -123,13 +123,13 @@ func restoreMeshPassword(t *testing.T, l *lab.Lab, node *lab.Node) {
 // peers as neighbors (so a session that stays down is refused, not left
 // out), and nothing on port 179 in its namespace holds a TCP-MD5 key.
 func checkUnsignedConfigured(ctx context.Context, l *lab.Lab, node *lab.Node) error {
-	nbs, err := bgpNeighbors(ctx, l, node)
+	nbs, err := e2eutil.BGPNeighbors(ctx, l, node)
 	if err != nil {
 		return err
 	}
 	var got []string
 	for _, nb := range nbs {
-		got = append(got, nb.Addr.String())
+		got = append(got, nb.Address.String())
 	}
 	var want []string
 	for _, p := range expectedPeers(node.Number) {

@@ -59,7 +59,7 @@ func prepareMeshPassword(ctx context.Context, l *lab.Lab) error {
 func checkSignedCluster(ctx context.Context, l *lab.Lab) error {
 	for _, n := range l.Nodes {
 		want := expectedPeers(n.Number)
-		nbs, err := bgpNeighbors(ctx, l, n)
+		nbs, err := e2eutil.BGPNeighbors(ctx, l, n)
 		if err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ func testSigned(t *testing.T) {
 		e2eutil.LogStep(t, "%s: ss -tni port 179: an established connection with each of %v, each with a TCP-MD5 key for its peer, and none without", n.Name, want)
 		var socks []bgpSocket
 		e2eutil.Eventually(t, 30*time.Second, time.Second, n.Name+" signed BGP connections", func() error {
-			nbs, err := bgpNeighbors(ctx, l, n)
+			nbs, err := e2eutil.BGPNeighbors(ctx, l, n)
 			if err != nil {
 				return err
 			}

@@ -43,31 +43,18 @@ func testPromote(t *testing.T) {
 			reflectorNodes = append(reflectorNodes, promotedNode)
 		}
 		e2eutil.LogStep(t, "%s: %s %s while %s pings %s every 50ms; reflectors now %v", n3.Name, key, what, n4.Pod.Netns, n3.Pod.IP, reflectorNodes)
-		p, err := e2eutil.StartPinger(n4.Pod.Netns, n3.Pod.IP, 50*time.Millisecond, 90*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Second)
-		if err := e2eutil.Annotate(ctx, l, n3, key, value); err != nil {
-			_, _ = p.Stop()
-			t.Fatal(err)
-		}
-		took, werr := e2eutil.WaitFor(60*time.Second, 500*time.Millisecond, "every node's neighbors as the new design wants", func() error {
-			return checkSignedCluster(ctx, l)
+		watch := e2eutil.PingWatch{From: n4.Pod.Netns, To: n3.Pod.IP, MaxRun: 90 * time.Second}
+		_, took := e2eutil.NoPingLost(t, watch, n3.Name+"'s speaker restart in place", func() error {
+			if err := e2eutil.Annotate(ctx, l, n3, key, value); err != nil {
+				return err
+			}
+			_, err := e2eutil.WaitFor(60*time.Second, 500*time.Millisecond, "every node's neighbors as the new design wants", func() error {
+				return checkSignedCluster(ctx, l)
+			})
+			return err
 		})
-		time.Sleep(time.Second)
-		pings, perr := p.Stop()
-		if werr != nil {
-			t.Fatal(werr)
-		}
-		if perr != nil {
-			t.Fatal(perr)
-		}
-		e2eutil.LogStep(t, "every node has exactly the sessions of reflectors %v %s after the annotation; pings %s",
-			reflectorNodes, took.Round(100*time.Millisecond), pings)
-		if len(pings.Lost) > 0 {
-			t.Errorf("pings lost while %s's speaker restarted in place: %s", n3.Name, pings)
-		}
+		e2eutil.LogStep(t, "every node has exactly the sessions of reflectors %v %s after the annotation",
+			reflectorNodes, took.Round(100*time.Millisecond))
 		if now := e2eutil.AgentPID(t, l, n3); now != pid {
 			t.Errorf("%s's agent is a new process (PID %d, was %d): the change must not restart it", n3.Name, now, pid)
 		}

@@ -30,7 +30,7 @@ func testSessions(t *testing.T) {
 		}
 		e2eutil.LogStep(t, "%s (%s): gobgp -j neighbor shows exactly %v, all Established", n.Name, role, want)
 		e2eutil.Eventually(t, 30*time.Second, time.Second, n.Name+" BGP neighbors", func() error {
-			nbs, err := bgpNeighbors(ctx, l, n)
+			nbs, err := e2eutil.BGPNeighbors(ctx, l, n)
 			if err != nil {
 				return err
 			}
@@ -54,26 +54,26 @@ func rrSessions(n, r int) int { return r*(r-1)/2 + r*(n-r) }
 
 // checkNeighbors fails unless nbs are exactly want, all Established, and a
 // reflector reflects to its clients (and only to them) with the cluster ID.
-func checkNeighbors(node *lab.Node, nbs []bgpNeighbor, want []netip.Addr) error {
+func checkNeighbors(node *lab.Node, nbs []lab.Neighbor, want []netip.Addr) error {
 	var got []netip.Addr
 	for _, nb := range nbs {
-		got = append(got, nb.Addr)
+		got = append(got, nb.Address)
 	}
 	slices.SortFunc(got, func(a, b netip.Addr) int { return a.Compare(b) })
 	if !slices.Equal(got, want) {
 		return fmt.Errorf("%s: neighbors %v, want exactly %v", node.Name, got, want)
 	}
 	for _, nb := range nbs {
-		if !nb.Established {
-			return fmt.Errorf("%s: neighbor %s is not Established", node.Name, nb.Addr)
+		if !nb.Established() {
+			return fmt.Errorf("%s: neighbor %s is not Established", node.Name, nb.Address)
 		}
 		// A reflector serves every node as a client, the other reflector too.
 		wantClient := isReflector(node.Number)
 		if nb.RRClient != wantClient {
-			return fmt.Errorf("%s: neighbor %s route-reflector client = %t, want %t", node.Name, nb.Addr, nb.RRClient, wantClient)
+			return fmt.Errorf("%s: neighbor %s route-reflector client = %t, want %t", node.Name, nb.Address, nb.RRClient, wantClient)
 		}
 		if wantClient && nb.ClusterID != clusterID {
-			return fmt.Errorf("%s: neighbor %s reflected with cluster ID %q, want %s", node.Name, nb.Addr, nb.ClusterID, clusterID)
+			return fmt.Errorf("%s: neighbor %s reflected with cluster ID %q, want %s", node.Name, nb.Address, nb.ClusterID, clusterID)
 		}
 	}
 	return nil

@@ -46,9 +46,7 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 			t.Error("WatchBestPaths did not return after its context ended")
 		}
 	})
-	// The watch registers asynchronously; give it a moment before the
-	// change it must see.
-	time.Sleep(200 * time.Millisecond)
+	waitWatching(t, a, b, pokes)
 
 	// Setting the same peers again must not touch the sessions.
 	opens := b.received(t, a).GetOpen()
@@ -92,6 +90,46 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 
 	if st, _ := b.peerStatus(t, a); st.State != StateEstablished || b.received(t, a).GetOpen() != opens {
 		t.Errorf("%s: session with %s was reset by a repeated Apply: %+v", b.name, a.name, st)
+	}
+}
+
+// waitWatching returns once b's best-path watch reports changes:
+// WatchBestPaths registers with GoBGP after it is called, so a change made
+// right after the call may go unseen. A probe prefix from a is announced
+// until the watch reports it (withdrawn and announced again each time it
+// does not), then withdrawn, and the report of that withdrawal is taken
+// too, so the next poke belongs to the change under test.
+func waitWatching(t *testing.T, a, b *node, pokes <-chan struct{}) {
+	t.Helper()
+	probe := path("10.244.3.0/24", testNextHopA) // accepted, and unused by the caller
+	poked := func(d time.Duration) bool {
+		select {
+		case <-pokes:
+			return true
+		case <-time.After(d):
+			return false
+		}
+	}
+	const attempts = 20
+	for i := 1; ; i++ {
+		a.advertise(t, testNextHopA, probe.Prefix.String())
+		waitPath(t, b, probe, true)
+		live := poked(200 * time.Millisecond)
+		a.advertise(t, testNextHopA)
+		waitPath(t, b, probe, false)
+		if live {
+			// The watch saw the announcement, so it sees the withdrawal.
+			if !poked(waitTimeout) {
+				t.Fatalf("%s: WatchBestPaths reported the probe %s but not its withdrawal", b.name, probe)
+			}
+			return
+		}
+		// A watch registered in between reports the withdrawal alone: take
+		// that report and probe again.
+		poked(200 * time.Millisecond)
+		if i == attempts {
+			t.Fatalf("%s: WatchBestPaths reported none of %d announcements of the probe %s", b.name, attempts, probe)
+		}
 	}
 }
 

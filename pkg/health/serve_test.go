@@ -43,6 +43,22 @@ func waitServing(t *testing.T, url string) {
 	t.Fatalf("%s never answered", url)
 }
 
+// waitListenerClosed waits until addr refuses connections: Shutdown has
+// begun (it closes the listener first), so whatever is in flight now is
+// drained, not merely not yet cancelled. Bounded to 500 tries over about 5s.
+func waitListenerClosed(t *testing.T, addr string) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			return
+		}
+		c.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s still accepts connections after cancel", addr)
+}
+
 func awaitServe(t *testing.T, done <-chan error) error {
 	t.Helper()
 	select {
@@ -113,7 +129,12 @@ func TestServeLetsInFlightRequestsFinish(t *testing.T) {
 		t.Fatal("slow request never reached the handler")
 	}
 	cancel()
-	time.Sleep(50 * time.Millisecond)
+	waitListenerClosed(t, addr)
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned (%v) with a request still in flight", err)
+	default:
+	}
 	close(release)
 	if body := <-got; body != "done" {
 		t.Errorf("in-flight request got %q, want \"done\"", body)

@@ -236,31 +236,55 @@ func TestWaitLogsBadInputAndKeepsWaitingUntilFixed(t *testing.T) {
 }
 
 func TestWaitLogsAtMostOncePerInterval(t *testing.T) {
-	const every = 100 * time.Millisecond
-	const window = 550 * time.Millisecond
+	want := map[string]string{"msg": "waiting for pod CIDR allocation", "component": "podcidr", "node": "n1", "reason": "spec.podCIDRs empty"}
+
+	// Between ticks a storm of pokes is checked, never logged: with no
+	// tick in sight, 50 checks leave the first line alone.
 	f := &fakeNode{node: nodeWith("n1")}
 	h := newCapture()
 	notify := make(chan struct{}, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := startWait(ctx, WaitParams{NodeName: "n1", Get: f.get, Notify: notify, LogEvery: every, Logger: slog.New(h)})
-
-	// A storm of pokes must not turn into a storm of log lines.
-	deadline := time.Now().Add(window)
-	for time.Now().Before(deadline) {
+	done := startWait(ctx, WaitParams{NodeName: "n1", Get: f.get, Notify: notify, LogEvery: time.Hour, Logger: slog.New(h)})
+	for i := 0; f.calls.Load() < 50; i++ {
+		if i == 5000 {
+			t.Fatalf("Wait checked the node %d times for 5000 pokes", f.calls.Load())
+		}
 		poke(notify)
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
 	await(t, done)
-
-	recs := h.records()
-	maxLines := int(window/every) + 1
-	if len(recs) < 2 || len(recs) > maxLines {
-		t.Fatalf("Wait logged %d lines in %v with LogEvery %v, want 2..%d", len(recs), window, every, maxLines)
+	if recs := h.records(); len(recs) != 1 || !reflect.DeepEqual(recs[0], want) {
+		t.Fatalf("Wait logged %d records for %d checks within one interval (%.200v), want the one record %v", len(recs), f.calls.Load(), recs, want)
 	}
-	want := map[string]string{"msg": "waiting for pod CIDR allocation", "component": "podcidr", "node": "n1", "reason": "spec.podCIDRs empty"}
-	if !reflect.DeepEqual(recs[0], want) {
-		t.Errorf("log record = %v, want %v", recs[0], want)
+
+	// Across ticks it logs again, once per tick at most: however slow this
+	// machine, no more lines than intervals that passed, plus the first.
+	const every = 20 * time.Millisecond
+	f = &fakeNode{node: nodeWith("n1")}
+	h = newCapture()
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	start := time.Now()
+	done = startWait(ctx, WaitParams{NodeName: "n1", Get: f.get, Notify: notify, LogEvery: every, Logger: slog.New(h)})
+	for i := 0; len(h.records()) < 3; i++ {
+		if i == 5000 {
+			t.Fatalf("Wait logged %d lines in %v with LogEvery %v, want it to repeat", len(h.records()), time.Since(start), every)
+		}
+		poke(notify)
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	await(t, done)
+	elapsed := time.Since(start)
+	recs := h.records()
+	if maxLines := int(elapsed/every) + 1; len(recs) > maxLines {
+		t.Fatalf("Wait logged %d lines in %v with LogEvery %v, want at most %d", len(recs), elapsed, every, maxLines)
+	}
+	for i, r := range recs {
+		if !reflect.DeepEqual(r, want) {
+			t.Errorf("log record %d = %v, want %v", i, r, want)
+		}
 	}
 }
 

@@ -164,7 +164,7 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	} else if n != 0 {
 		return fmt.Errorf("%s has %d routes of protocol %d in %s before the announce", b.node.Netns, n, agentProtocol, injectedRange)
 	}
-	agent, err := lab.LoadProcess(b.lab.Opts.Dir, lab.AgentProcess(b.node))
+	agent, err := b.lab.Agents.Process(b.node)
 	if err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func (b *bench) cleanup(ctx context.Context) error {
 // cleanup removes them, so a failed run can be read.
 func (b *bench) printLogs() {
 	if b.lab != nil && b.node != nil {
-		printTail("agent "+b.node.Name, b.lab.AgentLog(b.node))
+		printTail("agent "+b.node.Name, b.lab.Agents.Log(b.node))
 	}
 	if b.injector != nil {
 		printTail("bgpinject", b.injector.log)

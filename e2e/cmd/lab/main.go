@@ -150,10 +150,10 @@ Look around (the tools are in %[1]s: export PATH=%[1]s:$PATH):
   ip netns exec %[2]s ip route
   %[4]s --kubeconfig %[5]s get nodes -o wide
   tail -f %[6]s
-`, bin, first.Netns, gobgp, kubectl, l.CP.AdminKubeconfig, l.AgentLog(first))
+`, bin, first.Netns, gobgp, kubectl, l.CP.AdminKubeconfig, l.Agents.Log(first))
 	if first.Pod != nil && len(l.Nodes) > 1 && l.Nodes[1].Pod != nil {
 		fmt.Fprintf(out, "  ip netns exec %s ping -c1 %s   # pod on %s to pod on %s\n",
 			first.Pod.Netns, l.Nodes[1].Pod.IP, first.Name, l.Nodes[1].Name)
 	}
-	fmt.Fprintf(out, "Agent kubeconfig (ServiceAccount kube-system/nodebgp): %s\nRemove it all: make lab-down\n", l.AgentKubeconfig())
+	fmt.Fprintf(out, "Agent kubeconfig (ServiceAccount kube-system/nodebgp): %s\nRemove it all: make lab-down\n", l.Agents.Kubeconfig)
 }
