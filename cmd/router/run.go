@@ -43,6 +43,7 @@ func defaultRunFlags() *runFlags {
 		Masquerade:       true,
 		RoutesSyncPeriod: 30 * time.Second,
 		HealthAddr:       ":9779",
+		StatusObject:     true,
 	}}
 }
 
@@ -98,6 +99,7 @@ restarts. Use 'router cleanup' to remove everything it made.`,
 	fl.Var(prefixesValue{&c.ClusterCIDRs}, "cluster-cidr", "the cluster's pod CIDR(s), comma-separated; traffic to them is never masqueraded")
 	fl.BoolVar(&c.Masquerade, "masquerade", c.Masquerade, "masquerade pod traffic leaving for destinations outside --cluster-cidr")
 	fl.Var(positiveDuration{&c.RoutesSyncPeriod}, "routes-sync-period", "how often the full resync of kernel routes, rules and peers runs (it also runs on every change)")
+	fl.BoolVar(&c.StatusObject, "status-object", c.StatusObject, "write this node's BGPNodeState (nodebgp.io) with its BGP sessions, routes and conditions; needs the CRD and its RBAC from daemonset/base")
 	fl.StringVar(&c.HealthAddr, "health-addr", c.HealthAddr, "where /healthz, /readyz and /metrics listen; empty = off")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
@@ -133,6 +135,7 @@ func (f *runFlags) toConfig() (agent.Config, error) {
 		return cfg, err
 	}
 	cfg.Logger = logger
+	cfg.Version = version
 	return cfg, cfg.Validate()
 }
 

@@ -40,6 +40,7 @@ type fakeSpeaker struct {
 	writes    int         // Apply calls that changed something
 	best      []bgp.Path
 	converged bool
+	sessions  []bgp.PeerStatus
 	// beforeApply, when set, checks each Apply before it takes effect.
 	beforeApply func(bgp.Desired)
 }
@@ -65,7 +66,10 @@ func (s *fakeSpeaker) WatchBestPaths(ctx context.Context, _ func()) error {
 }
 func (s *fakeSpeaker) Converged(context.Context) (bool, error)         { return s.converged, nil }
 func (s *fakeSpeaker) Peers(context.Context) ([]bgp.PeerStatus, error) { return nil, nil }
-func (s *fakeSpeaker) Stop()                                           {}
+func (s *fakeSpeaker) Sessions(context.Context) ([]bgp.PeerStatus, error) {
+	return slices.Clone(s.sessions), nil
+}
+func (s *fakeSpeaker) Stop() {}
 
 func (s *fakeSpeaker) advertises(p netip.Prefix) bool {
 	return slices.ContainsFunc(s.desired.Advertised, func(a bgp.Path) bool { return a.Prefix == p })

@@ -71,7 +71,7 @@ func (a *agent) nodePass(ctx context.Context) error {
 
 	dataPlaneReady := cniErr == nil && bridgeErr == nil && a.routesSyncDone()
 	a.applyBGP(ctx, p, plan.AdvertisedNow(p.Advertised, dataPlaneReady, a.advertised))
-	a.observePeers(ctx)
+	a.noteNodePass(p)
 	return nil
 }
 

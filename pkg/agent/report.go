@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -108,19 +107,4 @@ func joinMessages(errs []error) string {
 		msgs = append(msgs, e.Error())
 	}
 	return strings.Join(msgs, "; ")
-}
-
-// observePeers publishes how many BGP sessions are in each state.
-func (a *agent) observePeers(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	peers, err := a.speaker.Peers(ctx)
-	if err != nil {
-		return
-	}
-	byState := map[string]int{}
-	for _, p := range peers {
-		byState[p.State]++
-	}
-	a.health.Metrics().SetBGPPeers(byState)
 }
