@@ -132,16 +132,17 @@ func (a *agent) observeSessions(planned []bgp.Peer, sessions []bgp.PeerStatus) {
 	for _, s := range sessions {
 		byState[s.State]++
 		samples = append(samples, health.PeerSample{
-			Address:         s.Address.String(),
-			Kind:            status.KindName(kinds[s.Address]),
-			Established:     s.State == bgp.StateEstablished,
-			Received:        s.Received,
-			Accepted:        s.Accepted,
-			Advertised:      s.Advertised,
-			UpdatesReceived: s.UpdatesReceived,
-			UpdatesSent:     s.UpdatesSent,
-			SessionsUp:      s.SessionsUp,
-			SessionsDown:    s.SessionsDown,
+			Address:             s.Address.String(),
+			Kind:                status.KindName(kinds[s.Address]),
+			Established:         s.State == bgp.StateEstablished,
+			Received:            s.Received,
+			Accepted:            s.Accepted,
+			Advertised:          s.Advertised,
+			UpdatesReceived:     s.UpdatesReceived,
+			UpdatesSent:         s.UpdatesSent,
+			SessionsUp:          s.SessionsUp,
+			SessionsDown:        s.SessionsDown,
+			PrefixLimitExceeded: s.PrefixLimitExceeded,
 		})
 	}
 	m := a.health.Metrics()

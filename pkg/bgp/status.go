@@ -58,6 +58,9 @@ type PeerStatus struct {
 	// SessionsUp and SessionsDown count the session's transitions into and
 	// out of Established since the neighbor was configured.
 	SessionsUp, SessionsDown uint64
+	// PrefixLimitExceeded is set while GoBGP holds the session down because
+	// the peer sent more than MaxPrefixes (its admin state PFX_CT).
+	PrefixLimitExceeded bool
 }
 
 // Synced reports whether the peer has sent its whole table: the session is

@@ -23,6 +23,9 @@ type PeerSample struct {
 	// restart at zero when the neighbor is re-created, as counters may.
 	UpdatesReceived, UpdatesSent uint64
 	SessionsUp, SessionsDown     uint64
+	// PrefixLimitExceeded: the session is held down for sending too many
+	// prefixes.
+	PrefixLimitExceeded bool
 }
 
 // peerCollector serves the latest PeerSamples as constant metrics, so a
@@ -31,7 +34,7 @@ type peerCollector struct {
 	mu    sync.Mutex
 	peers []PeerSample
 
-	up, transitions, received, accepted, advertised, updatesIn, updatesOut *prometheus.Desc
+	up, transitions, received, accepted, advertised, updatesIn, updatesOut, limit *prometheus.Desc
 }
 
 func newPeerCollector() *peerCollector {
@@ -47,6 +50,7 @@ func newPeerCollector() *peerCollector {
 		advertised:  d("nodebgp_bgp_prefixes_advertised", "Prefixes advertised to the peer, all families."),
 		updatesIn:   d("nodebgp_bgp_updates_received_total", "BGP UPDATE messages received from the peer."),
 		updatesOut:  d("nodebgp_bgp_updates_sent_total", "BGP UPDATE messages sent to the peer."),
+		limit:       d("nodebgp_bgp_prefix_limit_exceeded", "1 while the session is held down because the peer sent more prefixes than its limit, else 0."),
 	}
 }
 
@@ -57,7 +61,7 @@ func (c *peerCollector) set(peers []PeerSample) {
 }
 
 func (c *peerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.transitions, c.received, c.accepted, c.advertised, c.updatesIn, c.updatesOut} {
+	for _, d := range []*prometheus.Desc{c.up, c.transitions, c.received, c.accepted, c.advertised, c.updatesIn, c.updatesOut, c.limit} {
 		ch <- d
 	}
 }
@@ -79,6 +83,7 @@ func (c *peerCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.advertised, prometheus.GaugeValue, float64(p.Advertised), p.Address, p.Kind)
 		ch <- prometheus.MustNewConstMetric(c.updatesIn, prometheus.CounterValue, float64(p.UpdatesReceived), p.Address, p.Kind)
 		ch <- prometheus.MustNewConstMetric(c.updatesOut, prometheus.CounterValue, float64(p.UpdatesSent), p.Address, p.Kind)
+		ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, b2f(p.PrefixLimitExceeded), p.Address, p.Kind)
 	}
 }
 
@@ -117,3 +122,10 @@ func moduleVersion(path string) string {
 // StatusWriteReasons are the values of nodebgp_status_write_errors_total's
 // reason label: a bounded set, whatever the API server says.
 var StatusWriteReasons = []string{"forbidden", "not-found", "invalid", "conflict", "unavailable", "timeout", "other"}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -30,7 +30,7 @@ func scrape(t *testing.T, h *Health) (string, map[string]*dto.MetricFamily) {
 var twoPeers = []PeerSample{
 	{Address: "10.199.1.12", Kind: "node", Established: true, Received: 1, Accepted: 1, Advertised: 2,
 		UpdatesReceived: 3, UpdatesSent: 4, SessionsUp: 2, SessionsDown: 1},
-	{Address: "10.199.9.1", Kind: "upstream", Received: 0, Advertised: 0, SessionsUp: 0},
+	{Address: "10.199.9.1", Kind: "upstream", Received: 0, Advertised: 0, SessionsUp: 0, PrefixLimitExceeded: true},
 }
 
 func TestPeerMetricsFollowTheSessions(t *testing.T) {
@@ -47,6 +47,8 @@ func TestPeerMetricsFollowTheSessions(t *testing.T) {
 		`nodebgp_bgp_prefixes_advertised{kind="node",peer="10.199.1.12"} 2`,
 		`nodebgp_bgp_updates_received_total{kind="node",peer="10.199.1.12"} 3`,
 		`nodebgp_bgp_updates_sent_total{kind="node",peer="10.199.1.12"} 4`,
+		`nodebgp_bgp_prefix_limit_exceeded{kind="node",peer="10.199.1.12"} 0`,
+		`nodebgp_bgp_prefix_limit_exceeded{kind="upstream",peer="10.199.9.1"} 1`,
 	} {
 		if !hasLine(body, want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -88,8 +90,8 @@ func TestPeerMetricsHaveBoundedLabels(t *testing.T) {
 			t.Errorf("%s has %d series for %d peers", name, n, len(twoPeers))
 		}
 	}
-	if seen != 7 {
-		t.Errorf("found %d per-peer metric families, want 7", seen)
+	if seen != 8 {
+		t.Errorf("found %d per-peer metric families, want 8", seen)
 	}
 }
 
