@@ -84,6 +84,12 @@ func TestStatusPolicy(t *testing.T) {
 		defer cancel()
 		_ = admin.Resource(vapBindingGVR).Delete(cctx, "nodebgp-own-node-status", metav1.DeleteOptions{})
 		_ = admin.Resource(vapGVR).Delete(cctx, "nodebgp-own-node-status", metav1.DeleteOptions{})
+		// The API server drops a deleted policy a moment later: wait, so
+		// that the next test's writers (with unbound tokens) are not refused.
+		_, err := e2eutil.WaitFor(30*time.Second, 500*time.Millisecond, "the policy gone", func() error { return writeAs(unbound, a) })
+		if err != nil {
+			t.Error(err)
+		}
 	})
 	// A policy takes effect once the API server has loaded it.
 	e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, "the policy refusing "+a.Name+"'s token on "+b.Name, func() error {
