@@ -232,3 +232,23 @@ func TestErrorReasonsAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// A restarted agent rebuilds its status from live state; conditions whose
+// status did not change keep the transition times of the object it finds.
+func TestWriterKeepsTheTransitionTimesOfTheObjectItFinds(t *testing.T) {
+	w := startWriter(t, 10*time.Millisecond)
+	found := Build(healthy())
+	carryTimes(&found.Status, nil, t0)
+	w.Observe(&found) // the watch's first event comes before the first status
+	in := healthy()
+	in.RoutesErr = errors.New("x") // RoutesProgrammed and Ready change, PeersEstablished not
+	w.Update(Build(in))
+	waitUntil(t, "the first write", func() bool { return w.api.count() == 1 })
+	s := w.api.stored().Status
+	if c := condition(s, PeersEstablished); c.LastTransitionTime != FormatTime(t0) {
+		t.Errorf("PeersEstablished, unchanged, has time %s, want the found %s", c.LastTransitionTime, FormatTime(t0))
+	}
+	if c := condition(s, RoutesProgrammed); c.LastTransitionTime == FormatTime(t0) {
+		t.Errorf("RoutesProgrammed changed but kept the found time")
+	}
+}
