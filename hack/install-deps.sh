@@ -4,7 +4,7 @@
 # input (CI on a fresh Debian 12).
 set -euo pipefail
 
-packages=(etcd-server iptables ipset iproute2 iputils-ping tcpdump openssl procps kmod frr bird2)
+packages=(etcd-server iptables ipset iproute2 iputils-ping tcpdump openssl procps kmod frr bird2 prometheus)
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -22,7 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-# etcd-server, frr and bird2 ship services that their postinst scripts would
+# etcd-server, frr, bird2 and prometheus ship services that their postinst scripts would
 # start on the default ports (etcd 2379/2380, BGP 179). The lab runs its own
 # etcd on other ports and its own routers inside namespaces, so it neither needs
 # nor wants them: while installing, a policy-rc.d that denies every start keeps

@@ -15,6 +15,6 @@ learns into the kernel. The stock gobgp CLI works against it on 127.0.0.1:50051.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCommand(), newCleanupCommand(), newInstallCNICommand(), newVersionCommand())
+	root.AddCommand(newRunCommand(), newCleanupCommand(), newInstallCNICommand(), newVersionCommand(), newCheckCommand())
 	return root
 }

@@ -44,6 +44,7 @@ func defaultRunFlags() *runFlags {
 		RoutesSyncPeriod:    30 * time.Second,
 		NetworkReadyTimeout: 30 * time.Second,
 		HealthAddr:          ":9779",
+		StatusObject:        true,
 	}}
 }
 
@@ -101,6 +102,7 @@ restarts. Use 'router cleanup' to remove everything it made.`,
 	fl.BoolVar(&c.Masquerade, "masquerade", c.Masquerade, "masquerade pod traffic leaving for destinations outside --cluster-cidr")
 	fl.DurationVar(&c.NetworkReadyTimeout, "network-ready-timeout", c.NetworkReadyTimeout, "a starting node writes its CNI config, and so takes pods, once its routes are in the kernel and every BGP session is up; this bounds the wait for sessions (a peer that is gone must not keep the node out of service); 0 = do not wait for sessions")
 	fl.Var(positiveDuration{&c.RoutesSyncPeriod}, "routes-sync-period", "how often the full resync of kernel routes, rules and peers runs (it also runs on every change)")
+	fl.BoolVar(&c.StatusObject, "status-object", c.StatusObject, "write this node's BGPNodeState (nodebgp.io) with its BGP sessions, routes and conditions; needs the CRD and its RBAC from daemonset/base")
 	fl.StringVar(&c.HealthAddr, "health-addr", c.HealthAddr, "where /healthz, /readyz and /metrics listen; empty = off")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
@@ -136,6 +138,7 @@ func (f *runFlags) toConfig() (agent.Config, error) {
 		return cfg, err
 	}
 	cfg.Logger = logger
+	cfg.Version = version
 	return cfg, cfg.Validate()
 }
 

@@ -356,6 +356,10 @@ func (l *Lab) startControlPlane(ctx context.Context) error {
 	if err := cp.ApplyRBAC(ctx, manifest); err != nil {
 		return fmt.Errorf("applying %s: %w", manifest, err)
 	}
+	l.step("CRD: %s", CRDManifest)
+	if err := cp.InstallCRD(ctx, filepath.Join(l.repoRoot, CRDManifest)); err != nil {
+		return err
+	}
 	if err := cp.AgentKubeconfig(ctx, agentNamespace, agentServiceAccount, l.Agents.Kubeconfig); err != nil {
 		return fmt.Errorf("agent kubeconfig for %s/%s: %w", agentNamespace, agentServiceAccount, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +78,12 @@ type agent struct {
 	// until then the node must not attract traffic by announcing its pod
 	// CIDRs.
 	routesSynced chan struct{}
+
+	// The reporting loop (reportloop.go): what it publishes, and the
+	// node's BGPNodeState writer (nil: no status object).
+	reported     reportState
+	routerID     netip.Addr
+	statusWriter StatusWriter
 }
 
 // Run runs the agent until ctx ends. On a planned stop it leaves routes, rules
@@ -91,6 +98,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log = log.With("node", cfg.NodeName)
 	h := health.New()
+	h.Metrics().SetBuildInfo(cfg.Version)
 
 	g, ctx := errgroup.WithContext(ctx)
 	if cfg.HealthAddr != "" {
@@ -138,6 +146,7 @@ func newAgent(cfg Config, log *slog.Logger, h *health.Health) *agent {
 		cni:          conflistFile{dir: cfg.CNIConfDir},
 		nodeChanged:  newTrigger(),
 		routesSynced: make(chan struct{}),
+		reported:     reportState{changed: newTrigger()},
 	}
 }
 

@@ -58,6 +58,10 @@ type Config struct {
 
 	RoutesSyncPeriod time.Duration
 	HealthAddr       string // "" = no health/metrics listener
+	// StatusObject writes the node's BGPNodeState (pkg/status).
+	StatusObject bool
+	// Version is the router's version, for nodebgp_build_info.
+	Version string
 
 	Logger *slog.Logger
 }

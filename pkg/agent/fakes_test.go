@@ -40,7 +40,7 @@ type fakeSpeaker struct {
 	writes    int         // Apply calls that changed something
 	best      []bgp.Path
 	converged bool
-	// sessions is what Peers reports.
+	// sessions is what Peers and Sessions report.
 	sessions []bgp.PeerStatus
 	// beforeApply, when set, checks each Apply before it takes effect.
 	beforeApply func(bgp.Desired)
@@ -67,6 +67,9 @@ func (s *fakeSpeaker) WatchBestPaths(ctx context.Context, _ func()) error {
 }
 func (s *fakeSpeaker) Converged(context.Context) (bool, error) { return s.converged, nil }
 func (s *fakeSpeaker) Peers(context.Context) ([]bgp.PeerStatus, error) {
+	return slices.Clone(s.sessions), nil
+}
+func (s *fakeSpeaker) Sessions(context.Context) ([]bgp.PeerStatus, error) {
 	return slices.Clone(s.sessions), nil
 }
 func (s *fakeSpeaker) Stop() {}

@@ -12,6 +12,19 @@ import (
 // newClient connects with --kubeconfig when given, else with the pod's
 // ServiceAccount (in-cluster).
 func newClient(kubeconfig string) (kubernetes.Interface, error) {
+	cfg, err := restConfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating Kubernetes client: %w", err)
+	}
+	return client, nil
+}
+
+// restConfig is the connection newClient and the status writer use.
+func restConfig(kubeconfig string) (*rest.Config, error) {
 	var (
 		cfg *rest.Config
 		err error
@@ -28,11 +41,7 @@ func newClient(kubeconfig string) (kubernetes.Interface, error) {
 		}
 	}
 	cfg.UserAgent = "nodebgp-router"
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("creating Kubernetes client: %w", err)
-	}
-	return client, nil
+	return cfg, nil
 }
 
 func isNotFound(err error) bool { return apierrors.IsNotFound(err) }

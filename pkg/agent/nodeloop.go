@@ -72,7 +72,7 @@ func (a *agent) nodePass(ctx context.Context) error {
 	fwdErr := a.host.EnableForwarding(ctx, p.Forwarding.IPv4, p.Forwarding.IPv6)
 	a.report("firewall", errors.Join(fwdErr, a.firewall.Sync(ctx, p.Firewall)))
 
-	peers := a.observePeers(ctx)
+	peers := a.sessionStates(ctx)
 	network := plan.NetworkInputs{
 		ConflistWritten: a.conflistWritten,
 		RoutesSynced:    a.routesSyncDone(),
@@ -98,6 +98,7 @@ func (a *agent) nodePass(ctx context.Context) error {
 
 	dataPlaneReady := cniErr == nil && bridgeErr == nil && a.routesSyncDone()
 	a.applyBGP(ctx, p, plan.AdvertisedNow(p.Advertised, dataPlaneReady, a.advertised))
+	a.noteNodePass(p)
 	return nil
 }
 

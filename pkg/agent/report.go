@@ -111,20 +111,15 @@ func joinMessages(errs []error) string {
 	return strings.Join(msgs, "; ")
 }
 
-// observePeers reads the speaker's sessions and publishes how many are in
-// each state; nil when the speaker cannot say.
-func (a *agent) observePeers(ctx context.Context) []bgp.PeerStatus {
+// sessionStates reads the state of the speaker's sessions, for the network
+// gate; nil when the speaker cannot say. (The reporting loop publishes them.)
+func (a *agent) sessionStates(ctx context.Context) []bgp.PeerStatus {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	peers, err := a.speaker.Peers(ctx)
 	if err != nil {
 		return nil
 	}
-	byState := map[string]int{}
-	for _, p := range peers {
-		byState[p.State]++
-	}
-	a.health.Metrics().SetBGPPeers(byState)
 	return peers
 }
 

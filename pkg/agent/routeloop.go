@@ -85,7 +85,7 @@ func (a *agent) syncRoutes(ctx context.Context, prune bool) (synced bool, err er
 	}
 	began := a.now()
 	res, err := a.kernel.Sync(ctx, plan.KernelRoutes(paths, a.self), prune)
-	a.observeRouteSync(res, a.now().Sub(began))
+	a.observeRouteSync(res, a.now().Sub(began), err)
 	for _, r := range res.Unreachable {
 		a.log.Debug("next hop not on a connected subnet; route left out", "event", "unreachable", "prefix", r.Prefix, "nexthop", r.Gateway)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/nodebgp/router/pkg/firewall"
 	"github.com/nodebgp/router/pkg/hostnet"
 	"github.com/nodebgp/router/pkg/routes"
+	"github.com/nodebgp/router/pkg/status"
 )
 
 // The outside systems the loops change, each behind the few methods the
@@ -26,6 +27,9 @@ type Speaker interface {
 	// Converged tells whether every peer sent End-of-RIB.
 	Converged(ctx context.Context) (bool, error)
 	Peers(ctx context.Context) ([]bgp.PeerStatus, error)
+	// Sessions is Peers with the counters an operator reads; it costs more
+	// and is called by the reporting loop only.
+	Sessions(ctx context.Context) ([]bgp.PeerStatus, error)
 	Stop()
 }
 
@@ -47,6 +51,12 @@ type HostNetwork interface {
 // Firewall is the agent's iptables chains (pkg/firewall).
 type Firewall interface {
 	Sync(ctx context.Context, r firewall.Rules) error
+}
+
+// StatusWriter is the node's BGPNodeState writer (pkg/status). Update must
+// never block: it hands over the latest object and returns.
+type StatusWriter interface {
+	Update(o status.Object)
 }
 
 // CNIConfig is the node's conflist (pkg/cniinstall).

@@ -71,6 +71,13 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 	g.Go(func() error { return a.host.WatchLinks(ctx, routesChanged.poke) })
 	g.Go(func() error { return a.routeLoop(ctx, routesChanged) })
 	g.Go(func() error { return a.nodeLoop(ctx) })
+	// Last: reporting never comes before routing.
+	g.Go(func() error { return a.reportLoop(ctx) })
+	if a.cfg.StatusObject {
+		if err := a.startStatus(ctx, g); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -178,6 +185,7 @@ func (a *agent) startSpeaker(ctx context.Context) (*bgp.Speaker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting BGP: %w", err)
 	}
+	a.routerID = routerID
 	return s, nil
 }
 

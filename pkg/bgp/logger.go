@@ -107,6 +107,9 @@ func (g *gobgpLogger) emit(level slog.Level, msg string, fields gobgplog.Fields)
 	if g.events != nil && (level >= slog.LevelWarn || msg == "Peer Down") {
 		g.events.note(msg, fields)
 	}
+	if g.events != nil && sessionMessages[msg] {
+		g.events.countSession(msg, fields)
+	}
 	ctx := context.Background()
 	if !g.log.Enabled(ctx, level) {
 		return

@@ -15,6 +15,8 @@ import (
 type peerEvents struct {
 	mu   sync.Mutex
 	last map[netip.Addr]peerEvent
+	// sessions counts each neighbor's sessions up and down (peer_sessions.go).
+	sessions map[netip.Addr]sessionCounts
 }
 
 // peerEvent is what went wrong with a neighbor, most recent last: the
@@ -73,4 +75,5 @@ func (e *peerEvents) forget(addr netip.Addr) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.last, addr)
+	delete(e.sessions, addr)
 }

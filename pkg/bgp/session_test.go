@@ -63,12 +63,18 @@ func TestMaxPrefixesTearsTheSessionDownSaysWhyAndARaisedLimitBringsItBack(t *tes
 	})
 	st, _ := b.peerStatus(t, a)
 	t.Logf("status over the limit: %+v", st)
+	if ss, _ := sessionOf(t, b, a); !ss.PrefixLimitExceeded {
+		t.Errorf("Sessions does not show the session held down by its prefix limit: %+v", ss)
+	}
 
 	// GoBGP keeps the peer down until it is enabled; raising the limit is
 	// the operator's say-so to try again.
 	b.setPeers(t, with(a.peer, func(p *Peer) { p.MaxPrefixes = 10 }))
 	waitEstablished(t, b, a)
 	waitPath(t, b, path("10.244.3.0/24", testNextHopA), true)
+	if ss, _ := sessionOf(t, b, a); ss.PrefixLimitExceeded {
+		t.Errorf("Sessions still shows the prefix limit after the session came back: %+v", ss)
+	}
 }
 
 // Every session setting is written to GoBGP and read back: a second

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 )
@@ -43,6 +44,23 @@ type PeerStatus struct {
 	// A TCP-MD5 mismatch shows nowhere: the kernel drops the segments
 	// silently, and the session just never gets past "active"/"connect".
 	LastError string
+
+	// Only Sessions sets the fields below (peer_sessions.go).
+
+	// Advertised counts the prefixes sent to the peer over all families.
+	Advertised int
+	// Since is when the session last became established (State
+	// "established") or last went down; zero if it never did either.
+	Since time.Time
+	// UpdatesReceived and UpdatesSent count UPDATE messages in this
+	// neighbor's life in GoBGP (reset when it is re-created).
+	UpdatesReceived, UpdatesSent uint64
+	// SessionsUp and SessionsDown count the session's transitions into and
+	// out of Established since the neighbor was configured.
+	SessionsUp, SessionsDown uint64
+	// PrefixLimitExceeded is set while GoBGP holds the session down because
+	// the peer sent more than MaxPrefixes (its admin state PFX_CT).
+	PrefixLimitExceeded bool
 }
 
 // Synced reports whether the peer has sent its whole table: the session is

@@ -23,6 +23,24 @@ type Metrics struct {
 	RouteSyncDuration prometheus.Histogram
 	// Ready mirrors /readyz: 1 when ready (nodebgp_ready).
 	Ready prometheus.Gauge
+
+	// RouteSyncLastDuration is how long the last kernel route sync took
+	// (nodebgp_route_sync_last_duration_seconds).
+	RouteSyncLastDuration prometheus.Gauge
+	// RouteSyncErrors counts kernel route syncs that failed, wholly or for
+	// some routes (nodebgp_route_sync_errors_total).
+	RouteSyncErrors prometheus.Counter
+	// BuildInfo is 1 with the build's versions as labels
+	// (nodebgp_build_info{version,goversion,gobgp_version}); see SetBuildInfo.
+	BuildInfo *prometheus.GaugeVec
+	// StatusWrites counts BGPNodeState writes the API server accepted
+	// (nodebgp_status_writes_total).
+	StatusWrites prometheus.Counter
+	// StatusWriteErrors counts refused or failed BGPNodeState writes by
+	// reason, one of StatusWriteReasons (nodebgp_status_write_errors_total{reason}).
+	StatusWriteErrors *prometheus.CounterVec
+
+	peers *peerCollector
 }
 
 func newMetrics(reg prometheus.Registerer) *Metrics {
@@ -53,9 +71,35 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "nodebgp_ready",
 			Help: "1 if the agent is ready (as /readyz), else 0.",
 		}),
+		RouteSyncLastDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "nodebgp_route_sync_last_duration_seconds",
+			Help: "Duration of the last kernel route sync.",
+		}),
+		RouteSyncErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nodebgp_route_sync_errors_total",
+			Help: "Kernel route syncs that failed, wholly or for some routes.",
+		}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "nodebgp_build_info",
+			Help: "1, labelled with the router's version, its Go version and its GoBGP version.",
+		}, []string{"version", "goversion", "gobgp_version"}),
+		StatusWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nodebgp_status_writes_total",
+			Help: "Writes of this node's BGPNodeState the API server accepted.",
+		}),
+		StatusWriteErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nodebgp_status_write_errors_total",
+			Help: "Writes of this node's BGPNodeState that failed, by reason.",
+		}, []string{"reason"}),
+		peers: newPeerCollector(),
 	}
+	for _, r := range StatusWriteReasons {
+		m.StatusWriteErrors.WithLabelValues(r) // every reason at 0 from the start
+	}
+	m.SetBuildInfo("")
 	reg.MustRegister(
 		m.CheckFailures, m.CheckOK, m.KernelRoutes, m.BGPPeers, m.RouteSyncDuration, m.Ready,
+		m.RouteSyncLastDuration, m.RouteSyncErrors, m.BuildInfo, m.StatusWrites, m.StatusWriteErrors, m.peers,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

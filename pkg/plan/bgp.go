@@ -40,6 +40,7 @@ func (p *Plan) planBGP(in Inputs, infos []nodeinfo.Info) {
 		}
 		self.Info = nodeinfo.Info{Name: s.NodeName, InternalIP: in.Self.IP, InternalIPs: in.Self.IPs(), PodCIDRs: in.Self.PodCIDRs}
 	}
+	p.Role = role(s.EnableIBGP, p.Identity, views)
 	// The peers of the speaker we have: a bad annotation keeps its AS.
 	self.Config.ASN = p.Identity.ASN
 

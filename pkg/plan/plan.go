@@ -115,6 +115,9 @@ type Plan struct {
 	// Inputs.Identity the rest of the plan is for the next speaker and
 	// nothing of it may be applied to the running one.
 	Identity Identity
+	// Role is the node's place in the BGP design (mesh, reflector, client,
+	// ToR-only), for the status report.
+	Role Role
 
 	// What the speaker should have besides its identity.
 	Peers      []bgp.Peer

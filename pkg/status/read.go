@@ -1,0 +1,46 @@
+package status
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// ReadCluster lists every Node and every BGPNodeState, for Check.
+func ReadCluster(ctx context.Context, cfg *rest.Config) ([]*corev1.Node, []Object, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating Kubernetes client: %w", err)
+	}
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating Kubernetes client: %w", err)
+	}
+	nl, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	nodes := make([]*corev1.Node, 0, len(nl.Items))
+	for i := range nl.Items {
+		nodes = append(nodes, &nl.Items[i])
+	}
+	ul, err := dc.Resource(GVR).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing %s: %w", Resource, err)
+	}
+	objs := make([]Object, 0, len(ul.Items))
+	for i := range ul.Items {
+		o, err := fromUnstructured(&unstructured.Unstructured{Object: ul.Items[i].Object})
+		if err != nil {
+			return nil, nil, err
+		}
+		objs = append(objs, o)
+	}
+	return nodes, objs, nil
+}
