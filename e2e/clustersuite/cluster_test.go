@@ -40,7 +40,14 @@ func TestCluster(t *testing.T) {
 	step(t, "05-node-joins", func(t *testing.T) { nodeJoins(ctx, t) })
 	step(t, "06-node-leaves", func(t *testing.T) { nodeLeaves(ctx, t) })
 	step(t, "07-uninstall-leaves-nothing", func(t *testing.T) { uninstall(ctx, t) })
-	step(t, "08-rke2-overlay-on-a-fresh-cluster", func(t *testing.T) { rke2(ctx, t) })
+	if !step(t, "08-rke2-overlay-on-a-fresh-cluster", func(t *testing.T) { rke2(ctx, t) }) {
+		t.FailNow()
+	}
+	step(t, "09-bad-cluster-cidr-is-reported", func(t *testing.T) { badClusterCIDR(ctx, t) })
+	step(t, "10-missing-rbac-permission-is-reported", func(t *testing.T) { missingPermission(ctx, t) })
+	step(t, "11-network-readiness-gate", func(t *testing.T) {
+		t.Skip("issue 10 part 4 (conflist only after the first route sync and Established sessions or a bounded wait) is the lead's, after pkg/agent is restructured; step 05 measures the gap it closes: Ready -> reachable")
+	})
 }
 
 // installKubeadm applies the kubeadm overlay exactly as docs/install.md says

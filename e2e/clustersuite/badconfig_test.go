@@ -1,0 +1,121 @@
+//go:build e2e
+
+package clustersuite
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nodebgp/router/e2e/cluster"
+	"github.com/nodebgp/router/e2e/e2eutil"
+)
+
+// badConfig breaks one thing an operator can get wrong, restarts the agents
+// and wants a clear answer on the first node's agent, not a silent black
+// hole: a Kubernetes Event and a log line that name the problem (each
+// contains every one of words), and /readyz (the readiness probe) failing.
+// restore undoes the change; the agents must be Ready again after it.
+func badConfig(ctx context.Context, t *testing.T, words []string, breakIt, restore func(t *testing.T)) {
+	node := cl.Nodes()[0]
+	addr := cluster.NodeAddr(cluster.NodeIndex(node)).String()
+	since := time.Now()
+	breakIt(t)
+	defer func() {
+		restore(t)
+		mustKubectl(context.Background(), t, "-n", "kube-system", "rollout", "restart", "daemonset/nodebgp")
+		if _, err := kubectl(context.Background(), "-n", "kube-system", "rollout", "status", "daemonset/nodebgp", "--timeout=180s"); err != nil {
+			t.Errorf("agents not back after the fix: %v", err)
+		}
+	}()
+	mustKubectl(ctx, t, "-n", "kube-system", "rollout", "restart", "daemonset/nodebgp")
+	// The rollout replaces node by node; wait for the new pod on any node.
+	var agent string
+	e2eutil.Eventually(t, 90*time.Second, time.Second, "a restarted agent", func() error {
+		for n, p := range agentPods(ctx, t, agentSelector) {
+			if p.CreationTimestamp.Time.After(since) && p.Status.Phase == "Running" {
+				node, agent = n, p.Name
+				addr = cluster.NodeAddr(cluster.NodeIndex(n)).String()
+				return nil
+			}
+		}
+		return fmt.Errorf("no agent pod started after the change yet")
+	})
+	e2eutil.LogStep(t, "agent %s on %s after the change", agent, node)
+	var problems []string
+	_, err := e2eutil.WaitFor(60*time.Second, time.Second, "readiness fails", func() error {
+		code, err := healthz(ctx, addr, "/readyz")
+		if err == nil && code == http.StatusOK {
+			return fmt.Errorf("/readyz answers 200")
+		}
+		return nil
+	})
+	if err != nil {
+		problems = append(problems, fmt.Sprintf("agent on %s: /readyz stays 200: %v", node, err))
+	}
+	logs, _ := kubectl(ctx, "-n", "kube-system", "logs", agent, "-c", "router")
+	if !containsAll(logs, words) {
+		problems = append(problems, fmt.Sprintf("agent %s: no log line naming %q; its log:\n%s", agent, words, tail(logs, 15)))
+	}
+	events, err := client(t).CoreV1().Events("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ev := range events.Items {
+		if ev.Source.Component == "nodebgp" && containsAll(ev.Message, words) {
+			found = true
+			e2eutil.LogStep(t, "event %s on %s/%s: %s", ev.Reason, ev.InvolvedObject.Kind, ev.InvolvedObject.Name, ev.Message)
+		}
+	}
+	if !found {
+		problems = append(problems, fmt.Sprintf("no Event from nodebgp naming %q", words))
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+func containsAll(s string, words []string) bool {
+	s = strings.ToLower(s)
+	for _, w := range words {
+		if !strings.Contains(s, strings.ToLower(w)) {
+			return false
+		}
+	}
+	return true
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// badClusterCIDR: the ConfigMap's cluster-cidr does not contain the nodes'
+// pod CIDRs (kubeadm's 10.244.0.0/16 left on an RKE2 cluster, say).
+func badClusterCIDR(ctx context.Context, t *testing.T) {
+	patch := func(cidr string) func(t *testing.T) {
+		return func(t *testing.T) {
+			mustKubectl(ctx, t, "-n", "kube-system", "patch", "configmap", "nodebgp-config", "--type=merge", `-p={"data":{"cluster-cidr":"`+cidr+`"}}`)
+		}
+	}
+	badConfig(ctx, t, []string{"cluster-cidr", "10.99.0.0/16"}, patch("10.99.0.0/16"), patch(cl.ClusterCIDR))
+}
+
+// missingPermission: the ClusterRole lost list and watch on nodes.
+func missingPermission(ctx context.Context, t *testing.T) {
+	set := func(verbs string) func(t *testing.T) {
+		return func(t *testing.T) {
+			mustKubectl(ctx, t, "patch", "clusterrole", "nodebgp", "--type=json", `-p=[{"op":"replace","path":"/rules/0/verbs","value":`+verbs+`}]`)
+		}
+	}
+	badConfig(ctx, t, []string{"forbidden", "nodes"}, set(`["get"]`), set(`["get","list","watch"]`))
+}
