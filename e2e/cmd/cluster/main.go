@@ -89,7 +89,7 @@ func status(ctx context.Context, c *cluster.Cluster) error {
 	kc := c.AdminKubeconfig()
 	fmt.Printf("\nexport KUBECONFIG=%s\n", kc)
 	fmt.Printf("kubectl get nodes -o wide; kubectl -n kube-system get pods -o wide\n")
-	fmt.Printf("nsenter %s -- gobgp neighbor     # a node's BGP sessions\n", strings.Join(c.NodeNsenter(cluster.NodeName(1)), " "))
+	fmt.Printf("nsenter %s -- %s/bin/gobgp neighbor\n", strings.Join(c.NodeNsenter(cluster.NodeName(1)), " "), c.Tools.Dir)
 	fmt.Printf("ip netns exec %s ip route show proto 78\n", cluster.NodeName(1))
 	return nil
 }
