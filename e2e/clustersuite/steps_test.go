@@ -383,3 +383,32 @@ func rke2(ctx context.Context, t *testing.T) {
 		}
 	}
 }
+
+// genericYAML is the Kubespray custom_cni path: `kubectl apply -f
+// daemonset/generic.yaml` on a fresh kubeadm-like cluster.
+func genericYAML(ctx context.Context, t *testing.T) {
+	o := opts
+	o.ClusterCIDR = cluster.DefaultClusterCIDR
+	c, err := cluster.Up(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl = c
+	start := time.Now()
+	t.Log(mustKubectl(ctx, t, "apply", "-f", filepath.Join(repoRoot, "daemonset", "generic.yaml")))
+	if err := cl.WaitReady(ctx, cl.Nodes(), 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	timing(t, "generic.yaml: apply -> every node Ready", time.Since(start))
+	apply(ctx, t, webManifest(len(cl.Nodes())))
+	pods := waitPods(ctx, t, testNs, webSelector, len(cl.Nodes()), 2*time.Minute)
+	for _, a := range pods {
+		for _, b := range pods {
+			if a.Node != b.Node {
+				if err := ping(ctx, t, a, b.IP, 2); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}
+}
