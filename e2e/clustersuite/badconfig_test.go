@@ -24,7 +24,10 @@ import (
 func badConfig(ctx context.Context, t *testing.T, words []string, breakIt, restore func(t *testing.T)) {
 	node := cl.Nodes()[0]
 	addr := cluster.NodeAddr(cluster.NodeIndex(node)).String()
-	since := time.Now()
+	old := map[string]bool{}
+	for _, p := range agentPods(ctx, t, agentSelector) {
+		old[string(p.UID)] = true
+	}
 	breakIt(t)
 	defer func() {
 		restore(t)
@@ -38,25 +41,31 @@ func badConfig(ctx context.Context, t *testing.T, words []string, breakIt, resto
 	var agent string
 	e2eutil.Eventually(t, 90*time.Second, time.Second, "a restarted agent", func() error {
 		for n, p := range agentPods(ctx, t, agentSelector) {
-			if p.CreationTimestamp.Time.After(since) && p.Status.Phase == "Running" {
+			if !old[string(p.UID)] && p.Spec.NodeName != "" {
 				node, agent = n, p.Name
 				addr = cluster.NodeAddr(cluster.NodeIndex(n)).String()
 				return nil
 			}
 		}
-		return fmt.Errorf("no agent pod started after the change yet")
+		return fmt.Errorf("no agent pod made after the change yet")
 	})
 	e2eutil.LogStep(t, "agent %s on %s after the change", agent, node)
 	var problems []string
-	_, err := e2eutil.WaitFor(60*time.Second, time.Second, "readiness fails", func() error {
-		code, err := healthz(ctx, addr, "/readyz")
-		if err == nil && code == http.StatusOK {
-			return fmt.Errorf("/readyz answers 200")
-		}
-		return nil
+	// Not ready means: its health server answers, and /readyz says no for a
+	// while (not just during its first seconds).
+	_, err := e2eutil.WaitFor(60*time.Second, time.Second, "the agent's health server answers", func() error {
+		_, err := healthz(ctx, addr, "/readyz")
+		return err
 	})
 	if err != nil {
-		problems = append(problems, fmt.Sprintf("agent on %s: /readyz stays 200: %v", node, err))
+		problems = append(problems, fmt.Sprintf("agent on %s: %v", node, err))
+	} else {
+		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(time.Second) {
+			if code, err := healthz(ctx, addr, "/readyz"); err == nil && code == http.StatusOK {
+				problems = append(problems, fmt.Sprintf("agent on %s: /readyz answers 200", node))
+				break
+			}
+		}
 	}
 	logs, _ := kubectl(ctx, "-n", "kube-system", "logs", agent, "-c", "router")
 	if !containsAll(logs, words) {
