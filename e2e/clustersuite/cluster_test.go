@@ -291,6 +291,14 @@ func crossPingers(ctx context.Context, t *testing.T, maxRun time.Duration) ([]*e
 	pods := waitPods(ctx, t, testNs, webSelector, len(cl.Nodes()), time.Minute)
 	var ps []*e2eutil.Pinger
 	var labels []string
+	// Each path answers before counting starts: a loss must be the event's,
+	// not the first packet on a path idle since the last step (seen once:
+	// icmp_seq 1 unanswered seconds before the rollout began).
+	for i, a := range pods {
+		if err := ping(ctx, t, a, pods[(i+1)%len(pods)].IP, 2); err != nil {
+			t.Fatalf("before counting: %v", err)
+		}
+	}
 	for i, a := range pods {
 		b := pods[(i+1)%len(pods)]
 		p, err := e2eutil.StartPingerCmd(podNet(t, a), b.IP, 50*time.Millisecond, maxRun)
