@@ -21,7 +21,7 @@ export TOOLS_DIR BENCH_ROUTES
 .PHONY: help build deps tools test unit e2e lab lab-down lab-status bench lint clean image image-test cluster-deps cluster-tools cluster cluster-down cluster-status e2e-cluster
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build router and the lab's helper binaries into _output/bin
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/router ./cmd/router
