@@ -152,17 +152,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 		}
 	}
 	admin := c.AdminKubeconfig()
-	if _, err := startDaemon(daemonParams{Name: procKCM, Dir: c.Dir, Args: []string{
-		c.Tools.bin("kube-controller-manager"),
-		"--kubeconfig=" + admin, "--authentication-kubeconfig=" + admin, "--authorization-kubeconfig=" + admin,
-		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(KCMPort),
-		"--leader-elect=false",
-		"--allocate-node-cidrs=true", "--cluster-cidr=" + c.ClusterCIDR, "--node-cidr-mask-size=24",
-		"--service-cluster-ip-range=" + serviceCIDR,
-		"--service-account-private-key-file=" + p.saKey,
-		"--root-ca-file=" + filepath.Join(p.certDir, "apiserver.crt"),
-		"--use-service-account-credentials=true",
-	}}); err != nil {
+	if err := c.StartControllerManager(true); err != nil {
 		return err
 	}
 	if _, err := startDaemon(daemonParams{Name: procScheduler, Dir: c.Dir, Args: []string{
@@ -303,4 +293,26 @@ func writeKubeconfig(path, server string, ca []byte, user, token string) error {
 		return fmt.Errorf("writing kubeconfig %s: %w", path, err)
 	}
 	return nil
+}
+
+// StopControllerManager stops kube-controller-manager; StartControllerManager
+// starts it, with allocate false as a cluster whose controller does not
+// allocate pod CIDRs (kubeadm init without --pod-network-cidr).
+func (c *Cluster) StopControllerManager() error { return stopDaemon(c.Dir, procKCM, stopWait) }
+
+func (c *Cluster) StartControllerManager(allocate bool) error {
+	p := c.pki()
+	admin := c.AdminKubeconfig()
+	_, err := startDaemon(daemonParams{Name: procKCM, Dir: c.Dir, Args: []string{
+		c.Tools.bin("kube-controller-manager"),
+		"--kubeconfig=" + admin, "--authentication-kubeconfig=" + admin, "--authorization-kubeconfig=" + admin,
+		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(KCMPort),
+		"--leader-elect=false",
+		"--allocate-node-cidrs=" + strconv.FormatBool(allocate), "--cluster-cidr=" + c.ClusterCIDR, "--node-cidr-mask-size=24",
+		"--service-cluster-ip-range=" + serviceCIDR,
+		"--service-account-private-key-file=" + p.saKey,
+		"--root-ca-file=" + filepath.Join(p.certDir, "apiserver.crt"),
+		"--use-service-account-credentials=true",
+	}})
+	return err
 }

@@ -128,3 +128,83 @@ func missingPermission(ctx context.Context, t *testing.T) {
 	}
 	badConfig(ctx, t, []string{"forbidden", "nodes"}, set(`["get"]`), set(`["get","list","watch"]`))
 }
+
+// nodeWithoutPodCIDR: a node joins while kube-controller-manager does not
+// allocate pod CIDRs. Its agent must say so (Event, log line naming the pod
+// CIDR) and stay not ready; once allocation is back the node turns Ready.
+func nodeWithoutPodCIDR(ctx context.Context, t *testing.T) {
+	const i = 4
+	name := cluster.NodeName(i)
+	addr := cluster.NodeAddr(i).String()
+	if err := cl.StopControllerManager(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.StartControllerManager(false); err != nil {
+		t.Fatal(err)
+	}
+	allocating := false
+	defer func() {
+		if !allocating {
+			_ = cl.StopControllerManager()
+			_ = cl.StartControllerManager(true)
+		}
+		_, _ = kubectl(context.Background(), "delete", "node", name, "--timeout=30s")
+		if err := cl.StopNode(name); err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := cl.AddNode(ctx, i); err != nil {
+		t.Fatal(err)
+	}
+	var agent string
+	e2eutil.Eventually(t, 2*time.Minute, time.Second, "an agent pod on "+name, func() error {
+		if p, ok := agentPods(ctx, t, agentSelector)[name]; ok && p.Status.Phase == "Running" {
+			agent = p.Name
+			return nil
+		}
+		return fmt.Errorf("none running yet")
+	})
+	n, err := client(t).CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Spec.PodCIDR != "" {
+		t.Fatalf("node %s got pod CIDR %s with allocation off", name, n.Spec.PodCIDR)
+	}
+	time.Sleep(20 * time.Second)
+	if code, err := healthz(ctx, addr, "/readyz"); err == nil && code == http.StatusOK {
+		t.Errorf("agent on %s: /readyz answers 200 without a pod CIDR", name)
+	}
+	logs, _ := kubectl(ctx, "-n", "kube-system", "logs", agent, "-c", "router")
+	if !containsAll(logs, []string{"pod CIDR"}) {
+		t.Errorf("agent %s: no log line about the missing pod CIDR:\n%s", agent, tail(logs, 10))
+	} else {
+		e2eutil.LogStep(t, "agent log: %s", grepLines(logs, "pod CIDR"))
+	}
+	events, err := client(t).CoreV1().Events("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ev := range events.Items {
+		if ev.Source.Component == "nodebgp" && ev.InvolvedObject.Name == name && containsAll(ev.Message, []string{"pod CIDR"}) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no Event from nodebgp on node %s about its missing pod CIDR", name)
+	}
+	e2eutil.LogStep(t, "allocation back: %s gets a pod CIDR and turns Ready", name)
+	if err := cl.StopControllerManager(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.StartControllerManager(true); err != nil {
+		t.Fatal(err)
+	}
+	allocating = true
+	start := time.Now()
+	if err := cl.WaitReady(ctx, []string{name}, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	timing(t, "pod CIDR allocation back -> node Ready", time.Since(start))
+}
