@@ -8,13 +8,20 @@ TOOLS_DIR ?= $(CURDIR)/.cache/tools
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 E2E_TIMEOUT ?= 40m
+# The release this tree is (the tag the manifests name, `make image` tags it).
+RELEASE   := $(shell cat VERSION)
+IMAGE     ?= ghcr.io/nodebgp/router
+CLUSTER_TIMEOUT ?= 60m
+# One cluster lab at a time on a machine (its names are fixed: clu-*). --close: the
+# daemons `cluster up` leaves running must not inherit (and hold) the lock.
+CLUSTER_LOCK := flock --close --timeout 1800 /tmp/nodebgp-cluster.lock
 BENCH_ROUTES ?= 10000
 export TOOLS_DIR BENCH_ROUTES
 
-.PHONY: help build deps tools test unit e2e lab lab-down lab-status bench lint clean image image-test
+.PHONY: help build deps tools test unit e2e lab lab-down lab-status bench lint clean image image-test cluster-deps cluster-tools cluster cluster-down cluster-status e2e-cluster
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build router and the lab's helper binaries into _output/bin
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/router ./cmd/router
@@ -22,6 +29,8 @@ build: ## build router and the lab's helper binaries into _output/bin
 	$(GO) build -o $(BIN)/labcni ./e2e/cmd/labcni
 	$(GO) build -o $(BIN)/bench ./e2e/cmd/bench
 	$(GO) build -o $(BIN)/bgpinject ./e2e/cmd/bgpinject
+	$(GO) build -o $(BIN)/cluster ./e2e/cmd/cluster
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/clusterpause ./e2e/cmd/clusterpause
 
 deps: ## install the Debian packages the lab needs (idempotent)
 	hack/install-deps.sh
@@ -56,11 +65,30 @@ lint: ## gofmt and go vet, with and without the e2e build tag
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
 
-image: tools build ## build the image nodebgp/router:<version> and :latest with podman (needs root; base cached in .cache/image)
-	VERSION=$(VERSION) hack/image.sh
+image: tools build ## build the image $(IMAGE):<release in VERSION> and :<git describe> with podman (needs root; base cached in .cache/image)
+	IMAGE=$(IMAGE) RELEASE=$(RELEASE) VERSION=$(VERSION) hack/image.sh
 
 image-test: image ## unpack the image and check its binaries, install-cni and the iptables backend choice (needs root)
-	VERSION=$(VERSION) hack/image-test.sh
+	IMAGE=$(IMAGE) VERSION=$(VERSION) hack/image-test.sh
+
+cluster-deps: ## install what the cluster lab needs besides `make deps`: containerd, runc, podman, busybox-static (idempotent)
+	hack/install-deps.sh --cluster
+
+cluster-tools: cluster-deps ## build kubelet, kube-controller-manager, kube-scheduler, kube-proxy too (cached; the first build takes minutes)
+	hack/build-tools.sh --cluster
+
+cluster: cluster-tools build image ## a cluster with 3 kubelet+containerd nodes, nodebgp applied with kubectl apply -k (needs root)
+	$(CLUSTER_LOCK) $(BIN)/cluster up -tools $(TOOLS_DIR) -pause $(BIN)/clusterpause -image $(IMAGE):$(RELEASE) -overlay daemonset/overlays/kubeadm
+
+cluster-down: ## remove everything the cluster lab made
+	@if [ -x $(BIN)/cluster ]; then $(CLUSTER_LOCK) $(BIN)/cluster down; else $(CLUSTER_LOCK) $(GO) run ./e2e/cmd/cluster down; fi
+
+cluster-status: ## the cluster lab's nodes and how to look around
+	$(BIN)/cluster status -tools $(TOOLS_DIR)
+
+e2e-cluster: cluster-tools build image ## the install-path e2e suite on real kubelet+containerd nodes (needs root; not part of `make test` yet)
+	$(CLUSTER_LOCK) env TOOLS_DIR=$(TOOLS_DIR) ROUTER_IMAGE=$(IMAGE):$(RELEASE) CLUSTER_PAUSE=$(BIN)/clusterpause \
+		$(GO) test -tags e2e -count=1 -timeout $(CLUSTER_TIMEOUT) -v ./e2e/clustersuite/
 
 clean: ## remove build output (not the tool cache)
 	rm -rf _output

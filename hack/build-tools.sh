@@ -2,6 +2,10 @@
 # Builds the third-party tools the lab runs, at pinned versions, into
 # $TOOLS_DIR (default <repo>/.cache/tools):
 #   bin/kube-apiserver, bin/kubectl   Kubernetes v1.34.3 (module e2e/tools/kube)
+#   bin/kubelet, bin/kube-controller-manager, bin/kube-scheduler, bin/kube-proxy
+#                                     the same release, for the cluster lab (module
+#                                     e2e/tools/kubecluster; only with --cluster or
+#                                     BUILD_CLUSTER_TOOLS=1: ~3-8 min and ~2 GB RSS)
 #   bin/gobgp                         gobgp CLI v3.37.0 (module e2e/tools/gobgp)
 #   cni/{bridge,host-local,portmap,loopback}  containernetworking/plugins v1.9.0
 # A tool is rebuilt only when its binaries are missing or its stamp (version plus
@@ -135,6 +139,42 @@ build_cni() {
 	record cni "$want"
 }
 
+# build_kube_cluster builds the worker and controller binaries of the cluster lab
+# (make cluster). Kept apart from build_kube so that the netns lab, which needs
+# none of them, never pays for the heavy kubelet build.
+build_kube_cluster() {
+	local dir="$repo_root/e2e/tools/kubecluster"
+	local ldflags
+	ldflags="$(kube_ldflags)"
+	local want="kubecluster $kube_version $(module_hash "$dir") $ldflags"
+	local names=(kubelet kube-controller-manager kube-scheduler kube-proxy) bins=() n
+	for n in "${names[@]}"; do
+		bins+=("$tools_dir/bin/$n")
+	done
+	if up_to_date kubecluster "$want" "${bins[@]}"; then
+		echo "${names[*]} $kube_version: cached ($tools_dir/bin)"
+		return
+	fi
+	local start
+	for n in "${names[@]}"; do
+		start=$SECONDS
+		go_build "$dir" "$tools_dir/bin/$n" "./cmd/$n" "$ldflags" || fail "$n"
+		echo "$n $kube_version: built in $((SECONDS - start))s ($tools_dir/bin/$n)"
+	done
+	record kubecluster "$want"
+}
+
+cluster=${BUILD_CLUSTER_TOOLS:-0}
+for arg in "$@"; do
+	case "$arg" in
+	--cluster) cluster=1 ;;
+	*) echo "build-tools: unknown argument $arg (want --cluster)" >&2; exit 2 ;;
+	esac
+done
+
 build_cni
 build_gobgp
 build_kube
+if [ "$cluster" = 1 ]; then
+	build_kube_cluster
+fi

@@ -12,11 +12,11 @@
 #      case's fresh namespace it picks the backend the case set up, re-points the
 #      alternatives, and its own rules land only in that backend.
 #
-# Needs root and podman. Environment: IMAGE (default nodebgp/router), VERSION.
+# Needs root and podman. Environment: IMAGE (default ghcr.io/nodebgp/router), VERSION.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-image="${IMAGE:-nodebgp/router}"
+image="${IMAGE:-ghcr.io/nodebgp/router}"
 version="${VERSION:-$(git -C "$repo_root" describe --tags --always --dirty 2>/dev/null || echo dev)}"
 tag="$(printf '%s' "$version" | tr -c 'A-Za-z0-9_.-' '-')"
 gobgp_version="$(sed -n 's/^gobgp_version=//p' "$repo_root/hack/build-tools.sh")"

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Builds nodebgp's image from the Dockerfile and tags it $IMAGE:$VERSION and
-# $IMAGE:latest (IMAGE defaults to nodebgp/router). `make image` runs it after
+# Builds nodebgp's image from the Dockerfile and tags it $IMAGE:$RELEASE (the
+# release in ./VERSION, the tag the manifests name) and $IMAGE:$VERSION (this
+# exact build, from git describe). IMAGE defaults to ghcr.io/nodebgp/router,
+# the reference in daemonset/, so a node that imports the image runs it as is.
+# No `latest`: manifests pin a version (docs/install.md, "Pinning the image").
+# `make image` runs it after
 # `make build tools`, whose binaries it packs: these machines reach no registry,
 # so the Go build happens on the host (see the Dockerfile's header).
 #
@@ -23,8 +27,9 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools_dir="${TOOLS_DIR:-$repo_root/.cache/tools}"
 case "$tools_dir" in /*) ;; *) tools_dir="$repo_root/$tools_dir" ;; esac
 cache_dir="$repo_root/.cache/image"
-image="${IMAGE:-nodebgp/router}"
+image="${IMAGE:-ghcr.io/nodebgp/router}"
 version="${VERSION:-$(git -C "$repo_root" describe --tags --always --dirty 2>/dev/null || echo dev)}"
+release="${RELEASE:-$(cat "$repo_root/VERSION")}"
 isolation="${IMAGE_ISOLATION:-chroot}"
 
 suite=bookworm
@@ -202,7 +207,7 @@ main() {
 	tag="$(printf '%s' "$version" | tr -c 'A-Za-z0-9_.-' '-')"
 	local args=(-f "$repo_root/Dockerfile"
 		--build-arg "VERSION=$version" --build-arg "GOBGP_VERSION=$gobgp_version" --build-arg "CNI_VERSION=$cni_version"
-		-t "$image:$tag" -t "$image:latest")
+		-t "$image:$release" -t "$image:$tag")
 	# --layers=false: the build takes seconds, and cached layers would leave a
 	# dangling image per stage and per rebuild in the builder's storage.
 	case "$builder" in
@@ -210,7 +215,7 @@ main() {
 	buildah) buildah bud --isolation "$isolation" --pull=never --layers=false --build-arg "BASE_IMAGE=localhost/$base_image" "${args[@]}" "$ctx" ;;
 	docker) docker build --build-arg "BASE_IMAGE=$base_image" "${args[@]}" "$ctx" ;;
 	esac
-	log "built $image:$tag and $image:latest with $builder in $((SECONDS - start))s"
+	log "built $image:$release and $image:$tag with $builder in $((SECONDS - start))s"
 }
 
 main "$@"

@@ -5,6 +5,13 @@
 set -euo pipefail
 
 packages=(etcd-server iptables ipset iproute2 iputils-ping tcpdump openssl procps kmod frr bird2 prometheus)
+# The cluster lab (make cluster): real worker nodes need a container runtime, and
+# its pods an image built here (podman, buildah, debootstrap: see hack/image.sh).
+# util-linux gives nsenter and unshare, conntrack what kube-proxy calls, busybox-static
+# the test pods' tools (e2e/cluster/images.go).
+if [ "${CLUSTER_DEPS:-0}" = 1 ] || [ "${1:-}" = --cluster ]; then
+	packages+=(containerd runc podman buildah debootstrap util-linux conntrack busybox-static)
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -22,7 +29,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-# etcd-server, frr, bird2 and prometheus ship services that their postinst scripts would
+# etcd-server, frr, bird2, prometheus and containerd ship services that their postinst scripts would
 # start on the default ports (etcd 2379/2380, BGP 179). The lab runs its own
 # etcd on other ports and its own routers inside namespaces, so it neither needs
 # nor wants them: while installing, a policy-rc.d that denies every start keeps

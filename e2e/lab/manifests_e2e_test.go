@@ -64,7 +64,7 @@ func TestManifests(t *testing.T) {
 		manifest func(*testing.T) []byte
 		want     []string // substrings of the rendered manifest
 	}{
-		{"base", kustomize(ctx, tools, filepath.Join(dsDir, "base")), []string{"cluster-cidr: 10.244.0.0/16", "image: ghcr.io/nodebgp/router:latest"}},
+		{"base", kustomize(ctx, tools, filepath.Join(dsDir, "base")), []string{"cluster-cidr: 10.244.0.0/16", "image: ghcr.io/nodebgp/router:v0.1.0", "imagePullPolicy: IfNotPresent"}},
 		{"kubeadm overlay", kustomize(ctx, tools, filepath.Join(dsDir, "overlays", "kubeadm")), []string{"cluster-cidr: 10.244.0.0/16", "path: /opt/cni/bin"}},
 		{"rke2 overlay", kustomize(ctx, tools, filepath.Join(dsDir, "overlays", "rke2")), []string{"cluster-cidr: 10.42.0.0/16", "path: /opt/cni/bin", "path: /etc/cni/net.d"}},
 		{"generic.yaml", readFile(filepath.Join(dsDir, "generic.yaml")), []string{"kind: DaemonSet", "kind: ClusterRoleBinding"}},

@@ -1,0 +1,416 @@
+//go:build e2e
+
+package clustersuite
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nodebgp/router/e2e/cluster"
+	"github.com/nodebgp/router/e2e/e2eutil"
+)
+
+// rollingUpdate moves the DaemonSet to a new image tag, one node at a time as
+// its updateStrategy says, while a pod on every node pings a pod on the next.
+func rollingUpdate(ctx context.Context, t *testing.T) {
+	newImage := opts.RouterImage + "-rollout"
+	e2eutil.LogStep(t, "the new image %s: the same build under a new tag, as a registry push would add it", newImage)
+	if err := cl.TagImage(ctx, opts.RouterImage, newImage, cl.Nodes()); err != nil {
+		t.Fatal(err)
+	}
+	before := agentPods(ctx, t, agentSelector)
+	ps, labels := crossPingers(ctx, t, 10*time.Minute)
+	time.Sleep(3 * time.Second)
+	start := time.Now()
+	mustKubectl(ctx, t, "-n", "kube-system", "set", "image", "daemonset/nodebgp", "router="+newImage, "install-cni="+newImage)
+	out, err := kubectl(ctx, "-n", "kube-system", "rollout", "status", "daemonset/nodebgp", "--timeout=5m")
+	took := time.Since(start)
+	time.Sleep(5 * time.Second)
+	sent, lost := stopPingers(t, ps, labels, 100)
+	if err != nil {
+		t.Fatalf("rollout: %v\n%s", err, out)
+	}
+	timing(t, "rolling update of "+strconv.Itoa(len(before))+" agents", took)
+	t.Logf("PACKETS rolling update: sent %d, lost %d", sent, lost)
+	after := agentPods(ctx, t, agentSelector)
+	for node, p := range after {
+		if p.UID == before[node].UID {
+			t.Errorf("agent pod on %s was not replaced", node)
+		}
+		if p.Spec.Containers[0].Image != newImage {
+			t.Errorf("agent on %s runs %s, want %s", node, p.Spec.Containers[0].Image, newImage)
+		}
+	}
+}
+
+// apiOutage stops kube-apiserver for 60 s: routes stay as they are, pods keep
+// talking, the agents stay live (the kubelet restarts none), and after the
+// API returns a Node change reaches every agent within seconds.
+func apiOutage(ctx context.Context, t *testing.T) {
+	nodes := cl.Nodes()
+	before := map[string]string{}
+	for _, n := range nodes {
+		r, err := routes78(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[n] = r
+	}
+	restartsBefore := map[string]int32{}
+	for node, p := range agentPods(ctx, t, agentSelector) {
+		restartsBefore[node] = restarts(p)
+	}
+	e2eutil.LogStep(t, "baseline with the API up: a new Node becomes a BGP neighbor of every agent")
+	baseline := ghostNeighbor(ctx, t, nodes, "clu-ghost1", "10.198.1.99", "10.244.250.0/24")
+	timing(t, "Node added (API healthy) -> neighbor on every agent", baseline)
+	ps, labels := crossPingers(ctx, t, 5*time.Minute)
+	e2eutil.LogStep(t, "kube-apiserver stopped for 60 s")
+	if err := cl.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			_ = cl.StartAPIServer(context.Background())
+		}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, n := range nodes {
+			r, err := routes78(ctx, n)
+			if err != nil || r != before[n] {
+				t.Errorf("node %s: routes changed during the outage: %v\nbefore:\n%s\nnow:\n%s", n, err, before[n], r)
+			}
+			// What the kubelet's liveness probe asks (hostNetwork: node IP:9779).
+			code, err := healthz(ctx, cluster.NodeAddr(cluster.NodeIndex(n)).String(), "/healthz")
+			if err != nil || code != http.StatusOK {
+				t.Errorf("node %s: /healthz during the outage: %d %v", n, code, err)
+			}
+			_ = i
+		}
+		if t.Failed() {
+			break
+		}
+		time.Sleep(5 * time.Second)
+	}
+	e2eutil.LogStep(t, "kube-apiserver back")
+	start := time.Now()
+	if err := cl.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	timing(t, "kube-apiserver ready again", time.Since(start))
+	time.Sleep(3 * time.Second)
+	sent, lost := stopPingers(t, ps, labels, 500)
+	t.Logf("PACKETS API outage: sent %d, lost %d", sent, lost)
+	for node, p := range agentPods(ctx, t, agentSelector) {
+		if restarts(p) != restartsBefore[node] {
+			t.Errorf("agent on %s restarted during the outage: %d -> %d restarts", node, restartsBefore[node], restarts(p))
+		}
+	}
+	// The agent reaches the API through the kubernetes Service (in-cluster
+	// config: 10.96.0.1), so it waits for kube-proxy's own watch to bring
+	// the Service's endpoint back too (kube-apiserver removes its endpoint
+	// when it stops). Timed apart, to tell whose delay is whose.
+	svcBack := e2eutil.Eventually(t, 3*time.Minute, 200*time.Millisecond, "kube-proxy routes the kubernetes Service again on every node", func() error {
+		for _, n := range nodes {
+			out, err := cl.InNode(ctx, n, "iptables-save", "-t", "nat")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(out, "-d 10.96.0.1/32 -p tcp -m comment --comment \"default/kubernetes:https cluster IP\" -m tcp --dport 443 -j KUBE-SVC-") {
+				return fmt.Errorf("node %s: no KUBE-SVC rule for 10.96.0.1:443", n)
+			}
+		}
+		return nil
+	})
+	timing(t, "API back -> kube-proxy routes 10.96.0.1 again on every node", svcBack)
+	e2eutil.LogStep(t, "a Node change after the outage: a new Node object appears as a BGP neighbor on every agent")
+	took := ghostNeighbor(ctx, t, nodes, "clu-ghost2", "10.198.1.98", "10.244.251.0/24")
+	timing(t, "Node added after the outage -> neighbor on every agent", took)
+	// Within seconds, as on a healthy API (measured before the outage); the
+	// wait is longer only to measure how late it comes when it does not.
+	if budget := 15 * time.Second; took > budget {
+		t.Errorf("a Node added after the API outage reached every agent only after %v (want within %v; before the outage: %v)",
+			took.Round(time.Second), budget, baseline.Round(10*time.Millisecond))
+	}
+}
+
+// ghostNeighbor creates a Node with an InternalIP and a pod CIDR (no kubelet
+// behind it), waits until every agent lists it as a BGP neighbor, deletes it
+// and returns how long that took.
+func ghostNeighbor(ctx context.Context, t *testing.T, nodes []string, name, ip, cidr string) time.Duration {
+	t.Helper()
+	apply(ctx, t, fmt.Sprintf(`apiVersion: v1
+kind: Node
+metadata: {name: %s}
+spec: {podCIDR: %s, podCIDRs: [%s]}
+`, name, cidr, cidr))
+	defer func() { _, _ = kubectl(context.Background(), "delete", "node", name, "--wait=false") }()
+	mustKubectl(ctx, t, "patch", "node", name, "--subresource=status", "--type=merge",
+		`-p={"status":{"addresses":[{"type":"InternalIP","address":"`+ip+`"}]}}`)
+	took := e2eutil.Eventually(t, 3*time.Minute, 200*time.Millisecond, "every agent has "+ip+" as a neighbor", func() error {
+		for _, n := range nodes {
+			out, err := cl.InNode(ctx, n, filepath.Join(opts.Tools.Dir, "bin", "gobgp"), "neighbor")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(out, ip) {
+				return fmt.Errorf("node %s: no neighbor %s:\n%s", n, ip, out)
+			}
+		}
+		return nil
+	})
+	mustKubectl(ctx, t, "delete", "node", name, "--timeout=30s")
+	return took
+}
+
+func healthz(ctx context.Context, host, path string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+":9779"+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// nodeJoins adds a 4th node: kubelet registers, the controller allocates its
+// pod CIDR, the DaemonSet's pod starts and the node turns Ready, and a pod on
+// it is reachable from the pods of every other node. Each phase is timed.
+func nodeJoins(ctx context.Context, t *testing.T) {
+	const i = 4
+	name := cluster.NodeName(i)
+	start := time.Now()
+	if err := cl.AddNode(ctx, i); err != nil {
+		t.Fatal(err)
+	}
+	cs := client(t)
+	var registered, ready time.Duration
+	e2eutil.Eventually(t, 2*time.Minute, 200*time.Millisecond, name+" registered with a pod CIDR", func() error {
+		n, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if n.Spec.PodCIDR == "" {
+			return fmt.Errorf("no pod CIDR yet")
+		}
+		registered = time.Since(start)
+		return nil
+	})
+	if err := cl.WaitReady(ctx, []string{name}, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	ready = time.Since(start)
+	apply(ctx, t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: joiner, namespace: %s, labels: {app: joiner}}
+spec:
+  terminationGracePeriodSeconds: 1
+  nodeSelector: {kubernetes.io/hostname: %s}
+  containers:
+    - name: web
+      image: %s
+      imagePullPolicy: Never
+      command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+`, testNs, name, cluster.ToolsImage))
+	j := waitPods(ctx, t, testNs, "app=joiner", 1, 2*time.Minute)[0]
+	running := time.Since(start)
+	others := waitPods(ctx, t, testNs, webSelector, 3, time.Minute)
+	cidr := nodePodCIDR(ctx, t, name)
+	var routedThere, routedBack time.Duration
+	e2eutil.Eventually(t, 3*time.Minute, 200*time.Millisecond, "pod on "+name+" reachable from every other node's pod", func() error {
+		if routedThere == 0 {
+			ok := true
+			for _, n := range cl.Nodes() {
+				if r, _ := routes78(ctx, n); n != name && !strings.Contains(r, cidr.String()) {
+					ok = false
+				}
+			}
+			if ok {
+				routedThere = time.Since(start)
+			}
+		}
+		if routedBack == 0 {
+			if r, _ := routes78(ctx, name); strings.Count(r, " via ") >= 3 {
+				routedBack = time.Since(start)
+			}
+		}
+		for _, o := range others {
+			if err := ping(ctx, t, o, j.IP, 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	reachable := time.Since(start)
+	timing(t, "join: kubelet start -> Node registered with pod CIDR", registered)
+	timing(t, "join: kubelet start -> Node Ready", ready)
+	timing(t, "join: kubelet start -> first pod Running", running)
+	timing(t, "join: kubelet start -> every other node routes its pod CIDR", routedThere)
+	timing(t, "join: kubelet start -> it routes every other pod CIDR", routedBack)
+	timing(t, "join: kubelet start -> pod reachable from every node", reachable)
+	t.Logf("the cluster after the join (agent logs): %s", dump("after-join"))
+	if err := checkRoutes(ctx, t, cl.Nodes()); err != nil {
+		t.Error(err)
+	}
+}
+
+// nodeLeaves deletes the 4th node and stops it: its routes and sessions are
+// gone from the others.
+func nodeLeaves(ctx context.Context, t *testing.T) {
+	name := cluster.NodeName(4)
+	addr := cluster.NodeAddr(4).String()
+	if _, err := os.Stat("/run/netns/" + name); err != nil {
+		t.Skipf("%s is not there (the join step failed)", name)
+	}
+	cidr := nodePodCIDR(ctx, t, name)
+	// Its pods first, while its kubelet still runs: a pod left on a deleted
+	// node waits for the pod garbage collector and holds up namespace deletion.
+	_, _ = kubectl(ctx, "-n", testNs, "delete", "pod", "joiner", "--wait=true", "--timeout=30s")
+	mustKubectl(ctx, t, "delete", "node", name, "--timeout=60s")
+	if err := cl.StopNode(name); err != nil {
+		t.Fatal(err)
+	}
+	nodes := cl.Nodes()
+	took := e2eutil.Eventually(t, 60*time.Second, 500*time.Millisecond, "route and session of "+name+" gone", func() error {
+		for _, n := range nodes {
+			r, err := routes78(ctx, n)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(r, cidr.String()) {
+				return fmt.Errorf("node %s still routes %s:\n%s", n, cidr, r)
+			}
+			out, err := cl.InNode(ctx, n, filepath.Join(opts.Tools.Dir, "bin", "gobgp"), "neighbor")
+			if err != nil {
+				return err
+			}
+			if strings.Contains(out, addr) {
+				return fmt.Errorf("node %s still has neighbor %s:\n%s", n, addr, out)
+			}
+		}
+		return nil
+	})
+	timing(t, "node deleted -> its route and session gone everywhere", took)
+}
+
+// uninstall deletes the DaemonSet as docs/install.md says, runs the cleanup
+// manifest, and wants nothing of the agent's left on any node.
+func uninstall(ctx context.Context, t *testing.T) {
+	nodes := cl.Nodes()
+	start := time.Now()
+	_, _ = kubectl(ctx, "delete", "namespace", testNs, "--wait=true", "--timeout=120s")
+	timing(t, "test namespace deleted", time.Since(start))
+	start = time.Now()
+	mustKubectl(ctx, t, "delete", "-k", filepath.Join(repoRoot, "daemonset", "overlays", "kubeadm"), "--wait=true", "--timeout=120s")
+	e2eutil.Eventually(t, 90*time.Second, time.Second, "agent pods gone", func() error {
+		if p := agentPods(ctx, t, agentSelector); len(p) > 0 {
+			return fmt.Errorf("%d agent pods left", len(p))
+		}
+		return nil
+	})
+	timing(t, "kubectl delete -k -> agent pods gone", time.Since(start))
+	start = time.Now()
+	cleanup := filepath.Join(repoRoot, "daemonset", "cleanup.yaml")
+	mustKubectl(ctx, t, "apply", "-f", cleanup)
+	mustKubectl(ctx, t, "-n", "kube-system", "rollout", "status", "daemonset/nodebgp-cleanup", "--timeout=180s")
+	timing(t, "cleanup DaemonSet done on every node", time.Since(start))
+	mustKubectl(ctx, t, "delete", "-f", cleanup, "--wait=true", "--timeout=60s")
+	for _, n := range nodes {
+		if r, _ := routes78(ctx, n); r != "" {
+			t.Errorf("node %s: proto-78 routes left:\n%s", n, r)
+		}
+		if out := inNode(ctx, t, n, "iptables-save"); strings.Contains(out, "NODEBGP") {
+			t.Errorf("node %s: NODEBGP chains left:\n%s", n, grepLines(out, "NODEBGP"))
+		}
+		if out, _ := cl.InNode(ctx, n, "ls", "/etc/cni/net.d"); strings.Contains(out, "nodebgp") {
+			t.Errorf("node %s: conflist left: %s", n, out)
+		}
+		if out, _ := cl.InNode(ctx, n, "ip", "link", "show", "nodebgp0"); !strings.Contains(out, "does not exist") {
+			t.Errorf("node %s: bridge nodebgp0 left: %s", n, out)
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// rke2 brings up a fresh cluster with RKE2's default cluster CIDR and applies
+// the rke2 overlay the same way: nodes Ready, pods across nodes talk.
+func rke2(ctx context.Context, t *testing.T) {
+	o := opts
+	o.ClusterCIDR = "10.42.0.0/16"
+	c, err := cluster.Up(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl = c
+	start := time.Now()
+	t.Log(mustKubectl(ctx, t, "apply", "-k", filepath.Join(repoRoot, "daemonset", "overlays", "rke2")))
+	if err := cl.WaitReady(ctx, cl.Nodes(), 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	timing(t, "rke2 overlay: apply -> every node Ready", time.Since(start))
+	apply(ctx, t, webManifest(len(cl.Nodes())))
+	pods := waitPods(ctx, t, testNs, webSelector, len(cl.Nodes()), 2*time.Minute)
+	for _, a := range pods {
+		if !strings.HasPrefix(a.IP.String(), "10.42.") {
+			t.Errorf("pod %s: not in 10.42.0.0/16", a)
+		}
+		for _, b := range pods {
+			if a.Node != b.Node {
+				if err := ping(ctx, t, a, b.IP, 2); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}
+}
+
+// genericYAML is the Kubespray custom_cni path: `kubectl apply -f
+// daemonset/generic.yaml` on a fresh kubeadm-like cluster.
+func genericYAML(ctx context.Context, t *testing.T) {
+	o := opts
+	o.ClusterCIDR = cluster.DefaultClusterCIDR
+	c, err := cluster.Up(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl = c
+	start := time.Now()
+	t.Log(mustKubectl(ctx, t, "apply", "-f", filepath.Join(repoRoot, "daemonset", "generic.yaml")))
+	if err := cl.WaitReady(ctx, cl.Nodes(), 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	timing(t, "generic.yaml: apply -> every node Ready", time.Since(start))
+	apply(ctx, t, webManifest(len(cl.Nodes())))
+	pods := waitPods(ctx, t, testNs, webSelector, len(cl.Nodes()), 2*time.Minute)
+	for _, a := range pods {
+		for _, b := range pods {
+			if a.Node != b.Node {
+				if err := ping(ctx, t, a, b.IP, 2); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}
+}
