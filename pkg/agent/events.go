@@ -2,6 +2,7 @@ package agent
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -15,6 +16,9 @@ const (
 	reasonSpeakerRestarted  = "BGPSpeakerRestarted"
 	reasonSessionsDown      = "BGPSessionsDown"
 	reasonSessionsUp        = "BGPSessionsUp"
+	reasonNoPodCIDR         = "NoPodCIDR"
+	reasonForbidden         = "Forbidden"
+	reasonInvalidSetting    = "InvalidSetting"
 )
 
 // newEventRecorder records Events as "nodebgp" on the node it runs on, so an
@@ -37,4 +41,15 @@ func (a *agent) recordSpeakerRestart() {
 	}
 	a.events.Event(self, corev1.EventTypeNormal, reasonSpeakerRestarted,
 		a.previous.Error()+"; its BGP sessions are re-established with the new identity")
+}
+
+// nodeRefEvent records an Event on this node by name alone, the way the
+// kubelet does (a Node's events carry its name as UID): for when the agent
+// cannot read its Node object (not allocated yet, or not allowed).
+func (a *agent) nodeRefEvent(eventType, reason, msg string) {
+	if a.events == nil {
+		return
+	}
+	ref := &corev1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: a.cfg.NodeName, UID: types.UID(a.cfg.NodeName)}
+	a.events.Event(ref, eventType, reason, msg)
 }

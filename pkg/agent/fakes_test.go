@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -279,4 +281,11 @@ func (ta *testAgent) writes() string {
 // calls is every call to every outside system so far.
 func (ta *testAgent) calls() int {
 	return ta.speaker.calls + ta.kernel.calls + ta.host.calls + ta.firewall.calls + ta.cni.calls
+}
+
+// ready is what the readiness probe would say.
+func (ta *testAgent) ready() bool {
+	rec := httptest.NewRecorder()
+	ta.health.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	return rec.Code == http.StatusOK
 }

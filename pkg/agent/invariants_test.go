@@ -266,3 +266,32 @@ func TestLosingEverySessionIsAnEventButARestartIsNot(t *testing.T) {
 		t.Fatalf("the CNI config must stay when the sessions are lost")
 	}
 }
+
+func TestASettingThatContradictsTheClusterMakesTheNodeNotReadyWithAnEvent(t *testing.T) {
+	ta := newTestAgent(t)
+	ta.cfg.ClusterCIDRs = []netip.Prefix{netip.MustParsePrefix("10.99.0.0/16")}
+	ta.speaker.sessions = []bgp.PeerStatus{{State: bgp.StateEstablished}, {State: bgp.StateEstablished}}
+	events := ta.events.(*record.FakeRecorder).Events
+	ta.routePass()
+	ta.nodePass(t)
+	if ta.ready() {
+		t.Fatalf("ready with a --cluster-cidr that holds no node's pod CIDR")
+	}
+	select {
+	case e := <-events:
+		if !strings.Contains(e, reasonInvalidSetting) || !strings.Contains(e, "--cluster-cidr 10.99.0.0/16") {
+			t.Fatalf("event %q, want %s naming the flag and its value", e, reasonInvalidSetting)
+		}
+	default:
+		t.Fatalf("no Event for the bad --cluster-cidr")
+	}
+	ta.nodePass(t)
+	if len(events) != 0 {
+		t.Fatalf("event %q: the same problem must be recorded once", <-events)
+	}
+	ta.cfg.ClusterCIDRs = []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}
+	ta.nodePass(t)
+	if !ta.ready() {
+		t.Fatalf("not ready after --cluster-cidr was fixed")
+	}
+}

@@ -52,7 +52,7 @@ func (a *agent) report(check string, err error) {
 // problemLog is the last reported set of each kind of plan problem, so that
 // each is logged (and recorded as an Event) once per change, not per pass.
 type problemLog struct {
-	nodes, own, ownNode, mtu string
+	nodes, own, ownNode, mtu, settings string
 }
 
 // reportProblems logs a plan's problems when they changed. This node's own
@@ -89,6 +89,16 @@ func (a *agent) reportProblems(p plan.Plan) {
 		pl.ownNode = p.Problems.OwnNode
 		if pl.ownNode != "" {
 			a.log.Warn("own node", "event", "own-node", "reason", pl.ownNode)
+		}
+	}
+	// A setting that contradicts the cluster makes the node not ready: it
+	// routes, but some of its traffic wrongly (report logs the change).
+	settings := errors.Join(p.Problems.Settings...)
+	a.report("settings", settings)
+	if joined := joinMessages(p.Problems.Settings); joined != pl.settings {
+		pl.settings = joined
+		for _, e := range p.Problems.Settings {
+			a.nodeEvent(corev1.EventTypeWarning, reasonInvalidSetting, e.Error())
 		}
 	}
 	mtu := ""

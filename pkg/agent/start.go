@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
@@ -108,8 +109,15 @@ func (a *agent) connect(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
+	var forbidden string
 	if err := nodeInformer.Informer().SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
-		a.report("api", fmt.Errorf("watching nodes: %w", err))
+		err = fmt.Errorf("watching nodes: %w", err)
+		a.report("api", err)
+		if apierrors.IsForbidden(err) && err.Error() != forbidden {
+			// Once per cause: the informer retries with back-off.
+			forbidden = err.Error()
+			a.nodeRefEvent(corev1.EventTypeWarning, reasonForbidden, err.Error()+"; the agent's ClusterRole (daemonset/base) must allow get, list and watch on nodes")
+		}
 	}); err != nil {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
@@ -132,6 +140,9 @@ func (a *agent) waitSelf(ctx context.Context) (plan.Self, error) {
 		Notify:   a.nodeChanged,
 		LogEvery: 5 * time.Second,
 		Logger:   a.log,
+		Waiting: func(reason string) {
+			a.nodeRefEvent(corev1.EventTypeWarning, reasonNoPodCIDR, "no pod CIDR to route yet ("+reason+"): the node stays out of service until kube-controller-manager allocates one (--allocate-node-cidrs with --cluster-cidr) or spec.podCIDRs is set")
+		},
 	})
 	if err != nil {
 		return plan.Self{}, err

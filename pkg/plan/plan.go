@@ -9,7 +9,9 @@
 package plan
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -151,6 +153,10 @@ type Problems struct {
 	OwnNode string
 	// MTU says why the link's MTU could not be read (1500 is used).
 	MTU error
+	// Settings are flags that contradict the cluster (a --cluster-cidr
+	// that does not hold the nodes' pod CIDRs): the node is not ready until
+	// they are fixed, and each is recorded as an Event on it.
+	Settings []error
 }
 
 // Build derives the plan of one pass. It never fails: bad input becomes a
@@ -162,6 +168,9 @@ func Build(in Inputs) Plan {
 	p.Problems.OwnNode = ownNodeProblem(in, infos)
 
 	p.planBGP(in, infos)
+	if err := checkClusterCIDRs(in.Settings.ClusterCIDRs, infos); err != nil {
+		p.Problems.Settings = append(p.Problems.Settings, err)
+	}
 
 	mtu := in.Settings.MTU
 	if mtu == 0 {
@@ -204,4 +213,52 @@ func gateways(cidrs []netip.Prefix) []netip.Prefix {
 		gws = append(gws, netip.PrefixFrom(c.Masked().Addr().Next(), c.Bits()))
 	}
 	return gws
+}
+
+// checkClusterCIDRs says when --cluster-cidr does not hold every node's pod
+// CIDRs: pod traffic to those nodes would be masqueraded as if it left the
+// cluster, and their routes taken from upstream routers as if they were not
+// ours. It names at most three nodes, so that a big cluster gets one line.
+func checkClusterCIDRs(cluster []netip.Prefix, infos []nodeinfo.Info) error {
+	if len(cluster) == 0 {
+		return nil
+	}
+	var outside []string
+	count := 0
+	for _, n := range infos {
+		for _, c := range n.PodCIDRs {
+			if !containedIn(c, cluster) {
+				count++
+				if len(outside) < 3 {
+					outside = append(outside, fmt.Sprintf("node %q: %s", n.Name, c))
+				}
+			}
+		}
+	}
+	if count == 0 {
+		return nil
+	}
+	more := ""
+	if count > len(outside) {
+		more = fmt.Sprintf(" and %d more", count-len(outside))
+	}
+	return fmt.Errorf("--cluster-cidr %s does not contain the pod CIDRs of the cluster (%s%s): their traffic would be masqueraded and not protected from hijacks; set it to kube-controller-manager's --cluster-cidr (the nodebgp-config ConfigMap's cluster-cidr)",
+		joinPrefixes(cluster), strings.Join(outside, ", "), more)
+}
+
+func containedIn(p netip.Prefix, cluster []netip.Prefix) bool {
+	for _, c := range cluster {
+		if c.Bits() <= p.Bits() && c.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
+func joinPrefixes(ps []netip.Prefix) string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ",")
 }

@@ -335,3 +335,29 @@ func TestAdvertisedNow(t *testing.T) {
 		t.Errorf("data plane ready: got %v, want %v", got, want)
 	}
 }
+
+func TestAClusterCIDRThatDoesNotHoldTheNodesPodCIDRsIsASettingProblem(t *testing.T) {
+	tests := []struct {
+		name    string
+		cluster []netip.Prefix
+		want    string
+	}{
+		{"holds every pod CIDR", prefixes("10.244.0.0/16"), ""},
+		{"unset (masquerade off)", nil, ""},
+		{"another range", prefixes("10.99.0.0/16"), `--cluster-cidr 10.99.0.0/16 does not contain the pod CIDRs of the cluster (node "n1": 10.244.1.0/24, node "n2": 10.244.2.0/24, node "n3": 10.244.3.0/24)`},
+		{"too narrow", prefixes("10.244.1.0/24", "10.244.2.0/24"), `(node "n3": 10.244.3.0/24)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := baseInputs()
+			in.Settings.ClusterCIDRs = tt.cluster
+			p := Build(in)
+			switch {
+			case tt.want == "" && len(p.Problems.Settings) != 0:
+				t.Fatalf("setting problems %v, want none", p.Problems.Settings)
+			case tt.want != "" && !errorsContain(p.Problems.Settings, tt.want):
+				t.Fatalf("setting problems %v, want one containing %q", p.Problems.Settings, tt.want)
+			}
+		})
+	}
+}

@@ -27,8 +27,12 @@ type WaitParams struct {
 	// LogEvery spaces the "waiting" log lines and the re-checks that guard
 	// against a missed poke. Zero means DefaultLogEvery.
 	LogEvery time.Duration
-	// Logger receives the waiting log lines; nil means slog.Default().
+	// Logger receives the waiting log lines; nil means slog.Default(). The
+	// caller's logger names the node.
 	Logger *slog.Logger
+	// Waiting, when set, is called when the wait starts and whenever its
+	// reason changes, so the caller can tell the operator (an Event).
+	Waiting func(reason string)
 }
 
 // Wait blocks until Get returns a node with at least one pod CIDR and returns
@@ -49,16 +53,21 @@ func Wait(ctx context.Context, p WaitParams) ([]netip.Prefix, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With(slog.String("component", "podcidr"), slog.String("node", p.NodeName))
+	log = log.With(slog.String("component", "podcidr"))
 
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
 	notify := p.Notify
 	logNow := true
+	told := ""
 	for {
 		cidrs, reason := check(p)
 		if len(cidrs) > 0 {
 			return cidrs, nil
+		}
+		if p.Waiting != nil && reason != told {
+			p.Waiting(reason)
+			told = reason
 		}
 		if logNow {
 			log.Info("waiting for pod CIDR allocation", slog.String("reason", reason))

@@ -3,15 +3,18 @@ package podcidr
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // fakeNode is the informer's view of this node: it can change under Wait,
@@ -236,7 +239,7 @@ func TestWaitLogsBadInputAndKeepsWaitingUntilFixed(t *testing.T) {
 }
 
 func TestWaitLogsAtMostOncePerInterval(t *testing.T) {
-	want := map[string]string{"msg": "waiting for pod CIDR allocation", "component": "podcidr", "node": "n1", "reason": "spec.podCIDRs empty"}
+	want := map[string]string{"msg": "waiting for pod CIDR allocation", "component": "podcidr", "reason": "spec.podCIDRs empty"}
 
 	// Between ticks a storm of pokes is checked, never logged: with no
 	// tick in sight, 50 checks leave the first line alone.
@@ -331,5 +334,39 @@ func TestWaitNeverSpins(t *testing.T) {
 				t.Errorf("Wait looked at the node %d times in %v, want at most %d", calls, window, maxCalls)
 			}
 		})
+	}
+}
+
+func TestWaitTellsTheCallerWhenItStartsWaitingAndWhenTheReasonChanges(t *testing.T) {
+	var mu sync.Mutex
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
+	get := func() (*corev1.Node, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return node.DeepCopy(), nil
+	}
+	notify := make(chan struct{}, 1)
+	var told []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = Wait(t.Context(), WaitParams{
+			NodeName: "n1",
+			Get:      get,
+			Notify:   notify,
+			LogEvery: time.Hour,
+			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Waiting:  func(reason string) { told = append(told, reason) },
+		})
+	}()
+	notify <- struct{}{} // same reason: not told again
+	notify <- struct{}{}
+	mu.Lock()
+	node.Spec.PodCIDRs = []string{"10.244.1.0/24"}
+	mu.Unlock()
+	notify <- struct{}{}
+	<-done
+	if len(told) != 1 || !strings.Contains(told[0], "podCIDRs") {
+		t.Fatalf("Waiting was told %q, want once, naming spec.podCIDRs", told)
 	}
 }
