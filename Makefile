@@ -5,7 +5,10 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO        ?= go
 BIN       := $(CURDIR)/_output/bin
 TOOLS_DIR ?= $(CURDIR)/.cache/tools
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Evaluated once per make run (not per use), so image and image-test agree on the tag.
+ifeq ($(origin VERSION),undefined)
+VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+endif
 LDFLAGS   := -X main.version=$(VERSION)
 E2E_TIMEOUT ?= 40m
 # The release this tree is (the tag the manifests name, `make image` tags it).
