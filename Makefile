@@ -48,7 +48,8 @@ unit: ## unit and namespace-level tests
 
 e2e: tools build ## the end-to-end tests on a real lab (needs root)
 	# -p 1: the lab tests share fixed namespace names (lab-*), so packages run one at a time.
-	$(GO) test -tags e2e -p 1 -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
+	# The cluster suite has its own target (e2e-cluster) and tools (cluster-tools).
+	$(GO) test -tags e2e -p 1 -count=1 -timeout $(E2E_TIMEOUT) -v $$($(GO) list -tags e2e ./e2e/... | grep -v /e2e/clustersuite)
 
 lab: tools build ## bring up the lab: API server, 3 nodes running router, one pod each
 	$(BIN)/lab up
