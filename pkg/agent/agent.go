@@ -86,7 +86,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.HealthAddr != "" {
 		// Liveness first: a node that waits for the API or for its pod CIDR is
 		// alive and must not be restarted by its probe.
-		g.Go(func() error { return health.Serve(ctx, cfg.HealthAddr, h.Handler()) })
+		handler := h.Handler()
+		if cfg.Profiling {
+			handler = health.WithProfiling(handler)
+		}
+		g.Go(func() error { return health.Serve(ctx, cfg.HealthAddr, handler) })
 	}
 	g.Go(func() error { return runSpeakers(ctx, cfg, log, h) })
 	err := g.Wait()

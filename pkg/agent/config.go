@@ -54,6 +54,8 @@ type Config struct {
 
 	RoutesSyncPeriod time.Duration
 	HealthAddr       string // "" = no health/metrics listener
+	// Profiling serves Go's pprof endpoints on HealthAddr.
+	Profiling bool
 
 	Logger *slog.Logger
 }

@@ -112,11 +112,15 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 		Nodes: 1,
 		Logf:  func(format string, args ...any) { fmt.Fprintf(os.Stderr, "    "+format+"\n", args...) },
 		AgentArgs: func(*lab.Node) []string {
-			return []string{
+			args := []string{
 				"--peer-router-ips", injectorAddr.Addr().String(),
 				"--peer-router-asns", strconv.Itoa(injectorASN),
 				"--accept-upstream-routes",
 			}
+			if b.o.profile != "" {
+				args = append(args, "--profiling")
+			}
+			return args
 		},
 	})
 	b.lab = l
@@ -175,6 +179,8 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 		return err
 	}
 	n := b.o.routes
+	prof := &profiler{dir: b.o.profile, netns: b.node.Netns, seconds: b.o.profileSeconds}
+	prof.startCPU(ctx)
 
 	b.step("announce %d routes; timing until all are in %s's kernel", n, b.node.Name)
 	if res.install, res.injectAnnounce, err = b.timeAgent(ctx, c, "announce", "announced", 0, n); err != nil {
@@ -186,6 +192,9 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	} else if got != n {
 		return fmt.Errorf("route install: %d of %d routes left %s later", got, n, settle)
 	}
+	if err := prof.heap(ctx, "installed"); err != nil {
+		return err
+	}
 
 	b.step("withdraw %d routes; timing until all are gone from %s's kernel", n, b.node.Name)
 	if res.withdraw, res.injectWithdraw, err = b.timeAgent(ctx, c, "withdraw", "withdrawn", n, 0); err != nil {
@@ -194,7 +203,7 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	if res.agentPeakKiB, err = statusKiB(agent.PID, "VmHWM"); err != nil {
 		return err
 	}
-	return nil
+	return errors.Join(prof.heap(ctx, "withdrawn"), prof.waitCPU())
 }
 
 // timeAgent sends cmd to the injector and polls the kernel from that moment

@@ -27,6 +27,11 @@ type options struct {
 	dir      string
 	injector string
 	timeout  time.Duration
+	// profile, when set, runs the agent with --profiling and saves its
+	// CPU profile (profileSeconds long, from the announce on) and heap
+	// profiles there.
+	profile        string
+	profileSeconds int
 }
 
 func main() {
@@ -45,6 +50,8 @@ func mainErr(ctx context.Context) error {
 	flag.StringVar(&o.dir, "dir", "/tmp/nodebgp-bench", "the benchmark lab's state dir")
 	flag.StringVar(&o.injector, "injector", "", "the bgpinject binary (default: next to this one)")
 	flag.DurationVar(&o.timeout, "timeout", 120*time.Second, "bound on each measure")
+	flag.StringVar(&o.profile, "profile", "", "save the agent's pprof profiles (CPU over both measures, heap with the routes installed and after the withdraw) in this dir")
+	flag.IntVar(&o.profileSeconds, "profile-seconds", 30, "length of the CPU profile")
 	flag.Parse()
 	if o.injector == "" {
 		exe, err := os.Executable()
