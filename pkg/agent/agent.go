@@ -67,6 +67,9 @@ type agent struct {
 	// until then the node must not attract traffic by announcing its pod
 	// CIDRs.
 	routesSynced chan struct{}
+	// routeChanges is what the route loop has to do next: best-path
+	// changes, or a full pass.
+	routeChanges *routeChanges
 }
 
 // Run runs the agent until ctx ends. On a planned stop it leaves routes, rules
@@ -131,6 +134,7 @@ func newAgent(cfg Config, log *slog.Logger, h *health.Health) *agent {
 		host:         &hostnet.Host{},
 		nodeChanged:  newTrigger(),
 		routesSynced: make(chan struct{}),
+		routeChanges: newRouteChanges(),
 	}
 }
 

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/peering"
+	"github.com/nodebgp/router/pkg/routes"
 )
 
 // The rules the docs promise about the order and the conditions under which
@@ -35,6 +37,17 @@ func TestAPodCIDRIsNeverAdvertisedBeforeTheNodeCanCarryItsTraffic(t *testing.T) 
 	if ta.speaker.advertises(n1CIDR) {
 		t.Fatalf("advertised before the first route sync")
 	}
+	// Best-path changes before the first full sync (the RIB could not be
+	// read) are no sync: they are not applied one by one, and the gate
+	// stays shut.
+	ta.speaker.bestErr = errors.New("speaker busy")
+	ta.routeEvents(bgp.BestChange{Prefix: n2CIDR, NextHops: []netip.Addr{netip.MustParseAddr("10.199.1.12")}})
+	ta.nodePass(t)
+	if ta.speaker.advertises(n1CIDR) || ta.kernel.updates != 0 {
+		t.Fatalf("best-path changes before the first full route sync: %d kernel updates, advertised %v; want none",
+			ta.kernel.updates, ta.speaker.advertises(n1CIDR))
+	}
+	ta.speaker.bestErr = nil
 	if len(ta.speaker.desired.Peers) == 0 {
 		t.Fatalf("no peers configured: peers must not wait for the data plane")
 	}
@@ -96,6 +109,9 @@ func TestStaleKernelRoutesAreNeverPrunedBeforeTheRIBConverged(t *testing.T) {
 			ta.nodePass(t)
 			ta.clock = ta.clock.Add(ta.cfg.RestartTime - time.Second)
 			ta.routePass()
+			// A withdrawal event for it before convergence prunes nothing
+			// either.
+			ta.routeEvents(bgp.BestChange{Prefix: stale})
 			if len(ta.kernel.table) != 1 {
 				t.Fatalf("kernel table %v: the stale route must stay until the RIB converged", ta.kernel.table)
 			}
@@ -122,6 +138,55 @@ func TestOwnPodCIDRsNeverBecomeKernelRoutes(t *testing.T) {
 	ta.routePass()
 	if len(ta.kernel.table) != 1 || ta.kernel.table[0].Prefix != n2CIDR {
 		t.Fatalf("kernel table %v, want only %s", ta.kernel.table, n2CIDR)
+	}
+
+	// The same paths as best-path events, applied one by one.
+	n3CIDR := netip.MustParsePrefix("10.244.3.0/24")
+	ta.routeEvents(
+		bgp.BestChange{Prefix: n1CIDR, NextHops: []netip.Addr{via}},
+		bgp.BestChange{Prefix: netip.MustParsePrefix("10.244.1.128/25"), NextHops: []netip.Addr{via}},
+		bgp.BestChange{Prefix: n3CIDR, NextHops: []netip.Addr{ta.self.IP, via}},
+	)
+	if ta.kernel.updates == 0 {
+		t.Fatalf("best-path events did not reach the kernel as an update")
+	}
+	want := []routes.Route{{Prefix: n2CIDR, Gateway: via}, {Prefix: n3CIDR, Gateway: via}}
+	if !slices.Equal(ta.kernel.table, want) {
+		t.Fatalf("kernel table %v, want %v", ta.kernel.table, want)
+	}
+}
+
+func TestBestPathChangesReachTheKernelWithoutAFullListing(t *testing.T) {
+	ta := newTestAgent(t)
+	ta.speaker.converged = true
+	ta.nodePass(t)
+	ta.routePass()
+	reads := ta.speaker.bestReads
+
+	via := netip.MustParseAddr("10.199.1.12")
+	learned := bgp.BestChange{Prefix: netip.MustParsePrefix("172.16.0.1/32"), NextHops: []netip.Addr{via}}
+	ta.routeEvents(learned)
+	if want := []routes.Route{{Prefix: learned.Prefix, Gateway: via}}; !slices.Equal(ta.kernel.table, want) {
+		t.Fatalf("kernel table %v after a best-path event, want %v", ta.kernel.table, want)
+	}
+	writes := ta.kernel.writes
+	ta.routeEvents(learned)
+	if ta.kernel.writes != writes {
+		t.Fatalf("the same change applied again wrote to the kernel")
+	}
+	ta.routeEvents(bgp.BestChange{Prefix: learned.Prefix})
+	if len(ta.kernel.table) != 0 {
+		t.Fatalf("kernel table %v after the withdrawal, want it empty", ta.kernel.table)
+	}
+	if ta.speaker.bestReads != reads {
+		t.Fatalf("best-path events cost %d full RIB listings, want none", ta.speaker.bestReads-reads)
+	}
+
+	// A watch that (re)starts may have missed changes: a full pass follows.
+	ta.agent.routeChanges.add(nil)
+	ta.agent.routePass(t.Context(), &ta.route)
+	if ta.speaker.bestReads != reads+1 {
+		t.Fatalf("a restarted watch made %d full listings, want 1", ta.speaker.bestReads-reads)
 	}
 }
 

@@ -63,10 +63,11 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 	a.firewall = fw
 	a.cni = conflistFile{dir: a.cfg.CNIConfDir}
 
-	routesChanged := newTrigger()
-	g.Go(func() error { return a.speaker.WatchBestPaths(ctx, routesChanged.poke) })
-	g.Go(func() error { return a.host.WatchLinks(ctx, routesChanged.poke) })
-	g.Go(func() error { return a.routeLoop(ctx, routesChanged) })
+	// Best-path changes are applied one by one; a link change can make any
+	// next hop reachable or not, so it takes a full pass.
+	g.Go(func() error { return a.speaker.WatchBestPaths(ctx, a.routeChanges.add) })
+	g.Go(func() error { return a.host.WatchLinks(ctx, a.routeChanges.resync) })
+	g.Go(func() error { return a.routeLoop(ctx) })
 	g.Go(func() error { return a.nodeLoop(ctx) })
 	return nil
 }

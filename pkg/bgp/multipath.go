@@ -89,9 +89,16 @@ func multipaths(paths []*api.Path, localASN uint32) []*api.Path {
 		return nil
 	}
 	out := []*api.Path{best}
-	key := multipathKeyOf(best, localASN)
+	var key *multipathKey // decoded only when there is another path to compare
 	for _, p := range paths {
-		if p != best && usableLearned(p) && multipathKeyOf(p, localASN) == key {
+		if p == best || !usableLearned(p) {
+			continue
+		}
+		if key == nil {
+			k := multipathKeyOf(best, localASN)
+			key = &k
+		}
+		if multipathKeyOf(p, localASN) == *key {
 			out = append(out, p)
 		}
 	}

@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -27,16 +28,11 @@ func startIBGPPair(t *testing.T, gr bool) (a, b *node) {
 func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 	a, b := startIBGPPair(t, true)
 
-	pokes := make(chan struct{}, 1)
+	events := make(chan []BestChange, 100)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan error, 1)
 	go func() {
-		watchDone <- b.speaker.WatchBestPaths(watchCtx, func() {
-			select {
-			case pokes <- struct{}{}:
-			default:
-			}
-		})
+		watchDone <- b.speaker.WatchBestPaths(watchCtx, func(c []BestChange) { events <- c })
 	}()
 	t.Cleanup(func() {
 		stopWatch()
@@ -46,9 +42,37 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 			t.Error("WatchBestPaths did not return after its context ended")
 		}
 	})
-	// The watch registers asynchronously; give it a moment before the
-	// change it must see.
-	time.Sleep(200 * time.Millisecond)
+	// The first call says the watch is in place: read the RIB in full.
+	select {
+	case c := <-events:
+		if c != nil {
+			t.Fatalf("first watch call = %v, want nil (read BestPaths in full)", c)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("WatchBestPaths did not say it was in place")
+	}
+	// waitChange waits until the watch reports want as the latest change
+	// of its prefix.
+	latest := map[string]string{}
+	waitChange := func(prefix string, nextHops ...string) {
+		t.Helper()
+		want := fmt.Sprint(nextHops)
+		deadline := time.After(waitTimeout)
+		for latest[prefix] != want {
+			select {
+			case cs := <-events:
+				for _, c := range cs {
+					hops := []string{}
+					for _, h := range c.NextHops {
+						hops = append(hops, h.String())
+					}
+					latest[c.Prefix.String()] = fmt.Sprint(hops)
+				}
+			case <-deadline:
+				t.Fatalf("the watch reported %s via %s, want via %s", prefix, latest[prefix], want)
+			}
+		}
+	}
 
 	// Setting the same peers again must not touch the sessions.
 	opens := b.received(t, a).GetOpen()
@@ -58,11 +82,8 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 	a.advertise(t, testNextHopA, "10.244.1.0/24", "10.244.11.0/24")
 	waitPath(t, b, path("10.244.1.0/24", testNextHopA), true)
 	waitPath(t, b, path("10.244.11.0/24", testNextHopA), true)
-	select {
-	case <-pokes:
-	case <-time.After(waitTimeout):
-		t.Fatal("WatchBestPaths did not report the new best paths")
-	}
+	waitChange("10.244.1.0/24", testNextHopA)
+	waitChange("10.244.11.0/24", testNextHopA)
 
 	if own := a.bestPaths(t); len(own) != 0 {
 		t.Errorf("%s: BestPaths includes paths it originated itself: %v", a.name, own)
@@ -83,6 +104,8 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 	a.advertise(t, testNextHopA2, "10.244.1.0/24")
 	waitPath(t, b, path("10.244.1.0/24", testNextHopA2), true)
 	waitPath(t, b, path("10.244.11.0/24", testNextHopA), false)
+	waitChange("10.244.1.0/24", testNextHopA2)
+	waitChange("10.244.11.0/24")
 	if got := b.bestPaths(t); !slices.Equal(got, []Path{path("10.244.1.0/24", testNextHopA2)}) {
 		t.Errorf("%s: best paths = %v, want only 10.244.1.0/24 via %s", b.name, got, testNextHopA2)
 	}
