@@ -238,3 +238,23 @@ func TestAnIdentityChangeAppliesNothingToTheOldSpeaker(t *testing.T) {
 		t.Fatalf("the pass that found a new identity made %d calls to the outside systems, want none", ta.calls()-calls)
 	}
 }
+
+func TestABurstOfLinkEventsMakesOneFullPassOnceQuiet(t *testing.T) {
+	c := newRouteChanges()
+	for range 5 {
+		c.linkChanged()
+		time.Sleep(linkQuiet / 4)
+	}
+	if _, full := c.take(); full {
+		t.Fatalf("a full pass was due while link events kept coming")
+	}
+	time.Sleep(2 * linkQuiet)
+	if _, full := c.take(); !full {
+		t.Fatalf("no full pass due %s after the last link event", 2*linkQuiet)
+	}
+	select {
+	case <-c.poke:
+	default:
+		t.Fatalf("the route loop was not woken for the full pass")
+	}
+}

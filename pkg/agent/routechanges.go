@@ -3,6 +3,7 @@ package agent
 import (
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/nodebgp/router/pkg/bgp"
 )
@@ -11,6 +12,13 @@ import (
 // burst bigger than this (a peer sending a full table while a pass runs)
 // is dropped for a full pass, which reads the RIB once instead.
 const maxPendingChanges = 1 << 18
+
+// linkQuiet is how long the link watch must be quiet before the full pass
+// it asks for runs. The watch also reports our own routes' deletions (it
+// cannot tell them from a hand's) and a subscription overflowed by our own
+// writes, so while a big table is installed or withdrawn it fires all the
+// time; the pass it asks for runs once, after the burst.
+const linkQuiet = 200 * time.Millisecond
 
 // routeChanges collects what the route loop has to do between two passes:
 // the latest best-path change of each prefix, from GoBGP's events, or that a
@@ -24,6 +32,7 @@ type routeChanges struct {
 	mu       sync.Mutex
 	byPrefix map[netip.Prefix][]netip.Addr
 	full     bool
+	link     *time.Timer // the pending full pass a link event asked for
 }
 
 func newRouteChanges() *routeChanges {
@@ -52,6 +61,18 @@ func (c *routeChanges) add(changes []bgp.BestChange) {
 
 // resync asks for a full pass.
 func (c *routeChanges) resync() { c.add(nil) }
+
+// linkChanged asks for a full pass once the link watch has been quiet for
+// linkQuiet.
+func (c *routeChanges) linkChanged() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.link == nil {
+		c.link = time.AfterFunc(linkQuiet, c.resync)
+		return
+	}
+	c.link.Reset(linkQuiet)
+}
 
 // take returns what was collected since the last take and starts afresh.
 // When full is set, changes is nil: the full pass covers them.

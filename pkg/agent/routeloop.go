@@ -135,7 +135,13 @@ func (a *agent) logRouteResult(res routes.SyncResult, took time.Duration, how st
 	for _, r := range res.Unreachable {
 		a.log.Debug("next hop not on a connected subnet; route left out", "event", "unreachable", "prefix", r.Prefix, "nexthop", r.Gateway)
 	}
-	if res.Added+res.Replaced+res.Deleted > 0 {
+	switch {
+	case res.Added+res.Replaced+res.Deleted == 0:
+	case how == "update":
+		// Best-path events come all the time on a busy RIB: one line each
+		// would be most of the log.
+		a.log.Debug("kernel routes updated", "event", "routes", "pass", how, "added", res.Added, "replaced", res.Replaced, "deleted", res.Deleted, "unchanged", res.Unchanged, "took", took.Round(time.Millisecond).String())
+	default:
 		a.log.Info("kernel routes updated", "event", "routes", "pass", how, "added", res.Added, "replaced", res.Replaced, "deleted", res.Deleted, "unchanged", res.Unchanged, "took", took.Round(time.Millisecond).String())
 	}
 }

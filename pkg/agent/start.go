@@ -64,9 +64,10 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 	a.cni = conflistFile{dir: a.cfg.CNIConfDir}
 
 	// Best-path changes are applied one by one; a link change can make any
-	// next hop reachable or not, so it takes a full pass.
+	// next hop reachable or not, so it takes a full pass (once the links
+	// are quiet).
 	g.Go(func() error { return a.speaker.WatchBestPaths(ctx, a.routeChanges.add) })
-	g.Go(func() error { return a.host.WatchLinks(ctx, a.routeChanges.resync) })
+	g.Go(func() error { return a.host.WatchLinks(ctx, a.routeChanges.linkChanged) })
 	g.Go(func() error { return a.routeLoop(ctx) })
 	g.Go(func() error { return a.nodeLoop(ctx) })
 	return nil

@@ -273,6 +273,12 @@ func (b *bench) measureReference(ctx context.Context, prefixes []netip.Prefix, r
 func (b *bench) cleanup(ctx context.Context) error {
 	b.step("cleanup: bgpinject, %s, %s, lab in %s", injectorNetns, referenceNetns, b.o.dir)
 	var errs []error
+	if b.o.profile != "" && b.lab != nil && b.node != nil {
+		// The agent's log goes with its profiles: it tells the passes apart.
+		if data, err := os.ReadFile(b.lab.AgentLog(b.node)); err == nil {
+			errs = append(errs, os.WriteFile(filepath.Join(b.o.profile, "agent.log"), data, 0o644))
+		}
+	}
 	if b.injector != nil {
 		errs = append(errs, b.injector.stop())
 	}
