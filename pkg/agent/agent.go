@@ -21,6 +21,7 @@ import (
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/health"
 	"github.com/nodebgp/router/pkg/hostnet"
+	"github.com/nodebgp/router/pkg/memlimit"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/plan"
 )
@@ -83,6 +84,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log = slog.Default()
 	}
 	log = log.With("node", cfg.NodeName)
+	setMemoryLimit(log)
 	h := health.New()
 
 	g, ctx := errgroup.WithContext(ctx)
@@ -101,6 +103,23 @@ func Run(ctx context.Context, cfg Config) error {
 		err = nil
 	}
 	return err
+}
+
+// setMemoryLimit has the garbage collector work harder near the container's
+// memory limit, before the OOM killer would end the agent (and with it the
+// node's BGP sessions).
+func setMemoryLimit(log *slog.Logger) {
+	res, err := memlimit.Set()
+	if err != nil {
+		log.Warn("cannot read the container's memory limit; Go's memory limit left unset", "event", "memory-limit", "reason", err.Error())
+		return
+	}
+	if res.Limit == 0 {
+		log.Info("no container memory limit; Go's memory limit left unset", "event", "memory-limit")
+		return
+	}
+	log.Info("Go memory limit set", "event", "memory-limit", "source", res.Source,
+		"limit_mib", res.Limit>>20, "container_limit_mib", res.Cgroup>>20)
 }
 
 // runSpeakers runs the agent with one BGP speaker after another: an
