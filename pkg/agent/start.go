@@ -89,6 +89,10 @@ func (a *agent) connect(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(client, 0)
 	nodeInformer := factory.Core().V1().Nodes()
 	a.nodes = nodeInformer.Lister()
+	// Only what the agent reads of each Node is kept in the cache.
+	if err := nodeInformer.Informer().SetTransform(trimNode); err != nil {
+		return fmt.Errorf("watching nodes: %w", err)
+	}
 	if _, err := nodeInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { a.nodeChanged.poke() },
 		UpdateFunc: func(old, cur any) {
