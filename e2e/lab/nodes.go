@@ -262,11 +262,16 @@ func (l *Lab) agentArgs(node *Node) []string {
 // it outlives the process that started it (make lab returns; the lab stays).
 func (l *Lab) StartAgent(node *Node) error {
 	l.logf("node %s: starting the agent (log %s)", node.Name, l.AgentLog(node))
+	var env []string
+	if l.Opts.AgentEnv != nil {
+		env = l.Opts.AgentEnv(node)
+	}
 	_, err := StartProcess(ProcessParams{
 		Name:  AgentProcess(node),
 		Dir:   l.Opts.Dir,
 		Netns: node.Netns,
 		Args:  l.agentArgs(node),
+		Env:   env,
 	})
 	if err != nil {
 		return fmt.Errorf("node %s: starting the agent: %w", node.Name, err)

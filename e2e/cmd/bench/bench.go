@@ -122,6 +122,12 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 			}
 			return args
 		},
+		AgentEnv: func(*lab.Node) []string {
+			if b.o.goMemLimit == "" {
+				return nil
+			}
+			return []string{"GOMEMLIMIT=" + b.o.goMemLimit}
+		},
 	})
 	b.lab = l
 	if err != nil {
