@@ -52,7 +52,7 @@ func TestCgroupLimit(t *testing.T) {
 		{
 			name: "v1 unlimited",
 			files: fstest.MapFS{
-				"proc/self/cgroup": file("5:memory:/\n"),
+				"proc/self/cgroup":                           file("5:memory:/\n"),
 				"sys/fs/cgroup/memory/memory.limit_in_bytes": file("9223372036854771712\n"),
 			},
 		},
