@@ -138,6 +138,18 @@ func (s *Speaker) listGlobal(ctx context.Context) ([]*api.Destination, error) {
 	return dsts, err
 }
 
+// eachBinaryDestination is eachDestination with the NLRI and path
+// attributes in BGP wire form only (NlriBinary, PattrsBinary).
+func (s *Speaker) eachBinaryDestination(ctx context.Context, fn func(*api.Destination)) error {
+	for _, f := range allFamilies {
+		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: f, EnableOnlyBinary: true}
+		if err := s.gobgp.ListPath(ctx, req, fn); err != nil {
+			return fmt.Errorf("listing %s paths: %w", familyName(f), err)
+		}
+	}
+	return nil
+}
+
 // eachDestination streams the global RIB of both families to fn, one
 // destination at a time, so that no reader holds the whole RIB in GoBGP's
 // API form.

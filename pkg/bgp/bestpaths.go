@@ -20,12 +20,14 @@ import (
 //
 // The RIB is streamed: each destination is converted as GoBGP hands it over
 // and dropped, so only the result (a Path per route) is ever held, never the
-// RIB in GoBGP's API form (about 1.5 KB a path).
+// RIB in GoBGP's API form (about 1.5 KB a path); and it is read in GoBGP's
+// binary-only form (see binary.go).
 func (s *Speaker) BestPaths(ctx context.Context) ([]Path, error) {
 	var out []Path
-	err := s.eachDestination(ctx, func(d *api.Destination) {
-		for _, p := range multipaths(d.GetPaths(), s.cfg.ASN) {
-			path, err := pathFromAPI(p)
+	keyOf := func(p *api.Path) multipathKey { return multipathKeyOfBinary(p, s.cfg.ASN) }
+	err := s.eachBinaryDestination(ctx, func(d *api.Destination) {
+		for _, p := range multipathsBy(d.GetPaths(), keyOf) {
+			path, err := pathFromBinary(p)
 			if err != nil {
 				s.log.Warn("skipping unreadable BGP path", "event", "path-skipped", "reason", err.Error())
 				continue
