@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -56,9 +57,12 @@ type agent struct {
 	cni      CNIConfig
 
 	// Node loop state: what the next pass builds on.
-	mesh       plan.MeshPassword
-	advertised []bgp.Path // what the speaker was last asked to announce
-	problems   problemLog
+	mesh plan.MeshPassword
+	// prefixLimited are the peers last seen held down by their prefix
+	// limit, so each trip is reported once.
+	prefixLimited map[netip.Addr]bool
+	advertised    []bgp.Path // what the speaker was last asked to announce
+	problems      problemLog
 
 	// peersApplied is set once the node loop has configured the peer set, so
 	// the route loop can tell "no peers yet" from "every peer converged".

@@ -13,6 +13,7 @@ const (
 	reasonInvalidAnnotation = "InvalidAnnotation"
 	reasonPeerSkipped       = "BGPPeerSkipped"
 	reasonSpeakerRestarted  = "BGPSpeakerRestarted"
+	reasonPrefixLimit       = "BGPPrefixLimit"
 )
 
 // newEventRecorder records Events as "nodebgp" on the node it runs on, so an

@@ -42,6 +42,7 @@ type fakeSpeaker struct {
 	bestReads int // BestPaths calls: full listings of the RIB
 	bestErr   error
 	converged bool
+	peers     []bgp.PeerStatus
 	// beforeApply, when set, checks each Apply before it takes effect.
 	beforeApply func(bgp.Desired)
 }
@@ -70,7 +71,7 @@ func (s *fakeSpeaker) WatchBestPaths(ctx context.Context, _ func([]bgp.BestChang
 	return ctx.Err()
 }
 func (s *fakeSpeaker) Converged(context.Context) (bool, error)         { return s.converged, nil }
-func (s *fakeSpeaker) Peers(context.Context) ([]bgp.PeerStatus, error) { return nil, nil }
+func (s *fakeSpeaker) Peers(context.Context) ([]bgp.PeerStatus, error) { return s.peers, nil }
 func (s *fakeSpeaker) Stop()                                           {}
 
 func (s *fakeSpeaker) advertises(p netip.Prefix) bool {

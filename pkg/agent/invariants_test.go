@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/peering"
@@ -257,4 +262,59 @@ func TestABurstOfLinkEventsMakesOneFullPassOnceQuiet(t *testing.T) {
 	default:
 		t.Fatalf("the route loop was not woken for the full pass")
 	}
+}
+
+func TestAPrefixLimitTripIsReportedOncePerTrip(t *testing.T) {
+	ta := newTestAgent(t)
+	rec := ta.agent.events.(*record.FakeRecorder)
+	tor := bgp.PeerStatus{Address: netip.MustParseAddr("10.199.1.1"), ASN: 65100, State: "idle", MaxPrefixes: 100000}
+	tripped := tor
+	tripped.PrefixLimited = true
+	m := ta.agent.health.Metrics()
+	observe := func(st bgp.PeerStatus) {
+		ta.speaker.peers = []bgp.PeerStatus{st}
+		ta.agent.observePeers(t.Context())
+	}
+	events := func() (out []string) {
+		for {
+			select {
+			case e := <-rec.Events:
+				out = append(out, e)
+			default:
+				return out
+			}
+		}
+	}
+
+	observe(tor)
+	observe(tripped)
+	observe(tripped)
+	if got := events(); len(got) != 1 || !strings.Contains(got[0], "Warning BGPPrefixLimit") || !strings.Contains(got[0], "10.199.1.1") || !strings.Contains(got[0], "100000") {
+		t.Fatalf("events after one trip seen twice: %q; want one Warning BGPPrefixLimit naming the peer and its limit", got)
+	}
+	if g, c := metricValue(t, m.PrefixLimited), metricValue(t, m.PrefixLimitTrips); g != 1 || c != 1 {
+		t.Fatalf("nodebgp_bgp_peers_prefix_limited %v, trips %v; want 1, 1", g, c)
+	}
+	observe(tor) // the limit was raised: the session is back
+	observe(tripped)
+	if got := events(); len(got) != 1 || metricValue(t, m.PrefixLimitTrips) != 2 {
+		t.Fatalf("a second trip: events %q, trips %v; want one more of each", got, metricValue(t, m.PrefixLimitTrips))
+	}
+	observe(tor)
+	if metricValue(t, m.PrefixLimited) != 0 {
+		t.Fatalf("nodebgp_bgp_peers_prefix_limited stays up after the session came back")
+	}
+}
+
+// metricValue reads a gauge's or a counter's value.
+func metricValue(t *testing.T, m prometheus.Metric) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Gauge != nil {
+		return d.Gauge.GetValue()
+	}
+	return d.Counter.GetValue()
 }

@@ -3,12 +3,15 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/plan"
 )
@@ -123,4 +126,30 @@ func (a *agent) observePeers(ctx context.Context) {
 		byState[p.State]++
 	}
 	a.health.Metrics().SetBGPPeers(byState)
+	a.observePrefixLimits(peers)
+}
+
+// observePrefixLimits reports each peer that its prefix limit shut down,
+// once per trip: a Warning Event on our Node, a log line and the metrics.
+// GoBGP keeps such a session down until the limit changes.
+func (a *agent) observePrefixLimits(peers []bgp.PeerStatus) {
+	limited := map[netip.Addr]bool{}
+	for _, p := range peers {
+		if !p.PrefixLimited {
+			continue
+		}
+		limited[p.Address] = true
+		if a.prefixLimited[p.Address] {
+			continue
+		}
+		a.health.Metrics().PrefixLimitTrips.Inc()
+		msg := fmt.Sprintf("BGP peer %s (AS %d) sent more than %d prefixes: its session is shut down and stays down "+
+			"until the limit changes (--peer-router-max-prefixes, or maxPrefixes in nodebgp.io/peers)", p.Address, p.ASN, p.MaxPrefixes)
+		a.log.Warn(msg, "event", "prefix-limit", "peer", p.Address, "max_prefixes", p.MaxPrefixes)
+		if self, _ := a.ownNode(); self != nil && a.events != nil {
+			a.events.Event(self, corev1.EventTypeWarning, reasonPrefixLimit, msg)
+		}
+	}
+	a.prefixLimited = limited
+	a.health.Metrics().PrefixLimited.Set(float64(len(limited)))
 }

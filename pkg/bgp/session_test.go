@@ -63,12 +63,18 @@ func TestMaxPrefixesTearsTheSessionDownSaysWhyAndARaisedLimitBringsItBack(t *tes
 	})
 	st, _ := b.peerStatus(t, a)
 	t.Logf("status over the limit: %+v", st)
+	if !st.PrefixLimited || st.MaxPrefixes != 2 {
+		t.Errorf("status over the limit: PrefixLimited %v, MaxPrefixes %d; want true, 2", st.PrefixLimited, st.MaxPrefixes)
+	}
 
 	// GoBGP keeps the peer down until it is enabled; raising the limit is
 	// the operator's say-so to try again.
 	b.setPeers(t, with(a.peer, func(p *Peer) { p.MaxPrefixes = 10 }))
 	waitEstablished(t, b, a)
 	waitPath(t, b, path("10.244.3.0/24", testNextHopA), true)
+	if st, _ := b.peerStatus(t, a); st.PrefixLimited {
+		t.Errorf("status once the limit was raised: PrefixLimited; want not")
+	}
 }
 
 // Every session setting is written to GoBGP and read back: a second

@@ -43,6 +43,12 @@ type PeerStatus struct {
 	// A TCP-MD5 mismatch shows nowhere: the kernel drops the segments
 	// silently, and the session just never gets past "active"/"connect".
 	LastError string
+	// PrefixLimited is set while GoBGP holds the session down because the
+	// peer sent more prefixes than its MaxPrefixes (admin state PFX_CT): it
+	// stays down until the limit changes (see Apply).
+	PrefixLimited bool
+	// MaxPrefixes is the peer's configured limit, 0 for none.
+	MaxPrefixes uint32
 }
 
 // Synced reports whether the peer has sent its whole table: the session is
@@ -73,10 +79,12 @@ func peerStatusFromAPI(p *api.Peer) (PeerStatus, error) {
 		families++
 		st.Received += int(a.GetState().GetReceived())
 		st.Accepted += int(a.GetState().GetAccepted())
+		st.MaxPrefixes = max(st.MaxPrefixes, a.GetPrefixLimits().GetMaxPrefixes())
 		mp := a.GetMpGracefulRestart().GetState()
 		gr = gr && mp.GetReceived()
 		eor = eor && mp.GetEndOfRibReceived()
 	}
+	st.PrefixLimited = p.GetState().GetAdminState() == api.PeerState_PFX_CT
 	st.GracefulRestart = families > 0 && gr
 	st.EORReceived = families > 0 && eor
 	return st, nil

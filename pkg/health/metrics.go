@@ -23,6 +23,12 @@ type Metrics struct {
 	RouteSyncDuration prometheus.Histogram
 	// Ready mirrors /readyz: 1 when ready (nodebgp_ready).
 	Ready prometheus.Gauge
+	// PrefixLimited is the number of peers held down for sending more
+	// prefixes than their limit (nodebgp_bgp_peers_prefix_limited).
+	PrefixLimited prometheus.Gauge
+	// PrefixLimitTrips counts the sessions shut down by their prefix limit
+	// (nodebgp_bgp_prefix_limit_trips_total), one per trip seen.
+	PrefixLimitTrips prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *Metrics {
@@ -53,9 +59,17 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "nodebgp_ready",
 			Help: "1 if the agent is ready (as /readyz), else 0.",
 		}),
+		PrefixLimited: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "nodebgp_bgp_peers_prefix_limited",
+			Help: "BGP peers whose session is held down because they sent more prefixes than their limit.",
+		}),
+		PrefixLimitTrips: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nodebgp_bgp_prefix_limit_trips_total",
+			Help: "BGP sessions shut down because the peer sent more prefixes than its limit.",
+		}),
 	}
 	reg.MustRegister(
-		m.CheckFailures, m.CheckOK, m.KernelRoutes, m.BGPPeers, m.RouteSyncDuration, m.Ready,
+		m.CheckFailures, m.CheckOK, m.KernelRoutes, m.BGPPeers, m.RouteSyncDuration, m.Ready, m.PrefixLimited, m.PrefixLimitTrips,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -7,6 +7,14 @@ import (
 	"strings"
 )
 
+// DefaultUpstreamMaxPrefixes is the default prefix limit of upstream peers
+// (--peer-router-max-prefixes): a ToR that leaks a full Internet table
+// (about a million IPv4 routes) has its session shut down instead of taking
+// the node's memory. 100,000 routes take the agent about 150-250 MiB
+// (docs/install.md), within the DaemonSet's limit; a ToR that sends a node
+// more than a few thousand routes is rare.
+const DefaultUpstreamMaxPrefixes = 100_000
+
 // The flags ParseGlobalPeers reads, named in its errors.
 const (
 	FlagPeerIPs            = "--peer-router-ips"

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nodebgp/router/e2e/lab"
+	"github.com/nodebgp/router/pkg/peering"
 )
 
 const (
@@ -119,6 +120,10 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 			}
 			if b.o.profile != "" {
 				args = append(args, "--profiling")
+			}
+			if b.o.routes > peering.DefaultUpstreamMaxPrefixes {
+				// More than the default prefix limit would shut the session down.
+				args = append(args, "--peer-router-max-prefixes", strconv.Itoa(b.o.routes))
 			}
 			return args
 		},
