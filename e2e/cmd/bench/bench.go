@@ -121,9 +121,11 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 			if b.o.profile != "" {
 				args = append(args, "--profiling")
 			}
-			if b.o.routes > peering.DefaultUpstreamMaxPrefixes {
-				// More than the default prefix limit would shut the session down.
-				args = append(args, "--peer-router-max-prefixes", strconv.Itoa(b.o.routes))
+			if d := peering.DefaultUpstreamMaxPrefixes; d > 0 && b.o.routes > d {
+				// More than the default prefix limit would shut the session
+				// down; lift it (0), as a limit costs GoBGP a walk of the
+				// Adj-RIB-In per UPDATE.
+				args = append(args, "--peer-router-max-prefixes", "0")
 			}
 			return args
 		},
