@@ -196,9 +196,18 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	prof.startCPU(ctx)
 
 	b.step("announce %d routes; timing until all are in %s's kernel", n, b.node.Name)
+	cpu0, err := cpuSeconds(agent.PID)
+	if err != nil {
+		return err
+	}
 	if res.install, res.injectAnnounce, err = b.timeAgent(ctx, c, "announce", "announced", 0, n); err != nil {
 		return fmt.Errorf("route install: %w", err)
 	}
+	cpu1, err := cpuSeconds(agent.PID)
+	if err != nil {
+		return err
+	}
+	res.installCPU = cpu1 - cpu0
 	time.Sleep(settle)
 	if got, err := c.Count(); err != nil {
 		return err
@@ -210,9 +219,18 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	}
 
 	b.step("withdraw %d routes; timing until all are gone from %s's kernel", n, b.node.Name)
+	cpu2, err := cpuSeconds(agent.PID)
+	if err != nil {
+		return err
+	}
 	if res.withdraw, res.injectWithdraw, err = b.timeAgent(ctx, c, "withdraw", "withdrawn", n, 0); err != nil {
 		return fmt.Errorf("route withdraw: %w", err)
 	}
+	cpu3, err := cpuSeconds(agent.PID)
+	if err != nil {
+		return err
+	}
+	res.withdrawCPU = cpu3 - cpu2
 	if res.agentPeakKiB, err = statusKiB(agent.PID, "VmHWM"); err != nil {
 		return err
 	}
