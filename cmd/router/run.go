@@ -45,6 +45,7 @@ func defaultRunFlags() *runFlags {
 		NetworkReadyTimeout: 30 * time.Second,
 		HealthAddr:          ":9779",
 		StatusObject:        true,
+		UpstreamMaxPrefixes: peering.DefaultUpstreamMaxPrefixes,
 	}}
 }
 
@@ -93,6 +94,7 @@ restarts. Use 'router cleanup' to remove everything it made.`,
 	fl.StringSliceVar(&f.peerMultihopTTLs, "peer-router-multihop-ttl", nil, "eBGP multihop TTL: one per IP, or one for all (default: directly connected)")
 	fl.StringVar(&f.peerPasswordSecret, "peer-router-password-secret", "", "namespace/name of a Secret with their TCP-MD5 passwords, one key per peer IP (IPv6 colons as dashes); the agent's Role must allow get on it")
 	fl.StringVar(&f.meshPasswordSecret, "mesh-password-secret", "", "namespace/name of a Secret whose key \"password\" is the TCP-MD5 password of the node-to-node sessions")
+	fl.Uint32Var(&c.UpstreamMaxPrefixes, "peer-router-max-prefixes", c.UpstreamMaxPrefixes, "most prefixes (per address family) an upstream peer may send before its session is shut down, unless its nodebgp.io/peers entry sets maxPrefixes; 0 = no limit. Routes the import policy refuses count too: GoBGP keeps them. A limit costs GoBGP a count of the peer's routes per UPDATE (docs/peering.md)")
 	fl.BoolVar(&c.AcceptUpstreamRoutes, "accept-upstream-routes", false, "install routes from upstream peers that are outside the cluster's pod CIDRs (e.g. a default route); routes inside them are always refused")
 	fl.StringVar(&c.CNIConfDir, "cni-conf-dir", c.CNIConfDir, "where to write 10-nodebgp.conflist")
 	fl.StringVar(&c.CNIBridge, "cni-bridge", c.CNIBridge, "name of the Linux bridge pods attach to")
@@ -104,6 +106,7 @@ restarts. Use 'router cleanup' to remove everything it made.`,
 	fl.Var(positiveDuration{&c.RoutesSyncPeriod}, "routes-sync-period", "how often the full resync of kernel routes, rules and peers runs (it also runs on every change)")
 	fl.BoolVar(&c.StatusObject, "status-object", c.StatusObject, "write this node's BGPNodeState (nodebgp.io) with its BGP sessions, routes and conditions; needs the CRD and its RBAC from daemonset/base")
 	fl.StringVar(&c.HealthAddr, "health-addr", c.HealthAddr, "where /healthz, /readyz and /metrics listen; empty = off")
+	fl.BoolVar(&c.Profiling, "profiling", false, "serve Go's pprof endpoints (/debug/pprof/) on --health-addr")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	return cmd

@@ -36,7 +36,12 @@ func (a *Agents) Log(node *Node) string { return a.procs.Log(AgentProcess(node))
 // outlives the process that started it (make lab returns; the lab stays).
 func (a *Agents) Start(node *Node) error {
 	a.opts.Logf("    node %s: starting the agent (log %s)", node.Name, a.Log(node))
-	if _, err := a.procs.Start(AgentProcess(node), node.Netns, a.args(node)...); err != nil {
+	var env []string
+	if a.opts.AgentEnv != nil {
+		env = a.opts.AgentEnv(node)
+	}
+	p := ProcessParams{Name: AgentProcess(node), Dir: a.procs.Dir, Netns: node.Netns, Args: a.args(node), Env: env}
+	if _, err := StartProcess(p); err != nil {
 		return fmt.Errorf("node %s: starting the agent: %w", node.Name, err)
 	}
 	return nil

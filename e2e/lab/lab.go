@@ -64,6 +64,9 @@ type Options struct {
 	ToRPasswords map[int]string
 	// AgentArgs, when set, adds arguments to a node's `router run`.
 	AgentArgs func(node *Node) []string
+	// AgentEnv, when set, adds variables (NAME=value) to a node's agent's
+	// environment (GOMEMLIMIT, say).
+	AgentEnv func(node *Node) []string
 	// NodeAnnotations, when set, are written on a node's Node object when the
 	// lab creates it.
 	NodeAnnotations func(node *Node) map[string]string

@@ -22,6 +22,7 @@ import (
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/health"
 	"github.com/nodebgp/router/pkg/hostnet"
+	"github.com/nodebgp/router/pkg/memlimit"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/plan"
 )
@@ -60,9 +61,12 @@ type agent struct {
 	started time.Time
 
 	// Node loop state: what the next pass builds on.
-	mesh       plan.MeshPassword
-	advertised []bgp.Path // what the speaker was last asked to announce
-	problems   problemLog
+	mesh plan.MeshPassword
+	// prefixLimited are the peers last seen held down by their prefix
+	// limit, so each trip is reported once.
+	prefixLimited map[netip.Addr]bool
+	advertised    []bgp.Path // what the speaker was last asked to announce
+	problems      problemLog
 	// conflistWritten is set once the CNI config exists: from the start
 	// after a restart, else once the node can route (plan.NetworkReady).
 	conflistWritten bool
@@ -84,6 +88,12 @@ type agent struct {
 	reported     reportState
 	routerID     netip.Addr
 	statusWriter StatusWriter
+	// routeChanges is what the route loop has to do next: best-path
+	// changes, or a full pass.
+	routeChanges *routeChanges
+	// kernelRoutes is how many routes of ours the kernel holds, as the
+	// last sync found and the updates since changed it (route loop).
+	kernelRoutes int
 }
 
 // Run runs the agent until ctx ends. On a planned stop it leaves routes, rules
@@ -97,6 +107,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log = slog.Default()
 	}
 	log = log.With("node", cfg.NodeName)
+	setMemoryLimit(log)
 	h := health.New()
 	h.Metrics().SetBuildInfo(cfg.Version)
 
@@ -104,7 +115,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.HealthAddr != "" {
 		// Liveness first: a node that waits for the API or for its pod CIDR is
 		// alive and must not be restarted by its probe.
-		g.Go(func() error { return health.Serve(ctx, cfg.HealthAddr, h.Handler()) })
+		handler := h.Handler()
+		if cfg.Profiling {
+			handler = health.WithProfiling(handler)
+		}
+		g.Go(func() error { return health.Serve(ctx, cfg.HealthAddr, handler) })
 	}
 	g.Go(func() error { return runSpeakers(ctx, cfg, log, h) })
 	err := g.Wait()
@@ -112,6 +127,23 @@ func Run(ctx context.Context, cfg Config) error {
 		err = nil
 	}
 	return err
+}
+
+// setMemoryLimit has the garbage collector work harder near the container's
+// memory limit, before the OOM killer would end the agent (and with it the
+// node's BGP sessions).
+func setMemoryLimit(log *slog.Logger) {
+	res, err := memlimit.Set()
+	if err != nil {
+		log.Warn("cannot read the container's memory limit; Go's memory limit left unset", "event", "memory-limit", "reason", err.Error())
+		return
+	}
+	if res.Limit == 0 {
+		log.Info("no container memory limit; Go's memory limit left unset", "event", "memory-limit")
+		return
+	}
+	log.Info("Go memory limit set", "event", "memory-limit", "source", res.Source,
+		"limit_mib", res.Limit>>20, "container_limit_mib", res.Cgroup>>20)
 }
 
 // runSpeakers runs the agent with one BGP speaker after another: an
@@ -147,6 +179,7 @@ func newAgent(cfg Config, log *slog.Logger, h *health.Health) *agent {
 		nodeChanged:  newTrigger(),
 		routesSynced: make(chan struct{}),
 		reported:     reportState{changed: newTrigger()},
+		routeChanges: newRouteChanges(),
 	}
 }
 

@@ -37,6 +37,10 @@ type Config struct {
 	EnableIBGP bool
 	// GlobalPeers are the upstream routers every node peers with (--peer-router-*).
 	GlobalPeers []peering.UpstreamPeer
+	// UpstreamMaxPrefixes is the prefix limit of every upstream peer whose
+	// nodebgp.io/peers entry names none (--peer-router-max-prefixes);
+	// 0 = no limit.
+	UpstreamMaxPrefixes uint32
 	// AcceptUpstreamRoutes accepts routes from upstream peers that are not
 	// inside a cluster pod CIDR (e.g. a default route); off, none are taken.
 	AcceptUpstreamRoutes bool
@@ -62,6 +66,8 @@ type Config struct {
 	StatusObject bool
 	// Version is the router's version, for nodebgp_build_info.
 	Version string
+	// Profiling serves Go's pprof endpoints on HealthAddr.
+	Profiling bool
 
 	Logger *slog.Logger
 }
@@ -119,6 +125,7 @@ func (c Config) planSettings() plan.Settings {
 		BGPPort:              uint16(c.BGPPort),
 		EnableIBGP:           c.EnableIBGP,
 		GlobalPeers:          c.GlobalPeers,
+		UpstreamMaxPrefixes:  c.UpstreamMaxPrefixes,
 		AcceptUpstreamRoutes: c.AcceptUpstreamRoutes,
 		MeshPasswordSecret:   c.MeshPasswordSecret,
 		CNIBridge:            c.CNIBridge,

@@ -19,6 +19,7 @@ const (
 	reasonNoPodCIDR         = "NoPodCIDR"
 	reasonForbidden         = "Forbidden"
 	reasonInvalidSetting    = "InvalidSetting"
+	reasonPrefixLimit       = "BGPPrefixLimit"
 )
 
 // newEventRecorder records Events as "nodebgp" on the node it runs on, so an

@@ -41,6 +41,8 @@ type fakeSpeaker struct {
 	calls     int         // Apply calls
 	writes    int         // Apply calls that changed something
 	best      []bgp.Path
+	bestReads int // BestPaths calls: full listings of the RIB
+	bestErr   error
 	converged bool
 	// sessions is what Peers and Sessions report.
 	sessions []bgp.PeerStatus
@@ -61,9 +63,13 @@ func (s *fakeSpeaker) Apply(_ context.Context, d bgp.Desired) bgp.ApplyResult {
 }
 
 func (s *fakeSpeaker) BestPaths(context.Context) ([]bgp.Path, error) {
+	s.bestReads++
+	if s.bestErr != nil {
+		return nil, s.bestErr
+	}
 	return slices.Clone(s.best), nil
 }
-func (s *fakeSpeaker) WatchBestPaths(ctx context.Context, _ func()) error {
+func (s *fakeSpeaker) WatchBestPaths(ctx context.Context, _ func([]bgp.BestChange)) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
@@ -81,29 +87,39 @@ func (s *fakeSpeaker) advertises(p netip.Prefix) bool {
 }
 
 type fakeKernel struct {
-	t      *testing.T
-	table  []routes.Route
-	calls  int
-	writes int
-	syncs  int // successful syncs
+	t       *testing.T
+	table   []routes.Route
+	calls   int
+	writes  int
+	syncs   int // successful syncs
+	updates int // Update calls
 	// mayPrune tells whether pruning is allowed at the time of a Sync.
 	mayPrune func() bool
 	// own are prefixes that must never be desired.
 	own []netip.Prefix
 }
 
-func (k *fakeKernel) Sync(_ context.Context, desired []routes.Route, prune bool) (routes.SyncResult, error) {
-	k.calls++
-	for _, r := range desired {
-		for _, o := range k.own {
-			if o.Overlaps(r.Prefix) {
-				k.t.Errorf("kernel asked for %s via %s, inside our own pod CIDR %s", r.Prefix, r.Gateway, o)
-			}
+// checkOwn fails the test when a route inside our own pod CIDRs is asked for.
+func (k *fakeKernel) checkOwn(r routes.Route) {
+	for _, o := range k.own {
+		if o.Overlaps(r.Prefix) {
+			k.t.Errorf("kernel asked for %s via %s, inside our own pod CIDR %s", r.Prefix, r.Gateway, o)
 		}
 	}
+}
+
+func (k *fakeKernel) checkPrune(prune bool) {
 	if prune && k.mayPrune != nil && !k.mayPrune() {
 		k.t.Errorf("kernel asked to prune stale routes before the RIB converged")
 	}
+}
+
+func (k *fakeKernel) Sync(_ context.Context, desired []routes.Route, prune bool) (routes.SyncResult, error) {
+	k.calls++
+	for _, r := range desired {
+		k.checkOwn(r)
+	}
+	k.checkPrune(prune)
 	next := slices.Clone(desired)
 	if !prune {
 		// Without pruning, routes not desired stay.
@@ -120,6 +136,38 @@ func (k *fakeKernel) Sync(_ context.Context, desired []routes.Route, prune bool)
 	}
 	k.syncs++
 	return routes.SyncResult{Unchanged: len(next)}, nil
+}
+
+// Update is the real one's contract: it works from what the last Sync
+// found, so it must never come first (that would also let a node announce
+// without a full sync); without prune, a prefix without gateways keeps its
+// routes.
+func (k *fakeKernel) Update(_ context.Context, changes []routes.Change, prune bool) (routes.SyncResult, error) {
+	k.calls++
+	k.updates++
+	if k.syncs == 0 {
+		k.t.Errorf("kernel Update before the first full Sync")
+		return routes.SyncResult{Resync: true}, nil
+	}
+	k.checkPrune(prune)
+	next := slices.Clone(k.table)
+	for _, c := range changes {
+		if len(c.Gateways) == 0 && !prune {
+			continue
+		}
+		next = slices.DeleteFunc(next, func(r routes.Route) bool { return r.Prefix == c.Prefix })
+		for _, gw := range c.Gateways {
+			r := routes.Route{Prefix: c.Prefix, Gateway: gw}
+			k.checkOwn(r)
+			next = append(next, r)
+		}
+	}
+	slices.SortFunc(next, func(a, b routes.Route) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+	if !slices.Equal(next, k.table) {
+		k.writes++
+		k.table = next
+	}
+	return routes.SyncResult{}, nil
 }
 
 type fakeHost struct {
@@ -270,7 +318,18 @@ func (ta *testAgent) nodePass(t *testing.T) {
 	}
 }
 
-func (ta *testAgent) routePass() { ta.agent.routePass(context.Background(), &ta.route) }
+// routePass is a full route pass, as the timer makes.
+func (ta *testAgent) routePass() {
+	ta.agent.routeChanges.resync()
+	ta.agent.routePass(context.Background(), &ta.route)
+}
+
+// routeEvents delivers best-path changes as GoBGP's watch does, and runs the
+// pass they wake.
+func (ta *testAgent) routeEvents(changes ...bgp.BestChange) {
+	ta.agent.routeChanges.add(changes)
+	ta.agent.routePass(context.Background(), &ta.route)
+}
 
 // writes is every write to every outside system so far.
 func (ta *testAgent) writes() string {

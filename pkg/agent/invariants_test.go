@@ -4,13 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"k8s.io/client-go/tools/record"
+
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/peering"
-	"k8s.io/client-go/tools/record"
+	"github.com/nodebgp/router/pkg/routes"
 )
 
 // The rules the docs promise about the order and the conditions under which
@@ -37,6 +42,17 @@ func TestAPodCIDRIsNeverAdvertisedBeforeTheNodeCanCarryItsTraffic(t *testing.T) 
 	if ta.speaker.advertises(n1CIDR) {
 		t.Fatalf("advertised before the first route sync")
 	}
+	// Best-path changes before the first full sync (the RIB could not be
+	// read) are no sync: they are not applied one by one, and the gate
+	// stays shut.
+	ta.speaker.bestErr = errors.New("speaker busy")
+	ta.routeEvents(bgp.BestChange{Prefix: n2CIDR, NextHops: []netip.Addr{netip.MustParseAddr("10.199.1.12")}})
+	ta.nodePass(t)
+	if ta.speaker.advertises(n1CIDR) || ta.kernel.updates != 0 {
+		t.Fatalf("best-path changes before the first full route sync: %d kernel updates, advertised %v; want none",
+			ta.kernel.updates, ta.speaker.advertises(n1CIDR))
+	}
+	ta.speaker.bestErr = nil
 	if len(ta.speaker.desired.Peers) == 0 {
 		t.Fatalf("no peers configured: peers must not wait for the data plane")
 	}
@@ -98,6 +114,9 @@ func TestStaleKernelRoutesAreNeverPrunedBeforeTheRIBConverged(t *testing.T) {
 			ta.nodePass(t)
 			ta.clock = ta.clock.Add(ta.cfg.RestartTime - time.Second)
 			ta.routePass()
+			// A withdrawal event for it before convergence prunes nothing
+			// either.
+			ta.routeEvents(bgp.BestChange{Prefix: stale})
 			if len(ta.kernel.table) != 1 {
 				t.Fatalf("kernel table %v: the stale route must stay until the RIB converged", ta.kernel.table)
 			}
@@ -124,6 +143,55 @@ func TestOwnPodCIDRsNeverBecomeKernelRoutes(t *testing.T) {
 	ta.routePass()
 	if len(ta.kernel.table) != 1 || ta.kernel.table[0].Prefix != n2CIDR {
 		t.Fatalf("kernel table %v, want only %s", ta.kernel.table, n2CIDR)
+	}
+
+	// The same paths as best-path events, applied one by one.
+	n3CIDR := netip.MustParsePrefix("10.244.3.0/24")
+	ta.routeEvents(
+		bgp.BestChange{Prefix: n1CIDR, NextHops: []netip.Addr{via}},
+		bgp.BestChange{Prefix: netip.MustParsePrefix("10.244.1.128/25"), NextHops: []netip.Addr{via}},
+		bgp.BestChange{Prefix: n3CIDR, NextHops: []netip.Addr{ta.self.IP, via}},
+	)
+	if ta.kernel.updates == 0 {
+		t.Fatalf("best-path events did not reach the kernel as an update")
+	}
+	want := []routes.Route{{Prefix: n2CIDR, Gateway: via}, {Prefix: n3CIDR, Gateway: via}}
+	if !slices.Equal(ta.kernel.table, want) {
+		t.Fatalf("kernel table %v, want %v", ta.kernel.table, want)
+	}
+}
+
+func TestBestPathChangesReachTheKernelWithoutAFullListing(t *testing.T) {
+	ta := newTestAgent(t)
+	ta.speaker.converged = true
+	ta.nodePass(t)
+	ta.routePass()
+	reads := ta.speaker.bestReads
+
+	via := netip.MustParseAddr("10.199.1.12")
+	learned := bgp.BestChange{Prefix: netip.MustParsePrefix("172.16.0.1/32"), NextHops: []netip.Addr{via}}
+	ta.routeEvents(learned)
+	if want := []routes.Route{{Prefix: learned.Prefix, Gateway: via}}; !slices.Equal(ta.kernel.table, want) {
+		t.Fatalf("kernel table %v after a best-path event, want %v", ta.kernel.table, want)
+	}
+	writes := ta.kernel.writes
+	ta.routeEvents(learned)
+	if ta.kernel.writes != writes {
+		t.Fatalf("the same change applied again wrote to the kernel")
+	}
+	ta.routeEvents(bgp.BestChange{Prefix: learned.Prefix})
+	if len(ta.kernel.table) != 0 {
+		t.Fatalf("kernel table %v after the withdrawal, want it empty", ta.kernel.table)
+	}
+	if ta.speaker.bestReads != reads {
+		t.Fatalf("best-path events cost %d full RIB listings, want none", ta.speaker.bestReads-reads)
+	}
+
+	// A watch that (re)starts may have missed changes: a full pass follows.
+	ta.agent.routeChanges.add(nil)
+	ta.agent.routePass(t.Context(), &ta.route)
+	if ta.speaker.bestReads != reads+1 {
+		t.Fatalf("a restarted watch made %d full listings, want 1", ta.speaker.bestReads-reads)
 	}
 }
 
@@ -294,4 +362,78 @@ func TestASettingThatContradictsTheClusterMakesTheNodeNotReadyWithAnEvent(t *tes
 	if !ta.ready() {
 		t.Fatalf("not ready after --cluster-cidr was fixed")
 	}
+}
+func TestABurstOfLinkEventsMakesOneFullPassOnceQuiet(t *testing.T) {
+	c := newRouteChanges()
+	for range 5 {
+		c.linkChanged()
+		time.Sleep(linkQuiet / 4)
+	}
+	if _, full := c.take(); full {
+		t.Fatalf("a full pass was due while link events kept coming")
+	}
+	time.Sleep(2 * linkQuiet)
+	if _, full := c.take(); !full {
+		t.Fatalf("no full pass due %s after the last link event", 2*linkQuiet)
+	}
+	select {
+	case <-c.poke:
+	default:
+		t.Fatalf("the route loop was not woken for the full pass")
+	}
+}
+
+func TestAPrefixLimitTripIsReportedOncePerTrip(t *testing.T) {
+	ta := newTestAgent(t)
+	rec := ta.agent.events.(*record.FakeRecorder)
+	tor := bgp.PeerStatus{Address: netip.MustParseAddr("10.199.1.1"), ASN: 65100, State: "idle", MaxPrefixes: 100000}
+	tripped := tor
+	tripped.PrefixLimited = true
+	m := ta.agent.health.Metrics()
+	observe := func(st bgp.PeerStatus) {
+		ta.speaker.sessions = []bgp.PeerStatus{st}
+		ta.agent.observePrefixLimits(ta.agent.sessionStates(t.Context()))
+	}
+	events := func() (out []string) {
+		for {
+			select {
+			case e := <-rec.Events:
+				out = append(out, e)
+			default:
+				return out
+			}
+		}
+	}
+
+	observe(tor)
+	observe(tripped)
+	observe(tripped)
+	if got := events(); len(got) != 1 || !strings.Contains(got[0], "Warning BGPPrefixLimit") || !strings.Contains(got[0], "10.199.1.1") || !strings.Contains(got[0], "100000") {
+		t.Fatalf("events after one trip seen twice: %q; want one Warning BGPPrefixLimit naming the peer and its limit", got)
+	}
+	if g, c := metricValue(t, m.PrefixLimited), metricValue(t, m.PrefixLimitTrips); g != 1 || c != 1 {
+		t.Fatalf("nodebgp_bgp_peers_prefix_limited %v, trips %v; want 1, 1", g, c)
+	}
+	observe(tor) // the limit was raised: the session is back
+	observe(tripped)
+	if got := events(); len(got) != 1 || metricValue(t, m.PrefixLimitTrips) != 2 {
+		t.Fatalf("a second trip: events %q, trips %v; want one more of each", got, metricValue(t, m.PrefixLimitTrips))
+	}
+	observe(tor)
+	if metricValue(t, m.PrefixLimited) != 0 {
+		t.Fatalf("nodebgp_bgp_peers_prefix_limited stays up after the session came back")
+	}
+}
+
+// metricValue reads a gauge's or a counter's value.
+func metricValue(t *testing.T, m prometheus.Metric) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Gauge != nil {
+		return d.Gauge.GetValue()
+	}
+	return d.Counter.GetValue()
 }

@@ -73,6 +73,7 @@ func (a *agent) nodePass(ctx context.Context) error {
 	a.report("firewall", errors.Join(fwdErr, a.firewall.Sync(ctx, p.Firewall)))
 
 	peers := a.sessionStates(ctx)
+	a.observePrefixLimits(peers)
 	network := plan.NetworkInputs{
 		ConflistWritten: a.conflistWritten,
 		RoutesSynced:    a.routesSyncDone(),

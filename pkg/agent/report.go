@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -181,4 +183,27 @@ func (a *agent) nodeEvent(eventType, reason, msg string) {
 	if self != nil && a.events != nil {
 		a.events.Event(self, eventType, reason, msg)
 	}
+}
+
+// observePrefixLimits reports each peer that its prefix limit shut down,
+// once per trip: a Warning Event on our Node, a log line and the metrics.
+// GoBGP keeps such a session down until the limit changes.
+func (a *agent) observePrefixLimits(peers []bgp.PeerStatus) {
+	limited := map[netip.Addr]bool{}
+	for _, p := range peers {
+		if !p.PrefixLimited {
+			continue
+		}
+		limited[p.Address] = true
+		if a.prefixLimited[p.Address] {
+			continue
+		}
+		a.health.Metrics().PrefixLimitTrips.Inc()
+		msg := fmt.Sprintf("BGP peer %s (AS %d) sent more than %d prefixes: its session is shut down and stays down "+
+			"until the limit changes (--peer-router-max-prefixes, or maxPrefixes in nodebgp.io/peers)", p.Address, p.ASN, p.MaxPrefixes)
+		a.log.Warn(msg, "event", "prefix-limit", "peer", p.Address, "max_prefixes", p.MaxPrefixes)
+		a.nodeEvent(corev1.EventTypeWarning, reasonPrefixLimit, msg)
+	}
+	a.prefixLimited = limited
+	a.health.Metrics().PrefixLimited.Set(float64(len(limited)))
 }

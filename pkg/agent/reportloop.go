@@ -142,7 +142,7 @@ func (a *agent) observeSessions(planned []bgp.Peer, sessions []bgp.PeerStatus) {
 			UpdatesSent:         s.UpdatesSent,
 			SessionsUp:          s.SessionsUp,
 			SessionsDown:        s.SessionsDown,
-			PrefixLimitExceeded: s.PrefixLimitExceeded,
+			PrefixLimitExceeded: s.PrefixLimited,
 		})
 	}
 	m := a.health.Metrics()

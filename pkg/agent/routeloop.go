@@ -5,15 +5,20 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/plan"
+	"github.com/nodebgp/router/pkg/routes"
 )
 
 // routeLoop keeps the kernel's routes of our protocol equal to the speaker's
-// best paths. It runs on best-path changes, link events and a timer; each
-// pass reads the RIB and the kernel afresh, so a route deleted by hand or
-// lost with a link comes back, and nothing depends on a private cache that
-// could drift.
-func (a *agent) routeLoop(ctx context.Context, changed trigger) error {
+// best paths. Best-path changes come from GoBGP's own events and are applied
+// as they come, batched per wakeup (routes.Reconciler.Update): the cost of a
+// pass is the size of the change, not of the table. A full pass reads the
+// whole RIB and the kernel afresh: first, then on a timer, on link events,
+// and whenever the incremental path cannot be trusted; so a route deleted by
+// hand or lost with a link comes back, and nothing depends for long on a
+// cache that could drift.
+func (a *agent) routeLoop(ctx context.Context) error {
 	tick := time.NewTicker(a.cfg.RoutesSyncPeriod)
 	defer tick.Stop()
 	st := routeState{start: a.now()}
@@ -22,8 +27,9 @@ func (a *agent) routeLoop(ctx context.Context, changed trigger) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-changed:
+		case <-a.routeChanges.poke:
 		case <-tick.C:
+			a.routeChanges.resync()
 		}
 	}
 }
@@ -33,19 +39,38 @@ type routeState struct {
 	start time.Time // when this speaker started
 	// prune is set once stale routes of our protocol may be deleted.
 	prune bool
+	// synced is set by the first full pass that read the best paths:
+	// before it, changes are not applied one by one.
+	synced bool
 }
 
-// routePass syncs the kernel once. The first sync of the best paths opens
-// the gate for announcing our pod CIDRs (see nodePass) and makes the agent
-// ready. A route that fails does not keep the gate shut: the others are in
-// the kernel, and the failure is reported and retried by the next pass.
+// routePass applies what routeChanges collected: a full sync when one is
+// due, else the best-path changes. The first full sync opens the gate for
+// announcing our pod CIDRs (see nodePass) and makes the agent ready; an
+// incremental one never does. A route that fails does not keep the gate
+// shut: the others are in the kernel, and the failure is reported and
+// retried by a full pass.
 func (a *agent) routePass(ctx context.Context, st *routeState) {
+	changes, full := a.routeChanges.take()
 	if !st.prune {
-		st.prune = a.ribConverged(ctx, st.start)
+		if st.prune = a.ribConverged(ctx, st.start); st.prune {
+			// Stale routes are only found by a full pass.
+			full = true
+		}
+	}
+	if !full && st.synced {
+		if len(changes) > 0 {
+			a.report("routes", a.updateRoutes(ctx, changes, st.prune))
+		}
+		return
 	}
 	synced, err := a.syncRoutes(ctx, st.prune)
 	a.report("routes", err)
-	if synced && !a.routesSyncDone() {
+	if !synced {
+		return
+	}
+	st.synced = true
+	if !a.routesSyncDone() {
 		close(a.routesSynced)
 		a.health.SetReady(true)
 		a.log.Info("first route sync done", "event", "routes-synced")
@@ -85,12 +110,39 @@ func (a *agent) syncRoutes(ctx context.Context, prune bool) (synced bool, err er
 	}
 	began := a.now()
 	res, err := a.kernel.Sync(ctx, plan.KernelRoutes(paths, a.self), prune)
-	a.observeRouteSync(res, a.now().Sub(began), err)
+	took := a.now().Sub(began)
+	a.kernelRoutes = res.Added + res.Replaced + res.Unchanged
+	a.observeRouteSync(a.kernelRoutes, took, err)
+	a.logRouteResult(res, took, "sync")
+	return true, err
+}
+
+// updateRoutes applies best-path changes to the kernel. When the kernel side
+// cannot trust what it knows for a change, a full pass follows at once.
+func (a *agent) updateRoutes(ctx context.Context, changes []bgp.BestChange, prune bool) error {
+	began := a.now()
+	res, err := a.kernel.Update(ctx, plan.KernelChanges(changes, a.self), prune)
+	took := a.now().Sub(began)
+	a.kernelRoutes += res.Added - res.Deleted
+	a.observeRouteSync(a.kernelRoutes, took, err)
+	a.logRouteResult(res, took, "update")
+	if res.Resync || err != nil {
+		a.routeChanges.resync()
+	}
+	return err
+}
+
+func (a *agent) logRouteResult(res routes.SyncResult, took time.Duration, how string) {
 	for _, r := range res.Unreachable {
 		a.log.Debug("next hop not on a connected subnet; route left out", "event", "unreachable", "prefix", r.Prefix, "nexthop", r.Gateway)
 	}
-	if res.Added+res.Replaced+res.Deleted > 0 {
-		a.log.Info("kernel routes updated", "event", "routes", "added", res.Added, "replaced", res.Replaced, "deleted", res.Deleted, "unchanged", res.Unchanged)
+	switch {
+	case res.Added+res.Replaced+res.Deleted == 0:
+	case how == "update":
+		// Best-path events come all the time on a busy RIB: one line each
+		// would be most of the log.
+		a.log.Debug("kernel routes updated", "event", "routes", "pass", how, "added", res.Added, "replaced", res.Replaced, "deleted", res.Deleted, "unchanged", res.Unchanged, "took", took.Round(time.Millisecond).String())
+	default:
+		a.log.Info("kernel routes updated", "event", "routes", "pass", how, "added", res.Added, "replaced", res.Replaced, "deleted", res.Deleted, "unchanged", res.Unchanged, "took", took.Round(time.Millisecond).String())
 	}
-	return true, err
 }

@@ -22,8 +22,11 @@ type Speaker interface {
 	// Apply makes the speaker's policy, peers and advertised paths the
 	// desired ones, in that order.
 	Apply(ctx context.Context, d bgp.Desired) bgp.ApplyResult
+	// BestPaths reads every learned best path: the full pass.
 	BestPaths(ctx context.Context) ([]bgp.Path, error)
-	WatchBestPaths(ctx context.Context, changed func()) error
+	// WatchBestPaths reports best-path changes as GoBGP decides them; a
+	// call with nil asks for a full pass.
+	WatchBestPaths(ctx context.Context, changed func([]bgp.BestChange)) error
 	// Converged tells whether every peer sent End-of-RIB.
 	Converged(ctx context.Context) (bool, error)
 	Peers(ctx context.Context) ([]bgp.PeerStatus, error)
@@ -35,7 +38,11 @@ type Speaker interface {
 
 // KernelRoutes is the kernel's table of our routes (pkg/routes).
 type KernelRoutes interface {
+	// Sync makes the table the desired one, reading the kernel afresh.
 	Sync(ctx context.Context, desired []routes.Route, pruneStale bool) (routes.SyncResult, error)
+	// Update applies changes of single prefixes against what the last Sync
+	// found; SyncResult.Resync asks for a Sync.
+	Update(ctx context.Context, changes []routes.Change, pruneStale bool) (routes.SyncResult, error)
 }
 
 // HostNetwork is the node's own set-up for pods: the bridge, forwarding

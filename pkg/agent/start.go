@@ -67,10 +67,12 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 	}
 	a.firewall = fw
 
-	routesChanged := newTrigger()
-	g.Go(func() error { return a.speaker.WatchBestPaths(ctx, routesChanged.poke) })
-	g.Go(func() error { return a.host.WatchLinks(ctx, routesChanged.poke) })
-	g.Go(func() error { return a.routeLoop(ctx, routesChanged) })
+	// Best-path changes are applied one by one; a link change can make any
+	// next hop reachable or not, so it takes a full pass (once the links
+	// are quiet).
+	g.Go(func() error { return a.speaker.WatchBestPaths(ctx, a.routeChanges.add) })
+	g.Go(func() error { return a.host.WatchLinks(ctx, a.routeChanges.linkChanged) })
+	g.Go(func() error { return a.routeLoop(ctx) })
 	g.Go(func() error { return a.nodeLoop(ctx) })
 	// Last: reporting never comes before routing.
 	g.Go(func() error { return a.reportLoop(ctx) })
@@ -98,6 +100,10 @@ func (a *agent) connect(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(client, 0)
 	nodeInformer := factory.Core().V1().Nodes()
 	a.nodes = nodeInformer.Lister()
+	// Only what the agent reads of each Node is kept in the cache.
+	if err := nodeInformer.Informer().SetTransform(trimNode); err != nil {
+		return fmt.Errorf("watching nodes: %w", err)
+	}
 	if _, err := nodeInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { a.nodeChanged.poke() },
 		UpdateFunc: func(old, cur any) {

@@ -69,7 +69,11 @@ func TestApplyTwiceChangesNothingTheSecondTimeAndListsOnce(t *testing.T) {
 	slices.Sort(reads)
 	want := []string{
 		"ListDefinedSet NEIGHBOR ", "ListDefinedSet PREFIX ",
-		"ListPath ipv4-unicast", "ListPath ipv6-unicast",
+		// The RIB is scanned without protobuf attributes, then only the
+		// prefixes with local paths are listed in full (fullDesired
+		// announces one of each family).
+		"ListPath ipv4-unicast 1 prefixes", "ListPath ipv4-unicast binary",
+		"ListPath ipv6-unicast 1 prefixes", "ListPath ipv6-unicast binary",
 		"ListPeer ",
 		"ListPolicy ",
 		"ListPolicyAssignment EXPORT", "ListPolicyAssignment IMPORT",

@@ -78,6 +78,11 @@ func usableLearned(p *api.Path) bool {
 // GoBGP's best path when it was learned from a peer, and every other usable
 // learned path that ties with it (multipathKey).
 func multipaths(paths []*api.Path, localASN uint32) []*api.Path {
+	return multipathsBy(paths, func(p *api.Path) multipathKey { return multipathKeyOf(p, localASN) })
+}
+
+// multipathsBy is multipaths with the key read by keyOf.
+func multipathsBy(paths []*api.Path, keyOf func(*api.Path) multipathKey) []*api.Path {
 	var best *api.Path
 	for _, p := range paths {
 		if p.GetBest() {
@@ -89,9 +94,16 @@ func multipaths(paths []*api.Path, localASN uint32) []*api.Path {
 		return nil
 	}
 	out := []*api.Path{best}
-	key := multipathKeyOf(best, localASN)
+	var key *multipathKey // decoded only when there is another path to compare
 	for _, p := range paths {
-		if p != best && usableLearned(p) && multipathKeyOf(p, localASN) == key {
+		if p == best || !usableLearned(p) {
+			continue
+		}
+		if key == nil {
+			k := keyOf(best)
+			key = &k
+		}
+		if keyOf(p) == *key {
 			out = append(out, p)
 		}
 	}

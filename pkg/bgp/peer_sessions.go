@@ -82,7 +82,7 @@ func addDetail(st *PeerStatus, p *api.Peer) {
 			st.Advertised += int(a.GetState().GetAdvertised())
 		}
 	}
-	st.PrefixLimitExceeded = p.GetState().GetAdminState() == api.PeerState_PFX_CT
+	st.PrefixLimited = p.GetState().GetAdminState() == api.PeerState_PFX_CT
 	msgs := p.GetState().GetMessages()
 	st.UpdatesReceived = msgs.GetReceived().GetUpdate()
 	st.UpdatesSent = msgs.GetSent().GetUpdate()

@@ -107,7 +107,14 @@ func (r *recorder) ListPeer(ctx context.Context, req *api.ListPeerRequest, fn fu
 }
 
 func (r *recorder) ListPath(ctx context.Context, req *api.ListPathRequest, fn func(*api.Destination)) error {
-	r.read("ListPath %s", familyName(req.GetFamily()))
+	switch {
+	case req.GetEnableOnlyBinary():
+		r.read("ListPath %s binary", familyName(req.GetFamily()))
+	case len(req.GetPrefixes()) > 0:
+		r.read("ListPath %s %d prefixes", familyName(req.GetFamily()), len(req.GetPrefixes()))
+	default:
+		r.read("ListPath %s", familyName(req.GetFamily()))
+	}
 	return r.gobgp.ListPath(ctx, req, fn)
 }
 

@@ -63,7 +63,10 @@ func TestMaxPrefixesTearsTheSessionDownSaysWhyAndARaisedLimitBringsItBack(t *tes
 	})
 	st, _ := b.peerStatus(t, a)
 	t.Logf("status over the limit: %+v", st)
-	if ss, _ := sessionOf(t, b, a); !ss.PrefixLimitExceeded {
+	if !st.PrefixLimited || st.MaxPrefixes != 2 {
+		t.Errorf("status over the limit: PrefixLimited %v, MaxPrefixes %d; want true, 2", st.PrefixLimited, st.MaxPrefixes)
+	}
+	if ss, _ := sessionOf(t, b, a); !ss.PrefixLimited {
 		t.Errorf("Sessions does not show the session held down by its prefix limit: %+v", ss)
 	}
 
@@ -72,7 +75,10 @@ func TestMaxPrefixesTearsTheSessionDownSaysWhyAndARaisedLimitBringsItBack(t *tes
 	b.setPeers(t, with(a.peer, func(p *Peer) { p.MaxPrefixes = 10 }))
 	waitEstablished(t, b, a)
 	waitPath(t, b, path("10.244.3.0/24", testNextHopA), true)
-	if ss, _ := sessionOf(t, b, a); ss.PrefixLimitExceeded {
+	if st, _ := b.peerStatus(t, a); st.PrefixLimited {
+		t.Errorf("status once the limit was raised: PrefixLimited; want not")
+	}
+	if ss, _ := sessionOf(t, b, a); ss.PrefixLimited {
 		t.Errorf("Sessions still shows the prefix limit after the session came back: %+v", ss)
 	}
 }

@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -27,16 +28,11 @@ func startIBGPPair(t *testing.T, gr bool) (a, b *node) {
 func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 	a, b := startIBGPPair(t, true)
 
-	pokes := make(chan struct{}, 1)
+	events := make(chan []BestChange, 100)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan error, 1)
 	go func() {
-		watchDone <- b.speaker.WatchBestPaths(watchCtx, func() {
-			select {
-			case pokes <- struct{}{}:
-			default:
-			}
-		})
+		watchDone <- b.speaker.WatchBestPaths(watchCtx, func(c []BestChange) { events <- c })
 	}()
 	t.Cleanup(func() {
 		stopWatch()
@@ -46,7 +42,37 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 			t.Error("WatchBestPaths did not return after its context ended")
 		}
 	})
-	waitWatching(t, a, b, pokes)
+	// The first call says the watch is in place: read the RIB in full.
+	select {
+	case c := <-events:
+		if c != nil {
+			t.Fatalf("first watch call = %v, want nil (read BestPaths in full)", c)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("WatchBestPaths did not say it was in place")
+	}
+	// waitChange waits until the watch reports want as the latest change
+	// of its prefix.
+	latest := map[string]string{}
+	waitChange := func(prefix string, nextHops ...string) {
+		t.Helper()
+		want := fmt.Sprint(nextHops)
+		deadline := time.After(waitTimeout)
+		for latest[prefix] != want {
+			select {
+			case cs := <-events:
+				for _, c := range cs {
+					hops := []string{}
+					for _, h := range c.NextHops {
+						hops = append(hops, h.String())
+					}
+					latest[c.Prefix.String()] = fmt.Sprint(hops)
+				}
+			case <-deadline:
+				t.Fatalf("the watch reported %s via %s, want via %s", prefix, latest[prefix], want)
+			}
+		}
+	}
 
 	// Setting the same peers again must not touch the sessions.
 	opens := b.received(t, a).GetOpen()
@@ -56,11 +82,8 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 	a.advertise(t, testNextHopA, "10.244.1.0/24", "10.244.11.0/24")
 	waitPath(t, b, path("10.244.1.0/24", testNextHopA), true)
 	waitPath(t, b, path("10.244.11.0/24", testNextHopA), true)
-	select {
-	case <-pokes:
-	case <-time.After(waitTimeout):
-		t.Fatal("WatchBestPaths did not report the new best paths")
-	}
+	waitChange("10.244.1.0/24", testNextHopA)
+	waitChange("10.244.11.0/24", testNextHopA)
 
 	if own := a.bestPaths(t); len(own) != 0 {
 		t.Errorf("%s: BestPaths includes paths it originated itself: %v", a.name, own)
@@ -81,6 +104,8 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 	a.advertise(t, testNextHopA2, "10.244.1.0/24")
 	waitPath(t, b, path("10.244.1.0/24", testNextHopA2), true)
 	waitPath(t, b, path("10.244.11.0/24", testNextHopA), false)
+	waitChange("10.244.1.0/24", testNextHopA2)
+	waitChange("10.244.11.0/24")
 	if got := b.bestPaths(t); !slices.Equal(got, []Path{path("10.244.1.0/24", testNextHopA2)}) {
 		t.Errorf("%s: best paths = %v, want only 10.244.1.0/24 via %s", b.name, got, testNextHopA2)
 	}
@@ -90,46 +115,6 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 
 	if st, _ := b.peerStatus(t, a); st.State != StateEstablished || b.received(t, a).GetOpen() != opens {
 		t.Errorf("%s: session with %s was reset by a repeated Apply: %+v", b.name, a.name, st)
-	}
-}
-
-// waitWatching returns once b's best-path watch reports changes:
-// WatchBestPaths registers with GoBGP after it is called, so a change made
-// right after the call may go unseen. A probe prefix from a is announced
-// until the watch reports it (withdrawn and announced again each time it
-// does not), then withdrawn, and the report of that withdrawal is taken
-// too, so the next poke belongs to the change under test.
-func waitWatching(t *testing.T, a, b *node, pokes <-chan struct{}) {
-	t.Helper()
-	probe := path("10.244.3.0/24", testNextHopA) // accepted, and unused by the caller
-	poked := func(d time.Duration) bool {
-		select {
-		case <-pokes:
-			return true
-		case <-time.After(d):
-			return false
-		}
-	}
-	const attempts = 20
-	for i := 1; ; i++ {
-		a.advertise(t, testNextHopA, probe.Prefix.String())
-		waitPath(t, b, probe, true)
-		live := poked(200 * time.Millisecond)
-		a.advertise(t, testNextHopA)
-		waitPath(t, b, probe, false)
-		if live {
-			// The watch saw the announcement, so it sees the withdrawal.
-			if !poked(waitTimeout) {
-				t.Fatalf("%s: WatchBestPaths reported the probe %s but not its withdrawal", b.name, probe)
-			}
-			return
-		}
-		// A watch registered in between reports the withdrawal alone: take
-		// that report and probe again.
-		poked(200 * time.Millisecond)
-		if i == attempts {
-			t.Fatalf("%s: WatchBestPaths reported none of %d announcements of the probe %s", b.name, attempts, probe)
-		}
 	}
 }
 

@@ -58,9 +58,12 @@ type PeerStatus struct {
 	// SessionsUp and SessionsDown count the session's transitions into and
 	// out of Established since the neighbor was configured.
 	SessionsUp, SessionsDown uint64
-	// PrefixLimitExceeded is set while GoBGP holds the session down because
-	// the peer sent more than MaxPrefixes (its admin state PFX_CT).
-	PrefixLimitExceeded bool
+	// PrefixLimited is set while GoBGP holds the session down because the
+	// peer sent more prefixes than its MaxPrefixes (admin state PFX_CT): it
+	// stays down until the limit changes (see Apply).
+	PrefixLimited bool
+	// MaxPrefixes is the peer's configured limit, 0 for none.
+	MaxPrefixes uint32
 }
 
 // Synced reports whether the peer has sent its whole table: the session is
@@ -91,10 +94,12 @@ func peerStatusFromAPI(p *api.Peer) (PeerStatus, error) {
 		families++
 		st.Received += int(a.GetState().GetReceived())
 		st.Accepted += int(a.GetState().GetAccepted())
+		st.MaxPrefixes = max(st.MaxPrefixes, a.GetPrefixLimits().GetMaxPrefixes())
 		mp := a.GetMpGracefulRestart().GetState()
 		gr = gr && mp.GetReceived()
 		eor = eor && mp.GetEndOfRibReceived()
 	}
+	st.PrefixLimited = p.GetState().GetAdminState() == api.PeerState_PFX_CT
 	st.GracefulRestart = families > 0 && gr
 	st.EORReceived = families > 0 && eor
 	return st, nil

@@ -189,3 +189,13 @@ func hasLine(body, prefix string) bool {
 	}
 	return false
 }
+
+func TestProfilingIsServedBesideTheChecks(t *testing.T) {
+	h := WithProfiling(New().Handler())
+	if code, body := get(t, h, "/debug/pprof/heap?debug=1"); code != http.StatusOK || !strings.Contains(body, "heap profile") {
+		t.Fatalf("/debug/pprof/heap = %d %q", code, body[:min(len(body), 80)])
+	}
+	if code, body := get(t, h, "/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Fatalf("/healthz = %d %q", code, body)
+	}
+}

@@ -41,6 +41,12 @@ type Metrics struct {
 	StatusWriteErrors *prometheus.CounterVec
 
 	peers *peerCollector
+	// PrefixLimited is the number of peers held down for sending more
+	// prefixes than their limit (nodebgp_bgp_peers_prefix_limited).
+	PrefixLimited prometheus.Gauge
+	// PrefixLimitTrips counts the sessions shut down by their prefix limit
+	// (nodebgp_bgp_prefix_limit_trips_total), one per trip seen.
+	PrefixLimitTrips prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *Metrics {
@@ -92,6 +98,14 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Writes of this node's BGPNodeState that failed, by reason.",
 		}, []string{"reason"}),
 		peers: newPeerCollector(),
+		PrefixLimited: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "nodebgp_bgp_peers_prefix_limited",
+			Help: "BGP peers whose session is held down because they sent more prefixes than their limit.",
+		}),
+		PrefixLimitTrips: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nodebgp_bgp_prefix_limit_trips_total",
+			Help: "BGP sessions shut down because the peer sent more prefixes than its limit.",
+		}),
 	}
 	for _, r := range StatusWriteReasons {
 		m.StatusWriteErrors.WithLabelValues(r) // every reason at 0 from the start
@@ -99,7 +113,7 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 	m.SetBuildInfo("")
 	reg.MustRegister(
 		m.CheckFailures, m.CheckOK, m.KernelRoutes, m.BGPPeers, m.RouteSyncDuration, m.Ready,
-		m.RouteSyncLastDuration, m.RouteSyncErrors, m.BuildInfo, m.StatusWrites, m.StatusWriteErrors, m.peers,
+		m.RouteSyncLastDuration, m.RouteSyncErrors, m.BuildInfo, m.StatusWrites, m.StatusWriteErrors, m.peers, m.PrefixLimited, m.PrefixLimitTrips,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -75,7 +75,9 @@ func TestPeerMetricsHaveBoundedLabels(t *testing.T) {
 	allowed := []string{"peer", "kind", "direction"}
 	seen := 0
 	for name, f := range fams {
-		if !strings.HasPrefix(name, "nodebgp_bgp_") || name == "nodebgp_bgp_peers" {
+		if !strings.HasPrefix(name, "nodebgp_bgp_") || name == "nodebgp_bgp_peers" ||
+			name == "nodebgp_bgp_peers_prefix_limited" || name == "nodebgp_bgp_prefix_limit_trips_total" {
+			// Node-wide, not per peer.
 			continue
 		}
 		seen++

@@ -19,7 +19,11 @@ import (
 // no detail worth acting on by themselves.
 //
 // If a subscription breaks (its socket overflowed, say), events may have been
-// lost: WatchLinks calls changed and subscribes again. It returns nil when ctx
+// lost: WatchLinks calls changed and subscribes again. Only a broken route
+// subscription does not call changed: it overflows whenever the agent itself
+// writes a big table (100,000 routes make 100,000 messages), and what it may
+// have lost, a route of ours deleted by hand, the periodic full sync repairs
+// anyway; a full pass for every overflow would cost more than the writes. It returns nil when ctx
 // ends, and an error only if it cannot subscribe.
 func (h *Host) WatchLinks(ctx context.Context, changed func()) error {
 	links := make(map[int]linkState)
@@ -30,12 +34,14 @@ func (h *Host) WatchLinks(ctx context.Context, changed func()) error {
 			return err
 		}
 		began := time.Now()
-		watch(ctx, s, links, changed)
+		routesOnly := watch(ctx, s, links, changed)
 		s.stop()
 		if ctx.Err() != nil {
 			return nil
 		}
-		changed()
+		if !routesOnly {
+			changed()
+		}
 		if time.Since(began) > 10*maxResubscribe {
 			backoff = minResubscribe
 		}
@@ -92,27 +98,28 @@ func subscribe() (*subscription, error) {
 	return s, nil
 }
 
-// watch forwards events to changed until ctx ends or a subscription breaks.
-func watch(ctx context.Context, s *subscription, links map[int]linkState, changed func()) {
+// watch forwards events to changed until ctx ends or a subscription breaks;
+// routesOnly tells that the route subscription was the one that broke.
+func watch(ctx context.Context, s *subscription, links map[int]linkState, changed func()) (routesOnly bool) {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case u, ok := <-s.links:
 			if !ok {
-				return
+				return false
 			}
 			if linkChanged(links, u) {
 				changed()
 			}
 		case _, ok := <-s.addrs:
 			if !ok {
-				return
+				return false
 			}
 			changed()
 		case u, ok := <-s.routes:
 			if !ok {
-				return
+				return true
 			}
 			// Our own prunes show up here too; the reconcile they
 			// trigger finds nothing to do.

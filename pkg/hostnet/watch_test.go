@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,4 +152,47 @@ func TestWatchLinksResubscribesAfterAnOverflow(t *testing.T) {
 
 	ns.IP(t, "link", "set", "veth1", "up")
 	wantPoke(t, pokes, "a link coming up after the burst")
+}
+
+// TestAnOverflowOfTheRouteSubscriptionAloneCallsNothing: the agent's own
+// writes of a big table overflow the route subscription; that alone must not
+// ask for a full route pass each time (the periodic one covers what it lost).
+func TestAnOverflowOfTheRouteSubscriptionAloneCallsNothing(t *testing.T) {
+	ns := newNS(t).WithNode(t)
+	gate := new(sync.Mutex)
+	pokes := watchInNS(t, ns, gate)
+
+	var batch []byte
+	for i := range 5000 {
+		batch = fmt.Appendf(batch, "route add 10.%d.%d.0/24 via 10.250.0.2 proto 78\n", 100+i/256, i%256)
+	}
+	file := filepath.Join(t.TempDir(), "burst")
+	if err := os.WriteFile(file, batch, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// IPv6 duplicate address detection ends with address events of its own.
+	for deadline := time.Now().Add(10 * time.Second); strings.TrimSpace(ns.IP(t, "-6", "addr", "show", "tentative")) != ""; {
+		if time.Now().After(deadline) {
+			t.Fatal("IPv6 addresses still tentative after 10s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	quiet(pokes)
+	gate.Lock()
+	ns.IP(t, "addr", "add", "127.0.0.2/8", "dev", "lo") // the watcher now blocks in changed
+	ns.IP(t, "-batch", file)
+	gate.Unlock()
+	n := 0
+	for done := time.After(2 * time.Second); ; {
+		select {
+		case <-pokes:
+			n++
+			continue
+		case <-done:
+		}
+		break
+	}
+	if n != 1 {
+		t.Errorf("WatchLinks called changed %d times for one address and an overflowed route subscription; want 1", n)
+	}
 }

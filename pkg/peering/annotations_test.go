@@ -33,7 +33,7 @@ func TestParseNodeConfig(t *testing.T) {
 				Address: addr("10.199.2.1"), ASN: 65000, Port: 1179, MultihopTTL: 2,
 				HoldTime: 90 * time.Second, KeepaliveTime: 30 * time.Second, ConnectRetryTime: 2 * time.Second,
 				PasswordSecret: SecretRef{Namespace: "kube-system", Name: "tor-secret", Key: "password"},
-				LocalAddress:   addr("10.199.2.11"), MaxPrefixes: 100,
+				LocalAddress:   addr("10.199.2.11"), MaxPrefixes: 100, MaxPrefixesSet: true,
 			}}},
 		},
 		{

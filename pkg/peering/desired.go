@@ -28,6 +28,9 @@ type Inputs struct {
 	// upstream routers (ToR-only designs).
 	EnableIBGP  bool
 	GlobalPeers []UpstreamPeer
+	// DefaultMaxPrefixes bounds what an upstream peer may send when its
+	// entry names no maxPrefixes; 0 = no limit.
+	DefaultMaxPrefixes uint32
 	// Passwords resolves an upstream peer's MD5 password; an error skips
 	// that peer with a problem.
 	Passwords func(SecretRef) (string, error)

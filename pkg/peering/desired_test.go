@@ -194,11 +194,23 @@ func TestDesiredUpstreamPeers(t *testing.T) {
 		{
 			name: "the node's annotation wins over a global peer of the same address",
 			in: upstream(global, []UpstreamPeer{{Address: tor2, ASN: 65102, Port: 1179, MultihopTTL: 2,
-				HoldTime: 9 * time.Second, KeepaliveTime: 3 * time.Second, LocalAddress: addr("10.199.1.12"), MaxPrefixes: 10}}, nil),
+				HoldTime: 9 * time.Second, KeepaliveTime: 3 * time.Second, LocalAddress: addr("10.199.1.12"), MaxPrefixes: 10, MaxPrefixesSet: true}}, nil),
 			want: []bgp.Peer{
 				{Address: tor1, ASN: 65100, Port: 179, Kind: bgp.PeerUpstream},
 				{Address: tor2, ASN: 65102, Port: 1179, Kind: bgp.PeerUpstream, MultihopTTL: 2,
 					HoldTime: 9 * time.Second, KeepaliveTime: 3 * time.Second, LocalAddress: addr("10.199.1.12"), MaxPrefixes: 10},
+			},
+		},
+		{
+			name: "the default prefix limit applies to every upstream peer whose entry names none; an explicit 0 lifts it",
+			in: withDefaultMaxPrefixes(upstream(global, []UpstreamPeer{
+				{Address: tor2, ASN: 65102, Port: 179, MaxPrefixesSet: true},
+				{Address: addr("10.199.9.9"), ASN: 65109, Port: 179},
+			}, nil), 1000),
+			want: []bgp.Peer{
+				{Address: tor1, ASN: 65100, Port: 179, Kind: bgp.PeerUpstream, MaxPrefixes: 1000},
+				{Address: tor2, ASN: 65102, Port: 179, Kind: bgp.PeerUpstream},
+				{Address: addr("10.199.9.9"), ASN: 65109, Port: 179, Kind: bgp.PeerUpstream, MaxPrefixes: 1000},
 			},
 		},
 		{
@@ -312,6 +324,8 @@ func upstream(global, own []UpstreamPeer, passwords func(SecretRef) (string, err
 	in.Passwords = passwords
 	return in
 }
+
+func withDefaultMaxPrefixes(in Inputs, n uint32) Inputs { in.DefaultMaxPrefixes = n; return in }
 
 func withoutIBGP(in Inputs) Inputs { in.EnableIBGP = false; return in }
 

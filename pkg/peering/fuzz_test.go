@@ -83,9 +83,12 @@ func renderPeers(t *testing.T, peers []UpstreamPeer) string {
 	var out []map[string]any
 	for _, p := range peers {
 		m := map[string]any{"address": p.Address.String(), "asn": p.ASN, "port": p.Port,
-			"multihopTTL": p.MultihopTTL, "maxPrefixes": p.MaxPrefixes,
-			"holdTime": p.HoldTime.String(), "keepaliveTime": p.KeepaliveTime.String(),
+			"multihopTTL": p.MultihopTTL,
+			"holdTime":    p.HoldTime.String(), "keepaliveTime": p.KeepaliveTime.String(),
 			"connectRetryTime": p.ConnectRetryTime.String()}
+		if p.MaxPrefixesSet {
+			m["maxPrefixes"] = p.MaxPrefixes
+		}
 		if p.LocalAddress.IsValid() {
 			m["localAddress"] = p.LocalAddress.String()
 		}

@@ -120,7 +120,7 @@ func parsePeerEntry(raw json.RawMessage) (UpstreamPeer, fieldErrors) {
 		p.MultihopTTL = uint8(v)
 	}
 	if v, ok := errs.number(".maxPrefixes", in.MaxPrefixes, inRange(0, math.MaxUint32), "is not a prefix count (0..4294967295)"); ok {
-		p.MaxPrefixes = uint32(v)
+		p.MaxPrefixes, p.MaxPrefixesSet = uint32(v), true
 	}
 	p.HoldTime, p.KeepaliveTime = errs.timers(in.HoldTime, in.KeepaliveTime)
 	if d, ok := errs.duration(".connectRetryTime", in.ConnectRetry); ok {

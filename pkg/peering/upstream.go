@@ -30,8 +30,11 @@ type UpstreamPeer struct {
 	PasswordSecret SecretRef
 	// LocalAddress sources the session; zero = the speaker's choice.
 	LocalAddress netip.Addr
-	// MaxPrefixes: 0 = no limit.
-	MaxPrefixes uint32
+	// MaxPrefixes: 0 = no limit. Unless MaxPrefixesSet (the annotation
+	// named it), the default for upstream peers applies instead
+	// (Inputs.DefaultMaxPrefixes).
+	MaxPrefixes    uint32
+	MaxPrefixesSet bool
 }
 
 // SecretRef names one key of a Kubernetes Secret.

@@ -38,6 +38,10 @@ func upstreamPeers(in Inputs) ([]bgp.Peer, []error) {
 				in.Self.Name, u.Address, u.PasswordSecret, err))
 			continue
 		}
+		maxPrefixes := in.DefaultMaxPrefixes
+		if u.MaxPrefixesSet {
+			maxPrefixes = u.MaxPrefixes
+		}
 		peers = append(peers, bgp.Peer{
 			Address:       u.Address,
 			ASN:           u.ASN,
@@ -49,7 +53,7 @@ func upstreamPeers(in Inputs) ([]bgp.Peer, []error) {
 			KeepaliveTime: u.KeepaliveTime,
 			ConnectRetry:  u.ConnectRetryTime,
 			Password:      password,
-			MaxPrefixes:   u.MaxPrefixes,
+			MaxPrefixes:   maxPrefixes,
 		})
 	}
 	return peers, problems

@@ -50,15 +50,16 @@ func (p *Plan) planBGP(in Inputs, infos []nodeinfo.Info) {
 		p.Problems.Own = append(p.Problems.Own, meshErr)
 	}
 	peers, problems := peering.Desired(peering.Inputs{
-		Self:         self.Info,
-		SelfConfig:   self.Config,
-		Nodes:        views,
-		ClusterASN:   s.ClusterASN,
-		BGPPort:      s.BGPPort,
-		EnableIBGP:   s.EnableIBGP,
-		GlobalPeers:  s.GlobalPeers,
-		Passwords:    in.Password,
-		MeshPassword: meshPassword,
+		Self:               self.Info,
+		SelfConfig:         self.Config,
+		Nodes:              views,
+		ClusterASN:         s.ClusterASN,
+		BGPPort:            s.BGPPort,
+		EnableIBGP:         s.EnableIBGP,
+		GlobalPeers:        s.GlobalPeers,
+		DefaultMaxPrefixes: s.UpstreamMaxPrefixes,
+		Passwords:          in.Password,
+		MeshPassword:       meshPassword,
 	})
 	if !meshReady {
 		// Never set up unsigned sessions that were meant to be signed.

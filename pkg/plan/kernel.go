@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"net/netip"
+
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/routes"
 )
@@ -15,6 +17,28 @@ func KernelRoutes(paths []bgp.Path, self Self) []routes.Route {
 			continue
 		}
 		out = append(out, routes.Route{Prefix: p.Prefix, Gateway: p.NextHop})
+	}
+	return out
+}
+
+// KernelChanges is KernelRoutes for best-path changes: the changes of
+// prefixes inside this node's own pod CIDRs are dropped (such a prefix never
+// gets a kernel route of ours, so there is nothing to change), and next hops
+// that are this node's own addresses are left out, so a prefix left with
+// none loses its route.
+func KernelChanges(changes []bgp.BestChange, self Self) []routes.Change {
+	out := make([]routes.Change, 0, len(changes))
+	for _, c := range changes {
+		if self.owns(bgp.Path{Prefix: c.Prefix}) {
+			continue
+		}
+		rc := routes.Change{Prefix: c.Prefix, Gateways: make([]netip.Addr, 0, len(c.NextHops))}
+		for _, nh := range c.NextHops {
+			if nh != self.IP && !(self.IP6.IsValid() && nh == self.IP6) {
+				rc.Gateways = append(rc.Gateways, nh)
+			}
+		}
+		out = append(out, rc)
 	}
 	return out
 }

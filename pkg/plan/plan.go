@@ -33,6 +33,9 @@ type Settings struct {
 	EnableIBGP bool
 	// GlobalPeers are the upstream routers every node peers with.
 	GlobalPeers []peering.UpstreamPeer
+	// UpstreamMaxPrefixes is the prefix limit of upstream peers whose
+	// nodebgp.io/peers entry names none; 0 = no limit.
+	UpstreamMaxPrefixes uint32
 	// AcceptUpstreamRoutes takes routes outside the cluster's pod CIDRs
 	// from upstream routers.
 	AcceptUpstreamRoutes bool

@@ -323,6 +323,60 @@ func TestKernelRoutes(t *testing.T) {
 	}
 }
 
+func TestKernelChangesAgreeWithKernelRoutes(t *testing.T) {
+	self := Self{IP: addr("10.199.1.11"), IP6: addr("fd00:199:1::11"), PodCIDRs: prefixes("10.244.1.0/24", "fd00:10:244:1::/64")}
+	change := func(p string, nhs ...string) bgp.BestChange {
+		c := bgp.BestChange{Prefix: netip.MustParsePrefix(p)}
+		for _, nh := range nhs {
+			c.NextHops = append(c.NextHops, addr(nh))
+		}
+		return c
+	}
+	changes := []bgp.BestChange{
+		change("10.244.2.0/24", "10.199.1.12", "10.199.1.13"),
+		change("10.244.1.0/24", "10.199.1.12"),   // our own pod CIDR
+		change("10.244.1.128/25", "10.199.1.12"), // a more-specific of it
+		change("10.244.0.0/16", "10.199.1.12"),   // a covering prefix
+		change("192.0.2.0/24", "10.199.1.11"),    // via ourselves: no route
+		change("198.51.100.0/24"),                // withdrawn
+		change("fd00:10:244:3::/64", "fd00:199:1::11"),
+	}
+	gw := func(s ...string) []netip.Addr {
+		out := []netip.Addr{}
+		for _, a := range s {
+			out = append(out, addr(a))
+		}
+		return out
+	}
+	want := []routes.Change{
+		{Prefix: netip.MustParsePrefix("10.244.2.0/24"), Gateways: gw("10.199.1.12", "10.199.1.13")},
+		{Prefix: netip.MustParsePrefix("192.0.2.0/24"), Gateways: gw()},
+		{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Gateways: gw()},
+		{Prefix: netip.MustParsePrefix("fd00:10:244:3::/64"), Gateways: gw()},
+	}
+	got := KernelChanges(changes, self)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("KernelChanges = %v, want %v: never our own pod CIDRs, never via ourselves", got, want)
+	}
+	// The same rule as KernelRoutes: the routes the changes leave are the
+	// ones KernelRoutes makes of the same paths.
+	var paths []bgp.Path
+	for _, c := range changes {
+		for _, nh := range c.NextHops {
+			paths = append(paths, bgp.Path{Prefix: c.Prefix, NextHop: nh})
+		}
+	}
+	var fromChanges []routes.Route
+	for _, c := range got {
+		for _, g := range c.Gateways {
+			fromChanges = append(fromChanges, routes.Route{Prefix: c.Prefix, Gateway: g})
+		}
+	}
+	if full := KernelRoutes(paths, self); !reflect.DeepEqual(fromChanges, full) {
+		t.Fatalf("routes from KernelChanges %v, from KernelRoutes %v: the two must agree", fromChanges, full)
+	}
+}
+
 func TestAdvertisedNow(t *testing.T) {
 	want := []bgp.Path{{Prefix: netip.MustParsePrefix("10.244.1.0/24"), NextHop: addr("10.199.1.11")}}
 	if got := AdvertisedNow(want, false, nil); got != nil {

@@ -17,7 +17,9 @@ import (
 type actual struct {
 	// ours holds, per prefix, our route with the key we install under
 	// (no TOS, the family's default metric): the one a replace would hit.
-	ours map[netip.Prefix]netlink.Route
+	// It keeps only what a diff needs, not the dump's netlink.Route, and
+	// becomes the Reconciler's record once the writes are done.
+	ours map[netip.Prefix]ourRoute
 	// extras are our routes under any other key (someone changed a metric,
 	// say). No desired route maps to them, so pruning removes them.
 	extras []netlink.Route
@@ -34,7 +36,7 @@ type actual struct {
 // (netlink filters in user space), so one pass sorts out both our routes and
 // the foreign ones that would collide with what we want to install.
 func readActual(k Kernel, table int, wanted map[netip.Prefix][]netip.Addr) (actual, error) {
-	a := actual{ours: make(map[netip.Prefix]netlink.Route), foreign: make(map[netip.Prefix]bool)}
+	a := actual{ours: make(map[netip.Prefix]ourRoute), foreign: make(map[netip.Prefix]bool)}
 	filter := &netlink.Route{Table: table}
 	err := k.RouteListFilteredIter(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_TABLE, func(r netlink.Route) bool {
 		dst, ok := netconv.Prefix(r.Dst)
@@ -51,7 +53,7 @@ func readActual(k Kernel, table int, wanted map[netip.Prefix][]netip.Addr) (actu
 			a.extras = append(a.extras, r)
 			return true
 		}
-		a.ours[dst] = r
+		a.ours[dst] = ourRouteOf(r)
 		return true
 	})
 	if errors.Is(err, netlink.ErrDumpInterrupted) {
@@ -78,33 +80,71 @@ func defaultMetric(dst netip.Prefix) int {
 	return 1024
 }
 
-// sameRoute tells whether the kernel's route already goes via exactly hops:
-// one gateway on its link, or (several hops, sorted) a multipath route over
-// them with equal weights. The kernel shows a multipath route with
-// no gateway of its own and its next hops in MultiPath. Flags are left out
-// on purpose: the kernel sets "linkdown" by itself.
-func sameRoute(have netlink.Route, hops []NextHop) bool {
-	if have.Type != unix.RTN_UNICAST || have.Encap != nil {
-		return false
+// ourRoute is one route of ours under our key, as much of it as a diff
+// needs: where it goes, or that it is not a route we would have written.
+type ourRoute struct {
+	hop   NextHop   // a plain route's one next hop
+	multi []NextHop // a multipath route's next hops, sorted; nil for a plain route
+	// odd is set for a route we would not write ourselves (another type,
+	// an encapsulation, weights, no gateway): it is never the one wanted.
+	odd bool
+}
+
+// ourRouteOf reads a dumped route of ours. The kernel shows a multipath
+// route with no gateway of its own and its next hops in MultiPath. Flags are
+// left out on purpose: the kernel sets "linkdown" by itself.
+func ourRouteOf(r netlink.Route) ourRoute {
+	if r.Type != unix.RTN_UNICAST || r.Encap != nil {
+		return ourRoute{odd: true}
 	}
-	if len(hops) == 1 {
-		haveGw, ok := netconv.Addr(have.Gw)
-		return ok && haveGw == hops[0].Gateway && have.LinkIndex == hops[0].LinkIndex && len(have.MultiPath) == 0
+	if len(r.MultiPath) == 0 {
+		gw, ok := netconv.Addr(r.Gw)
+		return ourRoute{hop: NextHop{Gateway: gw, LinkIndex: r.LinkIndex}, odd: !ok}
 	}
-	if len(have.Gw) != 0 || len(have.MultiPath) != len(hops) {
-		return false
+	if len(r.Gw) != 0 {
+		return ourRoute{odd: true}
 	}
-	got := make([]NextHop, 0, len(have.MultiPath))
-	for _, nh := range have.MultiPath {
+	multi := make([]NextHop, 0, len(r.MultiPath))
+	for _, nh := range r.MultiPath {
 		gw, ok := netconv.Addr(nh.Gw)
 		if !ok || nh.Hops != 0 || nh.Encap != nil || nh.Via != nil {
-			return false
+			return ourRoute{odd: true}
 		}
-		got = append(got, NextHop{Gateway: gw, LinkIndex: nh.LinkIndex})
+		multi = append(multi, NextHop{Gateway: gw, LinkIndex: nh.LinkIndex})
 	}
 	// Compared as sets: the order the kernel lists them in is its own.
-	slices.SortFunc(got, func(a, b NextHop) int { return a.Gateway.Compare(b.Gateway) })
-	return slices.Equal(got, hops)
+	slices.SortFunc(multi, func(a, b NextHop) int { return a.Gateway.Compare(b.Gateway) })
+	return ourRoute{multi: multi}
+}
+
+// ourRouteFor is the route a write of hops (sorted) leaves in the kernel.
+func ourRouteFor(hops []NextHop) ourRoute {
+	if len(hops) == 1 {
+		return ourRoute{hop: hops[0]}
+	}
+	return ourRoute{multi: slices.Clone(hops)}
+}
+
+// sameRoute tells whether the kernel's route already goes via exactly hops:
+// one gateway on its link, or (several hops, sorted) a multipath route over
+// them with equal weights.
+func sameRoute(have ourRoute, hops []NextHop) bool {
+	switch {
+	case have.odd:
+		return false
+	case len(hops) == 1:
+		return have.multi == nil && have.hop == hops[0]
+	}
+	return have.multi != nil && slices.Equal(have.multi, hops)
+}
+
+// deleteOurs names our route for dst under our key, for deletion.
+func deleteOurs(dst netip.Prefix, have ourRoute, table int) RouteWrite {
+	w := RouteWrite{Op: OpDelete, Dst: dst, Table: table, Priority: defaultMetric(dst)}
+	if have.multi == nil && !have.odd {
+		w.Gateway = have.hop.Gateway
+	}
+	return w
 }
 
 // deleteWrite names exactly one route of ours, by the key the kernel files

@@ -3,13 +3,16 @@ package routes
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"golang.org/x/sys/unix"
 )
 
 // apply writes a plan in one batched call and counts the outcome. Every
 // write is tried; the errors are returned together, each naming its route.
-func apply(k Kernel, pl plan) (SyncResult, []error) {
+// record, our routes as they were before, is brought up to date with every
+// write that took effect.
+func apply(k Kernel, pl plan, record map[netip.Prefix]ourRoute) (SyncResult, []error) {
 	res := SyncResult{Unchanged: pl.unchanged, Foreign: pl.foreign}
 	for _, u := range pl.unreachable {
 		res.Unreachable = append(res.Unreachable, u.route)
@@ -20,13 +23,30 @@ func apply(k Kernel, pl plan) (SyncResult, []error) {
 		switch {
 		case err == nil:
 			count(&res, w.Op)
+			remember(record, w)
 		case w.Op == OpDelete && errors.Is(err, unix.ESRCH):
 			// Gone since the dump (a link went down, say): nothing to do.
+			remember(record, w)
 		default:
 			errs = append(errs, writeError(w, err))
 		}
 	}
 	return res, errs
+}
+
+// remember records the route a successful write left: the new route of an
+// add or replace, none after the delete of our route under our key.
+func remember(record map[netip.Prefix]ourRoute, w RouteWrite) {
+	switch {
+	case w.Op == OpDelete && w.Tos == 0 && w.Priority == defaultMetric(w.Dst):
+		delete(record, w.Dst)
+	case w.Op == OpAdd || w.Op == OpReplace:
+		if len(w.NextHops) > 0 {
+			record[w.Dst] = ourRouteFor(w.NextHops)
+		} else {
+			record[w.Dst] = ourRoute{hop: NextHop{Gateway: w.Gateway, LinkIndex: w.LinkIndex}}
+		}
+	}
 }
 
 func count(res *SyncResult, op WriteOp) {

@@ -29,6 +29,9 @@ type fakeKernel struct {
 
 	linkDumps, addrDumps, routeDumps int
 	writes                           int
+	// updating is set during an Update, which must not read the kernel and
+	// may add over a route it did not know of (the kernel says EEXIST).
+	updating bool
 }
 
 type routeKey struct {
@@ -94,6 +97,9 @@ func keyOf(r netlink.Route) routeKey {
 
 func (k *fakeKernel) LinkList() ([]netlink.Link, error) {
 	k.linkDumps++
+	if k.updating {
+		k.t.Errorf("fake kernel: a dump during Update, which must work from its record")
+	}
 	if k.linkDumps > 1 {
 		k.t.Errorf("fake kernel: second link dump in one Sync")
 	}
@@ -102,6 +108,9 @@ func (k *fakeKernel) LinkList() ([]netlink.Link, error) {
 
 func (k *fakeKernel) AddrList(link netlink.Link, family int) ([]netlink.Addr, error) {
 	k.addrDumps++
+	if k.updating {
+		k.t.Errorf("fake kernel: a dump during Update, which must work from its record")
+	}
 	if k.addrDumps > 1 {
 		k.t.Errorf("fake kernel: second address dump in one Sync")
 	}
@@ -113,6 +122,9 @@ func (k *fakeKernel) AddrList(link netlink.Link, family int) ([]netlink.Addr, er
 
 func (k *fakeKernel) RouteListFilteredIter(family int, filter *netlink.Route, mask uint64, f func(netlink.Route) bool) error {
 	k.routeDumps++
+	if k.updating {
+		k.t.Errorf("fake kernel: a dump during Update, which must work from its record")
+	}
 	if k.routeDumps > 1 {
 		k.t.Errorf("fake kernel: second route dump in one Sync")
 	}
@@ -158,12 +170,15 @@ func (k *fakeKernel) WriteRoutes(writes []RouteWrite) []error {
 func (k *fakeKernel) write(w RouteWrite) error {
 	key := writeKey(w)
 	have, exists := k.routes[key]
-	if exists && have.Protocol != Protocol {
+	if exists && have.Protocol != Protocol && (w.Op != OpAdd || !k.updating) {
 		k.t.Errorf("fake kernel: %s would hit a route of protocol %d, not ours: %v", opName(w.Op), have.Protocol, w)
 	}
 	switch w.Op {
 	case OpAdd:
-		if exists {
+		switch {
+		case exists && k.updating && have.Protocol != Protocol:
+			return unix.EEXIST // a route the record could not know of
+		case exists:
 			k.t.Errorf("fake kernel: add of %s, which the dump showed to exist", w)
 			return unix.EEXIST
 		}

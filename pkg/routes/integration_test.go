@@ -159,3 +159,44 @@ func TestCleanupDeletesOnlyOurRoutes(t *testing.T) {
 		t.Errorf("Cleanup deleted a foreign IPv6 route: ip -6 route show fd00:251:9::/64 = %q", out)
 	}
 }
+
+func TestUpdateChangesSinglePrefixesInTheKernel(t *testing.T) {
+	ns := newNS(t).WithNode(t)
+	r := nodeReconciler(t, ns)
+	mustSync(t, r, nodeRoutes, true)
+	ns.IP(t, "route", "add", "10.251.9.0/24", "via", "10.250.0.9", "proto", "static")
+
+	changes := []Change{
+		change("10.251.3.0/24", "10.250.0.4"),               // new
+		change("10.251.1.0/24", "10.250.0.5", "10.250.0.6"), // now multipath
+		change("10.251.2.0/24"),                             // withdrawn
+		change("fd00:251:1::/64", "2001:db8:250::7"),        // moved
+	}
+	for pass := 1; pass <= 2; pass++ {
+		res, err := r.Update(context.Background(), changes, true)
+		if err != nil || res.Resync {
+			t.Fatalf("Update pass %d = %+v, %v", pass, res, err)
+		}
+		want := SyncResult{Added: 1, Replaced: 2, Deleted: 1}
+		if pass == 2 {
+			want = SyncResult{Unchanged: 3}
+		}
+		checkResult(t, res, want)
+	}
+	wantLines(t, "ip route show proto 78", ns.IP(t, "route", "show", "proto", "78"),
+		"10.251.1.0/24",
+		"nexthop via 10.250.0.5 dev veth0 weight 1",
+		"nexthop via 10.250.0.6 dev veth0 weight 1",
+		"10.251.3.0/24 via 10.250.0.4 dev veth0")
+	wantLines(t, "ip -6 route show proto 78", ns.IP(t, "-6", "route", "show", "proto", "78"),
+		"fd00:251:1::/64 via 2001:db8:250::7 dev veth0 metric 1024 pref medium")
+
+	// A prefix held by a route we did not make: the kernel refuses the add,
+	// the foreign route stays, and Update asks for a full Sync.
+	res, err := r.Update(context.Background(), []Change{change("10.251.9.0/24", "10.250.0.4")}, true)
+	if err != nil || !res.Resync || res.Added != 0 {
+		t.Fatalf("Update onto a foreign route = %+v, %v; want Resync and nothing added", res, err)
+	}
+	wantLines(t, "ip route show proto static", ns.IP(t, "route", "show", "proto", "static"),
+		"10.251.9.0/24 via 10.250.0.9 dev veth0")
+}

@@ -105,7 +105,7 @@ func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table
 	var dels []RouteWrite
 	for p, have := range act.ours {
 		if !keep[p] {
-			dels = append(dels, deleteWrite(have))
+			dels = append(dels, deleteOurs(p, have, table))
 		}
 	}
 	for _, have := range act.extras {

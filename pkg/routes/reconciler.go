@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -21,15 +23,24 @@ type ReconcilerParams struct {
 }
 
 // Reconciler keeps the kernel's routes of Protocol in one table equal to a
-// desired set. It keeps no record of what it installed: every Sync reads the
-// kernel afresh, so a route deleted by hand or flushed with a link comes back,
-// and a restarted agent picks up where the last one left off.
+// desired set. Every Sync reads the kernel afresh, so a route deleted by hand
+// or flushed with a link comes back, and a restarted agent picks up where the
+// last one left off. Between two Syncs, Update applies changes of single
+// prefixes against what the last Sync found and wrote since (its record),
+// without reading the kernel.
 type Reconciler struct {
 	log   *slog.Logger
 	table int
 
-	mu     sync.Mutex // one Sync at a time: each one's diff assumes it is alone
+	mu     sync.Mutex // one Sync or Update at a time: each diff assumes it is alone
 	kernel Kernel
+
+	// The record: our routes as the last Sync found them, with every write
+	// since; the links it found; the wanted prefixes a foreign route held.
+	// record is nil until the first Sync that read the kernel.
+	record  map[netip.Prefix]ourRoute
+	on      onLink
+	foreign map[netip.Prefix]bool
 }
 
 // NewReconciler returns a Reconciler; it touches nothing until Sync.
@@ -92,10 +103,105 @@ func (r *Reconciler) Sync(ctx context.Context, desired []Route, pruneStale bool)
 	if err := ctx.Err(); err != nil && len(pl.writes) > 0 {
 		return SyncResult{}, fmt.Errorf("syncing routes: %d writes not started: %w", len(pl.writes), err)
 	}
-	res, errs := apply(r.kernel, pl)
+	res, errs := apply(r.kernel, pl, act.ours)
+	r.record, r.on, r.foreign = act.ours, on, act.foreign
 	r.log.Debug("routes synced", "event", "sync", "added", res.Added, "replaced", res.Replaced,
 		"deleted", res.Deleted, "unchanged", res.Unchanged, "unreachable", len(res.Unreachable),
 		"foreign", len(res.Foreign), "errors", len(errs))
+	return res, errors.Join(append(invalid, errs...)...)
+}
+
+// Update applies changes of single prefixes: each prefix's route is made to
+// go via its gateways, or, with pruneStale, our route for a prefix without
+// gateways is deleted (without it nothing is deleted, as in Sync). A prefix
+// listed twice takes its last change. It reads nothing from the kernel: it
+// diffs against the record of the last Sync and the writes since, and
+// resolves next hops against the links that Sync found, so the caller must
+// Sync in full when links change. Routes already right are not touched.
+//
+// Where the record cannot be trusted to be complete, Update sets
+// SyncResult.Resync instead of guessing: before the first Sync, and when an
+// add finds the prefix taken (a route it did not know of: someone else's, or
+// one added by hand). It never replaces or deletes a route the record does
+// not hold as ours. A failed write is returned as in Sync and also asks for
+// a Resync, which retries it.
+func (r *Reconciler) Update(ctx context.Context, changes []Change, pruneStale bool) (SyncResult, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return SyncResult{}, fmt.Errorf("updating routes: %w", err)
+	}
+	if r.record == nil {
+		return SyncResult{Resync: true}, nil
+	}
+	latest := make(map[netip.Prefix]int, len(changes))
+	for i, c := range changes {
+		latest[c.Prefix.Masked()] = i
+	}
+	var pl plan
+	var adds, replaces, dels []RouteWrite
+	var invalid []error
+	for i, c := range changes {
+		p := c.Prefix.Masked()
+		if latest[p] != i {
+			continue
+		}
+		desired := make([]Route, 0, len(c.Gateways))
+		for _, gw := range c.Gateways {
+			desired = append(desired, Route{Prefix: c.Prefix, Gateway: gw})
+		}
+		if !c.Prefix.IsValid() {
+			invalid = append(invalid, fmt.Errorf("change of %s: no prefix", c.Prefix))
+			continue
+		}
+		wanted, errs := groupDesired(desired)
+		invalid = append(invalid, errs...)
+		have, exists := r.record[p]
+		hops := reachableNextHops(p, wanted[p], r.on, &pl)
+		switch {
+		case len(hops) == 0:
+			if exists && pruneStale {
+				dels = append(dels, deleteOurs(p, have, r.table))
+			}
+		case r.foreign[p]:
+			for _, h := range hops {
+				pl.foreign = append(pl.foreign, Route{Prefix: p, Gateway: h.Gateway})
+			}
+		case exists && sameRoute(have, hops):
+			pl.unchanged++
+		default:
+			want := RouteWrite{Op: OpAdd, Dst: p, Table: r.table}
+			if len(hops) == 1 {
+				want.Gateway, want.LinkIndex = hops[0].Gateway, hops[0].LinkIndex
+			} else {
+				want.NextHops = hops
+			}
+			if exists {
+				want.Op = OpReplace
+				replaces = append(replaces, want)
+			} else {
+				adds = append(adds, want)
+			}
+		}
+	}
+	// Adds, then replaces, then deletes, as in Sync.
+	pl.writes = slices.Concat(adds, replaces, dels)
+	r.logSkipped(pl)
+	if err := ctx.Err(); err != nil && len(pl.writes) > 0 {
+		return SyncResult{}, fmt.Errorf("updating routes: %d writes not started: %w", len(pl.writes), err)
+	}
+	res, errs := apply(r.kernel, pl, r.record)
+	for i := len(errs) - 1; i >= 0; i-- {
+		// An add that finds its key taken met a route the record does not
+		// know: the full Sync tells whose it is.
+		if errors.Is(errs[i], unix.EEXIST) {
+			errs = slices.Delete(errs, i, i+1)
+		}
+	}
+	res.Resync = res.Added+res.Replaced+res.Deleted < len(pl.writes)
+	r.log.Debug("routes updated", "event", "update", "changes", len(changes), "added", res.Added, "replaced", res.Replaced,
+		"deleted", res.Deleted, "unchanged", res.Unchanged, "unreachable", len(res.Unreachable),
+		"foreign", len(res.Foreign), "errors", len(errs), "resync", res.Resync)
 	return res, errors.Join(append(invalid, errs...)...)
 }
 

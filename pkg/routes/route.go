@@ -24,6 +24,14 @@ func (r Route) String() string {
 	return fmt.Sprintf("%s via %s", r.Prefix, r.Gateway)
 }
 
+// Change is the new state of one prefix, for Reconciler.Update: the
+// gateways its route should go via now (several make a multipath route), or
+// none when it should have no route of ours any more.
+type Change struct {
+	Prefix   netip.Prefix
+	Gateways []netip.Addr
+}
+
 // SyncResult counts what one Sync did. Routes that were skipped are listed,
 // not counted, so that the caller can report them by name.
 type SyncResult struct {
@@ -35,4 +43,8 @@ type SyncResult struct {
 	// Foreign routes were not installed because a route we did not make
 	// already holds the prefix in our table; we never overwrite those.
 	Foreign []Route
+	// Resync is set by an Update that could not apply every change from
+	// what the last Sync found (there was none yet, a route appeared that it
+	// did not know of, or a write failed): the caller should Sync in full.
+	Resync bool
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nodebgp/router/e2e/lab"
+	"github.com/nodebgp/router/pkg/peering"
 )
 
 const (
@@ -112,11 +113,27 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 		Nodes: 1,
 		Logf:  func(format string, args ...any) { fmt.Fprintf(os.Stderr, "    "+format+"\n", args...) },
 		AgentArgs: func(*lab.Node) []string {
-			return []string{
+			args := []string{
 				"--peer-router-ips", injectorAddr.Addr().String(),
 				"--peer-router-asns", strconv.Itoa(injectorASN),
 				"--accept-upstream-routes",
 			}
+			if b.o.profile != "" {
+				args = append(args, "--profiling")
+			}
+			if d := peering.DefaultUpstreamMaxPrefixes; d > 0 && b.o.routes > d {
+				// More than the default prefix limit would shut the session
+				// down; lift it (0), as a limit costs GoBGP a walk of the
+				// Adj-RIB-In per UPDATE.
+				args = append(args, "--peer-router-max-prefixes", "0")
+			}
+			return args
+		},
+		AgentEnv: func(*lab.Node) []string {
+			if b.o.goMemLimit == "" {
+				return nil
+			}
+			return []string{"GOMEMLIMIT=" + b.o.goMemLimit}
 		},
 	})
 	b.lab = l
@@ -175,26 +192,49 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 		return err
 	}
 	n := b.o.routes
+	prof := &profiler{dir: b.o.profile, netns: b.node.Netns, seconds: b.o.profileSeconds}
+	prof.startCPU(ctx)
 
 	b.step("announce %d routes; timing until all are in %s's kernel", n, b.node.Name)
+	cpu0, err := cpuSeconds(agent.PID)
+	if err != nil {
+		return err
+	}
 	if res.install, res.injectAnnounce, err = b.timeAgent(ctx, c, "announce", "announced", 0, n); err != nil {
 		return fmt.Errorf("route install: %w", err)
 	}
+	cpu1, err := cpuSeconds(agent.PID)
+	if err != nil {
+		return err
+	}
+	res.installCPU = cpu1 - cpu0
 	time.Sleep(settle)
 	if got, err := c.Count(); err != nil {
 		return err
 	} else if got != n {
 		return fmt.Errorf("route install: %d of %d routes left %s later", got, n, settle)
 	}
+	if err := prof.heap(ctx, "installed"); err != nil {
+		return err
+	}
 
 	b.step("withdraw %d routes; timing until all are gone from %s's kernel", n, b.node.Name)
+	cpu2, err := cpuSeconds(agent.PID)
+	if err != nil {
+		return err
+	}
 	if res.withdraw, res.injectWithdraw, err = b.timeAgent(ctx, c, "withdraw", "withdrawn", n, 0); err != nil {
 		return fmt.Errorf("route withdraw: %w", err)
 	}
+	cpu3, err := cpuSeconds(agent.PID)
+	if err != nil {
+		return err
+	}
+	res.withdrawCPU = cpu3 - cpu2
 	if res.agentPeakKiB, err = statusKiB(agent.PID, "VmHWM"); err != nil {
 		return err
 	}
-	return nil
+	return errors.Join(prof.heap(ctx, "withdrawn"), prof.waitCPU())
 }
 
 // timeAgent sends cmd to the injector and polls the kernel from that moment
@@ -264,6 +304,12 @@ func (b *bench) measureReference(ctx context.Context, prefixes []netip.Prefix, r
 func (b *bench) cleanup(ctx context.Context) error {
 	b.step("cleanup: bgpinject, %s, %s, lab in %s", injectorNetns, referenceNetns, b.o.dir)
 	var errs []error
+	if b.o.profile != "" && b.lab != nil && b.node != nil {
+		// The agent's log goes with its profiles: it tells the passes apart.
+		if data, err := os.ReadFile(b.lab.Agents.Log(b.node)); err == nil {
+			errs = append(errs, os.WriteFile(filepath.Join(b.o.profile, "agent.log"), data, 0o644))
+		}
+	}
 	if b.injector != nil {
 		errs = append(errs, b.injector.stop())
 	}

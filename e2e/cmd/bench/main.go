@@ -27,6 +27,14 @@ type options struct {
 	dir      string
 	injector string
 	timeout  time.Duration
+	// profile, when set, runs the agent with --profiling and saves its
+	// CPU profile (profileSeconds long, from the announce on) and heap
+	// profiles there.
+	profile        string
+	profileSeconds int
+	// goMemLimit, when set, is the agent's GOMEMLIMIT: what a container
+	// memory limit makes the agent set (pkg/memlimit).
+	goMemLimit string
 }
 
 func main() {
@@ -45,6 +53,9 @@ func mainErr(ctx context.Context) error {
 	flag.StringVar(&o.dir, "dir", "/tmp/nodebgp-bench", "the benchmark lab's state dir")
 	flag.StringVar(&o.injector, "injector", "", "the bgpinject binary (default: next to this one)")
 	flag.DurationVar(&o.timeout, "timeout", 120*time.Second, "bound on each measure")
+	flag.StringVar(&o.profile, "profile", "", "save the agent's pprof profiles (CPU over both measures, heap with the routes installed and after the withdraw) in this dir")
+	flag.IntVar(&o.profileSeconds, "profile-seconds", 30, "length of the CPU profile")
+	flag.StringVar(&o.goMemLimit, "agent-gomemlimit", "", "run the agent with this GOMEMLIMIT (e.g. 217MiB, what a 256Mi container limit gives)")
 	flag.Parse()
 	if o.injector == "" {
 		exe, err := os.Executable()

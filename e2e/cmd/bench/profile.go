@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// The agent's pprof endpoints (router run --profiling) on its health address,
+// reached from inside the node's namespace.
+const agentPprof = "http://127.0.0.1:9779/debug/pprof/"
+
+// profiler fetches the agent's profiles into a dir: a CPU profile over both
+// measures, and heap profiles with the routes installed and after the
+// withdraw. Nothing happens when dir is "".
+type profiler struct {
+	dir, netns string
+	seconds    int
+	cpuDone    chan error
+}
+
+// startCPU starts a CPU profile of the agent in the background; waitCPU
+// collects it.
+func (p *profiler) startCPU(ctx context.Context) {
+	if p.dir == "" {
+		return
+	}
+	p.cpuDone = make(chan error, 1)
+	go func() {
+		p.cpuDone <- p.fetch(ctx, fmt.Sprintf("profile?seconds=%d", p.seconds), "cpu.pprof", time.Duration(p.seconds)*time.Second)
+	}()
+}
+
+func (p *profiler) waitCPU() error {
+	if p.cpuDone == nil {
+		return nil
+	}
+	return <-p.cpuDone
+}
+
+// heap saves the in-use heap after a GC, named for the moment it was taken.
+func (p *profiler) heap(ctx context.Context, when string) error {
+	if p.dir == "" {
+		return nil
+	}
+	return p.fetch(ctx, "heap?gc=1", "heap-"+when+".pprof", 0)
+}
+
+func (p *profiler) fetch(ctx context.Context, what, file string, takes time.Duration) error {
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		return fmt.Errorf("profile dir: %w", err)
+	}
+	out := filepath.Join(p.dir, file)
+	maxTime := fmt.Sprint(int((takes + 30*time.Second).Seconds()))
+	if _, err := run(ctx, "ip", "netns", "exec", p.netns, "curl", "-sSf", "--max-time", maxTime, "-o", out, agentPprof+what); err != nil {
+		return fmt.Errorf("agent profile %s: %w", what, err)
+	}
+	fmt.Fprintf(os.Stderr, "    profile %s\n", out)
+	return nil
+}

@@ -1,0 +1,94 @@
+package agent
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/nodebgp/router/pkg/bgp"
+)
+
+// maxPendingChanges bounds what the route loop collects between passes. A
+// burst bigger than this (a peer sending a full table while a pass runs)
+// is dropped for a full pass, which reads the RIB once instead.
+const maxPendingChanges = 1 << 18
+
+// linkQuiet is how long the link watch must be quiet before the full pass
+// it asks for runs. The watch also reports our own routes' deletions (it
+// cannot tell them from a hand's) and a subscription overflowed by our own
+// writes, so while a big table is installed or withdrawn it fires all the
+// time; the pass it asks for runs once, after the burst.
+const linkQuiet = 200 * time.Millisecond
+
+// routeChanges collects what the route loop has to do between two passes:
+// the latest best-path change of each prefix, from GoBGP's events, or that a
+// full pass is due (the timer, a link event, a watch that (re)started, a
+// burst too big to keep, an Update that could not trust its record). Its
+// methods never block for long: GoBGP's event delivery and netlink's
+// subscription call them.
+type routeChanges struct {
+	poke trigger
+
+	mu       sync.Mutex
+	byPrefix map[netip.Prefix][]netip.Addr
+	full     bool
+	link     *time.Timer // the pending full pass a link event asked for
+}
+
+func newRouteChanges() *routeChanges {
+	return &routeChanges{poke: newTrigger(), byPrefix: map[netip.Prefix][]netip.Addr{}}
+}
+
+// add notes best-path changes; nil means a full pass is due (see
+// bgp.Speaker.WatchBestPaths).
+func (c *routeChanges) add(changes []bgp.BestChange) {
+	c.mu.Lock()
+	switch {
+	case changes == nil:
+		c.full = true
+	case !c.full:
+		for _, ch := range changes {
+			c.byPrefix[ch.Prefix] = ch.NextHops
+		}
+		if len(c.byPrefix) > maxPendingChanges {
+			c.full = true
+			clear(c.byPrefix)
+		}
+	}
+	c.mu.Unlock()
+	c.poke.poke()
+}
+
+// resync asks for a full pass.
+func (c *routeChanges) resync() { c.add(nil) }
+
+// linkChanged asks for a full pass once the link watch has been quiet for
+// linkQuiet.
+func (c *routeChanges) linkChanged() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.link == nil {
+		c.link = time.AfterFunc(linkQuiet, c.resync)
+		return
+	}
+	c.link.Reset(linkQuiet)
+}
+
+// take returns what was collected since the last take and starts afresh.
+// When full is set, changes is nil: the full pass covers them.
+func (c *routeChanges) take() (changes []bgp.BestChange, full bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	full = c.full
+	if !full {
+		changes = make([]bgp.BestChange, 0, len(c.byPrefix))
+		for p, hops := range c.byPrefix {
+			changes = append(changes, bgp.BestChange{Prefix: p, NextHops: hops})
+		}
+	}
+	c.full = false
+	if len(c.byPrefix) > 0 {
+		c.byPrefix = map[netip.Prefix][]netip.Addr{}
+	}
+	return changes, full
+}

@@ -1,0 +1,181 @@
+package routes
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+func change(prefix string, gws ...string) Change {
+	c := Change{Prefix: netip.MustParsePrefix(prefix)}
+	for _, gw := range gws {
+		c.Gateways = append(c.Gateways, netip.MustParseAddr(gw))
+	}
+	return c
+}
+
+// Each case: a Sync of synced (the full pass before), then Update with
+// changes, twice: the second Update writes nothing. Then a full Sync of
+// after, the table the changes lead to, must write nothing either: Update
+// and Sync agree on what the kernel should hold.
+func TestUpdate(t *testing.T) {
+	const static = netlink.RouteProtocol(unix.RTPROT_STATIC)
+	tests := []struct {
+		name      string
+		initial   []netlink.Route
+		synced    []Route
+		changes   []Change
+		after     []Route
+		prune     bool
+		want      SyncResult
+		wantTable []string
+	}{
+		{
+			name:      "adds a new prefix",
+			synced:    []Route{route("10.244.1.0/24", "10.0.0.2")},
+			changes:   []Change{change("10.244.2.0/24", "10.0.0.3")},
+			after:     []Route{route("10.244.1.0/24", "10.0.0.2"), route("10.244.2.0/24", "10.0.0.3")},
+			want:      SyncResult{Added: 1},
+			wantTable: []string{"10.244.1.0/24 via 10.0.0.2 dev 2 proto 78 table 254 metric 0", "10.244.2.0/24 via 10.0.0.3 dev 2 proto 78 table 254 metric 0"},
+		},
+		{
+			name:      "replaces a route whose next hop changed, IPv6 too",
+			synced:    []Route{route("10.244.1.0/24", "10.0.0.2"), route("fd00:244:1::/64", "2001:db8::2")},
+			changes:   []Change{change("10.244.1.0/24", "10.0.0.5"), change("fd00:244:1::/64", "2001:db8::5")},
+			after:     []Route{route("10.244.1.0/24", "10.0.0.5"), route("fd00:244:1::/64", "2001:db8::5")},
+			want:      SyncResult{Replaced: 2},
+			wantTable: []string{"10.244.1.0/24 via 10.0.0.5 dev 2 proto 78 table 254 metric 0", "fd00:244:1::/64 via 2001:db8::5 dev 2 proto 78 table 254 metric 1024"},
+		},
+		{
+			name:      "several gateways make a multipath route",
+			synced:    []Route{route("10.244.1.0/24", "10.0.0.2")},
+			changes:   []Change{change("10.244.1.0/24", "10.0.0.3", "10.0.0.2")},
+			after:     []Route{route("10.244.1.0/24", "10.0.0.2"), route("10.244.1.0/24", "10.0.0.3")},
+			want:      SyncResult{Replaced: 1},
+			wantTable: []string{"10.244.1.0/24 nexthop via 10.0.0.2 dev 2 nexthop via 10.0.0.3 dev 2 proto 78 table 254 metric 0"},
+		},
+		{
+			name:      "a withdrawn prefix loses its route once pruning is allowed",
+			synced:    []Route{route("10.244.1.0/24", "10.0.0.2"), route("10.244.2.0/24", "10.0.0.2")},
+			changes:   []Change{change("10.244.2.0/24")},
+			after:     []Route{route("10.244.1.0/24", "10.0.0.2")},
+			prune:     true,
+			want:      SyncResult{Deleted: 1},
+			wantTable: []string{"10.244.1.0/24 via 10.0.0.2 dev 2 proto 78 table 254 metric 0"},
+		},
+		{
+			name:      "a withdrawn prefix keeps its route before the RIB converged",
+			synced:    []Route{route("10.244.1.0/24", "10.0.0.2"), route("10.244.2.0/24", "10.0.0.2")},
+			changes:   []Change{change("10.244.2.0/24")},
+			after:     []Route{route("10.244.1.0/24", "10.0.0.2")},
+			want:      SyncResult{},
+			wantTable: []string{"10.244.1.0/24 via 10.0.0.2 dev 2 proto 78 table 254 metric 0", "10.244.2.0/24 via 10.0.0.2 dev 2 proto 78 table 254 metric 0"},
+		},
+		{
+			name:      "the last change of a prefix wins",
+			changes:   []Change{change("10.244.3.0/24", "10.0.0.7"), change("10.244.3.0/24", "10.0.0.8")},
+			after:     []Route{route("10.244.3.0/24", "10.0.0.8")},
+			want:      SyncResult{Added: 1},
+			wantTable: []string{"10.244.3.0/24 via 10.0.0.8 dev 2 proto 78 table 254 metric 0"},
+		},
+		{
+			name:      "an unreachable next hop is reported, not written",
+			changes:   []Change{change("10.244.3.0/24", "10.1.0.9")}, // eth1 is down
+			want:      SyncResult{Unreachable: []Route{route("10.244.3.0/24", "10.1.0.9")}},
+			wantTable: nil,
+		},
+		{
+			name:      "a prefix a foreign route held at the last Sync is left alone",
+			initial:   []netlink.Route{kroute("10.244.4.0/24", "10.0.0.9", 2, static)},
+			synced:    []Route{route("10.244.4.0/24", "10.0.0.2")},
+			changes:   []Change{change("10.244.4.0/24", "10.0.0.3")},
+			after:     []Route{route("10.244.4.0/24", "10.0.0.3")},
+			want:      SyncResult{Foreign: []Route{route("10.244.4.0/24", "10.0.0.3")}},
+			wantTable: []string{"10.244.4.0/24 via 10.0.0.9 dev 2 proto 4 table 254 metric 0"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k := fakeNode(t)
+			for _, r := range tc.initial {
+				k.put(r)
+			}
+			r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: k})
+			if _, err := r.Sync(context.Background(), tc.synced, tc.prune); err != nil {
+				t.Fatalf("Sync before: %v", err)
+			}
+
+			for pass := 1; pass <= 2; pass++ {
+				k.newPass()
+				k.updating = true
+				got, err := r.Update(context.Background(), tc.changes, tc.prune)
+				k.updating = false
+				if err != nil {
+					t.Fatalf("Update pass %d: %v", pass, err)
+				}
+				want := tc.want
+				if pass == 2 {
+					// Nothing left to do: what was written is now unchanged.
+					want = SyncResult{Unchanged: tc.want.Added + tc.want.Replaced + tc.want.Unchanged, Unreachable: tc.want.Unreachable, Foreign: tc.want.Foreign}
+					if k.writes != 0 {
+						t.Errorf("second Update wrote to the kernel %d times, want 0", k.writes)
+					}
+				}
+				checkResult(t, got, want)
+				if got.Resync {
+					t.Errorf("Update pass %d asks for a resync; want none", pass)
+				}
+				if table := k.table(); !slices.Equal(table, tc.wantTable) {
+					t.Errorf("kernel table after Update pass %d:\n  got  %q\n  want %q", pass, table, tc.wantTable)
+				}
+			}
+
+			k.newPass()
+			if _, err := r.Sync(context.Background(), tc.after, false); err != nil {
+				t.Fatalf("Sync after: %v", err)
+			}
+			if k.writes != 0 {
+				t.Errorf("a full Sync of the table the changes lead to wrote %d times, want 0: Update and Sync disagree", k.writes)
+			}
+		})
+	}
+}
+
+func TestUpdateAsksForAFullSyncWhereItsRecordFallsShort(t *testing.T) {
+	const static = netlink.RouteProtocol(unix.RTPROT_STATIC)
+	k := fakeNode(t)
+	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: k})
+	changes := []Change{change("10.244.5.0/24", "10.0.0.2")}
+
+	k.updating = true
+	got, err := r.Update(context.Background(), changes, true)
+	if err != nil || !got.Resync || k.writes+k.linkDumps+k.addrDumps+k.routeDumps != 0 {
+		t.Fatalf("Update before any Sync = %+v, %v, %d kernel calls; want Resync and no kernel call", got, err, k.writes+k.linkDumps+k.addrDumps+k.routeDumps)
+	}
+	k.updating = false
+
+	if _, err := r.Sync(context.Background(), nil, true); err != nil {
+		t.Fatal(err)
+	}
+	// Someone adds a static route for the prefix after the Sync: the add
+	// finds it, and only a full Sync can tell whose it is.
+	k.put(kroute("10.244.5.0/24", "10.0.0.9", 2, static))
+	k.updating = true
+	got, err = r.Update(context.Background(), changes, true)
+	k.updating = false
+	if err != nil || !got.Resync || got.Added != 0 {
+		t.Fatalf("Update onto an unknown route = %+v, %v; want Resync, no error, nothing added", got, err)
+	}
+	if table := k.table(); !slices.Equal(table, []string{"10.244.5.0/24 via 10.0.0.9 dev 2 proto 4 table 254 metric 0"}) {
+		t.Fatalf("kernel table %q: the foreign route must stay", table)
+	}
+	k.newPass()
+	got, err = r.Sync(context.Background(), []Route{route("10.244.5.0/24", "10.0.0.2")}, true)
+	if err != nil || len(got.Foreign) != 1 {
+		t.Fatalf("the full Sync = %+v, %v; want the foreign route reported", got, err)
+	}
+}
