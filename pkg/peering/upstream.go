@@ -32,6 +32,9 @@ type UpstreamPeer struct {
 	LocalAddress netip.Addr
 	// MaxPrefixes: 0 = no limit.
 	MaxPrefixes uint32
+	// BFD guards the session with BFD (--peer-router-bfd, or "bfd" in
+	// nodebgp.io/peers).
+	BFD PeerBFD
 }
 
 // SecretRef names one key of a Kubernetes Secret.
