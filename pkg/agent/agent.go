@@ -54,6 +54,10 @@ type agent struct {
 	host     HostNetwork
 	firewall Firewall
 	cni      CNIConfig
+	// bfd runs the BFD sessions; nil until a peer has BFD on.
+	bfd BFD
+	// loops is the group the loops run in, for what starts later (BFD).
+	loops *errgroup.Group
 
 	// started is when this speaker started: the wait for sessions counts
 	// from it.
@@ -74,6 +78,12 @@ type agent struct {
 	// the route loop can tell "no peers yet" from "every peer converged".
 	peersApplied atomic.Bool
 	nodeChanged  trigger // any Node added, changed or deleted
+	// bfdFailures are the peers whose BFD failed; bfdChanged pokes the node
+	// loop for a BGP-only pass when they change, bfdStateChanged the
+	// metrics on any BFD transition.
+	bfdFailures     bfdFailures
+	bfdChanged      trigger
+	bfdStateChanged trigger
 	// routesSynced is closed after the first successful kernel route sync:
 	// until then the node must not attract traffic by announcing its pod
 	// CIDRs.
@@ -147,6 +157,9 @@ func newAgent(cfg Config, log *slog.Logger, h *health.Health) *agent {
 		nodeChanged:  newTrigger(),
 		routesSynced: make(chan struct{}),
 		reported:     reportState{changed: newTrigger()},
+
+		bfdChanged:      newTrigger(),
+		bfdStateChanged: newTrigger(),
 	}
 }
 

@@ -359,7 +359,8 @@ func (m *Manager) do(f func()) {
 // emit logs a transition, once, and tells the owner.
 func (m *Manager) emit(peer netip.Addr, tr Transition) {
 	m.log.Info("BFD session "+tr.To.String(), "event", "bfd-state", "peer", peer.String(),
-		"from", tr.From.String(), "to", tr.To.String(), "diag", tr.Diag.String(), "remote_diag", tr.RemoteDiag.String())
+		"from", tr.From.String(), "to", tr.To.String(), "diag", tr.Diag.String(),
+		"remote_state", tr.RemoteState.String(), "remote_diag", tr.RemoteDiag.String())
 	if m.cfg.OnChange != nil {
 		m.cfg.OnChange(Event{Peer: peer, Transition: tr})
 	}

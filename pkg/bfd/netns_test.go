@@ -197,7 +197,7 @@ func TestTwoEndpoints(t *testing.T) {
 	nb = len(evB.all)
 	ma.Set(nil)
 	adm, _ := evB.wait(t, a4, Down, nb, 2*time.Second)
-	if adm.Diag != DiagNeighborSignaledDown || adm.RemoteDiag != DiagAdminDown {
+	if adm.Diag != DiagNeighborSignaledDown || adm.RemoteState != AdminDown || adm.RemoteDiag != DiagAdminDown {
 		t.Errorf("after a's AdminDown, b saw %+v", adm.Transition)
 	}
 }

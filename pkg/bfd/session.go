@@ -7,8 +7,11 @@ import "time"
 type Transition struct {
 	From, To State
 	Diag     Diag
-	// RemoteDiag is the diagnostic in the peer's last packet.
-	RemoteDiag Diag
+	// RemoteState and RemoteDiag are the state and diagnostic in the peer's
+	// last packet: RemoteState AdminDown means the peer stopped BFD on
+	// purpose, which is no failure of the path (RFC 5882 §3.2).
+	RemoteState State
+	RemoteDiag  Diag
 }
 
 // sessionParams start a session.
@@ -73,7 +76,7 @@ func newSession(p sessionParams) *session {
 // setState moves the session and adjusts what depends on Up: the transmit
 // interval is at least 1 s outside Up, the configured one in it (§6.8.3).
 func (s *session) setState(to State, diag Diag, now time.Time) Transition {
-	tr := Transition{From: s.state, To: to, Diag: diag, RemoteDiag: s.remoteDiag}
+	tr := Transition{From: s.state, To: to, Diag: diag, RemoteState: s.remoteState, RemoteDiag: s.remoteDiag}
 	s.state = to
 	if to == Up {
 		diag = DiagNone
@@ -316,4 +319,13 @@ func (s *session) deadline() (next time.Time, ok bool) {
 		}
 	}
 	return next, ok
+}
+
+// PathFailed tells whether the transition says the path to the peer
+// failed, which is what a BFD client acts on (RFC 5882 §3.2, §4.3.1): an
+// Up session went Down, and not because the peer took BFD AdminDown on
+// purpose (a planned stop or a removed session). A session that was never
+// Up has failed nothing: the peer may not run BFD at all.
+func (t Transition) PathFailed() bool {
+	return t.From == Up && t.To == Down && t.RemoteState != AdminDown
 }

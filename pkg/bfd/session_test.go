@@ -243,3 +243,21 @@ func TestSessionTransmitSchedule(t *testing.T) {
 		})
 	}
 }
+
+func TestPathFailed(t *testing.T) {
+	for _, tc := range []struct {
+		tr   Transition
+		want bool
+	}{
+		{Transition{From: Up, To: Down, Diag: DiagControlDetectExpired, RemoteState: Down}, true},
+		{Transition{From: Up, To: Down, Diag: DiagNeighborSignaledDown, RemoteState: Down}, true},
+		{Transition{From: Up, To: Down, Diag: DiagNeighborSignaledDown, RemoteState: AdminDown, RemoteDiag: DiagAdminDown}, false},
+		{Transition{From: Init, To: Down, Diag: DiagControlDetectExpired, RemoteState: Down}, false},
+		{Transition{From: Down, To: Init, RemoteState: Down}, false},
+		{Transition{From: Up, To: AdminDown, Diag: DiagAdminDown, RemoteState: Up}, false},
+	} {
+		if got := tc.tr.PathFailed(); got != tc.want {
+			t.Errorf("%+v: PathFailed = %v, want %v", tc.tr, got, tc.want)
+		}
+	}
+}
