@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
@@ -21,42 +22,94 @@ type BFD interface {
 	Drops() map[string]uint64
 }
 
+// bfdHoldSilent bounds a hold on a peer we hear nothing from at all: a
+// peer that creates its BFD session only once BGP is up (FRR with `bgp
+// listen range` dynamic neighbors deletes the neighbor, and its BFD session,
+// when the session drops) would otherwise never bring BFD Up again, and the
+// hold would last forever. While the peer's BFD answers (Down, Init), the
+// hold lasts until it is Up; after this long without a single transition,
+// BGP may try again.
+//
+// A released peer whose BFD comes Up later is held for one pass more and
+// then let go (kick): the neighbor is added afresh and dials at once, instead
+// of at GoBGP's next connect retry (up to twice ConnectRetry away).
+const bfdHoldSilent = 3 * time.Second
+
 // bfdFailures are the peers whose BFD session went from Up to Down (the
 // path failed) and has not been Up since. BFD's goroutines write it, the
-// planner reads it: their BGP sessions are held down until then.
+// planner reads it (held): their BGP sessions are held down until BFD is Up
+// again, or the peer stayed silent for bfdHoldSilent.
 type bfdFailures struct {
 	mu     sync.Mutex
-	failed map[netip.Addr]bool
+	failed map[netip.Addr]time.Time // when we last heard from the peer's BFD
+	kick   map[netip.Addr]bool      // released peers whose BFD came Up
 }
 
-// record notes what a transition means for the peer's BGP session and
-// tells whether that changed.
-func (f *bfdFailures) record(ev bfd.Event) bool {
+// record notes what a transition means for the peer's BGP session: changed
+// tells whether the peer failed or recovered, failed whether it is failed
+// after the transition.
+func (f *bfdFailures) record(ev bfd.Event, now time.Time) (changed, failed bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	_, failed = f.failed[ev.Peer]
 	switch {
-	case ev.PathFailed() && !f.failed[ev.Peer]:
+	case ev.PathFailed() && !failed:
 		if f.failed == nil {
-			f.failed = map[netip.Addr]bool{}
+			f.failed = map[netip.Addr]time.Time{}
 		}
-		f.failed[ev.Peer] = true
-		return true
-	case ev.To == bfd.Up && f.failed[ev.Peer]:
+		f.failed[ev.Peer] = now
+		return true, true
+	case ev.To == bfd.Up && failed:
+		if now.Sub(f.failed[ev.Peer]) >= bfdHoldSilent {
+			if f.kick == nil {
+				f.kick = map[netip.Addr]bool{}
+			}
+			f.kick[ev.Peer] = true
+		}
 		delete(f.failed, ev.Peer)
-		return true
+		return true, false
+	case failed:
+		// Still failed, but the peer's BFD is there: the hold stands.
+		f.failed[ev.Peer] = now
 	}
-	return false
+	return false, failed
 }
 
-// snapshot is the failed peers now, for the planner.
-func (f *bfdFailures) snapshot() map[netip.Addr]bool {
+// held is the peers whose BGP sessions are held down now, and the kicks
+// (taken: each is given once), for the planner.
+func (f *bfdFailures) held(now time.Time) (held, kicks map[netip.Addr]bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make(map[netip.Addr]bool, len(f.failed))
-	for a := range f.failed {
-		out[a] = true
+	held = make(map[netip.Addr]bool, len(f.failed))
+	for a, heard := range f.failed {
+		if now.Sub(heard) < bfdHoldSilent {
+			held[a] = true
+		}
 	}
-	return out
+	kicks, f.kick = f.kick, nil
+	return held, kicks
+}
+
+// bfdHeld is the planner's BFDFailed: the held peers, and the kicked ones
+// whose BGP session is not established (a kick must never end a session
+// that came up meanwhile: a peer that starts BFD only after BGP would lose
+// it again). A kick asks for a second pass, which lets the peer go.
+func (a *agent) bfdHeld(ctx context.Context) map[netip.Addr]bool {
+	held, kicks := a.bfdFailures.held(a.now())
+	if len(kicks) == 0 {
+		return held
+	}
+	peers, err := a.speaker.Peers(ctx)
+	if err != nil {
+		return held // no kick: the neighbor dials at its next connect retry
+	}
+	for _, p := range peers {
+		if kicks[p.Address] && p.State != bgp.StateEstablished {
+			held[p.Address] = true
+			a.bfdChanged.poke()
+		}
+	}
+	return held
 }
 
 // keepOnly forgets the failures of peers that no longer have BFD: nothing
@@ -69,6 +122,11 @@ func (f *bfdFailures) keepOnly(sessions map[netip.Addr]bool) {
 			delete(f.failed, a)
 		}
 	}
+	for a := range f.kick {
+		if !sessions[a] {
+			delete(f.kick, a)
+		}
+	}
 }
 
 // onBFDChange hears every BFD transition (pkg/bfd logs each). A failure or
@@ -76,8 +134,15 @@ func (f *bfdFailures) keepOnly(sessions map[netip.Addr]bool) {
 // which takes the session down (or lets it up) at once.
 func (a *agent) onBFDChange(ev bfd.Event) {
 	a.health.Metrics().BFDTransitions.WithLabelValues(ev.Peer.String(), ev.To.String()).Inc()
-	if a.bfdFailures.record(ev) {
+	changed, failed := a.bfdFailures.record(ev, a.now())
+	if changed {
 		a.bfdChanged.poke()
+	}
+	if failed {
+		// A pass when the hold of a peer that stays silent from now on
+		// runs out (see bfdHoldSilent); a pass that finds it still standing
+		// changes nothing.
+		time.AfterFunc(bfdHoldSilent+10*time.Millisecond, a.bfdChanged.poke)
 	}
 	a.bfdStateChanged.poke()
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/nodebgp/router/pkg/bfd"
+	"github.com/nodebgp/router/pkg/bgp"
 )
 
 // fakeBFD keeps the sessions it was given.
@@ -135,5 +137,79 @@ func TestBFDFailureHoldsTheSessionDownUntilBFDIsUpAgain(t *testing.T) {
 	ta.nodePass(t) // the first pass forgets, the planner of the second no longer sees it
 	if h := ta.held(); h["10.199.1.12"] || len(fb.peers) != 0 {
 		t.Fatalf("BFD off: held %v, BFD sessions %+v", h, fb.peers)
+	}
+}
+
+// A peer whose BFD stays silent after the failure (FRR deletes a dynamic
+// neighbor's BFD session with the neighbor) is held for bfdHoldSilent, not
+// forever; one whose BFD answers stays held until it is Up.
+func TestBFDHoldOfASilentPeerEnds(t *testing.T) {
+	ta := newTestAgent(t)
+	ta.agent.cfg.BFD = true
+	ta.agent.bfd = &fakeBFD{t: t}
+	ctx := context.Background()
+	ta.nodePass(t)
+	n2 := netip.MustParseAddr("10.199.1.12")
+	event := func(from, to, remote bfd.State) {
+		ta.agent.onBFDChange(bfd.Event{Peer: n2, Transition: bfd.Transition{From: from, To: to, RemoteState: remote}})
+	}
+	event(bfd.Down, bfd.Up, bfd.Init)
+	event(bfd.Up, bfd.Down, bfd.Down)
+	ta.clock = ta.clock.Add(bfdHoldSilent - time.Millisecond)
+	ta.agent.bfdPass(ctx)
+	if !ta.held()["10.199.1.12"] {
+		t.Fatal("released before bfdHoldSilent")
+	}
+	// The peer's BFD answers (Down -> Init): the hold stands past the bound.
+	event(bfd.Down, bfd.Init, bfd.Down)
+	ta.clock = ta.clock.Add(bfdHoldSilent - time.Millisecond)
+	ta.agent.bfdPass(ctx)
+	if !ta.held()["10.199.1.12"] {
+		t.Fatal("released although the peer's BFD answered within bfdHoldSilent")
+	}
+	// Then nothing more: released.
+	ta.clock = ta.clock.Add(2 * time.Millisecond)
+	ta.agent.bfdPass(ctx)
+	if ta.held()["10.199.1.12"] {
+		t.Fatal("still held after bfdHoldSilent of silence")
+	}
+}
+
+// A released peer whose BFD comes Up is held for one pass and then let go,
+// so its neighbor is added afresh and dials at once; never when its BGP
+// session came up meanwhile (a peer that starts BFD only after BGP).
+func TestBFDUpAfterAReleaseKicksTheNeighborUnlessEstablished(t *testing.T) {
+	for _, established := range []bool{false, true} {
+		ta := newTestAgent(t)
+		ta.agent.cfg.BFD = true
+		ta.agent.bfd = &fakeBFD{t: t}
+		ctx := context.Background()
+		ta.nodePass(t)
+		n2 := netip.MustParseAddr("10.199.1.12")
+		state := "active"
+		if established {
+			state = bgp.StateEstablished
+		}
+		ta.speaker.sessions = []bgp.PeerStatus{{Address: n2, State: state}}
+		event := func(from, to, remote bfd.State) {
+			ta.agent.onBFDChange(bfd.Event{Peer: n2, Transition: bfd.Transition{From: from, To: to, RemoteState: remote}})
+		}
+		event(bfd.Down, bfd.Up, bfd.Init)
+		event(bfd.Up, bfd.Down, bfd.Down)
+		ta.clock = ta.clock.Add(bfdHoldSilent)
+		<-ta.agent.bfdChanged
+		ta.agent.bfdPass(ctx)
+		if ta.held()["10.199.1.12"] {
+			t.Fatal("a silent peer is still held after bfdHoldSilent")
+		}
+		event(bfd.Down, bfd.Up, bfd.Init)
+		ta.agent.bfdPass(ctx)
+		if got := ta.held()["10.199.1.12"]; got == established {
+			t.Fatalf("established %v: held for the kick = %v", established, got)
+		}
+		ta.agent.bfdPass(ctx)
+		if ta.held()["10.199.1.12"] {
+			t.Fatalf("established %v: still held after the kick's second pass", established)
+		}
 	}
 }

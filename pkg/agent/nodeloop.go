@@ -144,7 +144,7 @@ func (a *agent) plan(ctx context.Context) (plan.Plan, error) {
 		Password: a.password,
 		Mesh:     a.mesh,
 
-		BFDFailed: a.bfdFailures.snapshot(),
+		BFDFailed: a.bfdHeld(ctx),
 	}
 	if a.cfg.MTU == 0 {
 		// Once per pass, so that the conflist and the bridge agree.

@@ -68,7 +68,10 @@ func (s *Speaker) syncPeers(ctx context.Context, want []Peer, adds bool) (presen
 		}
 	}
 	for _, p := range d.disable {
-		if err := s.gobgp.DisablePeer(ctx, &api.DisablePeerRequest{Address: p.Address.String(), Communication: "BFD session down"}); err != nil {
+		// No shutdown communication (RFC 9003): GoBGP turns the Cease into a
+		// Hard Reset and leaves the communication where RFC 8538 puts the
+		// original code and subcode, so FRR would log "16/66".
+		if err := s.gobgp.DisablePeer(ctx, &api.DisablePeerRequest{Address: p.Address.String()}); err != nil {
 			errs = append(errs, fmt.Errorf("holding peer %s down: %w", p, err))
 			continue
 		}
