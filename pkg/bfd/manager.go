@@ -441,6 +441,7 @@ func (r *runner) run(ctx context.Context) {
 	}()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	buf := make([]byte, 0, PacketLen)
 	send := func(b []byte) {
 		if conn == nil || len(b) == 0 {
 			return
@@ -474,7 +475,7 @@ func (r *runner) run(ctx context.Context) {
 		}
 		var out []byte
 		if r.s.due(now) {
-			out = r.s.packet().Marshal(nil)
+			out = r.s.packet().Marshal(buf[:0])
 			r.s.sent(now)
 		}
 		pending := r.pending
