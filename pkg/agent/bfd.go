@@ -14,14 +14,6 @@ import (
 	"github.com/nodebgp/router/pkg/plan"
 )
 
-// BFD runs the agent's BFD sessions (pkg/bfd): one per peer address that
-// has BFD on, set whole every pass.
-type BFD interface {
-	Set(peers []bfd.Peer) error
-	Status() []bfd.Status
-	Drops() map[string]uint64
-}
-
 // bfdHoldSilent bounds a hold on a peer we hear nothing from at all: a
 // peer that creates its BFD session only once BGP is up (FRR with `bgp
 // listen range` dynamic neighbors deletes the neighbor, and its BFD session,
