@@ -185,7 +185,8 @@ func (m *Manager) Set(peers []Peer) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ctx.Err() != nil {
-		return errors.Join(append(errs, errors.New("BFD: stopped"))...)
+		// Run has ended (the agent is stopping): nothing to start.
+		return errors.Join(errs...)
 	}
 	for addr, r := range m.byAddr {
 		p, ok := want[addr]
