@@ -33,8 +33,16 @@ const bfdHoldSilent = 3 * time.Second
 // again, or the peer stayed silent for bfdHoldSilent.
 type bfdFailures struct {
 	mu     sync.Mutex
-	failed map[netip.Addr]time.Time // when we last heard from the peer's BFD
-	kick   map[netip.Addr]bool      // released peers whose BFD came Up
+	failed map[netip.Addr]*bfdFailure
+	kick   map[netip.Addr]bool // released peers whose BFD came Up
+}
+
+// bfdFailure is one failed peer's hold.
+type bfdFailure struct {
+	heard time.Time // when we last heard from the peer's BFD
+	// released: the peer was silent for bfdHoldSilent, so its session may
+	// come back before BFD does; nothing but a new failure holds it again.
+	released bool
 }
 
 // record notes what a transition means for the peer's BGP session: changed
@@ -43,16 +51,19 @@ type bfdFailures struct {
 func (f *bfdFailures) record(ev bfd.Event, now time.Time) (changed, failed bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	_, failed = f.failed[ev.Peer]
+	cur, failed := f.failed[ev.Peer]
+	if failed && !cur.released && now.Sub(cur.heard) >= bfdHoldSilent {
+		cur.released = true
+	}
 	switch {
-	case ev.PathFailed() && !failed:
+	case ev.PathFailed() && (!failed || cur.released):
 		if f.failed == nil {
-			f.failed = map[netip.Addr]time.Time{}
+			f.failed = map[netip.Addr]*bfdFailure{}
 		}
-		f.failed[ev.Peer] = now
+		f.failed[ev.Peer] = &bfdFailure{heard: now}
 		return true, true
 	case ev.To == bfd.Up && failed:
-		if now.Sub(f.failed[ev.Peer]) >= bfdHoldSilent {
+		if cur.released {
 			if f.kick == nil {
 				f.kick = map[netip.Addr]bool{}
 			}
@@ -60,11 +71,11 @@ func (f *bfdFailures) record(ev bfd.Event, now time.Time) (changed, failed bool)
 		}
 		delete(f.failed, ev.Peer)
 		return true, false
-	case failed:
+	case failed && !cur.released:
 		// Still failed, but the peer's BFD is there: the hold stands.
-		f.failed[ev.Peer] = now
+		cur.heard = now
 	}
-	return false, failed
+	return false, failed && !cur.released
 }
 
 // held is the peers whose BGP sessions are held down now, and the kicks
@@ -73,8 +84,11 @@ func (f *bfdFailures) held(now time.Time) (held, kicks map[netip.Addr]bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	held = make(map[netip.Addr]bool, len(f.failed))
-	for a, heard := range f.failed {
-		if now.Sub(heard) < bfdHoldSilent {
+	for a, cur := range f.failed {
+		if !cur.released && now.Sub(cur.heard) >= bfdHoldSilent {
+			cur.released = true
+		}
+		if !cur.released {
 			held[a] = true
 		}
 	}

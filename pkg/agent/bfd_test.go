@@ -202,7 +202,15 @@ func TestBFDUpAfterAReleaseKicksTheNeighborUnlessEstablished(t *testing.T) {
 		if ta.held()["10.199.1.12"] {
 			t.Fatal("a silent peer is still held after bfdHoldSilent")
 		}
-		event(bfd.Down, bfd.Up, bfd.Init)
+		// The session comes back before BFD (FRR creates its BFD session
+		// once BGP is up): the peer's BFD answering now must not hold the
+		// session again.
+		event(bfd.Down, bfd.Init, bfd.Down)
+		ta.agent.bfdPass(ctx)
+		if ta.held()["10.199.1.12"] {
+			t.Fatal("a released peer was held again by its BFD's Init")
+		}
+		event(bfd.Init, bfd.Up, bfd.Up)
 		ta.agent.bfdPass(ctx)
 		if got := ta.held()["10.199.1.12"]; got == established {
 			t.Fatalf("established %v: held for the kick = %v", established, got)
