@@ -107,8 +107,8 @@ func checkRoutes(ctx context.Context, l *lab.Lab, node *lab.Node, except *lab.No
 		if o == node || o == except {
 			continue
 		}
-		if got[o.PodCIDR] != o.IP {
-			return fmt.Errorf("%s: route to %s is via %v, want %s (routes %v)", node.Name, o.PodCIDR, got[o.PodCIDR], o.IP, got)
+		if got[o.PodCIDR].Via() != o.IP {
+			return fmt.Errorf("%s: route to %s is %v, want via %s (routes %v)", node.Name, o.PodCIDR, got[o.PodCIDR], o.IP, got)
 		}
 	}
 	if except != nil {
@@ -225,7 +225,7 @@ func testNodeDies(t *testing.T) {
 
 func agentLog(t *testing.T, l *lab.Lab, n *lab.Node) string {
 	t.Helper()
-	out, err := e2eutil.Output(context.Background(), "cat", l.AgentLog(n))
+	out, err := e2eutil.Output(context.Background(), "cat", l.Agents.Log(n))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,17 +299,17 @@ func testPlannedRestart(t *testing.T) {
 	time.Sleep(time.Second)
 	e2eutil.LogStep(t, "SIGTERM %s's agent: BGP closes without a Cease, then BFD says AdminDown", node2.Name)
 	t.Cleanup(func() {
-		if !l.AgentRunning(node2) {
-			_ = l.StartAgent(node2)
+		if !l.Agents.Running(node2) {
+			_ = l.Agents.Start(node2)
 		}
 	})
-	if err := l.StopAgent(node2); err != nil {
+	if err := l.Agents.Stop(node2); err != nil {
 		t.Fatal(err)
 	}
 	e2eutil.Consistently(t, 5*time.Second, 500*time.Millisecond, "routes kept while "+node2.Name+"'s agent is down", func() error {
 		return checkRoutes(ctx, l, node1, nil)
 	})
-	if err := l.StartAgent(node2); err != nil {
+	if err := l.Agents.Start(node2); err != nil {
 		t.Fatal(err)
 	}
 	e2eutil.Eventually(t, sessionWait, 500*time.Millisecond, "BFD Up everywhere after the restart", func() error { return checkAll(ctx, l) })

@@ -98,21 +98,17 @@ func startBFDOnToRs(ctx context.Context, l *lab.Lab) error {
 		if err := os.WriteFile(conf, []byte(bfddConfig), 0o644); err != nil {
 			return err
 		}
-		_, err := lab.StartProcess(lab.ProcessParams{
-			Name:  "frr-" + tor.Name + "-bfdd",
-			Dir:   l.Opts.Dir,
-			Netns: tor.Name,
-			Args: []string{"/usr/lib/frr/bfdd", "-u", "root", "-g", "frrvty",
-				"-f", conf, "-i", filepath.Join(tor.Dir, "bfdd.pid"),
-				"-z", filepath.Join(tor.Dir, "zserv.api"), "--vty_socket", tor.Dir,
-				"--bfdctl", filepath.Join(tor.Dir, "bfdd.sock"), "--log", "stdout"},
-		})
+		_, err := l.Procs.Start("frr-"+tor.Name+"-bfdd", tor.Name,
+			"/usr/lib/frr/bfdd", "-u", "root", "-g", "frrvty",
+			"-f", conf, "-i", filepath.Join(tor.Dir, "bfdd.pid"),
+			"-z", filepath.Join(tor.Dir, "zserv.api"), "--vty_socket", tor.Dir,
+			"--bfdctl", filepath.Join(tor.Dir, "bfdd.sock"), "--log", "stdout")
 		if err != nil {
 			return fmt.Errorf("ToR %s: starting bfdd: %w", tor.Name, err)
 		}
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			_, err := l.ToRVtysh(ctx, tor, "show bfd peers json")
+			_, err := tor.Vtysh(ctx, "show bfd peers json")
 			if err == nil {
 				break
 			}
@@ -125,7 +121,7 @@ func startBFDOnToRs(ctx context.Context, l *lab.Lab) error {
 			"neighbor " + lab.ToRPeerGroup + " bfd",
 			"neighbor " + lab.ToRPeerGroup + " bfd profile nodes",
 			"neighbor " + lab.ToRPeerGroup + " bfd check-control-plane-failure"}
-		if out, err := l.ToRVtysh(ctx, tor, cmds...); err != nil {
+		if out, err := tor.Vtysh(ctx, cmds...); err != nil {
 			return fmt.Errorf("%w: %s", err, out)
 		}
 	}

@@ -45,7 +45,7 @@ type frrBFDPeer struct {
 }
 
 func torBFD(ctx context.Context, l *lab.Lab, tor *lab.ToR) (map[string]frrBFDPeer, error) {
-	out, err := l.ToRVtysh(ctx, tor, "show bfd peers json")
+	out, err := tor.Vtysh(ctx, "show bfd peers json")
 	if err != nil {
 		return nil, err
 	}
@@ -108,10 +108,10 @@ func route(ctx context.Context, node *lab.Node, dst netip.Prefix) ([]netip.Addr,
 func announce(ctx context.Context, t *testing.T, l *lab.Lab) {
 	t.Helper()
 	for _, tor := range l.ToRs {
-		if err := l.ToRAnnounce(ctx, tor, upstream); err != nil {
+		if err := tor.Announce(ctx, upstream); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = l.ToRWithdraw(context.Background(), tor, upstream) })
+		t.Cleanup(func() { _ = tor.Withdraw(context.Background(), upstream) })
 	}
 	for _, n := range l.Nodes {
 		e2eutil.Eventually(t, sessionWait, 200*time.Millisecond, n.Name+" multipath", func() error {
@@ -226,17 +226,17 @@ func testPlannedRestart(t *testing.T) {
 	t.Cleanup(func() { _, _ = p.Stop() })
 	time.Sleep(time.Second)
 	t.Cleanup(func() {
-		if !l.AgentRunning(node1) {
-			_ = l.StartAgent(node1)
+		if !l.Agents.Running(node1) {
+			_ = l.Agents.Start(node1)
 		}
 	})
 	e2eutil.LogStep(t, "SIGTERM %s's agent", node1.Name)
-	if err := l.StopAgent(node1); err != nil {
+	if err := l.Agents.Stop(node1); err != nil {
 		t.Fatal(err)
 	}
 	e2eutil.Consistently(t, 5*time.Second, 250*time.Millisecond, "the ToRs keep "+node1.PodCIDR.String(), func() error {
 		for _, tor := range l.ToRs {
-			table, err := l.ToRBGPTable(ctx, tor)
+			table, err := tor.BGPTable(ctx)
 			if err != nil {
 				return err
 			}
@@ -249,10 +249,10 @@ func testPlannedRestart(t *testing.T) {
 	})
 	for _, tor := range l.ToRs {
 		peers, _ := torBFD(ctx, l, tor)
-		table, _ := l.ToRBGPTable(ctx, tor)
+		table, _ := tor.BGPTable(ctx)
 		t.Logf("%s while %s's agent is down: BFD %+v, paths %+v", tor.Name, node1.Name, peers[node1.IP.String()], table[node1.PodCIDR])
 	}
-	if err := l.StartAgent(node1); err != nil {
+	if err := l.Agents.Start(node1); err != nil {
 		t.Fatal(err)
 	}
 	for _, tor := range l.ToRs {
