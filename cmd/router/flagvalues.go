@@ -99,3 +99,24 @@ func (v positiveDuration) Set(s string) error {
 }
 
 func (positiveDuration) Type() string { return "duration" }
+
+// nonNegativeDuration is a duration flag where 0 means "the default".
+type nonNegativeDuration struct{ d *time.Duration }
+
+func (v nonNegativeDuration) String() string {
+	if v.d == nil || *v.d == 0 {
+		return "0" // shown as no default in --help: 0 means the default
+	}
+	return v.d.String()
+}
+
+func (v nonNegativeDuration) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q is not a duration of 0 or more (e.g. 9s)", s)
+	}
+	*v.d = d
+	return nil
+}
+
+func (nonNegativeDuration) Type() string { return "duration" }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRunFlagsRejectBadValuesNamingTheFlag(t *testing.T) {
@@ -85,5 +86,47 @@ func TestUpstreamPeerFlagsAreParsedTogetherAndErrorsNameFlagAndIndex(t *testing.
 				t.Fatalf("toConfig() = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestBFDAndMeshTimerFlags(t *testing.T) {
+	f := defaultRunFlags()
+	args := []string{"--cluster-cidr", "10.244.0.0/16", "--hostname-override", "n1",
+		"--bfd", "--bfd-min-tx", "100ms", "--bfd-multiplier", "5",
+		"--peer-router-ips", "10.199.1.254,10.199.2.254", "--peer-router-asns", "65000", "--peer-router-bfd", "true,false",
+		"--mesh-hold-time", "9s", "--mesh-keepalive-time", "3s"}
+	if err := newRunCommandFor(f).ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.toConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.BFD || cfg.BFDTimers.MinTx != 100*time.Millisecond || cfg.BFDTimers.MinRx != 300*time.Millisecond || cfg.BFDTimers.Multiplier != 5 {
+		t.Errorf("BFD %v %+v", cfg.BFD, cfg.BFDTimers)
+	}
+	if !cfg.GlobalPeers[0].BFD.Enabled || cfg.GlobalPeers[1].BFD.Enabled {
+		t.Errorf("--peer-router-bfd: %+v", cfg.GlobalPeers)
+	}
+	if cfg.MeshHoldTime != 9*time.Second || cfg.MeshKeepaliveTime != 3*time.Second {
+		t.Errorf("mesh timers %s %s", cfg.MeshHoldTime, cfg.MeshKeepaliveTime)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bfd-min-tx", "20ms"}, "--bfd-min-tx: 20ms is not a whole number of milliseconds in 50ms..1m0s"},
+		{[]string{"--bfd-multiplier", "1"}, "--bfd-multiplier: 1 is outside 2..255"},
+		{[]string{"--bfd-multiplier", "300"}, "--bfd-multiplier: 300 is outside 2..255"},
+		{[]string{"--mesh-hold-time", "2s"}, "--mesh-hold-time: 2s is not 0 or 3s..65535s"},
+		{[]string{"--peer-router-bfd", "true"}, "--peer-router-bfd: set without --peer-router-ips"},
+	} {
+		f := defaultRunFlags()
+		if err := newRunCommandFor(f).ParseFlags(append([]string{"--cluster-cidr", "10.244.0.0/16", "--hostname-override", "n1"}, bad.args...)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.toConfig(); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v: %v, want %q", bad.args, err, bad.want)
+		}
 	}
 }

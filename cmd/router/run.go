@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nodebgp/router/pkg/agent"
+	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/peering"
 )
 
@@ -25,6 +26,8 @@ type runFlags struct {
 	peerIPs, peerASNs, peerPorts, peerMultihopTTLs []string
 	peerPasswordSecret                             string
 	meshPasswordSecret                             string
+	peerBFD                                        []string
+	bfdMultiplier                                  int
 }
 
 func newRunCommand() *cobra.Command { return newRunCommandFor(defaultRunFlags()) }
@@ -46,7 +49,8 @@ func defaultRunFlags() *runFlags {
 		HealthAddr:          ":9779",
 		StatusObject:        true,
 		UpstreamMaxPrefixes: peering.DefaultUpstreamMaxPrefixes,
-	}}
+		BFDTimers:           bfd.DefaultTimers,
+	}, bfdMultiplier: int(bfd.DefaultTimers.Multiplier)}
 }
 
 // newRunCommandFor binds the flags to f, so tests can read what was parsed.
@@ -95,6 +99,13 @@ restarts. Use 'router cleanup' to remove everything it made.`,
 	fl.StringVar(&f.peerPasswordSecret, "peer-router-password-secret", "", "namespace/name of a Secret with their TCP-MD5 passwords, one key per peer IP (IPv6 colons as dashes); the agent's Role must allow get on it")
 	fl.StringVar(&f.meshPasswordSecret, "mesh-password-secret", "", "namespace/name of a Secret whose key \"password\" is the TCP-MD5 password of the node-to-node sessions")
 	fl.Uint32Var(&c.UpstreamMaxPrefixes, "peer-router-max-prefixes", c.UpstreamMaxPrefixes, "most prefixes (per address family) an upstream peer may send before its session is shut down, unless its nodebgp.io/peers entry sets maxPrefixes; 0 = no limit. Routes the import policy refuses count too: GoBGP keeps them. A limit costs GoBGP a count of the peer's routes per UPDATE (docs/peering.md)")
+	fl.Var(nonNegativeDuration{&c.MeshHoldTime}, "mesh-hold-time", "BGP hold time of the node-to-node sessions: a peer silent this long is declared down; 0 = 90s, else 3s or more (lower it for clusters without --bfd)")
+	fl.Var(nonNegativeDuration{&c.MeshKeepaliveTime}, "mesh-keepalive-time", "keepalive interval of the node-to-node sessions, at most a third of --mesh-hold-time; 0 = a third of it")
+	fl.BoolVar(&c.BFD, "bfd", false, "run BFD on the node-to-node sessions: a dead node or link takes its session down in --bfd-min-rx x --bfd-multiplier (900ms by default) instead of the hold time; every node must have it on")
+	fl.Var(positiveDuration{&c.BFDTimers.MinTx}, "bfd-min-tx", "BFD: how often we send once the session is up (50ms..60s; 1s while it is not up)")
+	fl.Var(positiveDuration{&c.BFDTimers.MinRx}, "bfd-min-rx", "BFD: the fastest we accept packets from a peer (50ms..60s); with the peer's multiplier it sets how soon the peer is declared down")
+	fl.IntVar(&f.bfdMultiplier, "bfd-multiplier", f.bfdMultiplier, "BFD: a peer that sent nothing for this many of its intervals is down (2..255)")
+	fl.StringSliceVar(&f.peerBFD, "peer-router-bfd", nil, "run BFD with the --peer-router-ips peers (true or false): one per IP, or one for all; timers from --bfd-min-tx, --bfd-min-rx, --bfd-multiplier")
 	fl.BoolVar(&c.AcceptUpstreamRoutes, "accept-upstream-routes", false, "install routes from upstream peers that are outside the cluster's pod CIDRs (e.g. a default route); routes inside them are always refused")
 	fl.StringVar(&c.CNIConfDir, "cni-conf-dir", c.CNIConfDir, "where to write 10-nodebgp.conflist")
 	fl.StringVar(&c.CNIBridge, "cni-bridge", c.CNIBridge, "name of the Linux bridge pods attach to")
@@ -128,7 +139,14 @@ func (f *runFlags) toConfig() (agent.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	if err := peering.SetGlobalPeersBFD(peers, f.peerBFD); err != nil {
+		return cfg, err
+	}
 	cfg.GlobalPeers = peers
+	if f.bfdMultiplier < 0 || f.bfdMultiplier > 255 {
+		return cfg, fmt.Errorf("--bfd-multiplier: %d is outside %d..%d", f.bfdMultiplier, bfd.MinMultiplier, bfd.MaxMultiplier)
+	}
+	cfg.BFDTimers.Multiplier = uint8(f.bfdMultiplier)
 	if f.meshPasswordSecret != "" {
 		ref, err := peering.ParseSecretRef(f.meshPasswordSecret, "password")
 		if err != nil {

@@ -55,6 +55,10 @@ type agent struct {
 	host     HostNetwork
 	firewall Firewall
 	cni      CNIConfig
+	// bfd runs the BFD sessions; nil until a peer has BFD on.
+	bfd BFD
+	// loops is the group the loops run in, for what starts later (BFD).
+	loops *errgroup.Group
 
 	// started is when this speaker started: the wait for sessions counts
 	// from it.
@@ -78,6 +82,12 @@ type agent struct {
 	// the route loop can tell "no peers yet" from "every peer converged".
 	peersApplied atomic.Bool
 	nodeChanged  trigger // any Node added, changed or deleted
+	// bfdFailures are the peers whose BFD failed; bfdChanged pokes the node
+	// loop for a BGP-only pass when they change, bfdStateChanged the
+	// metrics on any BFD transition.
+	bfdFailures     bfdFailures
+	bfdChanged      trigger
+	bfdStateChanged trigger
 	// routesSynced is closed after the first successful kernel route sync:
 	// until then the node must not attract traffic by announcing its pod
 	// CIDRs.
@@ -180,6 +190,9 @@ func newAgent(cfg Config, log *slog.Logger, h *health.Health) *agent {
 		routesSynced: make(chan struct{}),
 		reported:     reportState{changed: newTrigger()},
 		routeChanges: newRouteChanges(),
+
+		bfdChanged:      newTrigger(),
+		bfdStateChanged: newTrigger(),
 	}
 }
 

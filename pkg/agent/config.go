@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/plan"
@@ -47,6 +48,15 @@ type Config struct {
 	// MeshPasswordSecret holds the TCP-MD5 password of the node-to-node
 	// sessions; zero = none.
 	MeshPasswordSecret peering.SecretRef
+	// MeshHoldTime and MeshKeepaliveTime time the node-to-node sessions;
+	// 0 = 90 s and a third of the hold time.
+	MeshHoldTime, MeshKeepaliveTime time.Duration
+	// BFD guards the node-to-node sessions with BFD, with BFDTimers.
+	BFD bool
+	// BFDTimers are --bfd-min-tx, --bfd-min-rx and --bfd-multiplier: those
+	// of the node sessions, and of upstream peers with BFD on that leave
+	// them unset. A zero field is bfd.DefaultTimers'.
+	BFDTimers bfd.Timers
 
 	CNIConfDir  string
 	CNIBridge   string
@@ -96,6 +106,21 @@ func (c Config) Validate() error {
 	if err := bgp.CheckDeferralTime(c.DeferralTime); c.GracefulRestart && err != nil {
 		bad("bgp-deferral-time", "%v", err)
 	}
+	if err := bgp.CheckHoldTime(c.MeshHoldTime); err != nil {
+		bad("mesh-hold-time", "%v", err)
+	} else if err := bgp.CheckKeepaliveTime(c.MeshKeepaliveTime, c.MeshHoldTime); err != nil {
+		bad("mesh-keepalive-time", "%v", err)
+	}
+	bt := c.bfdTimers()
+	if err := bfd.CheckInterval(bt.MinTx); err != nil {
+		bad("bfd-min-tx", "%v", err)
+	}
+	if err := bfd.CheckInterval(bt.MinRx); err != nil {
+		bad("bfd-min-rx", "%v", err)
+	}
+	if err := bfd.CheckMultiplier(int(bt.Multiplier)); err != nil {
+		bad("bfd-multiplier", "%v", err)
+	}
 	if c.CNIConfDir == "" {
 		bad("cni-conf-dir", "must not be empty")
 	}
@@ -117,6 +142,28 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+func (c Config) meshBFD() bfd.Timers {
+	if !c.BFD {
+		return bfd.Timers{}
+	}
+	return c.bfdTimers()
+}
+
+// bfdTimers is BFDTimers with bfd.DefaultTimers for the fields left zero.
+func (c Config) bfdTimers() bfd.Timers {
+	t := c.BFDTimers
+	if t.MinTx == 0 {
+		t.MinTx = bfd.DefaultTimers.MinTx
+	}
+	if t.MinRx == 0 {
+		t.MinRx = bfd.DefaultTimers.MinRx
+	}
+	if t.Multiplier == 0 {
+		t.Multiplier = bfd.DefaultTimers.Multiplier
+	}
+	return t
+}
+
 // planSettings are the settings the planner reads.
 func (c Config) planSettings() plan.Settings {
 	return plan.Settings{
@@ -128,6 +175,10 @@ func (c Config) planSettings() plan.Settings {
 		UpstreamMaxPrefixes:  c.UpstreamMaxPrefixes,
 		AcceptUpstreamRoutes: c.AcceptUpstreamRoutes,
 		MeshPasswordSecret:   c.MeshPasswordSecret,
+		MeshHoldTime:         c.MeshHoldTime,
+		MeshKeepaliveTime:    c.MeshKeepaliveTime,
+		MeshBFD:              c.meshBFD(),
+		BFDDefaults:          c.bfdTimers(),
 		CNIBridge:            c.CNIBridge,
 		IPAMDataDir:          c.IPAMDataDir,
 		MTU:                  c.MTU,

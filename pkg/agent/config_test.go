@@ -43,6 +43,12 @@ func TestValidateNamesTheFlagOfEveryBadSetting(t *testing.T) {
 		{"masquerade without cluster CIDR", func(c *Config) { c.ClusterCIDRs = nil }, "--cluster-cidr"},
 		{"no masquerade needs no cluster CIDR", func(c *Config) { c.ClusterCIDRs = nil; c.Masquerade = false }, ""},
 		{"sub-second sync period", func(c *Config) { c.RoutesSyncPeriod = time.Millisecond }, "--routes-sync-period"},
+		{"mesh hold time of 2s", func(c *Config) { c.MeshHoldTime = 2 * time.Second }, "--mesh-hold-time"},
+		{"mesh keepalive above a third of the hold time", func(c *Config) { c.MeshHoldTime = 9 * time.Second; c.MeshKeepaliveTime = 4 * time.Second }, "--mesh-keepalive-time"},
+		{"mesh timers of 3s and 1s", func(c *Config) { c.MeshHoldTime = 3 * time.Second; c.MeshKeepaliveTime = time.Second }, ""},
+		{"BFD TX of 10ms", func(c *Config) { c.BFD = true; c.BFDTimers.MinTx = 10 * time.Millisecond }, "--bfd-min-tx"},
+		{"BFD RX of a fraction of a millisecond", func(c *Config) { c.BFDTimers.MinRx = 300*time.Millisecond + time.Microsecond }, "--bfd-min-rx"},
+		{"BFD multiplier 1", func(c *Config) { c.BFDTimers.Multiplier = 1 }, "--bfd-multiplier"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 
+	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/cniinstall"
 	"github.com/nodebgp/router/pkg/firewall"
@@ -73,4 +74,12 @@ type CNIConfig interface {
 	Write(ctx context.Context, p cniinstall.ConflistParams) (changed bool, err error)
 	// Exists tells whether the conflist is there (after a restart, it is).
 	Exists() (bool, error)
+}
+
+// BFD runs the agent's BFD sessions (pkg/bfd): one per peer address that
+// has BFD on, set whole every pass.
+type BFD interface {
+	Set(peers []bfd.Peer) error
+	Status() []bfd.Status
+	Drops() map[string]uint64
 }

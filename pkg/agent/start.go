@@ -22,6 +22,7 @@ import (
 // start connects to the API, waits for this node's facts, starts the speaker
 // with the peers of the first plan, and starts the loops in g.
 func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
+	a.loops = g
 	if err := a.connect(ctx); err != nil {
 		return err
 	}
@@ -59,6 +60,7 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 	// node loop has built its data plane.
 	a.applyBGP(ctx, first, nil)
 	a.report("bgp", nil)
+	a.syncBFD(ctx, first)
 
 	a.kernel = routes.NewReconciler(routes.ReconcilerParams{Logger: a.log.With("component", "routes")})
 	fw, err := firewall.New(firewall.Params{Logger: a.log.With("component", "firewall")})

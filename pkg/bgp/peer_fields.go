@@ -13,6 +13,10 @@ const (
 	// neighbor. Apply's policy step changes those and soft-resets the
 	// peer's routes (refilter); the session stays.
 	effectPolicy
+	// effectAdmin: the neighbor's administrative state. Going down is
+	// DisablePeer on the running neighbor; coming up re-creates it (see
+	// the AdminDown entry of peerFields).
+	effectAdmin
 	// effectUpdate: GoBGP's UpdatePeer applies it. Whether the session
 	// survives is GoBGP's decision, see peerFields.
 	effectUpdate
@@ -27,6 +31,8 @@ func (e peerEffect) String() string {
 		return "none"
 	case effectPolicy:
 		return "policy"
+	case effectAdmin:
+		return "admin"
 	case effectUpdate:
 		return "update"
 	case effectRecreate:
@@ -96,6 +102,20 @@ var peerFields = []peerField{
 	// so cur (read back) never has them either.
 	{"Kind", effectPolicy, nil},
 	{"AcceptPrefixes", effectPolicy, nil},
+	// AdminDown (BFD said the path failed): DisablePeer on an established
+	// session sends a Cease Administrative Shutdown, which GoBGP turns into
+	// a Hard Reset when RFC 8538 was negotiated (fsm.go:1673), and ends the
+	// session as fsmNotificationSent, which is no graceful restart on our
+	// side (fsm.go:1896): the peer's routes are dropped at once, and GoBGP
+	// then neither dials nor accepts it. Lifting it with EnablePeer would
+	// wait out GoBGP's idle hold first — 5 s after any drop (holdtimeIdle,
+	// fsm.go:464), IdleHoldTimeAfterReset after a ResetPeer — so the
+	// neighbor is deleted (nothing is sent: it is not established) and
+	// added again, whose fresh FSM has no idle hold and dials within
+	// GoBGP's 1-2 s first connect delay.
+	{"AdminDown", effectAdmin, func(cur, want Peer) bool { return cur.AdminDown == want.AdminDown }},
+	// BFD is the agent's (pkg/bfd): GoBGP has no BFD and never sees it.
+	{"BFD", effectNone, nil},
 }
 
 // peerChange is the strongest effect of the fields in which GoBGP's

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
+
+	"github.com/nodebgp/router/pkg/bfd"
 )
 
 // Session timers when a Peer leaves them zero: the RFC 4271 suggestions.
@@ -60,6 +62,18 @@ type Peer struct {
 	// limit GoBGP tears the session down (and says so in the log and in
 	// PeerStatus).
 	MaxPrefixes uint32
+	// BFD are the timers of a BFD session that guards this session; zero
+	// (Multiplier 0) = no BFD. The speaker itself runs no BFD: the agent
+	// does (pkg/bfd), and holds the session down with AdminDown when BFD
+	// says the path failed.
+	BFD bfd.Timers
+	// AdminDown holds the session down: GoBGP keeps the neighbor but
+	// neither dials nor accepts it. Setting it on an established session
+	// ends the session with a Cease (a Hard Reset where RFC 8538 was
+	// negotiated), so both sides drop each other's routes at once, graceful
+	// restart or not; clearing it re-creates the neighbor, which dials
+	// without GoBGP's idle hold (see peerFields).
+	AdminDown bool
 }
 
 // PeerKind is who the peer is, which decides what we take from it and give to it.
@@ -168,6 +182,7 @@ func apiPeer(set peerSettings, p Peer, restarting bool) *api.Peer {
 			// the neighbor is added (server.go:3261) and on the socket it
 			// dials from (fsm.go:511 → sockopt_linux.go:140).
 			AuthPassword: p.Password,
+			AdminDown:    p.AdminDown,
 		},
 		Timers: &api.Timers{Config: &api.TimersConfig{
 			ConnectRetry:      seconds(p.ConnectRetry),
@@ -175,7 +190,9 @@ func apiPeer(set peerSettings, p Peer, restarting bool) *api.Peer {
 			KeepaliveInterval: seconds(p.KeepaliveTime),
 		}},
 		Transport: &api.Transport{RemotePort: uint32(p.Port), PassiveMode: p.Passive},
-		AfiSafis:  peerAfiSafis(p.Address, set.gracefulRestart, p.MaxPrefixes),
+		// GoBGP starts a neighbor added with AdminDown in Idle(Admin)
+		// (fsm.go:267).
+		AfiSafis: peerAfiSafis(p.Address, set.gracefulRestart, p.MaxPrefixes),
 	}
 	// Source the session from the given address, else from the node IP so
 	// that peers see the address they were configured with; only possible
@@ -268,6 +285,9 @@ func peerFromAPI(p *api.Peer) (Peer, error) {
 		HoldTime:             time.Duration(p.GetTimers().GetConfig().GetHoldTime()) * time.Second,
 		KeepaliveTime:        time.Duration(p.GetTimers().GetConfig().GetKeepaliveInterval()) * time.Second,
 		ConnectRetry:         time.Duration(p.GetTimers().GetConfig().GetConnectRetry()) * time.Second,
+		// DisablePeer changes the state, not the configuration; a neighbor
+		// added with AdminDown has both.
+		AdminDown: p.GetState().GetAdminState() == api.PeerState_DOWN || p.GetConf().GetAdminDown(),
 	}
 	if mh := p.GetEbgpMultihop(); mh.GetEnabled() {
 		out.MultihopTTL = uint8(min(mh.GetMultihopTtl(), 255))
@@ -338,10 +358,11 @@ type peerDiff struct {
 	update   []Peer // the desired version of a peer whose settings changed
 	recreate []Peer // the desired version of a peer to delete and add again
 	remove   []Peer // as GoBGP has them
+	disable  []Peer // the desired version of a peer to hold down (AdminDown)
 }
 
 func (d peerDiff) empty() bool {
-	return len(d.add) == 0 && len(d.update) == 0 && len(d.recreate) == 0 && len(d.remove) == 0
+	return len(d.add) == 0 && len(d.update) == 0 && len(d.recreate) == 0 && len(d.remove) == 0 && len(d.disable) == 0
 }
 
 // diffPeers compares desired (normalized, resolved) peers with GoBGP's,
@@ -360,11 +381,22 @@ func diffPeers(desired, actual []Peer) peerDiff {
 			continue
 		}
 		delete(have, p.Address)
-		switch effect, _ := peerChange(cur, p); effect {
+		effect, _ := peerChange(cur, p)
+		if effect >= effectUpdate && cur.AdminDown != p.AdminDown {
+			// One step: the neighbor is added again in the wanted state.
+			effect = effectRecreate
+		}
+		switch effect {
 		case effectRecreate:
 			d.recreate = append(d.recreate, p)
 		case effectUpdate:
 			d.update = append(d.update, p)
+		case effectAdmin:
+			if p.AdminDown {
+				d.disable = append(d.disable, p)
+			} else {
+				d.recreate = append(d.recreate, p)
+			}
 		}
 	}
 	for _, p := range have {
@@ -375,6 +407,7 @@ func diffPeers(desired, actual []Peer) peerDiff {
 	slices.SortFunc(d.update, byAddr)
 	slices.SortFunc(d.recreate, byAddr)
 	slices.SortFunc(d.remove, byAddr)
+	slices.SortFunc(d.disable, byAddr)
 	return d
 }
 
@@ -393,6 +426,8 @@ func checkPeerSettings(p Peer) error {
 		return fmt.Errorf("KeepaliveTime: %w", CheckKeepaliveTime(p.KeepaliveTime, p.HoldTime))
 	case CheckConnectRetry(p.ConnectRetry) != nil:
 		return fmt.Errorf("ConnectRetry: %w", CheckConnectRetry(p.ConnectRetry))
+	case p.BFD != (bfd.Timers{}) && p.BFD.Check() != nil:
+		return fmt.Errorf("BFD: %w", p.BFD.Check())
 	case len(p.Password) > maxPasswordLen:
 		// The length only: the password itself is never printed.
 		return fmt.Errorf("Password: %d bytes, at most %d", len(p.Password), maxPasswordLen)

@@ -67,6 +67,20 @@ func (s *Speaker) syncPeers(ctx context.Context, want []Peer, adds bool) (presen
 			errs = append(errs, err)
 		}
 	}
+	for _, p := range d.disable {
+		// No shutdown communication (RFC 9003): GoBGP turns the Cease into a
+		// Hard Reset and leaves the communication where RFC 8538 puts the
+		// original code and subcode, so FRR would log "16/66".
+		if err := s.gobgp.DisablePeer(ctx, &api.DisablePeerRequest{Address: p.Address.String()}); err != nil {
+			errs = append(errs, fmt.Errorf("holding peer %s down: %w", p, err))
+			continue
+		}
+		if err := s.waitAdminDown(ctx, p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.log.Info("BGP peer held down", "event", "peer-held-down", "peer", p.String(), "reason", "BFD session down")
+	}
 	for _, p := range d.recreate {
 		if del(p) {
 			add(p)
@@ -120,6 +134,36 @@ func (s *Speaker) reenableAfterPrefixLimit(ctx context.Context, p Peer) error {
 	}
 	s.log.Info("BGP peer enabled again after its prefix limit changed", "event", "peer-enabled", "peer", p.String(), "max_prefixes", p.MaxPrefixes)
 	return nil
+}
+
+// adminDownWait bounds the wait for GoBGP to take a disabled peer down.
+const adminDownWait = 2 * time.Second
+
+// waitAdminDown waits until GoBGP reports p administratively down:
+// DisablePeer only queues the request for the peer's FSM goroutine, and a
+// pass that ends before it was taken would see the peer still up and ask
+// again next time.
+func (s *Speaker) waitAdminDown(ctx context.Context, p Peer) error {
+	deadline := time.Now().Add(adminDownWait)
+	for {
+		down := false
+		err := s.gobgp.ListPeer(ctx, &api.ListPeerRequest{Address: p.Address.String()}, func(ap *api.Peer) {
+			down = ap.GetState().GetAdminState() == api.PeerState_DOWN
+		})
+		switch {
+		case err != nil:
+			return fmt.Errorf("holding peer %s down: %w", p, err)
+		case down:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("holding peer %s down: GoBGP did not take it down within %s", p, adminDownWait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // listPeers returns GoBGP's neighbors as Peers. A neighbor whose address

@@ -192,6 +192,13 @@ func (r *recorder) EnablePeer(ctx context.Context, req *api.EnablePeerRequest) e
 	return r.gobgp.EnablePeer(ctx, req)
 }
 
+func (r *recorder) DisablePeer(ctx context.Context, req *api.DisablePeerRequest) error {
+	if err := r.change("DisablePeer %s", req.GetAddress()); err != nil {
+		return err
+	}
+	return r.gobgp.DisablePeer(ctx, req)
+}
+
 func (r *recorder) AddPath(ctx context.Context, req *api.AddPathRequest) (*api.AddPathResponse, error) {
 	if err := r.change("AddPath %s", pathPrefix(req.GetPath())); err != nil {
 		return nil, err

@@ -149,6 +149,7 @@ type gobgpAPI interface {
 	DeletePeer(ctx context.Context, r *api.DeletePeerRequest) error
 	ResetPeer(ctx context.Context, r *api.ResetPeerRequest) error
 	EnablePeer(ctx context.Context, r *api.EnablePeerRequest) error
+	DisablePeer(ctx context.Context, r *api.DisablePeerRequest) error
 	ListPath(ctx context.Context, r *api.ListPathRequest, fn func(*api.Destination)) error
 	AddPath(ctx context.Context, r *api.AddPathRequest) (*api.AddPathResponse, error)
 	DeletePath(ctx context.Context, r *api.DeletePathRequest) error

@@ -1,6 +1,8 @@
 package health
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -47,6 +49,18 @@ type Metrics struct {
 	// PrefixLimitTrips counts the sessions shut down by their prefix limit
 	// (nodebgp_bgp_prefix_limit_trips_total), one per trip seen.
 	PrefixLimitTrips prometheus.Counter
+	// BFDSessions is 1 for each BFD session's current state
+	// (nodebgp_bfd_session_state{peer,state}); set it with SetBFDSessions.
+	BFDSessions *prometheus.GaugeVec
+	// BFDTransitions counts state changes per session and new state
+	// (nodebgp_bfd_transitions_total{peer,state}).
+	BFDTransitions *prometheus.CounterVec
+	// BFDDropped counts received BFD packets dropped, by reason
+	// (nodebgp_bfd_dropped_packets_total{reason}); set with SetBFDDropped.
+	BFDDropped *prometheus.CounterVec
+
+	mu         sync.Mutex
+	bfdDropped map[string]uint64 // last totals given to SetBFDDropped
 }
 
 func newMetrics(reg prometheus.Registerer) *Metrics {
@@ -106,6 +120,19 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "nodebgp_bgp_prefix_limit_trips_total",
 			Help: "BGP sessions shut down because the peer sent more prefixes than its limit.",
 		}),
+		BFDSessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "nodebgp_bfd_session_state",
+			Help: "1 for the current state (AdminDown, Down, Init, Up) of the BFD session with each peer.",
+		}, []string{"peer", "state"}),
+		BFDTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nodebgp_bfd_transitions_total",
+			Help: "BFD session state changes, by peer and new state.",
+		}, []string{"peer", "state"}),
+		BFDDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nodebgp_bfd_dropped_packets_total",
+			Help: "Received BFD packets dropped: wrong TTL, malformed, authentication, unknown peer or discriminator, over the peer's rate.",
+		}, []string{"reason"}),
+		bfdDropped: map[string]uint64{},
 	}
 	for _, r := range StatusWriteReasons {
 		m.StatusWriteErrors.WithLabelValues(r) // every reason at 0 from the start
@@ -114,6 +141,7 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(
 		m.CheckFailures, m.CheckOK, m.KernelRoutes, m.BGPPeers, m.RouteSyncDuration, m.Ready,
 		m.RouteSyncLastDuration, m.RouteSyncErrors, m.BuildInfo, m.StatusWrites, m.StatusWriteErrors, m.peers, m.PrefixLimited, m.PrefixLimitTrips,
+		m.BFDSessions, m.BFDTransitions, m.BFDDropped,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -127,4 +155,26 @@ func (m *Metrics) SetBGPPeers(byState map[string]int) {
 	for state, n := range byState {
 		m.BGPPeers.WithLabelValues(state).Set(float64(n))
 	}
+}
+
+// SetBFDSessions replaces the BFD session states (peer → state), so a
+// removed session disappears.
+func (m *Metrics) SetBFDSessions(byPeer map[string]string) {
+	m.BFDSessions.Reset()
+	for peer, state := range byPeer {
+		m.BFDSessions.WithLabelValues(peer, state).Set(1)
+	}
+}
+
+// SetBFDDropped brings the dropped-packet counter of reason up to total,
+// the BFD sessions' own running count.
+func (m *Metrics) SetBFDDropped(reason string, total uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if last := m.bfdDropped[reason]; total > last {
+		m.BFDDropped.WithLabelValues(reason).Add(float64(total - last))
+	} else if total == 0 && last == 0 {
+		m.BFDDropped.WithLabelValues(reason).Add(0)
+	}
+	m.bfdDropped[reason] = total
 }

@@ -154,6 +154,9 @@ func TestMetricsDocListsEveryMetric(t *testing.T) {
 	h.Set("bgp", nil)
 	h.Metrics().SetBGPPeers(map[string]int{"established": 1})
 	h.Metrics().KernelRoutes.Set(1)
+	h.Metrics().SetBFDSessions(map[string]string{"10.199.1.12": "Up"})
+	h.Metrics().BFDTransitions.WithLabelValues("10.199.1.12", "Up").Inc()
+	h.Metrics().SetBFDDropped("ttl", 1)
 	_, fams := scrape(t, h)
 	doc, err := os.ReadFile("../../docs/metrics.md")
 	if err != nil {

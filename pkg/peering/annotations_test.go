@@ -1,6 +1,8 @@
 package peering
 
 import (
+	"github.com/nodebgp/router/pkg/bfd"
+
 	"errors"
 	"reflect"
 	"testing"
@@ -35,6 +37,17 @@ func TestParseNodeConfig(t *testing.T) {
 				PasswordSecret: SecretRef{Namespace: "kube-system", Name: "tor-secret", Key: "password"},
 				LocalAddress:   addr("10.199.2.11"), MaxPrefixes: 100, MaxPrefixesSet: true,
 			}}},
+		},
+		{
+			name:        `"bfd": true turns BFD on with the flags' timers`,
+			annotations: []string{AnnotationPeers, `[{"address":"10.199.2.1","asn":65000,"bfd":true}]`},
+			want:        NodeConfig{Peers: []UpstreamPeer{{Address: addr("10.199.2.1"), ASN: 65000, Port: 179, BFD: PeerBFD{Enabled: true}}}},
+		},
+		{
+			name:        "BFD timers of a peer, some left to the flags",
+			annotations: []string{AnnotationPeers, `[{"address":"10.199.2.1","asn":65000,"bfd":{"minTx":"100ms","multiplier":5}}]`},
+			want: NodeConfig{Peers: []UpstreamPeer{{Address: addr("10.199.2.1"), ASN: 65000, Port: 179,
+				BFD: PeerBFD{Enabled: true, Timers: bfd.Timers{MinTx: 100 * time.Millisecond, Multiplier: 5}}}}},
 		},
 		{
 			name:        "a minimal peer gets port 179 and no password",
@@ -135,6 +148,20 @@ func TestParseNodeConfigProblems(t *testing.T) {
 			annotations:  []string{AnnotationPeers, `[{"address":"10.199.2.2","asn":65000},{"address":"10.199.2.1","asn":0}]`},
 			want:         NodeConfig{Peers: []UpstreamPeer{good}},
 			wantProblems: []string{`node "n2": annotation nodebgp.io/peers[1].asn: 0 is not a valid ASN`},
+		},
+		{
+			name: "bad BFD settings are reported by field",
+			annotations: []string{AnnotationPeers, `[{"address":"10.199.2.2","asn":65000},` +
+				`{"address":"10.199.2.3","asn":65000,"bfd":{"minTx":"10ms","minRx":"x","multiplier":1}},` +
+				`{"address":"10.199.2.4","asn":65000,"bfd":"yes"},{"address":"10.199.2.5","asn":65000,"bfd":{"tx":"1s"}}]`},
+			want: NodeConfig{Peers: []UpstreamPeer{good}},
+			wantProblems: []string{
+				`node "n2": annotation nodebgp.io/peers[1].bfd.minTx: 10ms is not a whole number of milliseconds in 50ms..1m0s`,
+				`node "n2": annotation nodebgp.io/peers[1].bfd.minRx: "x" is not a duration ("300ms")`,
+				`node "n2": annotation nodebgp.io/peers[1].bfd.multiplier: 1 is not a multiplier (2..255)`,
+				`node "n2": annotation nodebgp.io/peers[2].bfd: "yes" is not true, false or an object of timers`,
+				`node "n2": annotation nodebgp.io/peers[3].bfd: unknown field "tx"`,
+			},
 		},
 		{
 			name:        "every bad field of a peer is reported",

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
+	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/nodeinfo"
 )
@@ -36,6 +38,14 @@ type Inputs struct {
 	Passwords func(SecretRef) (string, error)
 	// MeshPassword is the MD5 password of sessions between nodes; "" = none.
 	MeshPassword string
+	// MeshHoldTime and MeshKeepaliveTime are the timers of sessions
+	// between nodes; 0 = the speaker's defaults (90 s and 30 s).
+	MeshHoldTime, MeshKeepaliveTime time.Duration
+	// MeshBFD guards the sessions between nodes with BFD; zero = no BFD.
+	MeshBFD bfd.Timers
+	// BFDDefaults are the BFD timers an upstream peer gets for those it
+	// leaves unset ("bfd": true, or some timers only): the --bfd-* flags.
+	BFDDefaults bfd.Timers
 }
 
 // Desired is the node's peer set, sorted by address. Each peer that cannot

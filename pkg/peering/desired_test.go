@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/nodeinfo"
 )
@@ -336,4 +337,28 @@ func withPassword(pw string, peers ...bgp.Peer) []bgp.Peer {
 		peers[i].Password = pw
 	}
 	return peers
+}
+
+// BFD and the mesh timers reach the sessions they are for: --bfd and
+// --mesh-* the node sessions, an upstream peer's own BFD setting (its
+// missing timers from the --bfd-* flags) its session only.
+func TestDesiredBFDAndMeshTimers(t *testing.T) {
+	flags := bfd.Timers{MinTx: 300 * time.Millisecond, MinRx: 300 * time.Millisecond, Multiplier: 3}
+	in := cluster("n1", nil)
+	in.Nodes = in.Nodes[:2]
+	in.MeshBFD = flags
+	in.BFDDefaults = flags
+	in.MeshHoldTime, in.MeshKeepaliveTime = 9*time.Second, 3*time.Second
+	in.GlobalPeers = []UpstreamPeer{
+		{Address: addr("10.199.1.254"), ASN: 65100, Port: 179, BFD: PeerBFD{Enabled: true, Timers: bfd.Timers{Multiplier: 5}}},
+		{Address: addr("10.199.1.253"), ASN: 65100, Port: 179},
+	}
+	mesh := meshPeer("10.199.1.11", v2, 65000)
+	mesh.BFD, mesh.HoldTime, mesh.KeepaliveTime = flags, 9*time.Second, 3*time.Second
+	checkDesired(t, in, []bgp.Peer{
+		mesh,
+		{Address: addr("10.199.1.253"), ASN: 65100, Port: 179, Kind: bgp.PeerUpstream},
+		{Address: addr("10.199.1.254"), ASN: 65100, Port: 179, Kind: bgp.PeerUpstream,
+			BFD: bfd.Timers{MinTx: 300 * time.Millisecond, MinRx: 300 * time.Millisecond, Multiplier: 5}},
+	}, nil)
 }

@@ -127,3 +127,26 @@ func perPeer(flag string, vals []string, n int, required bool, set func(i int, s
 	}
 	return errs
 }
+
+// FlagPeerBFD turns BFD on for the --peer-router-ips peers.
+const FlagPeerBFD = "--peer-router-bfd"
+
+// SetGlobalPeersBFD reads --peer-router-bfd, one boolean per IP or one for
+// all, into peers (from ParseGlobalPeers). A peer with BFD gets the
+// --bfd-min-tx, --bfd-min-rx and --bfd-multiplier timers.
+func SetGlobalPeersBFD(peers []UpstreamPeer, vals []string) error {
+	if len(peers) == 0 {
+		if len(vals) > 0 {
+			return fmt.Errorf("%s: set without %s", FlagPeerBFD, FlagPeerIPs)
+		}
+		return nil
+	}
+	return errors.Join(perPeer(FlagPeerBFD, vals, len(peers), false, func(i int, s string) error {
+		on, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		peers[i].BFD = PeerBFD{Enabled: on}
+		return nil
+	})...)
+}

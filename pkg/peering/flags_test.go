@@ -137,3 +137,30 @@ func TestParseGlobalPeersErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSetGlobalPeersBFD(t *testing.T) {
+	peers := func() []UpstreamPeer {
+		return []UpstreamPeer{{Address: addr("10.199.1.254")}, {Address: addr("10.199.1.253")}}
+	}
+	p := peers()
+	if err := SetGlobalPeersBFD(p, []string{"true"}); err != nil || !p[0].BFD.Enabled || !p[1].BFD.Enabled {
+		t.Fatalf("one for all: %v %+v", err, p)
+	}
+	p = peers()
+	if err := SetGlobalPeersBFD(p, []string{"false", "true"}); err != nil || p[0].BFD.Enabled || !p[1].BFD.Enabled {
+		t.Fatalf("one per IP: %v %+v", err, p)
+	}
+	for _, tc := range []struct {
+		peers []UpstreamPeer
+		vals  []string
+		want  string
+	}{
+		{peers(), []string{"yes"}, `--peer-router-bfd[0]: "yes" is not true or false`},
+		{peers(), []string{"true", "true", "true"}, `--peer-router-bfd: 3 values for 2 --peer-router-ips (give one per IP, or one for all)`},
+		{nil, []string{"true"}, `--peer-router-bfd: set without --peer-router-ips`},
+	} {
+		if err := SetGlobalPeersBFD(tc.peers, tc.vals); err == nil || err.Error() != tc.want {
+			t.Errorf("SetGlobalPeersBFD(%v) = %v, want %s", tc.vals, err, tc.want)
+		}
+	}
+}

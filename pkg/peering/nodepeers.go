@@ -96,6 +96,9 @@ func nodeSessions(in Inputs, n NodeView, asn uint32) []bgp.Peer {
 			Kind:           bgp.PeerNode,
 			AcceptPrefixes: ofFamily(n.Info.PodCIDRs, v4),
 			Password:       in.MeshPassword,
+			HoldTime:       in.MeshHoldTime,
+			KeepaliveTime:  in.MeshKeepaliveTime,
+			BFD:            in.MeshBFD,
 		})
 	}
 	return out

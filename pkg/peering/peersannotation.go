@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 )
 
@@ -30,6 +31,7 @@ type peerJSON struct {
 	PasswordKey    json.RawMessage `json:"passwordKey"`
 	LocalAddress   json.RawMessage `json:"localAddress"`
 	MaxPrefixes    json.RawMessage `json:"maxPrefixes"`
+	BFD            json.RawMessage `json:"bfd"`
 }
 
 // fieldError is a problem at a path inside an annotation ("[1].asn").
@@ -142,7 +144,63 @@ func parsePeerEntry(raw json.RawMessage) (UpstreamPeer, fieldErrors) {
 		}
 	}
 	p.PasswordSecret = errs.secret(in.PasswordSecret, in.PasswordKey, p.Address)
+	p.BFD = errs.bfd(in.BFD)
 	return p, errs
+}
+
+// bfdJSON is the object form of an entry's "bfd".
+type bfdJSON struct {
+	MinTx      json.RawMessage `json:"minTx"`
+	MinRx      json.RawMessage `json:"minRx"`
+	Multiplier json.RawMessage `json:"multiplier"`
+}
+
+// bfd reads "bfd": true or false, or an object of timers ({"minTx":
+// "300ms", "minRx": "300ms", "multiplier": 3}) whose missing fields come
+// from the --bfd-* flags. Ranges are pkg/bfd's.
+func (fe *fieldErrors) bfd(raw json.RawMessage) PeerBFD {
+	if absent(raw) {
+		return PeerBFD{}
+	}
+	var on bool
+	if err := json.Unmarshal(raw, &on); err == nil {
+		return PeerBFD{Enabled: on}
+	}
+	if !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) {
+		fe.add(".bfd", "%s is not true, false or an object of timers", raw)
+		return PeerBFD{}
+	}
+	var in bfdJSON
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		fe.add(".bfd", "%s", jsonMessage(err))
+		return PeerBFD{}
+	}
+	out := PeerBFD{Enabled: true}
+	interval := func(field string, raw json.RawMessage) time.Duration {
+		s, ok := fe.str(field, raw)
+		if !ok {
+			return 0
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			fe.add(field, "%q is not a duration (\"300ms\")", s)
+			return 0
+		}
+		if err := bfd.CheckInterval(d); err != nil {
+			fe.add(field, "%w", err)
+			return 0
+		}
+		return d
+	}
+	out.Timers.MinTx = interval(".bfd.minTx", in.MinTx)
+	out.Timers.MinRx = interval(".bfd.minRx", in.MinRx)
+	if v, ok := fe.number(".bfd.multiplier", in.Multiplier, inRange(bfd.MinMultiplier, bfd.MaxMultiplier),
+		fmt.Sprintf("is not a multiplier (%d..%d)", bfd.MinMultiplier, bfd.MaxMultiplier)); ok {
+		out.Timers.Multiplier = uint8(v)
+	}
+	return out
 }
 
 // secret reads passwordSecret and passwordKey; the key defaults to one named

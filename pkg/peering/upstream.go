@@ -35,6 +35,9 @@ type UpstreamPeer struct {
 	// (Inputs.DefaultMaxPrefixes).
 	MaxPrefixes    uint32
 	MaxPrefixesSet bool
+	// BFD guards the session with BFD (--peer-router-bfd, or "bfd" in
+	// nodebgp.io/peers).
+	BFD PeerBFD
 }
 
 // SecretRef names one key of a Kubernetes Secret.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 )
 
@@ -54,9 +55,34 @@ func upstreamPeers(in Inputs) ([]bgp.Peer, []error) {
 			ConnectRetry:  u.ConnectRetryTime,
 			Password:      password,
 			MaxPrefixes:   maxPrefixes,
+			BFD:           u.BFD.resolve(in.BFDDefaults),
 		})
 	}
 	return peers, problems
+}
+
+// PeerBFD is an upstream peer's BFD setting: off, or on with timers, each
+// left zero taken from the --bfd-* flags.
+type PeerBFD struct {
+	Enabled bool
+	Timers  bfd.Timers
+}
+
+func (b PeerBFD) resolve(defaults bfd.Timers) bfd.Timers {
+	if !b.Enabled {
+		return bfd.Timers{}
+	}
+	t := b.Timers
+	if t.MinTx == 0 {
+		t.MinTx = defaults.MinTx
+	}
+	if t.MinRx == 0 {
+		t.MinRx = defaults.MinRx
+	}
+	if t.Multiplier == 0 {
+		t.Multiplier = defaults.Multiplier
+	}
+	return t
 }
 
 func resolvePassword(resolve func(SecretRef) (string, error), ref SecretRef) (string, error) {

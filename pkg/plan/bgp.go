@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/nodeinfo"
 	"github.com/nodebgp/router/pkg/peering"
@@ -60,7 +61,19 @@ func (p *Plan) planBGP(in Inputs, infos []nodeinfo.Info) {
 		DefaultMaxPrefixes: s.UpstreamMaxPrefixes,
 		Passwords:          in.Password,
 		MeshPassword:       meshPassword,
+
+		MeshHoldTime:      s.MeshHoldTime,
+		MeshKeepaliveTime: s.MeshKeepaliveTime,
+		MeshBFD:           s.MeshBFD,
+		BFDDefaults:       s.BFDDefaults,
 	})
+	// A session whose BFD failed stays down until BFD is Up again (RFC
+	// 5882 §4.3.1); a peer without BFD (any more) is never held.
+	for i := range peers {
+		if peers[i].BFD != (bfd.Timers{}) && in.BFDFailed[peers[i].Address] {
+			peers[i].AdminDown = true
+		}
+	}
 	if !meshReady {
 		// Never set up unsigned sessions that were meant to be signed.
 		peers = slices.DeleteFunc(peers, func(p bgp.Peer) bool { return p.Kind == bgp.PeerNode })

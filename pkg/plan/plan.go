@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/cniinstall"
 	"github.com/nodebgp/router/pkg/firewall"
@@ -41,6 +43,14 @@ type Settings struct {
 	AcceptUpstreamRoutes bool
 	// MeshPasswordSecret holds the node-to-node MD5 password; zero = none.
 	MeshPasswordSecret peering.SecretRef
+	// MeshHoldTime and MeshKeepaliveTime time the node-to-node sessions;
+	// 0 = 90 s and 30 s.
+	MeshHoldTime, MeshKeepaliveTime time.Duration
+	// MeshBFD guards the node-to-node sessions with BFD (--bfd); zero = off.
+	MeshBFD bfd.Timers
+	// BFDDefaults are the --bfd-* timers, for upstream peers with BFD on
+	// that leave some unset.
+	BFDDefaults bfd.Timers
 
 	CNIBridge   string
 	IPAMDataDir string
@@ -112,6 +122,9 @@ type Inputs struct {
 	// Settings.MTU is 0; LinkMTUErr says why it could not be read.
 	LinkMTU    int
 	LinkMTUErr error
+	// BFDFailed are the peers whose BFD session went from Up to Down and
+	// has not been Up since: their BGP sessions are held down.
+	BFDFailed map[netip.Addr]bool
 }
 
 // Plan is the desired state of one pass.

@@ -1,0 +1,145 @@
+//go:build e2e
+
+// Package bfdtor is nodebgp's end-to-end suite for BFD with ToRs running
+// FRR's bfdd: one rack behind two FRR ToRs, two nodes peering eBGP with
+// both (ToR-only, each node in its own AS) with --peer-router-bfd, the ToRs
+// with `neighbor NODES bfd` and a 300 ms x 3 profile. The lab starts only
+// zebra and bgpd on its ToRs, so Prepare starts bfdd beside them (as a lab
+// process, stopped with the ToR's other daemons) and turns BFD on in bgpd.
+package bfdtor
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nodebgp/router/e2e/e2eutil"
+	"github.com/nodebgp/router/e2e/lab"
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(suite.Run(m))
+}
+
+const (
+	labDir     = "/tmp/nodebgp-bfdtor"
+	labNodes   = 2
+	labToRs    = 2
+	syncPeriod = 5 * time.Second
+)
+
+var suite = &e2eutil.Suite{
+	Name: "bfdtor",
+	Options: lab.Options{
+		Dir:              labDir,
+		Nodes:            labNodes,
+		Racks:            1,
+		ToRs:             labToRs,
+		RoutesSyncPeriod: syncPeriod,
+		Logf:             func(f string, a ...any) { fmt.Printf("lab: "+f+"\n", a...) },
+		AgentArgs:        agentArgs,
+		NodeAnnotations: func(node *lab.Node) map[string]string {
+			return map[string]string{"nodebgp.io/asn": fmt.Sprint(65100 + node.Number)}
+		},
+		ExpectSessions: torAddrs,
+	},
+	Artifacts:    e2eutil.ArtifactsDir("nodebgp-bfdtor-artifacts"),
+	NeedsFRR:     true,
+	OtherLabWait: 20 * time.Minute,
+	OwnsEtcd:     true,
+	Prepare:      startBFDOnToRs,
+}
+
+func torAddrs(node *lab.Node) []netip.Addr {
+	var out []netip.Addr
+	for t := 1; t <= labToRs; t++ {
+		out = append(out, lab.ToRAddr(t, node.Rack))
+	}
+	return out
+}
+
+func agentArgs(node *lab.Node) []string {
+	var ips []string
+	for _, a := range torAddrs(node) {
+		ips = append(ips, a.String())
+	}
+	return []string{
+		"--enable-ibgp=false",
+		"--peer-router-ips=" + strings.Join(ips, ","),
+		"--peer-router-asns=" + fmt.Sprint(lab.ToRASN),
+		"--peer-router-bfd=true",
+		"--accept-upstream-routes",
+	}
+}
+
+// bfddConfig is the ToRs' BFD profile: what docs/peering.md recommends.
+const bfddConfig = `! written by nodebgp's bfdtor suite
+bfd
+ profile nodes
+  transmit-interval 300
+  receive-interval 300
+  detect-multiplier 3
+ !
+!
+`
+
+// startBFDOnToRs runs bfdd in every ToR's FRR instance and turns BFD on for
+// the nodes' peer group.
+func startBFDOnToRs(ctx context.Context, l *lab.Lab) error {
+	for _, tor := range l.ToRs {
+		conf := filepath.Join(tor.Dir, "bfdd.conf")
+		if err := os.WriteFile(conf, []byte(bfddConfig), 0o644); err != nil {
+			return err
+		}
+		_, err := l.Procs.Start("frr-"+tor.Name+"-bfdd", tor.Name,
+			"/usr/lib/frr/bfdd", "-u", "root", "-g", "frrvty",
+			"-f", conf, "-i", filepath.Join(tor.Dir, "bfdd.pid"),
+			"-z", filepath.Join(tor.Dir, "zserv.api"), "--vty_socket", tor.Dir,
+			"--bfdctl", filepath.Join(tor.Dir, "bfdd.sock"), "--log", "stdout")
+		if err != nil {
+			return fmt.Errorf("ToR %s: starting bfdd: %w", tor.Name, err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			_, err := tor.Vtysh(ctx, "show bfd peers json")
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("ToR %s: bfdd does not answer: %w", tor.Name, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		cmds := []string{"configure terminal", fmt.Sprintf("router bgp %d", lab.ToRASN),
+			"neighbor " + lab.ToRPeerGroup + " bfd",
+			"neighbor " + lab.ToRPeerGroup + " bfd profile nodes",
+			"neighbor " + lab.ToRPeerGroup + " bfd check-control-plane-failure"}
+		if out, err := tor.Vtysh(ctx, cmds...); err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+	}
+	return nil
+}
+
+// TestBFDToR is the runbook: go test -tags e2e -run 'TestBFDToR/02' ./e2e/bfdtor/
+func TestBFDToR(t *testing.T) {
+	suite.Lab(t)
+	steps := []struct {
+		name string
+		fn   func(t *testing.T)
+	}{
+		{"01_sessions_BFD_is_Up_with_both_ToRs_with_the_timers_configured", testSessions},
+		{"02_ToR_fails_its_routes_leave_the_kernel_and_traffic_moves_to_the_other_ToR", testToRFails},
+		{"03_planned_restart_FRR_keeps_the_node's_routes", testPlannedRestart},
+	}
+	for _, s := range steps {
+		suite.Step(t, s.name, s.fn)
+	}
+}
