@@ -5,7 +5,6 @@ package clustersuite
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -259,20 +258,7 @@ spec:
 
 	e2eutil.LogStep(t, "hostPort %d through portmap: reached at the node's address from a pod on another node", hostPort)
 	target := nodes[len(nodes)-1]
-	apply(ctx, t, fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata: {name: hostport, namespace: %s, labels: {app: hostport}}
-spec:
-  terminationGracePeriodSeconds: 1
-  nodeSelector: {kubernetes.io/hostname: %s}
-  containers:
-    - name: web
-      image: %s
-      imagePullPolicy: Never
-      command: ["sh", "-c", "mkdir -p /www && echo hostport > /www/index.html && exec httpd -f -p 8080 -h /www"]
-      ports: [{containerPort: 8080, hostPort: %d}]
-      readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 2}
-`, testNs, target, cluster.ToolsImage, hostPort))
+	apply(ctx, t, webPod("hostport", target, "echo hostport", hostPort))
 	hp := waitPods(ctx, t, testNs, "app=hostport", 1, time.Minute)[0]
 	from := byNode[nodes[0]]
 	url := fmt.Sprintf("http://%s:%d/", cluster.NodeAddr(cluster.NodeIndex(target)), hostPort)
@@ -364,4 +350,3 @@ func stopPingers(t *testing.T, ps []*e2eutil.Pinger, labels []string, minSent in
 	return sent, lost
 }
 
-var _ = netip.Addr{}

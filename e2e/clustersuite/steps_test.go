@@ -85,7 +85,7 @@ func apiOutage(ctx context.Context, t *testing.T) {
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		for i, n := range nodes {
+		for _, n := range nodes {
 			r, err := routes78(ctx, n)
 			if err != nil || r != before[n] {
 				t.Errorf("node %s: routes changed during the outage: %v\nbefore:\n%s\nnow:\n%s", n, err, before[n], r)
@@ -95,7 +95,6 @@ func apiOutage(ctx context.Context, t *testing.T) {
 			if err != nil || code != http.StatusOK {
 				t.Errorf("node %s: /healthz during the outage: %d %v", n, code, err)
 			}
-			_ = i
 		}
 		if t.Failed() {
 			break
@@ -217,18 +216,7 @@ func nodeJoins(ctx context.Context, t *testing.T) {
 		t.Fatal(err)
 	}
 	ready = time.Since(start)
-	apply(ctx, t, fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata: {name: joiner, namespace: %s, labels: {app: joiner}}
-spec:
-  terminationGracePeriodSeconds: 1
-  nodeSelector: {kubernetes.io/hostname: %s}
-  containers:
-    - name: web
-      image: %s
-      imagePullPolicy: Never
-      command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-`, testNs, name, cluster.ToolsImage))
+	apply(ctx, t, webPod("joiner", name, "hostname", 0))
 	j := waitPods(ctx, t, testNs, "app=joiner", 1, 2*time.Minute)[0]
 	running := time.Since(start)
 	others := waitPods(ctx, t, testNs, webSelector, 3, time.Minute)
@@ -283,7 +271,25 @@ func nodeLeaves(ctx context.Context, t *testing.T) {
 	// Its pods first, while its kubelet still runs: a pod left on a deleted
 	// node waits for the pod garbage collector and holds up namespace deletion.
 	_, _ = kubectl(ctx, "-n", testNs, "delete", "pod", "joiner", "--wait=true", "--timeout=30s")
+	// The node's BGPNodeState names its Node as owner, so that the garbage
+	// collector (kube-controller-manager) removes it with the Node.
+	nodeUID := strings.TrimSpace(mustKubectl(ctx, t, "get", "node", name, "-o", "jsonpath={.metadata.uid}"))
+	var owner string
+	e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, "BGPNodeState "+name+" owned by its Node", func() error {
+		out, err := kubectl(ctx, "get", "bgpnodestates.nodebgp.io", name, "-o",
+			"jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}/{.metadata.ownerReferences[0].uid}")
+		if err != nil {
+			return err
+		}
+		owner = strings.TrimSpace(out)
+		if want := "Node/" + name + "/" + nodeUID; owner != want {
+			return fmt.Errorf("owner %q, want %q", owner, want)
+		}
+		return nil
+	})
+	e2eutil.LogStep(t, "BGPNodeState %s is owned by %s", name, owner)
 	mustKubectl(ctx, t, "delete", "node", name, "--timeout=60s")
+	deleted := time.Now()
 	if err := cl.StopNode(name); err != nil {
 		t.Fatal(err)
 	}
@@ -308,6 +314,19 @@ func nodeLeaves(ctx context.Context, t *testing.T) {
 		return nil
 	})
 	timing(t, "node deleted -> its route and session gone everywhere", took)
+	// Its agent may write the object once more before its kubelet stops; the
+	// collector removes that too (its owner's UID is gone).
+	e2eutil.Eventually(t, 60*time.Second, 500*time.Millisecond, "BGPNodeState "+name+" garbage-collected", func() error {
+		out, err := kubectl(ctx, "get", "bgpnodestates.nodebgp.io", name, "--ignore-not-found", "-o", "name")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) != "" {
+			return fmt.Errorf("still there: %s", out)
+		}
+		return nil
+	})
+	timing(t, "node deleted -> its BGPNodeState garbage-collected", time.Since(deleted))
 }
 
 // uninstall deletes the DaemonSet as docs/install.md says, runs the cleanup
