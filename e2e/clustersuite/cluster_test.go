@@ -349,4 +349,3 @@ func stopPingers(t *testing.T, ps []*e2eutil.Pinger, labels []string, minSent in
 	}
 	return sent, lost
 }
-
