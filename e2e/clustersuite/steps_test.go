@@ -144,6 +144,25 @@ func apiOutage(ctx context.Context, t *testing.T) {
 		t.Errorf("a Node added after the API outage reached every agent only %v after the API returned (want within %v; with the API up: %v)",
 			applied.Round(100*time.Millisecond), budget, baseline.Round(10*time.Millisecond))
 	}
+	// kube-controller-manager's informers back off like kube-proxy's; until
+	// its Node watch is back it allocates no pod CIDR and its DaemonSet
+	// controller starts no agent, which the join step would time as ours.
+	// Leave the cluster settled: a Node without a pod CIDR gets one.
+	probe := "clu-kcm-probe"
+	apply(ctx, t, "apiVersion: v1\nkind: Node\nmetadata: {name: "+probe+"}\n")
+	defer func() { _, _ = kubectl(context.Background(), "delete", "node", probe, "--wait=false") }()
+	e2eutil.Eventually(t, 3*time.Minute, 500*time.Millisecond, "kube-controller-manager allocates a pod CIDR again", func() error {
+		out, err := kubectl(ctx, "get", "node", probe, "-o", "jsonpath={.spec.podCIDR}")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) == "" {
+			return fmt.Errorf("node %s has no pod CIDR yet", probe)
+		}
+		return nil
+	})
+	timing(t, "API back -> kube-controller-manager allocates a pod CIDR again", time.Since(apiBack))
+	mustKubectl(ctx, t, "delete", "node", probe, "--timeout=30s")
 }
 
 // ghostNeighbor creates a Node with an InternalIP and a pod CIDR (no kubelet
