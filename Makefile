@@ -14,6 +14,8 @@ E2E_TIMEOUT ?= 40m
 # The release this tree is (the tag the manifests name, `make image` tags it).
 RELEASE   := $(shell cat VERSION)
 IMAGE     ?= ghcr.io/nodebgp/router
+# The architectures `make image` builds; the manifest list holds them all.
+IMAGE_ARCHES ?= amd64 arm64
 CLUSTER_TIMEOUT ?= 60m
 # One cluster lab at a time on a machine (its names are fixed: clu-*). --close: the
 # daemons `cluster up` leaves running must not inherit (and hold) the lock.
@@ -41,7 +43,9 @@ deps: ## install the Debian packages the lab needs (idempotent)
 tools: deps ## build kube-apiserver, kubectl, gobgp and the CNI plugins at pinned versions (cached)
 	hack/build-tools.sh
 
-test: tools build unit e2e image-test ## everything: unit tests, the e2e lab, the image (needs root)
+# The cluster suite last: it needs the image, and its tools (cluster-tools) are the
+# heaviest first build (~15 min cold; cached in $(TOOLS_DIR) after).
+test: tools build unit e2e image-test e2e-cluster ## everything: unit tests, the e2e lab, the image, the cluster suite (needs root)
 
 unit: ## unit and namespace-level tests
 	$(GO) test -count=1 ./...
@@ -69,11 +73,12 @@ lint: ## gofmt and go vet, with and without the e2e build tag
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
 
-image: tools build ## build the image $(IMAGE):<release in VERSION> and :<git describe> with podman (needs root; base cached in .cache/image)
-	IMAGE=$(IMAGE) RELEASE=$(RELEASE) VERSION=$(VERSION) hack/image.sh
+image: tools build ## build the image $(IMAGE):<release> (amd64), :<release>-arm64 and the manifest list :<release>-multiarch with podman (needs root; bases cached in .cache/image)
+	$(if $(filter arm64,$(IMAGE_ARCHES)),CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -ldflags "$(LDFLAGS) -s -w" -o $(BIN)/linux-arm64/router ./cmd/router)
+	IMAGE=$(IMAGE) RELEASE=$(RELEASE) VERSION=$(VERSION) IMAGE_ARCHES="$(IMAGE_ARCHES)" hack/image.sh
 
-image-test: image ## unpack the image and check its binaries, install-cni and the iptables backend choice (needs root)
-	IMAGE=$(IMAGE) VERSION=$(VERSION) hack/image-test.sh
+image-test: image ## unpack the image and check its binaries, install-cni and the iptables backend choice; the arm64 image's under qemu (needs root)
+	IMAGE=$(IMAGE) VERSION=$(VERSION) RELEASE=$(RELEASE) IMAGE_ARCHES="$(IMAGE_ARCHES)" hack/image-test.sh
 
 cluster-deps: ## install what the cluster lab needs besides `make deps`: containerd, runc, podman, busybox-static (idempotent)
 	hack/install-deps.sh --cluster
@@ -90,7 +95,7 @@ cluster-down: ## remove everything the cluster lab made
 cluster-status: ## the cluster lab's nodes and how to look around
 	$(BIN)/cluster status -tools $(TOOLS_DIR)
 
-e2e-cluster: cluster-tools build image ## the install-path e2e suite on real kubelet+containerd nodes (needs root; not part of `make test` yet)
+e2e-cluster: cluster-tools build image ## the install-path e2e suite on real kubelet+containerd nodes (needs root; part of `make test`)
 	$(CLUSTER_LOCK) env TOOLS_DIR=$(TOOLS_DIR) ROUTER_IMAGE=$(IMAGE):$(RELEASE) CLUSTER_PAUSE=$(BIN)/clusterpause \
 		$(GO) test -tags e2e -count=1 -timeout $(CLUSTER_TIMEOUT) -v ./e2e/clustersuite/
 

@@ -8,6 +8,9 @@
 #                                     BUILD_CLUSTER_TOOLS=1: ~3-8 min and ~2 GB RSS)
 #   bin/gobgp                         gobgp CLI v3.37.0 (module e2e/tools/gobgp)
 #   cni/{bridge,host-local,portmap,loopback}  containernetworking/plugins v1.9.0
+#   linux-arm64/{bin/gobgp,cni/*}     the same gobgp and plugins for linux/arm64
+#                                     (static, CGO_ENABLED=0), for the image's arm64
+#                                     half (hack/image.sh)
 # A tool is rebuilt only when its binaries are missing or its stamp (version plus
 # a hash of the module that builds it) differs, so a second run is a no-op.
 set -euo pipefail
@@ -164,6 +167,39 @@ build_kube_cluster() {
 	record kubecluster "$want"
 }
 
+# build_arm64 cross-compiles the image's bundled tools for linux/arm64. Static
+# (CGO_ENABLED=0): nothing to link against the arm64 base, and no cross C
+# toolchain needed.
+build_arm64() {
+	# -s -w: the host's strip cannot read aarch64 files; the amd64 builds are
+	# stripped by hack/image.sh instead.
+	local out="$tools_dir/linux-arm64" ldflags="-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$cni_version -s -w"
+	local want="arm64 gobgp $gobgp_version $(module_hash "$repo_root/e2e/tools/gobgp") cni-plugins $cni_version $ldflags"
+	local bins=("$out/bin/gobgp") pkgs=() p
+	for p in "${cni_plugins[@]}"; do
+		bins+=("$out/cni/${p#*/}")
+		pkgs+=("github.com/containernetworking/plugins/plugins/$p@$cni_version")
+	done
+	if up_to_date arm64 "$want" "${bins[@]}"; then
+		echo "linux/arm64 gobgp $gobgp_version and cni plugins $cni_version: cached ($out)"
+		return
+	fi
+	local start=$SECONDS gobin
+	mkdir -p "$out/bin" "$out/cni"
+	(export GOOS=linux GOARCH=arm64 CGO_ENABLED=0; go_build "$repo_root/e2e/tools/gobgp" "$out/bin/gobgp" github.com/osrg/gobgp/v3/cmd/gobgp "-s -w") ||
+		fail "gobgp linux/arm64"
+	# go install refuses GOBIN for a cross build; it installs into
+	# $GOPATH/bin/linux_arm64 instead, from where the plugins are moved.
+	gobin="$(go env GOPATH)/bin/linux_arm64"
+	(cd "$tools_dir" && env -u GOBIN GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go install -ldflags "$ldflags" "${pkgs[@]}") ||
+		fail "cni plugins linux/arm64"
+	for p in "${cni_plugins[@]}"; do
+		mv -f "$gobin/${p#*/}" "$out/cni/${p#*/}"
+	done
+	echo "linux/arm64 gobgp $gobgp_version and cni plugins $cni_version: built in $((SECONDS - start))s ($out)"
+	record arm64 "$want"
+}
+
 cluster=${BUILD_CLUSTER_TOOLS:-0}
 for arg in "$@"; do
 	case "$arg" in
@@ -174,6 +210,7 @@ done
 
 build_cni
 build_gobgp
+build_arm64
 build_kube
 if [ "$cluster" = 1 ]; then
 	build_kube_cluster

@@ -11,14 +11,27 @@
 #   3. the iptables wrapper: before its first run iptables leads to it; in each
 #      case's fresh namespace it picks the backend the case set up, re-points the
 #      alternatives, and its own rules land only in that backend.
+#   4. the arm64 image ($IMAGE:$RELEASE-arm64, when IMAGE_ARCHES has arm64) is in
+#      the manifest list $IMAGE:$RELEASE-multiarch, its binaries are aarch64 ELF
+#      files, and run with qemu-aarch64-static (Debian's qemu-user-static, called
+#      by name: no binfmt_misc) chrooted into the unpacked image: router version,
+#      router install-cni --dry-run, gobgp --version, the four plugins, and the
+#      arm64 iptables --version (legacy; nf_tables through iptables-nft-save,
+#      since qemu-user cannot open the netlink socket iptables-nft opens first),
+#      every library of both resolved by the arm64 loader; the alternatives lead
+#      to the wrapper and know both backends. The wrapper itself (a shell script
+#      that runs other binaries) cannot run under qemu without binfmt_misc.
 #
-# Needs root and podman. Environment: IMAGE (default ghcr.io/nodebgp/router), VERSION.
+# Needs root and podman. Environment: IMAGE (default ghcr.io/nodebgp/router),
+# VERSION, RELEASE (default ./VERSION), IMAGE_ARCHES (default "amd64 arm64").
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 image="${IMAGE:-ghcr.io/nodebgp/router}"
 version="${VERSION:-$(git -C "$repo_root" describe --tags --always --dirty 2>/dev/null || echo dev)}"
 tag="$(printf '%s' "$version" | tr -c 'A-Za-z0-9_.-' '-')"
+release="${RELEASE:-$(cat "$repo_root/VERSION")}"
+arches="${IMAGE_ARCHES:-amd64 arm64}"
 gobgp_version="$(sed -n 's/^gobgp_version=//p' "$repo_root/hack/build-tools.sh")"
 cni_version="$(sed -n 's/^cni_version=//p' "$repo_root/hack/build-tools.sh")"
 prefix=test-image-
@@ -110,15 +123,23 @@ want no: $3" ;;
 	esac
 }
 
-unpack() {
-	work="$tmp_root/$run"
-	mkdir -p "$work"
+# unpack <image> <dir> creates a container from the image (never started),
+# exports its filesystem into dir and removes it.
+unpack_into() {
+	local ref="$1" dir="$2"
+	mkdir -p "$dir"
 	container="$run"
-	podman create --name "$container" "$image:$tag" >/dev/null
-	podman export "$container" | tar -C "$work" -x
+	podman create --name "$container" "$ref" >/dev/null 2>"$tmp_root/$run/create.err" ||
+		fail "podman create $ref: $(cat "$tmp_root/$run/create.err")"
+	podman export "$container" | tar -C "$dir" -x
 	podman rm "$container" >/dev/null
-	[ -e "$work/dev/null" ] || mknod -m 0666 "$work/dev/null" c 1 3
-	log "unpacked $image:$tag into $work ($(du -sh "$work" | cut -f1))"
+	[ -e "$dir/dev/null" ] || mknod -m 0666 "$dir/dev/null" c 1 3
+	log "unpacked $ref into $dir ($(du -sh "$dir" | cut -f1))"
+}
+
+unpack() {
+	work="$tmp_root/$run/amd64"
+	unpack_into "$image:$tag" "$work"
 }
 
 test_binaries() {
@@ -211,6 +232,71 @@ test_iptables_wrapper_read_only() {
 	pass "$name: the links still lead to the wrapper"
 }
 
+# in_arm64 <command...> runs an arm64 command of the unpacked arm64 image under
+# qemu-aarch64-static, chrooted into it (so that dynamically linked binaries
+# find the image's arm64 libraries), in a throwaway network namespace.
+in_arm64() {
+	local ns="$run-arm64"
+	[ -e "/var/run/netns/$ns" ] || ip netns add "$ns"
+	ip netns exec "$ns" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		chroot "$work_arm64" /qemu-aarch64-static "$@"
+}
+
+# is_aarch64 <file>: an ELF file whose e_machine is 183 (EM_AARCH64).
+is_aarch64() {
+	[ "$(od -An -tx1 -j0 -N4 "$1" | tr -d ' ')" = 7f454c46 ] && [ "$(od -An -tx1 -j18 -N2 "$1" | tr -d ' ')" = b700 ]
+}
+
+test_arm64() {
+	local list="$image:$release-multiarch" out f p qemu
+	qemu="$(command -v qemu-aarch64-static)" || fail "qemu-aarch64-static missing (make deps installs qemu-user-static)"
+	out="$(podman manifest inspect "$list")" || fail "no manifest list $list (make image)"
+	expect "manifest list $list has linux/amd64" "$out" '"architecture": "amd64"'
+	expect "manifest list $list has linux/arm64" "$out" '"architecture": "arm64"'
+	expect "image $image:$release-arm64 is linux/arm64" \
+		"$(podman image inspect --format '{{.Os}}/{{.Architecture}}' "$image:$release-arm64")" "linux/arm64"
+	work_arm64="$tmp_root/$run/arm64"
+	unpack_into "$image:$release-arm64" "$work_arm64"
+	for f in usr/local/bin/router usr/local/bin/gobgp opt/nodebgp/cni/bin/bridge opt/nodebgp/cni/bin/host-local \
+		opt/nodebgp/cni/bin/portmap opt/nodebgp/cni/bin/loopback usr/sbin/xtables-nft-multi usr/sbin/xtables-legacy-multi; do
+		is_aarch64 "$work_arm64/$f" || fail "arm64: /$f is not an aarch64 ELF file"
+	done
+	pass "arm64: router, gobgp, the plugins and iptables are aarch64 binaries"
+	cp "$qemu" "$work_arm64/qemu-aarch64-static"
+	expect "arm64: router version names $version" "$(in_arm64 /usr/local/bin/router version)" "router $version "
+	# install-cni reads a bundled plugin's version by running it; under
+	# qemu-user without binfmt_misc an arm64 process cannot exec another
+	# (exec format error), so here the versions are read below, one by one.
+	out="$(in_arm64 /usr/local/bin/router install-cni --dry-run --bin-dir /tmp/cni-test 2>&1)" || fail "arm64: install-cni --dry-run: $out"
+	for p in bridge host-local portmap loopback; do
+		expect "arm64: install-cni --dry-run would install $p" "$out" "$p: would install"
+	done
+	[ ! -e "$work_arm64/tmp/cni-test" ] || fail "arm64: install-cni --dry-run made /tmp/cni-test"
+	expect "arm64: gobgp --version is ${gobgp_version#v}" "$(in_arm64 /usr/local/bin/gobgp --version)" "gobgp version ${gobgp_version#v}"
+	for p in bridge host-local portmap loopback; do
+		expect "arm64: bundled $p plugin is $cni_version" "$(in_arm64 "/opt/nodebgp/cni/bin/$p" 2>&1)" "CNI $p plugin $cni_version"
+	done
+	# argv[0] picks the command inside xtables-*-multi, as the symlinks do.
+	# qemu-user opens no netfilter netlink socket (it emulates NETLINK_ROUTE,
+	# _AUDIT and _KOBJECT_UEVENT only), and iptables-nft opens one even for
+	# --version; iptables-nft-save --version does not, and is the same binary.
+	expect "arm64: iptables --version (legacy)" "$(in_arm64 /usr/sbin/iptables-legacy --version 2>&1)" "iptables v1.8.9 (legacy)"
+	expect "arm64: iptables-save --version (nf_tables)" "$(in_arm64 /usr/sbin/iptables-nft-save --version 2>&1)" "v1.8.9 (nf_tables)"
+	for f in xtables-nft-multi xtables-legacy-multi; do
+		out="$(in_arm64 /lib/ld-linux-aarch64.so.1 --list "/usr/sbin/$f" 2>&1)" || fail "arm64: the loader cannot resolve $f: $out"
+		expect_none "arm64: every library of $f is in the image" "$out" "not found"
+	done
+	for p in iptables ip6tables; do
+		[ "$(readlink "$work_arm64/usr/sbin/$p")" = "/etc/alternatives/$p" ] &&
+			[ "$(readlink "$work_arm64/etc/alternatives/$p")" = /usr/sbin/iptables-wrapper ] ||
+			fail "arm64: /usr/sbin/$p does not lead to the wrapper"
+		out="$(update-alternatives --root "$work_arm64" --query "$p")"
+		expect "arm64: $p alternatives: the wrapper" "$out" "Alternative: /usr/sbin/iptables-wrapper"
+		expect "arm64: $p alternatives: nft, for the wrapper to switch to" "$out" "Alternative: /usr/sbin/$p-nft"
+		expect "arm64: $p alternatives: legacy" "$out" "Alternative: /usr/sbin/$p-legacy"
+	done
+}
+
 main() {
 	local start=$SECONDS
 	remove_leftovers
@@ -219,6 +305,7 @@ main() {
 	test_install_cni
 	test_iptables_wrapper
 	test_iptables_wrapper_read_only
+	case " $arches " in *" arm64 "*) test_arm64 ;; esac
 	log "all passed in $((SECONDS - start))s"
 }
 

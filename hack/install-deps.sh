@@ -5,6 +5,9 @@
 set -euo pipefail
 
 packages=(etcd-server iptables ipset iproute2 iputils-ping tcpdump openssl procps kmod frr bird2 prometheus)
+# make image-test runs the image's arm64 binaries with qemu-aarch64-static (no
+# binfmt_misc registration needed: it is called by name).
+packages+=(qemu-user-static)
 # The cluster lab (make cluster): real worker nodes need a container runtime, and
 # its pods an image built here (podman, buildah, debootstrap: see hack/image.sh).
 # util-linux gives nsenter and unshare, conntrack what kube-proxy calls, busybox-static

@@ -209,6 +209,31 @@ func inPod(ctx context.Context, t *testing.T, p pod, args ...string) (string, er
 	return string(out), nil
 }
 
+// webPod is a one-container pod of the tools image on node, labelled
+// app=<name>, whose httpd serves on 8080 an index.html holding what the shell
+// command index prints; hostPort, when not 0, publishes 8080 on the node
+// (portmap), with a readiness probe so that the test waits for the server.
+func webPod(name, node, index string, hostPort int) string {
+	ports := ""
+	if hostPort != 0 {
+		ports = fmt.Sprintf(`      ports: [{containerPort: 8080, hostPort: %d}]
+      readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 2}
+`, hostPort)
+	}
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %s, namespace: %s, labels: {app: %s}}
+spec:
+  terminationGracePeriodSeconds: 1
+  nodeSelector: {kubernetes.io/hostname: %s}
+  containers:
+    - name: web
+      image: %s
+      imagePullPolicy: Never
+      command: ["sh", "-c", "mkdir -p /www && %s > /www/index.html && exec httpd -f -p 8080 -h /www"]
+%s`, name, testNs, name, node, cluster.ToolsImage, index, ports)
+}
+
 // ping sends count echo requests from a pod and wants every answer.
 func ping(ctx context.Context, t *testing.T, from pod, to netip.Addr, count int) error {
 	t.Helper()

@@ -30,6 +30,9 @@ var (
 	opts      cluster.Options
 	artifacts string
 	repoRoot  string
+	// kubeadmOverlay is what step 01 applied (the kubeadm overlay with the
+	// API server's address), for the uninstall step to delete.
+	kubeadmOverlay string
 )
 
 const downTimeout = 5 * time.Minute

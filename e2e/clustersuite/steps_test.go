@@ -70,7 +70,7 @@ func apiOutage(ctx context.Context, t *testing.T) {
 		restartsBefore[node] = restarts(p)
 	}
 	e2eutil.LogStep(t, "baseline with the API up: a new Node becomes a BGP neighbor of every agent")
-	baseline := ghostNeighbor(ctx, t, nodes, "clu-ghost1", "10.198.1.99", "10.244.250.0/24")
+	baseline, _ := ghostNeighbor(ctx, t, nodes, "clu-ghost1", "10.198.1.99", "10.244.250.0/24")
 	timing(t, "Node added (API healthy) -> neighbor on every agent", baseline)
 	ps, labels := crossPingers(ctx, t, 5*time.Minute)
 	e2eutil.LogStep(t, "kube-apiserver stopped for 60 s")
@@ -85,7 +85,7 @@ func apiOutage(ctx context.Context, t *testing.T) {
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		for i, n := range nodes {
+		for _, n := range nodes {
 			r, err := routes78(ctx, n)
 			if err != nil || r != before[n] {
 				t.Errorf("node %s: routes changed during the outage: %v\nbefore:\n%s\nnow:\n%s", n, err, before[n], r)
@@ -95,21 +95,23 @@ func apiOutage(ctx context.Context, t *testing.T) {
 			if err != nil || code != http.StatusOK {
 				t.Errorf("node %s: /healthz during the outage: %d %v", n, code, err)
 			}
-			_ = i
 		}
 		if t.Failed() {
 			break
 		}
 		time.Sleep(5 * time.Second)
 	}
-	e2eutil.LogStep(t, "kube-apiserver back")
+	e2eutil.LogStep(t, "kube-apiserver back; at once a Node change: a new Node object must appear as a BGP neighbor on every agent")
 	start := time.Now()
 	if err := cl.StartAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
 	restarted = true
-	timing(t, "kube-apiserver ready again", time.Since(start))
-	time.Sleep(3 * time.Second)
+	apiBack := time.Now()
+	timing(t, "kube-apiserver ready again", apiBack.Sub(start))
+	_, seen := ghostNeighbor(ctx, t, nodes, "clu-ghost2", "10.198.1.98", "10.244.251.0/24")
+	applied := seen.Sub(apiBack)
+	timing(t, "API back -> Node change applied on every agent", applied)
 	sent, lost := stopPingers(t, ps, labels, 500)
 	t.Logf("PACKETS API outage: sent %d, lost %d", sent, lost)
 	for node, p := range agentPods(ctx, t, agentSelector) {
@@ -117,10 +119,12 @@ func apiOutage(ctx context.Context, t *testing.T) {
 			t.Errorf("agent on %s restarted during the outage: %d -> %d restarts", node, restartsBefore[node], restarts(p))
 		}
 	}
-	// The agent reaches the API through the kubernetes Service (in-cluster
-	// config: 10.96.0.1), so it waits for kube-proxy's own watch to bring
-	// the Service's endpoint back too (kube-apiserver removes its endpoint
-	// when it stops). Timed apart, to tell whose delay is whose.
+	// The agent reaches the API server at its own address (api-server-host,
+	// step 01), so it need not wait for kube-proxy, whose watch brings the
+	// kubernetes Service's endpoint back later (kube-apiserver removes it
+	// when it stops). Timed for comparison: via the Service the agent came
+	// after it, 1m09-1m40 in all (client-go's 30-60 s watch back-off on top).
+	svcStart := time.Now()
 	svcBack := e2eutil.Eventually(t, 3*time.Minute, 200*time.Millisecond, "kube-proxy routes the kubernetes Service again on every node", func() error {
 		for _, n := range nodes {
 			out, err := cl.InNode(ctx, n, "iptables-save", "-t", "nat")
@@ -133,23 +137,40 @@ func apiOutage(ctx context.Context, t *testing.T) {
 		}
 		return nil
 	})
-	timing(t, "API back -> kube-proxy routes 10.96.0.1 again on every node", svcBack)
-	e2eutil.LogStep(t, "a Node change after the outage: a new Node object appears as a BGP neighbor on every agent")
-	took := ghostNeighbor(ctx, t, nodes, "clu-ghost2", "10.198.1.98", "10.244.251.0/24")
-	timing(t, "Node added after the outage -> neighbor on every agent", took)
-	// Within seconds, as on a healthy API (measured before the outage); the
-	// wait is longer only to measure how late it comes when it does not.
-	if budget := 15 * time.Second; took > budget {
-		t.Errorf("a Node added after the API outage reached every agent only after %v (want within %v; before the outage: %v)",
-			took.Round(time.Second), budget, baseline.Round(10*time.Millisecond))
+	timing(t, "API back -> kube-proxy routes 10.96.0.1 again on every node", svcStart.Add(svcBack).Sub(apiBack))
+	// Within seconds, as on a healthy API (measured before the outage): the
+	// agent's watch retries every <= 5 s while the API is away (pkg/kubewatch).
+	if budget := 10 * time.Second; applied > budget {
+		t.Errorf("a Node added after the API outage reached every agent only %v after the API returned (want within %v; with the API up: %v)",
+			applied.Round(100*time.Millisecond), budget, baseline.Round(10*time.Millisecond))
 	}
+	// kube-controller-manager's informers back off like kube-proxy's; until
+	// its Node watch is back it allocates no pod CIDR and its DaemonSet
+	// controller starts no agent, which the join step would time as ours.
+	// Leave the cluster settled: a Node without a pod CIDR gets one.
+	probe := "clu-kcm-probe"
+	apply(ctx, t, "apiVersion: v1\nkind: Node\nmetadata: {name: "+probe+"}\n")
+	defer func() { _, _ = kubectl(context.Background(), "delete", "node", probe, "--wait=false") }()
+	e2eutil.Eventually(t, 3*time.Minute, 500*time.Millisecond, "kube-controller-manager allocates a pod CIDR again", func() error {
+		out, err := kubectl(ctx, "get", "node", probe, "-o", "jsonpath={.spec.podCIDR}")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) == "" {
+			return fmt.Errorf("node %s has no pod CIDR yet", probe)
+		}
+		return nil
+	})
+	timing(t, "API back -> kube-controller-manager allocates a pod CIDR again", time.Since(apiBack))
+	mustKubectl(ctx, t, "delete", "node", probe, "--timeout=30s")
 }
 
 // ghostNeighbor creates a Node with an InternalIP and a pod CIDR (no kubelet
 // behind it), waits until every agent lists it as a BGP neighbor, deletes it
-// and returns how long that took.
-func ghostNeighbor(ctx context.Context, t *testing.T, nodes []string, name, ip, cidr string) time.Duration {
+// and returns how long that took from its creation and when it was seen.
+func ghostNeighbor(ctx context.Context, t *testing.T, nodes []string, name, ip, cidr string) (time.Duration, time.Time) {
 	t.Helper()
+	start := time.Now()
 	apply(ctx, t, fmt.Sprintf(`apiVersion: v1
 kind: Node
 metadata: {name: %s}
@@ -158,7 +179,7 @@ spec: {podCIDR: %s, podCIDRs: [%s]}
 	defer func() { _, _ = kubectl(context.Background(), "delete", "node", name, "--wait=false") }()
 	mustKubectl(ctx, t, "patch", "node", name, "--subresource=status", "--type=merge",
 		`-p={"status":{"addresses":[{"type":"InternalIP","address":"`+ip+`"}]}}`)
-	took := e2eutil.Eventually(t, 3*time.Minute, 200*time.Millisecond, "every agent has "+ip+" as a neighbor", func() error {
+	e2eutil.Eventually(t, 3*time.Minute, 200*time.Millisecond, "every agent has "+ip+" as a neighbor", func() error {
 		for _, n := range nodes {
 			out, err := cl.InNode(ctx, n, filepath.Join(opts.Tools.Dir, "bin", "gobgp"), "neighbor")
 			if err != nil {
@@ -170,8 +191,9 @@ spec: {podCIDR: %s, podCIDRs: [%s]}
 		}
 		return nil
 	})
+	seen := time.Now()
 	mustKubectl(ctx, t, "delete", "node", name, "--timeout=30s")
-	return took
+	return seen.Sub(start), seen
 }
 
 func healthz(ctx context.Context, host, path string) (int, error) {
@@ -213,18 +235,7 @@ func nodeJoins(ctx context.Context, t *testing.T) {
 		t.Fatal(err)
 	}
 	ready = time.Since(start)
-	apply(ctx, t, fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata: {name: joiner, namespace: %s, labels: {app: joiner}}
-spec:
-  terminationGracePeriodSeconds: 1
-  nodeSelector: {kubernetes.io/hostname: %s}
-  containers:
-    - name: web
-      image: %s
-      imagePullPolicy: Never
-      command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-`, testNs, name, cluster.ToolsImage))
+	apply(ctx, t, webPod("joiner", name, "hostname", 0))
 	j := waitPods(ctx, t, testNs, "app=joiner", 1, 2*time.Minute)[0]
 	running := time.Since(start)
 	others := waitPods(ctx, t, testNs, webSelector, 3, time.Minute)
@@ -279,7 +290,25 @@ func nodeLeaves(ctx context.Context, t *testing.T) {
 	// Its pods first, while its kubelet still runs: a pod left on a deleted
 	// node waits for the pod garbage collector and holds up namespace deletion.
 	_, _ = kubectl(ctx, "-n", testNs, "delete", "pod", "joiner", "--wait=true", "--timeout=30s")
+	// The node's BGPNodeState names its Node as owner, so that the garbage
+	// collector (kube-controller-manager) removes it with the Node.
+	nodeUID := strings.TrimSpace(mustKubectl(ctx, t, "get", "node", name, "-o", "jsonpath={.metadata.uid}"))
+	var owner string
+	e2eutil.Eventually(t, 30*time.Second, 500*time.Millisecond, "BGPNodeState "+name+" owned by its Node", func() error {
+		out, err := kubectl(ctx, "get", "bgpnodestates.nodebgp.io", name, "-o",
+			"jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}/{.metadata.ownerReferences[0].uid}")
+		if err != nil {
+			return err
+		}
+		owner = strings.TrimSpace(out)
+		if want := "Node/" + name + "/" + nodeUID; owner != want {
+			return fmt.Errorf("owner %q, want %q", owner, want)
+		}
+		return nil
+	})
+	e2eutil.LogStep(t, "BGPNodeState %s is owned by %s", name, owner)
 	mustKubectl(ctx, t, "delete", "node", name, "--timeout=60s")
+	deleted := time.Now()
 	if err := cl.StopNode(name); err != nil {
 		t.Fatal(err)
 	}
@@ -304,6 +333,19 @@ func nodeLeaves(ctx context.Context, t *testing.T) {
 		return nil
 	})
 	timing(t, "node deleted -> its route and session gone everywhere", took)
+	// Its agent may write the object once more before its kubelet stops; the
+	// collector removes that too (its owner's UID is gone).
+	e2eutil.Eventually(t, 60*time.Second, 500*time.Millisecond, "BGPNodeState "+name+" garbage-collected", func() error {
+		out, err := kubectl(ctx, "get", "bgpnodestates.nodebgp.io", name, "--ignore-not-found", "-o", "name")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) != "" {
+			return fmt.Errorf("still there: %s", out)
+		}
+		return nil
+	})
+	timing(t, "node deleted -> its BGPNodeState garbage-collected", time.Since(deleted))
 }
 
 // uninstall deletes the DaemonSet as docs/install.md says, runs the cleanup
@@ -314,7 +356,7 @@ func uninstall(ctx context.Context, t *testing.T) {
 	_, _ = kubectl(ctx, "delete", "namespace", testNs, "--wait=true", "--timeout=120s")
 	timing(t, "test namespace deleted", time.Since(start))
 	start = time.Now()
-	mustKubectl(ctx, t, "delete", "-k", filepath.Join(repoRoot, "daemonset", "overlays", "kubeadm"), "--wait=true", "--timeout=120s")
+	mustKubectl(ctx, t, "delete", "-k", kubeadmOverlay, "--wait=true", "--timeout=120s")
 	e2eutil.Eventually(t, 90*time.Second, time.Second, "agent pods gone", func() error {
 		if p := agentPods(ctx, t, agentSelector); len(p) > 0 {
 			return fmt.Errorf("%d agent pods left", len(p))

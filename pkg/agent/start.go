@@ -8,11 +8,15 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/informers"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/firewall"
+	"github.com/nodebgp/router/pkg/kubewatch"
 	"github.com/nodebgp/router/pkg/nodeinfo"
 	"github.com/nodebgp/router/pkg/plan"
 	"github.com/nodebgp/router/pkg/podcidr"
@@ -99,14 +103,26 @@ func (a *agent) connect(ctx context.Context) error {
 	a.events = events
 	context.AfterFunc(ctx, stopEvents)
 
-	factory := informers.NewSharedInformerFactory(client, 0)
-	nodeInformer := factory.Core().V1().Nodes()
-	a.nodes = nodeInformer.Lister()
+	// The node watch goes through kubewatch: after an API outage it resumes
+	// within seconds of the API's return, not on client-go's 30-60 s back-off.
+	nodeInformer := cache.NewSharedIndexInformer(kubewatch.New(kubewatch.Params{
+		LW: &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return client.CoreV1().Nodes().List(ctx, o)
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return client.CoreV1().Nodes().Watch(ctx, o)
+			},
+		},
+		Unreachable: func(err error) { a.report("api", fmt.Errorf("watching nodes: %w", err)) },
+		Reachable:   func() { a.report("api", nil) },
+	}), &corev1.Node{}, 0, cache.Indexers{})
+	a.nodes = corelisters.NewNodeLister(nodeInformer.GetIndexer())
 	// Only what the agent reads of each Node is kept in the cache.
-	if err := nodeInformer.Informer().SetTransform(trimNode); err != nil {
+	if err := nodeInformer.SetTransform(trimNode); err != nil {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
-	if _, err := nodeInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	if _, err := nodeInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { a.nodeChanged.poke() },
 		UpdateFunc: func(old, cur any) {
 			if routingFactsChanged(old, cur) {
@@ -118,7 +134,7 @@ func (a *agent) connect(ctx context.Context) error {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
 	var forbidden string
-	if err := nodeInformer.Informer().SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+	if err := nodeInformer.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 		err = fmt.Errorf("watching nodes: %w", err)
 		a.report("api", err)
 		if apierrors.IsForbidden(err) && err.Error() != forbidden {
@@ -129,9 +145,9 @@ func (a *agent) connect(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
-	factory.Start(ctx.Done())
+	a.loops.Go(func() error { nodeInformer.RunWithContext(ctx); return nil })
 	a.log.Info("waiting for the node cache", "event", "start")
-	if !cache.WaitForCacheSync(ctx.Done(), nodeInformer.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), nodeInformer.HasSynced) {
 		return ctx.Err()
 	}
 	a.report("api", nil)

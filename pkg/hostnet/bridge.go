@@ -2,8 +2,10 @@ package hostnet
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
@@ -45,6 +47,18 @@ func (h *Host) EnsureBridge(ctx context.Context, p BridgeParams) error {
 		attrs := netlink.NewLinkAttrs()
 		attrs.Name = p.Name
 		attrs.MTU = p.MTU
+		// An address given at creation is one the kernel keeps (its
+		// addr_assign_type is "set"). Without it a bridge takes the lowest
+		// MAC of its ports and changes it as pods come and go; each pod's
+		// ARP entry for its gateway then names a MAC the bridge no longer
+		// accepts, and its traffic off the node stops until the entry is
+		// re-resolved (seen in the cluster lab: a pod deleted on a node, and
+		// another pod's pings across nodes unanswered for 3 s).
+		mac, err := localMAC()
+		if err != nil {
+			return fmt.Errorf("creating bridge %s: %w", p.Name, err)
+		}
+		attrs.HardwareAddr = mac
 		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("creating bridge %s: %w", p.Name, err)
 		}
@@ -76,6 +90,16 @@ func (h *Host) EnsureBridge(ctx context.Context, p BridgeParams) error {
 		return fmt.Errorf("setting bridge %s up: %w", p.Name, err)
 	}
 	return nil
+}
+
+// localMAC is a random locally administered unicast MAC address.
+func localMAC() (net.HardwareAddr, error) {
+	mac := make(net.HardwareAddr, 6)
+	if _, err := rand.Read(mac); err != nil {
+		return nil, fmt.Errorf("random MAC address: %w", err)
+	}
+	mac[0] = mac[0]&^0x01 | 0x02
+	return mac, nil
 }
 
 // stopped names the bridge in the error of a context that ended.

@@ -3,6 +3,7 @@ package hostnet
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -45,6 +46,44 @@ func TestEnsureBridgeCreatesTheBridgeOnceAndLeavesForeignAddresses(t *testing.T)
 	ns.Do(t, func() { exists, err = new(Host).BridgeExists("nodebgp0") })
 	if !exists || err != nil {
 		t.Errorf("BridgeExists after EnsureBridge = %v, %v; want true", exists, err)
+	}
+}
+
+// The bridge keeps its MAC while ports come and go: pods' ARP entries for
+// their gateway stay valid. A bridge made without an address would take the
+// lowest port MAC, 02:00:00:00:00:01 here, and give it up again.
+func TestEnsureBridgeMACDoesNotFollowItsPorts(t *testing.T) {
+	ns := newNS(t).WithNode(t)
+	var err error
+	ns.Do(t, func() { err = new(Host).EnsureBridge(context.Background(), BridgeParams{Name: "nodebgp0"}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := func() string {
+		out := ns.IP(t, "-br", "link", "show", "nodebgp0")
+		f := strings.Fields(out)
+		if len(f) < 3 {
+			t.Fatalf("ip -br link show nodebgp0: %q", out)
+		}
+		return f[2]
+	}
+	before := mac()
+	if b, perr := net.ParseMAC(before); perr != nil || b[0]&0x03 != 0x02 {
+		t.Errorf("bridge MAC %s: want a locally administered unicast address (%v)", before, perr)
+	}
+	ns.IP(t, "link", "add", "vlow", "address", "02:00:00:00:00:01", "type", "veth", "peer", "name", "vlowp")
+	ns.IP(t, "link", "set", "vlow", "master", "nodebgp0", "up")
+	if got := mac(); got != before {
+		t.Errorf("a port with a lower MAC joined: bridge MAC %s -> %s", before, got)
+	}
+	ns.IP(t, "link", "del", "vlow")
+	if got := mac(); got != before {
+		t.Errorf("the port left: bridge MAC %s -> %s", before, got)
+	}
+	// A second pass leaves the bridge's address alone.
+	ns.Do(t, func() { err = new(Host).EnsureBridge(context.Background(), BridgeParams{Name: "nodebgp0"}) })
+	if got := mac(); err != nil || got != before {
+		t.Errorf("second EnsureBridge: %v, bridge MAC %s -> %s", err, before, got)
 	}
 }
 

@@ -2,7 +2,9 @@
 // a control plane and worker nodes running kubelet + containerd, each in its
 // own namespaces, on which nodebgp is installed the way users install it.
 //
-//	cluster up [-nodes 3] [-image ghcr.io/nodebgp/router:v0.1.0] [-overlay daemonset/overlays/kubeadm]
+//	cluster up [-nodes 3] [-image ghcr.io/nodebgp/router:v0.1.0] [-overlay daemonset/overlays/kubeadm [-api-via-service]]
+//	  (-overlay is applied through a lab overlay that gives the agent the API
+//	  server's address, as docs/install.md says a kubeadm user sets it)
 //	cluster down
 //	cluster status
 package main
@@ -41,6 +43,7 @@ func run(args []string) error {
 	fs.StringVar(&o.Tools.Pause, "pause", "_output/bin/clusterpause", "the sandbox process binary")
 	fs.StringVar(&o.RouterImage, "image", "", "router image to import into every node (make image)")
 	overlay := fs.String("overlay", "", "kustomize dir to `kubectl apply -k` once the nodes registered; empty: none")
+	viaService := fs.Bool("api-via-service", false, "leave the agent on the kubernetes Service (the manifests' default) instead of giving it the API server's address (e2e/cluster/overlay.go)")
 	readyWait := fs.Duration("ready-timeout", 3*time.Minute, "how long to wait for the nodes to be Ready after -overlay")
 	_ = fs.Parse(args[1:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -53,8 +56,14 @@ func run(args []string) error {
 			return err
 		}
 		if *overlay != "" {
+			dir := *overlay
+			if !*viaService {
+				if dir, err = c.DirectAPIOverlay(*overlay); err != nil {
+					return err
+				}
+			}
 			kubectl := o.Tools.Dir + "/bin/kubectl"
-			out, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", c.AdminKubeconfig(), "apply", "-k", *overlay).CombinedOutput()
+			out, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", c.AdminKubeconfig(), "apply", "-k", dir).CombinedOutput()
 			fmt.Print(string(out))
 			if err != nil {
 				return fmt.Errorf("kubectl apply -k %s: %w", *overlay, err)
