@@ -58,7 +58,7 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 	// graceful-restart helper then drops the routes it was keeping for us.
 	// Nothing is announced yet: the node cannot carry traffic before the
 	// node loop has built its data plane.
-	a.applyBGP(ctx, first, nil)
+	a.applyBGP(ctx, first, nil, nil)
 	a.report("bgp", nil)
 	a.syncBFD(ctx, first)
 
@@ -129,9 +129,17 @@ func (a *agent) connect(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
+	synced := []cache.InformerSynced{nodeInformer.Informer().HasSynced}
+	if a.serviceIndex != nil {
+		more, err := a.watchServices(factory)
+		if err != nil {
+			return err
+		}
+		synced = append(synced, more...)
+	}
 	factory.Start(ctx.Done())
 	a.log.Info("waiting for the node cache", "event", "start")
-	if !cache.WaitForCacheSync(ctx.Done(), nodeInformer.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
 	a.report("api", nil)

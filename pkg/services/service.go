@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Annotation on a Service overrides the --advertise-* switches for it:
@@ -95,8 +96,8 @@ func kindsFor(svc *corev1.Service, switches Kinds) (Kinds, error) {
 	for i, f := range strings.Split(v, ",") {
 		kind := Kind(strings.TrimSpace(f))
 		if !slices.Contains(allKinds, kind) {
-			return Kinds{}, fmt.Errorf("service %s/%s: annotation %s[%d]: %q is not one of \"false\", \"true\", %s, %s, %s; none of its addresses is announced",
-				svc.Namespace, svc.Name, Annotation, i, f, ClusterIP, ExternalIP, LoadBalancerIP)
+			return Kinds{}, &Problem{Service: keyOf(svc), Field: fmt.Sprintf("annotation %s[%d]", Annotation, i),
+				Reason: fmt.Sprintf("%q is not one of \"false\", \"true\", %s, %s, %s; none of its addresses is announced", f, ClusterIP, ExternalIP, LoadBalancerIP)}
 		}
 		k.set(kind)
 	}
@@ -140,7 +141,8 @@ func ForService(svc *corev1.Service, endpointSlices []*discoveryv1.EndpointSlice
 			err = fmt.Errorf("not a unicast host address")
 		}
 		if err != nil {
-			problems = append(problems, fmt.Errorf("service %s/%s: %s: %q is not an address that can be announced: %v", svc.Namespace, svc.Name, field, raw, err))
+			problems = append(problems, &Problem{Service: keyOf(svc), Field: field,
+				Reason: fmt.Sprintf("%q is not an address that can be announced: %v; the Service's other addresses are", raw, err)})
 			return
 		}
 		addr = addr.Unmap()
@@ -212,4 +214,19 @@ func readyEndpointOn(endpointSlices []*discoveryv1.EndpointSlice, node string) b
 		}
 	}
 	return false
+}
+
+// Problem is bad data in one Service: its field, and why.
+type Problem struct {
+	Service types.NamespacedName
+	Field   string
+	Reason  string
+}
+
+func (p *Problem) Error() string {
+	return fmt.Sprintf("service %s: %s: %s", p.Service, p.Field, p.Reason)
+}
+
+func keyOf(svc *corev1.Service) types.NamespacedName {
+	return types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
 }
