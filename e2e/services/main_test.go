@@ -105,6 +105,7 @@ func TestServices(t *testing.T) {
 		{"04_import_filter_Service_routes_from_the_ToR_or_a_node_never_reach_a_kernel", testImportFilter},
 		{"05_annotation_false_withholds_the_Service", testAnnotationFalse},
 		{"06_malformed_Service_gets_an_Event_and_the_others_stay_announced", testMalformed},
+		{"07_rbac_the_agent's_token_lists_and_watches_Services_and_EndpointSlices_and_nothing_more", testRBAC},
 	}
 	for _, s := range steps {
 		suite.Step(t, s.name, s.fn)
