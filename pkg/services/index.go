@@ -35,6 +35,9 @@ type Index struct {
 	problems map[types.NamespacedName][]error
 	announce map[netip.Prefix]int // how many Services announce each route
 	reject   map[netip.Prefix]int
+	// snapshot is the last Snapshot while nothing in it changed: most
+	// refreshes (an endpoint of a Cluster-policy Service) change no route.
+	snapshot *Snapshot
 }
 
 // NewIndex returns an empty Index for s.
@@ -100,6 +103,10 @@ func (ix *Index) Refresh(src Source) (int, error) {
 // set replaces the Service key's routes and problems, keeping the totals.
 func (ix *Index) set(key types.NamespacedName, r Routes, problems []error) {
 	old := ix.routes[key]
+	if !slices.Equal(old.Announce, r.Announce) || !slices.Equal(old.Reject, r.Reject) ||
+		len(problems) > 0 || len(ix.problems[key]) > 0 {
+		ix.snapshot = nil
+	}
 	for _, p := range old.Announce {
 		decrement(ix.announce, p)
 	}
@@ -145,8 +152,12 @@ type Snapshot struct {
 	Problems []error
 }
 
-// Snapshot returns the totals as of the last Refresh.
+// Snapshot returns the totals as of the last Refresh. Its slices are
+// shared between calls until they change: callers must not modify them.
 func (ix *Index) Snapshot() Snapshot {
+	if ix.snapshot != nil {
+		return *ix.snapshot
+	}
 	var s Snapshot
 	s.Announce = make([]netip.Prefix, 0, len(ix.announce)+len(ix.settings.ClusterIPRanges))
 	for p := range ix.announce {
@@ -174,6 +185,7 @@ func (ix *Index) Snapshot() Snapshot {
 	for _, k := range keys {
 		s.Problems = append(s.Problems, ix.problems[k]...)
 	}
+	ix.snapshot = &s
 	return s
 }
 
