@@ -104,13 +104,18 @@ func (a *agent) watchServices(factory informers.SharedInformerFactory) ([]cache.
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return nil, fmt.Errorf("watching %s: %w", what, err)
 		}
-		var forbidden string
+		var last string
 		if err := inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+			// Once per cause: the informer retries with back-off, and the
+			// node keeps routing with the Services it knows.
 			err = fmt.Errorf("watching %s: %w", what, err)
-			a.report("services", err)
-			if apierrors.IsForbidden(err) && err.Error() != forbidden {
-				forbidden = err.Error()
-				a.nodeRefEvent(corev1.EventTypeWarning, reasonForbidden, err.Error()+"; the agent's ClusterRole (daemonset/base) must allow list and watch on services and discovery.k8s.io endpointslices when a --advertise-* switch is on")
+			if err.Error() == last {
+				return
+			}
+			last = err.Error()
+			a.log.Warn("cannot watch Services; announcing what is known", "event", "watch-failed", "reason", last)
+			if apierrors.IsForbidden(err) {
+				a.nodeRefEvent(corev1.EventTypeWarning, reasonForbidden, last+"; the agent's ClusterRole (daemonset/base) must allow list and watch on services and discovery.k8s.io endpointslices when a --advertise-* switch is on")
 			}
 		}); err != nil {
 			return nil, fmt.Errorf("watching %s: %w", what, err)

@@ -129,22 +129,37 @@ func (a *agent) connect(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
-	synced := []cache.InformerSynced{nodeInformer.Informer().HasSynced}
+	var serviceSynced []cache.InformerSynced
 	if a.serviceIndex != nil {
-		more, err := a.watchServices(factory)
-		if err != nil {
+		if serviceSynced, err = a.watchServices(factory); err != nil {
 			return err
 		}
-		synced = append(synced, more...)
 	}
 	factory.Start(ctx.Done())
 	a.log.Info("waiting for the node cache", "event", "start")
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+	if !cache.WaitForCacheSync(ctx.Done(), nodeInformer.Informer().HasSynced) {
 		return ctx.Err()
 	}
 	a.report("api", nil)
+	if len(serviceSynced) > 0 {
+		// Bounded: Services that cannot be read (a ClusterRole without
+		// them, say) must not keep the node from routing pods. Until the
+		// caches fill, Services are announced as their events arrive.
+		wait, cancel := context.WithTimeout(ctx, serviceCacheWait)
+		defer cancel()
+		if !cache.WaitForCacheSync(wait.Done(), serviceSynced...) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			a.log.Warn("Service caches not synced; starting without them", "event", "start", "waited", serviceCacheWait.String())
+		}
+	}
 	return nil
 }
+
+// serviceCacheWait bounds the wait for the Service and EndpointSlice
+// caches at start.
+const serviceCacheWait = 30 * time.Second
 
 // waitSelf waits until this node's Node object has a pod CIDR and an
 // InternalIP: the controller manager allocates the one and kubelet sets the
