@@ -106,6 +106,7 @@ func TestServices(t *testing.T) {
 		{"05_annotation_false_withholds_the_Service", testAnnotationFalse},
 		{"06_malformed_Service_gets_an_Event_and_the_others_stay_announced", testMalformed},
 		{"07_rbac_the_agent's_token_lists_and_watches_Services_and_EndpointSlices_and_nothing_more", testRBAC},
+		{"08_missing_permission_the_agent_still_routes_reports_it_and_recovers", testMissingPermission},
 	}
 	for _, s := range steps {
 		suite.Step(t, s.name, s.fn)

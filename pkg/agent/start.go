@@ -159,7 +159,7 @@ func (a *agent) connect(ctx context.Context) error {
 
 // serviceCacheWait bounds the wait for the Service and EndpointSlice
 // caches at start.
-const serviceCacheWait = 30 * time.Second
+const serviceCacheWait = 10 * time.Second
 
 // waitSelf waits until this node's Node object has a pod CIDR and an
 // InternalIP: the controller manager allocates the one and kubelet sets the
