@@ -25,6 +25,7 @@ import (
 	"github.com/nodebgp/router/pkg/memlimit"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/plan"
+	"github.com/nodebgp/router/pkg/services"
 )
 
 // agent is one speaker's life: the inputs it reads, the outside systems it
@@ -70,7 +71,12 @@ type agent struct {
 	// limit, so each trip is reported once.
 	prefixLimited map[netip.Addr]bool
 	advertised    []bgp.Path // what the speaker was last asked to announce
-	problems      problemLog
+	// advertisedServices are the Service routes it was last asked to
+	// announce; dataPlaneReady is the last full pass's verdict, which
+	// Service routes wait for like pod CIDRs.
+	advertisedServices []bgp.Path
+	dataPlaneReady     bool
+	problems           problemLog
 	// conflistWritten is set once the CNI config exists: from the start
 	// after a restart, else once the node can route (plan.NetworkReady).
 	conflistWritten bool
@@ -82,6 +88,12 @@ type agent struct {
 	// the route loop can tell "no peers yet" from "every peer converged".
 	peersApplied atomic.Bool
 	nodeChanged  trigger // any Node added, changed or deleted
+	// serviceIndex is what the Services ask of this node, nil while every
+	// --advertise-* switch is off; servicesChanged pokes the node loop for
+	// a BGP-only pass when a Service or EndpointSlice changes.
+	serviceIndex    *services.Index
+	serviceSource   services.Source
+	servicesChanged trigger
 	// bfdFailures are the peers whose BFD failed; bfdChanged pokes the node
 	// loop for a BGP-only pass when they change, bfdStateChanged the
 	// metrics on any BFD transition.
@@ -193,6 +205,8 @@ func newAgent(cfg Config, log *slog.Logger, h *health.Health) *agent {
 
 		bfdChanged:      newTrigger(),
 		bfdStateChanged: newTrigger(),
+		servicesChanged: newTrigger(),
+		serviceIndex:    cfg.newServiceIndex(),
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/plan"
+	"github.com/nodebgp/router/pkg/services"
 )
 
 // Config is everything `router run` needs, already parsed into types at the edge
@@ -65,6 +66,14 @@ type Config struct {
 
 	ClusterCIDRs []netip.Prefix
 	Masquerade   bool
+
+	// AdvertiseServices are the --advertise-cluster-ip, --advertise-external-ip
+	// and --advertise-loadbalancer-ip switches; all off, Services are not
+	// watched at all (and their nodebgp.io/advertise annotations unread).
+	AdvertiseServices services.Kinds
+	// ServiceCIDRs (--advertise-service-cidr) are announced as aggregates
+	// instead of a host route per ClusterIP.
+	ServiceCIDRs []netip.Prefix
 
 	// NetworkReadyTimeout bounds how long a starting node waits for its
 	// BGP sessions before it writes the CNI config and so takes pods.
@@ -136,6 +145,9 @@ func (c Config) Validate() error {
 	if c.NetworkReadyTimeout < 0 || c.NetworkReadyTimeout > 10*time.Minute {
 		bad("network-ready-timeout", "%s is outside 0..10m", c.NetworkReadyTimeout)
 	}
+	if len(c.ServiceCIDRs) > 0 && !c.AdvertiseServices.ClusterIP {
+		bad("advertise-service-cidr", "needs --advertise-cluster-ip: the aggregate stands for the ClusterIPs")
+	}
 	if c.RoutesSyncPeriod < time.Second {
 		bad("routes-sync-period", "%s is shorter than 1s", c.RoutesSyncPeriod)
 	}
@@ -162,6 +174,15 @@ func (c Config) bfdTimers() bfd.Timers {
 		t.Multiplier = bfd.DefaultTimers.Multiplier
 	}
 	return t
+}
+
+// newServiceIndex is the index of what the Services ask of this node; nil
+// when every --advertise-* switch is off.
+func (c Config) newServiceIndex() *services.Index {
+	if c.AdvertiseServices == (services.Kinds{}) {
+		return nil
+	}
+	return services.NewIndex(services.Settings{NodeName: c.NodeName, Advertise: c.AdvertiseServices, ClusterIPRanges: c.ServiceCIDRs})
 }
 
 // planSettings are the settings the planner reads.

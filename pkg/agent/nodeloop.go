@@ -41,6 +41,8 @@ func (a *agent) nodeLoop(ctx context.Context) error {
 			return ctx.Err()
 		case <-a.bfdChanged:
 			full = false
+		case <-a.servicesChanged:
+			full = false
 		case <-waiting:
 		case <-a.nodeChanged:
 		case <-tick.C:
@@ -106,16 +108,20 @@ func (a *agent) nodePass(ctx context.Context) error {
 	a.reportNetwork(ready, why, plan.SessionsLost(network))
 
 	dataPlaneReady := cniErr == nil && bridgeErr == nil && a.routesSyncDone()
-	a.applyBGP(ctx, p, plan.AdvertisedNow(p.Advertised, dataPlaneReady, a.advertised))
+	a.dataPlaneReady = dataPlaneReady
+	a.applyBGP(ctx, p, plan.AdvertisedNow(p.Advertised, dataPlaneReady, a.advertised),
+		plan.AdvertisedNow(p.Services, dataPlaneReady, a.advertisedServices))
 	a.syncBFD(ctx, p)
 	a.noteNodePass(p)
 	return nil
 }
 
-// bfdPass is the short pass a BFD failure or recovery asks for: plan, and
-// apply the peers, with the paths announced last and nothing of the host
-// touched, so a failed session is down (and its routes gone) in
-// milliseconds, not after the conflist, bridge and iptables checks.
+// bfdPass is the short pass a BFD failure or recovery, or a Service or
+// EndpointSlice change, asks for: plan, and apply the peers and Service
+// routes, with the pod CIDRs announced last and nothing of the host
+// touched, so a failed session is down (and its routes gone), or a Service
+// route announced or withdrawn, in milliseconds, not after the conflist,
+// bridge and iptables checks.
 func (a *agent) bfdPass(ctx context.Context) error {
 	p, err := a.plan(ctx)
 	if err != nil {
@@ -126,7 +132,8 @@ func (a *agent) bfdPass(ctx context.Context) error {
 		return &identityChangedError{Node: a.cfg.NodeName, From: a.identity, To: p.Identity}
 	}
 	a.mesh = p.Mesh
-	a.applyBGP(ctx, p, a.advertised)
+	a.reportServiceProblems(p.Problems.Services)
+	a.applyBGP(ctx, p, a.advertised, plan.AdvertisedNow(p.Services, a.dataPlaneReady, a.advertisedServices))
 	a.syncBFD(ctx, p)
 	return nil
 }
@@ -146,6 +153,7 @@ func (a *agent) plan(ctx context.Context) (plan.Plan, error) {
 		Mesh:     a.mesh,
 
 		BFDFailed: a.bfdHeld(ctx),
+		Services:  a.refreshServices(),
 	}
 	if a.cfg.MTU == 0 {
 		// Once per pass, so that the conflist and the bridge agree.
@@ -154,11 +162,13 @@ func (a *agent) plan(ctx context.Context) (plan.Plan, error) {
 	return plan.Build(in), nil
 }
 
-// applyBGP hands the speaker its desired state with advertised as the paths
-// to announce, and reports each step.
-func (a *agent) applyBGP(ctx context.Context, p plan.Plan, advertised []bgp.Path) {
-	res := a.speaker.Apply(ctx, bgp.Desired{Policy: p.Policy, Peers: p.Peers, Advertised: advertised})
+// applyBGP hands the speaker its desired state with advertised as the pod
+// paths and services as the Service routes to announce, and reports each
+// step.
+func (a *agent) applyBGP(ctx context.Context, p plan.Plan, advertised, services []bgp.Path) {
+	res := a.speaker.Apply(ctx, bgp.Desired{Policy: p.Policy, Peers: p.Peers, Advertised: advertised, Services: services})
 	a.advertised = advertised
+	a.advertisedServices = services
 	a.report("policy", res.Policy)
 	a.report("peers", res.Peers)
 	a.report("advertise", res.Advertise)

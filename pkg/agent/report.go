@@ -54,13 +54,14 @@ func (a *agent) report(check string, err error) {
 // problemLog is the last reported set of each kind of plan problem, so that
 // each is logged (and recorded as an Event) once per change, not per pass.
 type problemLog struct {
-	nodes, own, ownNode, mtu, settings string
+	nodes, own, ownNode, mtu, settings, services string
 }
 
 // reportProblems logs a plan's problems when they changed. This node's own
 // (bad annotations, skipped peers) also become Warning Events on its Node:
 // an operator sees them in `kubectl describe node` without the log.
 func (a *agent) reportProblems(p plan.Plan) {
+	a.reportServiceProblems(p.Problems.Services)
 	pl := &a.problems
 	if joined := joinMessages(p.Problems.Nodes); joined != pl.nodes {
 		pl.nodes = joined

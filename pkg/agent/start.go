@@ -62,7 +62,7 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 	// graceful-restart helper then drops the routes it was keeping for us.
 	// Nothing is announced yet: the node cannot carry traffic before the
 	// node loop has built its data plane.
-	a.applyBGP(ctx, first, nil)
+	a.applyBGP(ctx, first, nil, nil)
 	a.report("bgp", nil)
 	a.syncBFD(ctx, first)
 
@@ -146,13 +146,36 @@ func (a *agent) connect(ctx context.Context) error {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
 	a.loops.Go(func() error { nodeInformer.RunWithContext(ctx); return nil })
+	var serviceSynced []cache.InformerSynced
+	if a.serviceIndex != nil {
+		if serviceSynced, err = a.watchServices(ctx, client); err != nil {
+			return err
+		}
+	}
 	a.log.Info("waiting for the node cache", "event", "start")
 	if !cache.WaitForCacheSync(ctx.Done(), nodeInformer.HasSynced) {
 		return ctx.Err()
 	}
 	a.report("api", nil)
+	if len(serviceSynced) > 0 {
+		// Bounded: Services that cannot be read (a ClusterRole without
+		// them, say) must not keep the node from routing pods. Until the
+		// caches fill, Services are announced as their events arrive.
+		wait, cancel := context.WithTimeout(ctx, serviceCacheWait)
+		defer cancel()
+		if !cache.WaitForCacheSync(wait.Done(), serviceSynced...) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			a.log.Warn("Service caches not synced; starting without them", "event", "start", "waited", serviceCacheWait.String())
+		}
+	}
 	return nil
 }
+
+// serviceCacheWait bounds the wait for the Service and EndpointSlice
+// caches at start.
+const serviceCacheWait = 10 * time.Second
 
 // waitSelf waits until this node's Node object has a pod CIDR and an
 // InternalIP: the controller manager allocates the one and kubelet sets the

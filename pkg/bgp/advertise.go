@@ -48,6 +48,22 @@ func desiredPaths(paths []Path) ([]Path, error) {
 	return out, errors.Join(errs...)
 }
 
+// desiredServicePaths is desiredPaths for Service routes, less those whose
+// prefix is already one of pods (a pod prefix is announced to every peer,
+// which a Service route must not take away).
+func desiredServicePaths(paths, pods []Path) ([]Path, error) {
+	out, err := desiredPaths(paths)
+	podPrefixes := make(map[netip.Prefix]bool, len(pods))
+	for _, p := range pods {
+		podPrefixes[p.Prefix] = true
+	}
+	out = slices.DeleteFunc(out, func(p Path) bool { return podPrefixes[p.Prefix] })
+	if err != nil {
+		err = fmt.Errorf("services: %w", err)
+	}
+	return out, err
+}
+
 // advertiseDiff compares the paths to originate with those originated.
 // A path whose prefix is originated with another next hop is in add: adding
 // it replaces the old one (implicit withdraw).
@@ -71,6 +87,17 @@ func advertiseDiff(desired, actual []Path) (add, withdraw []Path) {
 	slices.SortFunc(add, comparePaths)
 	slices.SortFunc(withdraw, comparePaths)
 	return add, withdraw
+}
+
+// prefixesOfFamily returns the prefixes of one family (IPv4 when v4).
+func prefixesOfFamily(prefixes []netip.Prefix, v4 bool) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range prefixes {
+		if p.Addr().Is4() == v4 {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // prefixesOf returns the prefixes of paths of one family (IPv4 when v4).

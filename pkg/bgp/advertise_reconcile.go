@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -17,11 +18,12 @@ import (
 // any added by hand with the gobgp CLI.
 //
 // The policy step has already put every prefix of want into the own-prefix
-// sets, whose members are now own (by family, true for IPv4): a prefix joins
-// its set before its path exists. It leaves only after its path is gone, here
-// after the withdrawals, so the export policy never rejects a path we
-// announce, nor its withdrawal.
-func (s *Speaker) advertise(ctx context.Context, want []Path, own map[bool][]*api.Prefix) error {
+// sets, and those of services into the Service sets, whose members are now
+// own (by set name): a prefix joins its set before its path exists. It
+// leaves only after its path is gone, here after the withdrawals, so the
+// export policy never rejects a path we announce, nor its withdrawal, and
+// never lets a Service route still announced reach a node peer.
+func (s *Speaker) advertise(ctx context.Context, want []Path, services []netip.Prefix, own map[string][]*api.Prefix) error {
 	have, err := s.listLocalPaths(ctx)
 	if err != nil {
 		return err
@@ -35,36 +37,39 @@ func (s *Speaker) advertise(ctx context.Context, want []Path, own map[bool][]*ap
 		}
 		s.log.Info("advertising prefix", "event", "advertise", "prefix", p.Prefix, "nexthop", p.NextHop)
 	}
-	// A path that could not be withdrawn keeps its prefix in the set.
+	// A path that could not be withdrawn keeps its prefix in its sets.
 	keep := slices.Clone(want)
+	keepServices := slices.Clone(services)
 	for _, p := range withdraw {
 		if err := s.deletePath(ctx, p); err != nil {
 			errs = append(errs, err)
 			keep = append(keep, p)
+			keepServices = append(keepServices, p.Prefix)
 			continue
 		}
 		s.log.Info("withdrawing prefix", "event", "withdraw", "prefix", p.Prefix, "nexthop", p.NextHop)
 	}
-	errs = append(errs, s.trimOwnPrefixes(ctx, keep, own))
+	for _, v4 := range []bool{true, false} {
+		errs = append(errs, s.trimSet(ctx, ownPrefixSetName(v4), prefixesOf(keep, v4), own[ownPrefixSetName(v4)]))
+		// A failed withdrawal keeps a prefix in the Service set only if it
+		// was a member: trimSet removes, it never adds.
+		errs = append(errs, s.trimSet(ctx, serviceSetName(v4), prefixesOfFamily(keepServices, v4), own[serviceSetName(v4)]))
+	}
 	return errors.Join(errs...)
 }
 
-// trimOwnPrefixes removes from the own-prefix sets (members own, by family)
-// every member that is not exactly the prefix of a path in keep.
-func (s *Speaker) trimOwnPrefixes(ctx context.Context, keep []Path, own map[bool][]*api.Prefix) error {
-	var errs []error
-	for _, v4 := range []bool{true, false} {
-		set := ownPrefixSetName(v4)
-		_, remove := prefixSetDiff(prefixesOf(keep, v4), own[v4])
-		if len(remove) == 0 {
-			continue
-		}
-		ds := &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: set, Prefixes: remove}
-		if err := s.gobgp.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: ds}); err != nil {
-			errs = append(errs, fmt.Errorf("removing %d prefixes from set %s: %w", len(remove), set, err))
-		}
+// trimSet removes from prefix set name (members as listed) every member that
+// is not exactly one of keep.
+func (s *Speaker) trimSet(ctx context.Context, name string, keep []netip.Prefix, members []*api.Prefix) error {
+	_, remove := prefixSetDiff(keep, members)
+	if len(remove) == 0 {
+		return nil
 	}
-	return errors.Join(errs...)
+	ds := &api.DefinedSet{DefinedType: api.DefinedType_PREFIX, Name: name, Prefixes: remove}
+	if err := s.gobgp.DeleteDefinedSet(ctx, &api.DeleteDefinedSetRequest{DefinedSet: ds}); err != nil {
+		return fmt.Errorf("removing %d prefixes from set %s: %w", len(remove), name, err)
+	}
+	return nil
 }
 
 func (s *Speaker) addPath(ctx context.Context, p Path) error {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -18,6 +20,9 @@ type Desired struct {
 	// Advertised are our own prefixes, each with the node IP of its family
 	// as next hop.
 	Advertised []Path
+	// Services are Service routes, announced like Advertised but to
+	// upstream peers only. A prefix in both is announced as Advertised.
+	Services []Path
 }
 
 // ApplyResult says which step of a pass failed. A nil field is a step that
@@ -75,8 +80,15 @@ func (s *Speaker) Apply(ctx context.Context, d Desired) ApplyResult {
 	}
 	peers, invalidPeers := s.desiredPeers(d.Peers)
 	paths, invalidPaths := desiredPaths(d.Advertised)
+	services, invalidServices := desiredServicePaths(d.Services, paths)
+	paths = append(paths, services...)
+	slices.SortFunc(paths, comparePaths)
+	servicePrefixes := make([]netip.Prefix, 0, len(services))
+	for _, p := range services {
+		servicePrefixes = append(servicePrefixes, p.Prefix)
+	}
 
-	want := s.desiredPolicy(pol, peers, paths)
+	want := s.desiredPolicy(pol, peers, paths, servicePrefixes)
 	have, err := s.listPolicy(ctx)
 	var changes policyChanges
 	if err == nil {
@@ -103,9 +115,9 @@ func (s *Speaker) Apply(ctx context.Context, d Desired) ApplyResult {
 
 	var advertiseErr error
 	if policyOK {
-		advertiseErr = s.advertise(ctx, paths, ownMembers(want, have))
+		advertiseErr = s.advertise(ctx, paths, servicePrefixes, ownMembers(want, have))
 	}
-	res.Advertise = joinPrefixed("BGP advertisement", invalidPaths, advertiseErr)
+	res.Advertise = joinPrefixed("BGP advertisement", invalidPaths, invalidServices, advertiseErr)
 
 	if !policyOK {
 		err = fmt.Errorf("%w; %s", err, skipped(held))
@@ -127,14 +139,14 @@ func skipped(held []Peer) string {
 	return msg + " until the policy applies"
 }
 
-// ownMembers are the members of the own-prefix sets after a successful
-// policy step: those listed (have) and those it added (want), by family.
-func ownMembers(want policyState, have actualPolicy) map[bool][]*api.Prefix {
-	out := map[bool][]*api.Prefix{}
-	for _, v4 := range []bool{true, false} {
-		name := ownPrefixSetName(v4)
+// ownMembers are the members of the own-prefix and Service sets after a
+// successful policy step: those listed (have) and those it added (want), by
+// set name.
+func ownMembers(want policyState, have actualPolicy) map[string][]*api.Prefix {
+	out := map[string][]*api.Prefix{}
+	for _, name := range []string{ownPrefixSetV4, ownPrefixSetV6, serviceSetV4, serviceSetV6} {
 		added, _ := memberDiff(want.prefixSets[name], have.prefixSets[name], memberKey)
-		out[v4] = append(append([]*api.Prefix{}, have.prefixSets[name]...), added...)
+		out[name] = append(append([]*api.Prefix{}, have.prefixSets[name]...), added...)
 	}
 	return out
 }

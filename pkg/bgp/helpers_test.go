@@ -184,6 +184,12 @@ func (n *node) advertisePaths(t *testing.T, paths []Path) {
 	if err != nil {
 		t.Fatalf("%s: desired paths: %v", n.name, err)
 	}
+	services, err := desiredServicePaths(n.desired.Services, want)
+	if err != nil {
+		t.Fatalf("%s: desired Service paths: %v", n.name, err)
+	}
+	want = append(want, services...)
+	slices.SortFunc(want, comparePaths)
 	have, err := n.speaker.listLocalPaths(ctx)
 	if err != nil {
 		t.Fatalf("%s: listing local paths: %v", n.name, err)
@@ -199,7 +205,21 @@ func (n *node) advertisePaths(t *testing.T, paths []Path) {
 		if add, del := prefixSetDiff(prefixesOf(want, v4), sets[ownPrefixSetName(v4)]); len(add)+len(del) > 0 {
 			t.Fatalf("%s: prefix set %s differs: add %v, remove %v", n.name, ownPrefixSetName(v4), add, del)
 		}
+		if add, del := prefixSetDiff(prefixesOf(services, v4), sets[serviceSetName(v4)]); len(add)+len(del) > 0 {
+			t.Fatalf("%s: prefix set %s differs: add %v, remove %v", n.name, serviceSetName(v4), add, del)
+		}
 	}
+}
+
+// advertiseServices applies Service paths via nextHop with n's policy,
+// peers and pod paths (see advertisePaths).
+func (n *node) advertiseServices(t *testing.T, nextHop string, prefixes ...string) {
+	t.Helper()
+	n.desired.Services = nil
+	for _, p := range prefixes {
+		n.desired.Services = append(n.desired.Services, Path{Prefix: netip.MustParsePrefix(p), NextHop: netip.MustParseAddr(nextHop)})
+	}
+	n.advertisePaths(t, n.desired.Advertised)
 }
 
 func (n *node) bestPaths(t *testing.T) []Path {

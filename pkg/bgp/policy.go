@@ -20,6 +20,10 @@ const (
 	// clusterSetV4/V6 hold Policy.ClusterCIDRs with every longer length.
 	clusterSetV4 = "nodebgp-cluster-v4"
 	clusterSetV6 = "nodebgp-cluster-v6"
+	// serviceSetV4/V6 hold the prefixes of Desired.Services, exactly:
+	// announced to upstream peers only.
+	serviceSetV4 = "nodebgp-services-v4"
+	serviceSetV6 = "nodebgp-services-v6"
 	// upstreamPodSetV4/V6 hold Policy.UpstreamPodCIDRs, exactly.
 	upstreamPodSetV4 = "nodebgp-upstream-pods-v4"
 	upstreamPodSetV6 = "nodebgp-upstream-pods-v6"
@@ -37,6 +41,7 @@ const (
 	exportPolicy         = "nodebgp-export"
 	upstreamExportPrefix = "nodebgp-export-upstream-"
 	reflectPolicy        = "nodebgp-export-reflect"
+	noServicesPolicy     = "nodebgp-export-no-services"
 
 	// globalAssignment is GoBGP's name for policies that apply to every
 	// neighbor. GoBGP v3 assigns policies per neighbor only to route-server
@@ -61,6 +66,15 @@ func ownPrefixSetName(v4 bool) string {
 		return ownPrefixSetV4
 	}
 	return ownPrefixSetV6
+}
+
+// serviceSetName returns the prefix set holding our own IPv4 (v4) or IPv6
+// Service routes.
+func serviceSetName(v4 bool) string {
+	if v4 {
+		return serviceSetV4
+	}
+	return serviceSetV6
 }
 
 // ownPrefixSets are the (initially empty) prefix sets of our own prefixes.

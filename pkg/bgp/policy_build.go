@@ -34,17 +34,27 @@ type policyState struct {
 //     default action).
 //
 // Export, default reject, so that nothing learned leaves the node:
-//  1. own prefixes to upstream peers, with communities and prepending;
-//  2. own prefixes to everyone else;
-//  3. on a route reflector only: iBGP-learned paths to iBGP node peers, which
+//  1. own prefixes (Service routes among them) to upstream peers, with
+//     communities and prepending;
+//  2. Service routes to anyone else rejected: they are for the fabric, and a
+//     node peer would only drop them (its import takes pod CIDRs alone);
+//  3. own prefixes to everyone else;
+//  4. on a route reflector only: iBGP-learned paths to iBGP node peers, which
 //     GoBGP itself sends only where reflection allows.
-func desiredPolicyState(pol Policy, peers []Peer, own []netip.Prefix, asn uint32, reflector bool) policyState {
+//
+// own holds every prefix we originate, services those of them that are
+// Service routes.
+func desiredPolicyState(pol Policy, peers []Peer, own, services []netip.Prefix, asn uint32, reflector bool) policyState {
 	st := policyState{
 		prefixSets: map[string][]*api.Prefix{
 			ownPrefixSetV4: exactMembers(own, true),
 			ownPrefixSetV6: exactMembers(own, false),
-			clusterSetV4:   clusterMembers(pol.ClusterCIDRs, true),
-			clusterSetV6:   clusterMembers(pol.ClusterCIDRs, false),
+			serviceSetV4:   exactMembers(services, true),
+			serviceSetV6:   exactMembers(services, false),
+			// Service routes are as much ours as pod CIDRs: no upstream
+			// peer may send them back to be installed in the kernel.
+			clusterSetV4: clusterMembers(slices.Concat(pol.ClusterCIDRs, pol.ServicePrefixes), true),
+			clusterSetV6: clusterMembers(slices.Concat(pol.ClusterCIDRs, pol.ServicePrefixes), false),
 
 			upstreamPodSetV4: exactMembers(pol.UpstreamPodCIDRs, true),
 			upstreamPodSetV6: exactMembers(pol.UpstreamPodCIDRs, false),
@@ -82,6 +92,7 @@ func desiredPolicyState(pol Policy, peers []Peer, own []netip.Prefix, asn uint32
 
 	up := upstreamExportPolicy(pol, asn)
 	st.addPolicy(up.Name, up, false, true)
+	st.addPolicy(noServicesPolicy, noServicesExportPolicy(), false, true)
 	st.addPolicy(exportPolicy, ownExportPolicy(), false, true)
 	if reflector {
 		st.addPolicy(reflectPolicy, reflectExportPolicy(), false, true)
@@ -213,6 +224,19 @@ func upstreamExportPolicy(pol Policy, asn uint32) *api.Policy {
 		}
 	}
 	return &api.Policy{Name: name, Statements: []*api.Statement{accept(ownPrefixSetV4), accept(ownPrefixSetV6)}}
+}
+
+// noServicesExportPolicy rejects our Service routes to every peer the
+// upstream export policy before it did not already accept them for.
+func noServicesExportPolicy() *api.Policy {
+	reject := func(set string) *api.Statement {
+		return &api.Statement{
+			Name:       noServicesPolicy + "-" + set,
+			Conditions: &api.Conditions{PrefixSet: matchAny(set)},
+			Actions:    &api.Actions{RouteAction: api.RouteAction_REJECT},
+		}
+	}
+	return &api.Policy{Name: noServicesPolicy, Statements: []*api.Statement{reject(serviceSetV4), reject(serviceSetV6)}}
 }
 
 // reflectExportPolicy lets a route reflector pass iBGP-learned paths on to

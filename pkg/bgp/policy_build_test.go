@@ -16,13 +16,13 @@ func TestDesiredPolicyStateFiltersEachKindOfPeer(t *testing.T) {
 	n2 := Peer{Name: "n2", Address: netip.MustParseAddr("10.199.1.12"), ASN: 65002}
 	tor := Peer{Name: "tor", Address: netip.MustParseAddr("10.199.1.1"), ASN: 65000, Kind: PeerUpstream}
 	pol := Policy{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("fd00:244::/48")}}
-	st := desiredPolicyState(pol, []Peer{n3, tor, n2}, nil, testASN, false)
+	st := desiredPolicyState(pol, []Peer{n3, tor, n2}, nil, nil, testASN, false)
 
 	wantImports := []string{importLocalPolicy, importNodePrefix + "10.199.1.12", importNodePrefix + "10.199.1.13", importUpstreamPolicy}
 	if !reflect.DeepEqual(st.imports, wantImports) || st.importAction != api.RouteAction_REJECT {
 		t.Errorf("imports = %v default %v; want %v default reject", st.imports, st.importAction, wantImports)
 	}
-	if want := []string{pol.upstreamExportPolicyName(), exportPolicy}; !reflect.DeepEqual(st.exports, want) {
+	if want := []string{pol.upstreamExportPolicyName(), noServicesPolicy, exportPolicy}; !reflect.DeepEqual(st.exports, want) {
 		t.Errorf("exports = %v, want %v (no reflection when not a reflector)", st.exports, want)
 	}
 	wantSets := map[string][]string{
@@ -50,7 +50,7 @@ func TestDesiredPolicyStateFiltersEachKindOfPeer(t *testing.T) {
 		t.Errorf("own prefix set %s missing", ownPrefixSetV4)
 	}
 
-	st = desiredPolicyState(Policy{AcceptUpstreamRoutes: true}, nil, nil, testASN, true)
+	st = desiredPolicyState(Policy{AcceptUpstreamRoutes: true}, nil, nil, nil, testASN, true)
 	if st.importAction != api.RouteAction_ACCEPT {
 		t.Errorf("AcceptUpstreamRoutes: import default = %v, want accept", st.importAction)
 	}

@@ -61,13 +61,13 @@ func (s *Speaker) listPolicy(ctx context.Context) (actualPolicy, error) {
 }
 
 // desiredPolicy is the policy state for pol and peers (both normalized) and
-// own, the prefixes to advertise.
-func (s *Speaker) desiredPolicy(pol Policy, peers []Peer, own []Path) policyState {
+// own, the paths to advertise, of which services are Service routes.
+func (s *Speaker) desiredPolicy(pol Policy, peers []Peer, own []Path, services []netip.Prefix) policyState {
 	prefixes := make([]netip.Prefix, 0, len(own))
 	for _, p := range own {
 		prefixes = append(prefixes, p.Prefix)
 	}
-	return desiredPolicyState(pol, peers, prefixes, s.cfg.ASN, s.cfg.RouteReflectorClusterID.IsValid())
+	return desiredPolicyState(pol, peers, prefixes, services, s.cfg.ASN, s.cfg.RouteReflectorClusterID.IsValid())
 }
 
 // syncPolicy makes GoBGP's policy objects of ours (have, as listed) equal
@@ -78,13 +78,14 @@ func (s *Speaker) desiredPolicy(pol Policy, peers []Peer, own []Path) policyStat
 // after its content) swapped into the assignment at once, then the old one
 // deleted.
 //
-// The own-prefix sets only gain members here: a prefix leaves its set after
-// its path is withdrawn (trimOwnPrefixes), so that the export policy never
-// rejects the withdrawal of a path we announced.
+// The own-prefix and Service sets only gain members here: a prefix leaves
+// its set after its path is withdrawn (trimOwnPrefixes), so that the export
+// policy never rejects the withdrawal of a path we announced, nor lets a
+// Service route still announced reach a node peer.
 func (s *Speaker) syncPolicy(ctx context.Context, want policyState, have actualPolicy) (policyChanges, error) {
 	ch := policyChanges{in: map[netip.Addr]bool{}, out: map[netip.Addr]bool{}}
 	for _, name := range sortedKeys(want.prefixSets) {
-		own := name == ownPrefixSetV4 || name == ownPrefixSetV6
+		own := name == ownPrefixSetV4 || name == ownPrefixSetV6 || name == serviceSetV4 || name == serviceSetV6
 		changed, err := s.syncPrefixSet(ctx, name, want.prefixSets[name], have.prefixSets, own)
 		if changed {
 			ch.notePrefixSet(name)

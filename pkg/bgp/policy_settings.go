@@ -22,6 +22,12 @@ type Policy struct {
 	// (of any length) is ever taken from an upstream peer: pod routes come
 	// only from the nodes that own them.
 	ClusterCIDRs []netip.Prefix
+	// ServicePrefixes are the cluster's Service routes (host routes of
+	// announced Service addresses, service CIDR aggregates): like
+	// ClusterCIDRs, nothing inside them is ever taken from an upstream
+	// peer, so that one node's Service route, sent back by the ToR, never
+	// becomes another node's kernel route.
+	ServicePrefixes []netip.Prefix
 	// UpstreamPodCIDRs are other nodes' pod CIDRs, exactly, that upstream
 	// peers may send: in ToR-only designs (no node-to-node sessions) that is
 	// how a node learns the other racks. Only these exact prefixes, never a
@@ -53,6 +59,13 @@ func (pol Policy) normalize() (Policy, error) {
 		}
 		out.ClusterCIDRs = append(out.ClusterCIDRs, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked())
 	}
+	for i, p := range pol.ServicePrefixes {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("Policy.ServicePrefixes[%d]: %q is not a prefix", i, p))
+			continue
+		}
+		out.ServicePrefixes = append(out.ServicePrefixes, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked())
+	}
 	for i, p := range pol.UpstreamPodCIDRs {
 		if !p.IsValid() {
 			errs = append(errs, fmt.Errorf("Policy.UpstreamPodCIDRs[%d]: %q is not a prefix", i, p))
@@ -80,6 +93,8 @@ func (pol Policy) normalize() (Policy, error) {
 	}
 	slices.SortFunc(out.ClusterCIDRs, comparePrefixes)
 	out.ClusterCIDRs = slices.Compact(out.ClusterCIDRs)
+	slices.SortFunc(out.ServicePrefixes, comparePrefixes)
+	out.ServicePrefixes = slices.Compact(out.ServicePrefixes)
 	slices.SortFunc(out.UpstreamPodCIDRs, comparePrefixes)
 	out.UpstreamPodCIDRs = slices.Compact(out.UpstreamPodCIDRs)
 	slices.Sort(out.Communities)

@@ -42,7 +42,7 @@ func TestExportPolicyAcceptsOnlyOwnPrefixesAndRejectsTheRest(t *testing.T) {
 		t.Errorf("policy matches sets %v, want %v", sets, want)
 	}
 
-	st := desiredPolicyState(Policy{}, nil, nil, testASN, false)
+	st := desiredPolicyState(Policy{}, nil, nil, nil, testASN, false)
 	if !slices.Contains(st.exports, pol.GetName()) {
 		t.Errorf("export assignment %v lacks %s", st.exports, pol.GetName())
 	}

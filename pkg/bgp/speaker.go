@@ -122,7 +122,7 @@ func (s *Speaker) start(ctx context.Context) error {
 	// after: the safe default of no Policy, no peers and no own prefixes.
 	have, err := s.listPolicy(ctx)
 	if err == nil {
-		_, err = s.syncPolicy(ctx, s.desiredPolicy(Policy{}, nil, nil), have)
+		_, err = s.syncPolicy(ctx, s.desiredPolicy(Policy{}, nil, nil, nil), have)
 	}
 	if err != nil {
 		return fmt.Errorf("installing the BGP policy: %w", err)

@@ -93,6 +93,7 @@ func (p *Plan) planBGP(in Inputs, infos []nodeinfo.Info) {
 		p.Policy.UpstreamPodCIDRs = podCIDRsOfOthers(infos, s.NodeName)
 	}
 	p.Advertised = advertisements(in.Self.PodCIDRs, in.Self.IPs())
+	p.planServices(in)
 }
 
 func nodesByName(nodes []*corev1.Node) map[string]*corev1.Node {

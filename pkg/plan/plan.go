@@ -23,6 +23,7 @@ import (
 	"github.com/nodebgp/router/pkg/hostnet"
 	"github.com/nodebgp/router/pkg/nodeinfo"
 	"github.com/nodebgp/router/pkg/peering"
+	"github.com/nodebgp/router/pkg/services"
 )
 
 // Settings are the flags a plan depends on, already parsed and validated.
@@ -125,6 +126,8 @@ type Inputs struct {
 	// BFDFailed are the peers whose BFD session went from Up to Down and
 	// has not been Up since: their BGP sessions are held down.
 	BFDFailed map[netip.Addr]bool
+	// Services is what the Services ask of this node (pkg/services).
+	Services services.Snapshot
 }
 
 // Plan is the desired state of one pass.
@@ -141,6 +144,8 @@ type Plan struct {
 	Peers      []bgp.Peer
 	Policy     bgp.Policy
 	Advertised []bgp.Path
+	// Services are the Service routes, for upstream peers only.
+	Services []bgp.Path
 
 	Conflist   cniinstall.ConflistParams
 	Bridge     hostnet.BridgeParams
@@ -169,6 +174,10 @@ type Problems struct {
 	OwnNode string
 	// MTU says why the link's MTU could not be read (1500 is used).
 	MTU error
+	// Services are Services skipped in whole or part for bad data (a
+	// malformed address, an unreadable annotation), each naming its Service
+	// and field: logged and recorded as Events on the Service.
+	Services []error
 	// Settings are flags that contradict the cluster (a --cluster-cidr
 	// that does not hold the nodes' pod CIDRs): the node is not ready until
 	// they are fixed, and each is recorded as an Event on it.
