@@ -180,14 +180,6 @@ func TestBuildBFDPerSession(t *testing.T) {
 			summary: "1/2",
 		},
 		{
-			name: "back Up: the last diagnostic stays",
-			in: withBFD(up(tor.Address), bfd.Status{Peer: n2.Address, State: bfd.Up, Diag: bfd.DiagControlDetectExpired,
-				DetectTime: 900 * time.Millisecond}),
-			n2:      &SessionBFD{State: "Up", Diagnostic: "control detection time expired", DetectionTimeMilliseconds: 900},
-			tor:     &SessionBFD{State: "Up", DetectionTimeMilliseconds: 900},
-			summary: "2/2",
-		},
-		{
 			name:    "configured but not listed by BFD yet",
 			in:      withBFD(up(tor.Address)),
 			n2:      &SessionBFD{State: "Unknown"},

@@ -99,8 +99,9 @@ type SessionBFD struct {
 	// State is Up, Down, Init or AdminDown (RFC 5880), or Unknown while
 	// the agent's BFD does not list the session yet.
 	State string `json:"state"`
-	// Diagnostic is the local diagnostic of the last state change, e.g.
-	// "control detection time expired"; absent when there is none.
+	// Diagnostic is why the session left Up, e.g. "control detection time
+	// expired" (RFC 5880's local diagnostic); BFD clears it on the way Up
+	// again, so it is absent while Up.
 	Diagnostic string `json:"diagnostic,omitempty"`
 	// DetectionTimeMilliseconds is the negotiated detection time, while
 	// the session is Up.
