@@ -164,6 +164,20 @@ func TestMonitoring(t *testing.T) {
 		}
 	}
 	notReady := alertMatch{name: "NodeBGPAgentNotReady"}
+	admin, err := dynamicFor(l.CP.AdminKubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// healthy waits until the lab is whole again after the step before:
+	// every node's object healthy, both sessions and BFD up.
+	healthy := func(t *testing.T) {
+		t.Helper()
+		for _, n := range l.Nodes {
+			e2eutil.Eventually(t, time.Minute, time.Second, n.Name+"'s BGPNodeState healthy", func() error {
+				return checkHealthy(ctx, l, admin, n)
+			})
+		}
+	}
 
 	suite.Step(t, "03 Prometheus fires NodeBGPSessionDown when a peer's agent stops and resolves it when it returns", func(t *testing.T) {
 		down := l.Nodes[1]
@@ -188,6 +202,7 @@ func TestMonitoring(t *testing.T) {
 
 	suite.Step(t, "04 an isolated node fires NodeBGPNoSessionEstablished and NodeBGPAgentNotReady, resolved when its link returns", func(t *testing.T) {
 		noSession := alertMatch{name: "NodeBGPNoSessionEstablished"}
+		healthy(t)
 		quiet(t, noSession, notReady)
 		t.Cleanup(func() { _ = uplink(context.Background(), watcher, true) })
 		// Prometheus scrapes the agent on the namespace's loopback, which
@@ -203,11 +218,8 @@ func TestMonitoring(t *testing.T) {
 	})
 
 	suite.Step(t, "05 a route the kernel refuses fires NodeBGPRouteSyncFailing and NodeBGPAgentNotReady, resolved once it takes it", func(t *testing.T) {
-		admin, err := dynamicFor(l.CP.AdminKubeconfig)
-		if err != nil {
-			t.Fatal(err)
-		}
 		syncFailing := alertMatch{name: "NodeBGPRouteSyncFailing"}
+		healthy(t)
 		quiet(t, syncFailing, notReady)
 		peer := l.Nodes[1]
 		// A policy rule that makes the kernel refuse any route via peer's
@@ -265,6 +277,7 @@ func TestMonitoring(t *testing.T) {
 	})
 
 	suite.Step(t, "06 a peer router sending more prefixes than its limit fires NodeBGPPrefixLimitHit, resolved when the limit is raised", func(t *testing.T) {
+		healthy(t)
 		bird := startBIRD(ctx, t, l, watcher, dir)
 		alert := alertMatch{name: "NodeBGPPrefixLimitHit", peer: bird.String()}
 		quiet(t, alert)
