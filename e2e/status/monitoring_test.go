@@ -130,29 +130,30 @@ func TestMonitoring(t *testing.T) {
 		}
 		return nil
 	})
-	// fires waits until each alert fires, resolved until none is active.
-	fires := func(t *testing.T, why string, alerts ...alertMatch) {
+	// fires waits until each alert fires, resolved until none is active;
+	// both log the time since the fault (or the fix) at began.
+	fires := func(t *testing.T, began time.Time, why string, alerts ...alertMatch) {
 		t.Helper()
 		for _, a := range alerts {
-			took := e2eutil.Eventually(t, 2*time.Minute, 2*time.Second, a.String()+" firing", func() error {
+			e2eutil.Eventually(t, 2*time.Minute, 2*time.Second, a.String()+" firing", func() error {
 				if st, err := alertState(ctx, watcher, prom, a); err != nil || st != "firing" {
 					return fmt.Errorf("state %q, %v", st, err)
 				}
 				return nil
 			})
-			t.Logf("%s fired %s after %s", a, took.Round(time.Second), why)
+			t.Logf("%s firing %s after %s", a, time.Since(began).Round(time.Second), why)
 		}
 	}
-	resolved := func(t *testing.T, why string, alerts ...alertMatch) {
+	resolved := func(t *testing.T, began time.Time, why string, alerts ...alertMatch) {
 		t.Helper()
 		for _, a := range alerts {
-			took := e2eutil.Eventually(t, 2*time.Minute, 2*time.Second, a.String()+" resolved", func() error {
+			e2eutil.Eventually(t, 2*time.Minute, 2*time.Second, a.String()+" resolved", func() error {
 				if st, err := alertState(ctx, watcher, prom, a); err != nil || st != "" {
 					return fmt.Errorf("state %q, %v", st, err)
 				}
 				return nil
 			})
-			t.Logf("%s resolved %s after %s", a, took.Round(time.Second), why)
+			t.Logf("%s resolved %s after %s", a, time.Since(began).Round(time.Second), why)
 		}
 	}
 	quiet := func(t *testing.T, alerts ...alertMatch) {
@@ -183,6 +184,7 @@ func TestMonitoring(t *testing.T) {
 		down := l.Nodes[1]
 		alert := alertMatch{name: "NodeBGPSessionDown", peer: down.IP.String()}
 		quiet(t, alert)
+		began := time.Now()
 		if err := l.Agents.Stop(down); err != nil {
 			t.Fatal(err)
 		}
@@ -192,12 +194,13 @@ func TestMonitoring(t *testing.T) {
 				_ = l.Agents.Start(down)
 			}
 		})
-		fires(t, down.Name+"'s agent stopped", alert)
+		fires(t, began, down.Name+"'s agent stopped", alert)
+		began = time.Now()
 		if err := l.Agents.Start(down); err != nil {
 			t.Fatal(err)
 		}
 		restarted = true
-		resolved(t, "the agent came back", alert)
+		resolved(t, began, "the agent came back", alert)
 	})
 
 	suite.Step(t, "04 an isolated node fires NodeBGPNoSessionEstablished and NodeBGPAgentNotReady, resolved when its link returns", func(t *testing.T) {
@@ -207,14 +210,16 @@ func TestMonitoring(t *testing.T) {
 		t.Cleanup(func() { _ = uplink(context.Background(), watcher, true) })
 		// Prometheus scrapes the agent on the namespace's loopback, which
 		// the node keeps; BFD takes both sessions down within a second.
+		began := time.Now()
 		if err := uplink(ctx, watcher, false); err != nil {
 			t.Fatal(err)
 		}
-		fires(t, watcher.Name+"'s uplink went down", noSession, notReady)
+		fires(t, began, watcher.Name+"'s uplink went down", noSession, notReady)
+		began = time.Now()
 		if err := uplink(ctx, watcher, true); err != nil {
 			t.Fatal(err)
 		}
-		resolved(t, "the uplink came back", noSession, notReady)
+		resolved(t, began, "the uplink came back", noSession, notReady)
 	})
 
 	suite.Step(t, "05 a route the kernel refuses fires NodeBGPRouteSyncFailing and NodeBGPAgentNotReady, resolved once it takes it", func(t *testing.T) {
@@ -243,10 +248,11 @@ func TestMonitoring(t *testing.T) {
 				_ = dropRule(context.Background())
 			}
 		})
+		began := time.Now()
 		if _, err := e2eutil.Run(ctx, "ip", "-n", watcher.Netns, "route", "del", peer.PodCIDR.String()); err != nil {
 			t.Fatal(err)
 		}
-		fires(t, "the kernel began refusing the route to "+peer.PodCIDR.String(), syncFailing, notReady)
+		fires(t, began, "the kernel began refusing the route to "+peer.PodCIDR.String(), syncFailing, notReady)
 		o, _, err := getState(ctx, admin, watcher.Name)
 		if err != nil || o == nil {
 			t.Fatalf("%s's BGPNodeState: %v", watcher.Name, err)
@@ -259,6 +265,7 @@ func TestMonitoring(t *testing.T) {
 		if o.Status.SessionSummary != "2/2" {
 			t.Errorf("sessions %s: the fault was meant for the kernel's routes only", o.Status.SessionSummary)
 		}
+		began = time.Now()
 		if err := dropRule(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -273,7 +280,7 @@ func TestMonitoring(t *testing.T) {
 			}
 			return nil
 		})
-		resolved(t, "the kernel took the route (the [30s] window emptied)", syncFailing, notReady)
+		resolved(t, began, "the rule was removed and the kernel took the route (the [30s] window emptied)", syncFailing, notReady)
 	})
 
 	suite.Step(t, "06 a peer router sending more prefixes than its limit fires NodeBGPPrefixLimitHit, resolved when the limit is raised", func(t *testing.T) {
@@ -297,10 +304,12 @@ func TestMonitoring(t *testing.T) {
 				t.Errorf("cleanup: %v", err)
 			}
 		})
+		began := time.Now()
 		annotate(len(birdRoutes) - 1)
-		fires(t, fmt.Sprintf("BIRD sent %d prefixes for a limit of %d", len(birdRoutes), len(birdRoutes)-1), alert)
+		fires(t, began, fmt.Sprintf("BIRD sent %d prefixes for a limit of %d", len(birdRoutes), len(birdRoutes)-1), alert)
+		began = time.Now()
 		annotate(len(birdRoutes) + 10)
-		resolved(t, "the limit was raised", alert)
+		resolved(t, began, "the limit was raised", alert)
 		e2eutil.Eventually(t, 30*time.Second, time.Second, watcher.Name+"'s session with BIRD established", func() error {
 			if v := metricLabels(ctx, t, watcher, "nodebgp_bgp_session_up", fmt.Sprintf(`kind="upstream",peer=%q`, bird.String())); v != 1 {
 				return fmt.Errorf("nodebgp_bgp_session_up = %v", v)
