@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodebgp/router/e2e/e2eutil"
+	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/status"
 )
@@ -31,8 +32,9 @@ const (
 // TestStatusWriteRate runs 100 status writers in this process against the
 // lab's API server, with the agents' own token (so RBAC is the manifests'),
 // each with a watch of its object as the agent has: a 100-node full mesh
-// whose every node reports 99 sessions. Phase 1 changes every node's state
-// every second (a worst case: routes churning on all nodes at once); phase 2
+// whose every node reports 99 sessions, each with its BFD state. Phase 1
+// changes every node's state every second (a worst case: routes churning
+// and a BFD session flapping on all nodes at once); phase 2
 // keeps handing the writers the same state every second (an idle cluster).
 // It measures the writes, the bytes and the API latency, and fails when the
 // writers write more than once per interval, or at all when idle.
@@ -153,7 +155,7 @@ func TestStatusWriteRate(t *testing.T) {
 		worst = max(worst, d)
 	}
 	if len(latencies) > 0 {
-		t.Logf("apply latency: mean %s, max %s over %d writes; object size %d bytes (99 sessions)",
+		t.Logf("apply latency: mean %s, max %s over %d writes; object size %d bytes (99 sessions with BFD)",
 			(total / time.Duration(len(latencies))).Round(time.Millisecond), worst.Round(time.Millisecond), len(latencies), size)
 	}
 }
@@ -170,8 +172,10 @@ func (a timedApplier) Apply(ctx context.Context, o status.Object) error {
 	return err
 }
 
-// simInputs is node i of a 100-node mesh at a tick: every tick changes its
-// kernel route count and one session's received prefixes.
+// simInputs is node i of a 100-node mesh with BFD on every session at a
+// tick: every tick changes its kernel route count, one session's received
+// prefixes, and takes that session's BFD Down (the one of the tick before
+// comes Up again): a BFD flap on every node every second.
 func simInputs(name string, i, tick int) status.Inputs {
 	in := status.Inputs{
 		Node: name, ASN: 64512, RouterID: simIP(i), Role: "mesh", RoutesSynced: true,
@@ -183,12 +187,17 @@ func simInputs(name string, i, tick int) status.Inputs {
 		if j == i {
 			continue
 		}
-		p := bgp.Peer{Name: fmt.Sprintf("sim-node-%03d", j+1), Address: simIP(j), ASN: 64512, Kind: bgp.PeerNode}
+		p := bgp.Peer{Name: fmt.Sprintf("sim-node-%03d", j+1), Address: simIP(j), ASN: 64512, Kind: bgp.PeerNode, BFD: bfd.DefaultTimers}
 		in.Peers = append(in.Peers, p)
 		received := 1
+		bs := bfd.Status{Peer: p.Address, State: bfd.Up, DetectTime: 900 * time.Millisecond}
 		if j == tick%simNodes {
 			received = 2
+			if tick > 0 {
+				bs = bfd.Status{Peer: p.Address, State: bfd.Down, Diag: bfd.DiagControlDetectExpired}
+			}
 		}
+		in.BFD = append(in.BFD, bs)
 		in.Sessions = append(in.Sessions, bgp.PeerStatus{Address: p.Address, State: bgp.StateEstablished, Received: received, Accepted: received, Advertised: 1, Since: since})
 	}
 	return in

@@ -4,6 +4,7 @@ package status
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -54,14 +55,14 @@ func TestStatus(t *testing.T) {
 	suite.Step(t, "02 kubectl get bgpnodestates is the one-line view", func(t *testing.T) {
 		out := e2eutil.MustRun(ctx, t, l.Tools.Kubectl, "--kubeconfig", l.CP.AdminKubeconfig, "get", "bgpnodestates")
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"NAME", "ASN", "ROLE", "SESSIONS", "ROUTES", "READY", "AGE"}) {
+		if got := strings.Fields(lines[0]); !slices.Equal(got, []string{"NAME", "ASN", "ROLE", "SESSIONS", "BFD", "ROUTES", "READY", "AGE"}) {
 			t.Errorf("columns = %v\n%s", got, out)
 		}
 		for _, node := range l.Nodes {
-			want := []string{node.Name, strconv.Itoa(clusterASN), "mesh", "2/2", "2", "True"}
+			want := []string{node.Name, strconv.Itoa(clusterASN), "mesh", "2/2", "2/2", "2", "True"}
 			if !slices.ContainsFunc(lines[1:], func(line string) bool {
 				f := strings.Fields(line)
-				return len(f) == 7 && slices.Equal(f[:6], want)
+				return len(f) == 8 && slices.Equal(f[:7], want)
 			}) {
 				t.Errorf("no line %v in\n%s", want, out)
 			}
@@ -242,6 +243,70 @@ func TestStatus(t *testing.T) {
 			t.Errorf("%s logged %d recoveries, want 1", node.Name, n)
 		}
 	})
+
+	suite.Step(t, "08 each session's BFD state: Down with its diagnostic when a node's link fails, Up when it returns", func(t *testing.T) {
+		dead, watcher := l.Nodes[2], l.Nodes[0]
+		t.Cleanup(func() { _ = uplink(context.Background(), dead, true) })
+		bfdOf := func() (*status.SessionBFD, string, error) {
+			// What an operator types: kubectl get bgpnodestate <node> -o json.
+			out, err := e2eutil.Run(ctx, l.Tools.Kubectl, "--kubeconfig", l.CP.AdminKubeconfig, "get", "bgpnodestate", watcher.Name, "-o", "json")
+			if err != nil {
+				return nil, "", err
+			}
+			var o status.Object
+			if err := json.Unmarshal([]byte(out), &o); err != nil {
+				return nil, "", fmt.Errorf("kubectl output: %w", err)
+			}
+			for _, ss := range o.Status.Sessions {
+				if ss.Peer == dead.IP.String() {
+					return ss.BFD, o.Status.BFDSummary, nil
+				}
+			}
+			return nil, o.Status.BFDSummary, fmt.Errorf("no session with %s", dead.IP)
+		}
+		want := func(state, diag, summary string) func() error {
+			return func() error {
+				b, sum, err := bfdOf()
+				if err != nil {
+					return err
+				}
+				if b == nil || b.State != state || b.Diagnostic != diag || sum != summary {
+					return fmt.Errorf("bfd %+v, bfdSummary %q", b, sum)
+				}
+				return nil
+			}
+		}
+		e2eutil.Eventually(t, 30*time.Second, time.Second, watcher.Name+" shows BFD Up with "+dead.Name, want("Up", "", "2/2"))
+
+		if err := uplink(ctx, dead, false); err != nil {
+			t.Fatal(err)
+		}
+		took := e2eutil.Eventually(t, 20*time.Second, 250*time.Millisecond, watcher.Name+" shows BFD Down with "+dead.Name,
+			want("Down", "control detection time expired", "1/2"))
+		t.Logf("%s's uplink down -> BFD Down in %s's BGPNodeState after %s", dead.Name, watcher.Name, took.Round(10*time.Millisecond))
+
+		if err := uplink(ctx, dead, true); err != nil {
+			t.Fatal(err)
+		}
+		took = e2eutil.Eventually(t, 60*time.Second, 250*time.Millisecond, watcher.Name+" shows BFD Up again with "+dead.Name,
+			want("Up", "", "2/2"))
+		t.Logf("%s's uplink up -> BFD Up in %s's BGPNodeState after %s", dead.Name, watcher.Name, took.Round(10*time.Millisecond))
+		for _, n := range l.Nodes {
+			e2eutil.Eventually(t, 60*time.Second, time.Second, n.Name+"'s BGPNodeState healthy again", func() error {
+				return checkHealthy(ctx, l, admin, n)
+			})
+		}
+	})
+}
+
+// uplink sets node's link into the fabric down or up.
+func uplink(ctx context.Context, node *lab.Node, up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	_, err := e2eutil.Run(ctx, "ip", "-n", node.Netns, "link", "set", "eth0", state)
+	return err
 }
 
 // checkHealthy checks a node's object against the lab: identity, a session
@@ -270,6 +335,13 @@ func checkHealthy(ctx context.Context, l *lab.Lab, c dynamic.Interface, node *la
 		if _, err := time.Parse(time.RFC3339, ss.Since); err != nil {
 			bad("session %s since %q", ss.Peer, ss.Since)
 		}
+		// --bfd: 300 ms x 3, so a detection time of 900 ms once Up.
+		if ss.BFD == nil || ss.BFD.State != "Up" || ss.BFD.DetectionTimeMilliseconds != 900 {
+			bad("session %s bfd %+v, want Up with a detection time of 900 ms", ss.Peer, ss.BFD)
+		}
+	}
+	if s.BFDSummary != "2/2" {
+		bad("bfdSummary %q, want 2/2", s.BFDSummary)
 	}
 	var want []string
 	for _, other := range l.Nodes {

@@ -151,6 +151,9 @@ func (a *agent) onBFDChange(ev bfd.Event) {
 		time.AfterFunc(bfdHoldSilent+10*time.Millisecond, a.bfdChanged.poke)
 	}
 	a.bfdStateChanged.poke()
+	// The status shows each session's BFD state; its writer coalesces a
+	// flapping session's transitions (at most one write per interval).
+	a.reported.changed.poke()
 }
 
 // bfdPeers are the BFD sessions of the plan's peers: each from the BGP
@@ -212,6 +215,7 @@ func (a *agent) startBFD(ctx context.Context) error {
 		return fmt.Errorf("starting BFD: %w", err)
 	}
 	a.bfd = m
+	a.noteBFD(m)
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	context.AfterFunc(ctx, func() {
 		a.speaker.Stop()

@@ -33,7 +33,9 @@ type reportState struct {
 	advertised   []bgp.Path
 	kernelRoutes int
 	routesErr    error
-	changed      trigger
+	// bfd is the agent's BFD once it runs (noteBFD), read at each pass.
+	bfd     BFD
+	changed trigger
 }
 
 // noteNodePass records a node pass's plan and what the speaker was asked to
@@ -52,6 +54,16 @@ func (a *agent) noteRouteSync(kernelRoutes int, err error) {
 	r := &a.reported
 	r.mu.Lock()
 	r.kernelRoutes, r.routesErr = kernelRoutes, err
+	r.mu.Unlock()
+	r.changed.poke()
+}
+
+// noteBFD hands the reporting loop the BFD sessions to read: set once, when
+// BFD starts (the node loop starts it).
+func (a *agent) noteBFD(b BFD) {
+	r := &a.reported
+	r.mu.Lock()
+	r.bfd = b
 	r.mu.Unlock()
 	r.changed.poke()
 }
@@ -100,7 +112,11 @@ func (a *agent) reportPass(ctx context.Context) {
 		KernelRoutes: r.kernelRoutes,
 		RoutesErr:    r.routesErr,
 	}
+	bfdSessions := r.bfd
 	r.mu.Unlock()
+	if bfdSessions != nil {
+		in.BFD = bfdSessions.Status()
+	}
 	in.RoutesSynced = a.routesSyncDone()
 
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)

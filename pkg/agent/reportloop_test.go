@@ -83,3 +83,31 @@ func scrapeAgent(t *testing.T, ta *testAgent) (int, string) {
 	ta.agent.health.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	return rec.Code, rec.Body.String()
 }
+
+// With BFD on, each session's BFD state reaches the status from the
+// reporting pass; the BFD it reads is the one the agent started (noteBFD).
+func TestReportPassCarriesEachSessionsBFDState(t *testing.T) {
+	ta := newTestAgent(t)
+	ta.agent.cfg.BFD = true
+	fb := &fakeBFD{t: t}
+	ta.agent.bfd = fb
+	w := &fakeStatusWriter{t: t, allowed: true}
+	ta.agent.statusWriter = w
+	ta.nodePass(t)
+
+	ta.agent.reportPass(context.Background())
+	if s := w.updates[len(w.updates)-1].Status; s.BFDTotal != 2 || s.BFDUp != 0 || s.Sessions[0].BFD == nil || s.Sessions[0].BFD.State != status.BFDUnknown {
+		t.Errorf("before BFD is handed to the reporting loop: bfd %s, sessions %+v; want 0/2, Unknown", s.BFDSummary, s.Sessions)
+	}
+	ta.agent.noteBFD(fb)
+	ta.agent.reportPass(context.Background())
+	s := w.updates[len(w.updates)-1].Status
+	if s.BFDSummary != "2/2" {
+		t.Errorf("bfdSummary = %q, want 2/2", s.BFDSummary)
+	}
+	for _, ss := range s.Sessions {
+		if ss.BFD == nil || ss.BFD.State != "Up" {
+			t.Errorf("session %s: bfd %+v, want Up", ss.Peer, ss.BFD)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 )
 
@@ -29,6 +30,9 @@ type Inputs struct {
 	Peers       []bgp.Peer
 	Sessions    []bgp.PeerStatus
 	SessionsErr error
+	// BFD is what the agent's BFD reports about its sessions (nil when it
+	// runs none); a planned peer with BFD timers gets its session's state.
+	BFD []bfd.Status
 	// Advertised are the paths the speaker was last asked to announce.
 	Advertised []bgp.Path
 
@@ -70,10 +74,16 @@ func Build(in Inputs) Object {
 	if in.ClusterID.IsValid() {
 		s.ClusterID = in.ClusterID.String()
 	}
-	s.Sessions = sessions(in.Peers, in.Sessions, in.SessionsErr)
+	s.Sessions = sessions(in.Peers, in.Sessions, in.SessionsErr, in.BFD)
 	s.SessionsTotal = len(s.Sessions)
 	var down []string
 	for _, ss := range s.Sessions {
+		if ss.BFD != nil {
+			s.BFDTotal++
+			if ss.BFD.State == bfd.Up.String() {
+				s.BFDUp++
+			}
+		}
 		if ss.State == bgp.StateEstablished {
 			s.SessionsUp++
 		} else {
@@ -81,6 +91,9 @@ func Build(in Inputs) Object {
 		}
 	}
 	s.SessionSummary = fmt.Sprintf("%d/%d", s.SessionsUp, s.SessionsTotal)
+	if s.BFDTotal > 0 {
+		s.BFDSummary = fmt.Sprintf("%d/%d", s.BFDUp, s.BFDTotal)
+	}
 	s.AdvertisedPodCIDRs = []string{}
 	for _, p := range in.Advertised {
 		c := p.Prefix.String()
@@ -122,13 +135,17 @@ func Build(in Inputs) Object {
 	return o
 }
 
-// sessions joins the planned peers with the speaker's view, one per
-// address, sorted. A planned peer the speaker does not list yet shows as
+// sessions joins the planned peers with the speaker's and BFD's views, one
+// per address, sorted. A planned peer the speaker does not list yet shows as
 // "unknown"; a neighbor the plan does not know (being removed) is left out.
-func sessions(planned []bgp.Peer, actual []bgp.PeerStatus, actualErr error) []Session {
+func sessions(planned []bgp.Peer, actual []bgp.PeerStatus, actualErr error, bfds []bfd.Status) []Session {
 	byAddr := make(map[netip.Addr]bgp.PeerStatus, len(actual))
 	for _, a := range actual {
 		byAddr[a.Address] = a
+	}
+	bfdByAddr := make(map[netip.Addr]bfd.Status, len(bfds))
+	for _, b := range bfds {
+		bfdByAddr[b.Peer] = b
 	}
 	out := make([]Session, 0, len(planned))
 	for _, p := range planned {
@@ -141,12 +158,34 @@ func sessions(planned []bgp.Peer, actual []bgp.PeerStatus, actualErr error) []Se
 			s.Received, s.Accepted, s.Advertised = a.Received, a.Accepted, a.Advertised
 			s.LastError = oneLine(a.LastError)
 		}
+		if p.BFD != (bfd.Timers{}) {
+			s.BFD = sessionBFD(bfdByAddr, p.Address)
+		}
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b Session) int {
 		return netip.MustParseAddr(a.Peer).Compare(netip.MustParseAddr(b.Peer))
 	})
 	return slices.CompactFunc(out, func(a, b Session) bool { return a.Peer == b.Peer })
+}
+
+// sessionBFD is the state of peer's BFD session. Nothing in it changes per
+// packet: the state and diagnostic change with a transition, the detection
+// time only when either side changes its timers (a Poll Sequence, as right
+// after Up), so a steady session never rewrites the object.
+func sessionBFD(byAddr map[netip.Addr]bfd.Status, peer netip.Addr) *SessionBFD {
+	b, ok := byAddr[peer]
+	if !ok {
+		return &SessionBFD{State: BFDUnknown}
+	}
+	out := &SessionBFD{State: b.State.String()}
+	if b.Diag != bfd.DiagNone {
+		out.Diagnostic = b.Diag.String()
+	}
+	if b.State == bfd.Up {
+		out.DetectionTimeMilliseconds = b.DetectTime.Milliseconds()
+	}
+	return out
 }
 
 // FormatTime is how the status writes a time: RFC 3339 in UTC, to the second.

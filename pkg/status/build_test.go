@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 )
 
@@ -135,5 +137,117 @@ func TestCarryTimesKeepsTheTimeWhileTheStatusStays(t *testing.T) {
 	}
 	if c := condition(flipped, PeersEstablished); c.LastTransitionTime != "2026-12-04T10:00:00Z" {
 		t.Errorf("PeersEstablished that stayed moved to %s", c.LastTransitionTime)
+	}
+}
+
+// withBFD is healthy() with BFD configured on the ToR and n2 (not n3), and
+// the agent's BFD reporting the given sessions.
+func withBFD(sessions ...bfd.Status) Inputs {
+	in := healthy()
+	timers := bfd.Timers{MinTx: 300 * time.Millisecond, MinRx: 300 * time.Millisecond, Multiplier: 3}
+	for i := range in.Peers {
+		if in.Peers[i].Address != n3.Address {
+			in.Peers[i].BFD = timers
+		}
+	}
+	in.BFD = sessions
+	return in
+}
+
+func TestBuildBFDPerSession(t *testing.T) {
+	up := func(a netip.Addr) bfd.Status {
+		return bfd.Status{Peer: a, State: bfd.Up, RemoteState: bfd.Up, DetectTime: 900 * time.Millisecond}
+	}
+	tests := []struct {
+		name    string
+		in      Inputs
+		n2, tor *SessionBFD // n3 never has BFD configured
+		summary string
+	}{
+		{
+			name:    "both Up: state and the negotiated detection time",
+			in:      withBFD(up(tor.Address), up(n2.Address)),
+			n2:      &SessionBFD{State: "Up", DetectionTimeMilliseconds: 900},
+			tor:     &SessionBFD{State: "Up", DetectionTimeMilliseconds: 900},
+			summary: "2/2",
+		},
+		{
+			name: "one Down after its detection time expired: the diagnostic, no detection time",
+			in: withBFD(up(tor.Address), bfd.Status{Peer: n2.Address, State: bfd.Down, Diag: bfd.DiagControlDetectExpired,
+				DetectTime: 900 * time.Millisecond}),
+			n2:      &SessionBFD{State: "Down", Diagnostic: "control detection time expired"},
+			tor:     &SessionBFD{State: "Up", DetectionTimeMilliseconds: 900},
+			summary: "1/2",
+		},
+		{
+			name:    "configured but not listed by BFD yet",
+			in:      withBFD(up(tor.Address)),
+			n2:      &SessionBFD{State: "Unknown"},
+			tor:     &SessionBFD{State: "Up", DetectionTimeMilliseconds: 900},
+			summary: "1/2",
+		},
+		{
+			name:    "the peer said AdminDown, Init",
+			in:      withBFD(bfd.Status{Peer: tor.Address, State: bfd.Init}, bfd.Status{Peer: n2.Address, State: bfd.Down, Diag: bfd.DiagNeighborSignaledDown}),
+			n2:      &SessionBFD{State: "Down", Diagnostic: "neighbor signaled session down"},
+			tor:     &SessionBFD{State: "Init"},
+			summary: "0/2",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Build(tt.in).Status
+			got := map[string]*SessionBFD{}
+			for _, ss := range s.Sessions {
+				got[ss.Peer] = ss.BFD
+			}
+			for peer, want := range map[string]*SessionBFD{n2.Address.String(): tt.n2, tor.Address.String(): tt.tor, n3.Address.String(): nil} {
+				if fmt.Sprint(got[peer]) != fmt.Sprint(want) {
+					t.Errorf("%s: bfd = %+v, want %+v", peer, got[peer], want)
+				}
+			}
+			if s.BFDSummary != tt.summary || s.BFDTotal != 2 {
+				t.Errorf("bfdSummary %q of %d, want %q of 2", s.BFDSummary, s.BFDTotal, tt.summary)
+			}
+		})
+	}
+}
+
+// BFD's verdict is its own: the BGP conditions stay what the speaker says.
+func TestBuildBFDDownLeavesTheBGPConditionsAlone(t *testing.T) {
+	s := Build(withBFD(bfd.Status{Peer: n2.Address, State: bfd.Down})).Status
+	if c := condition(s, PeersEstablished); c.Status != "True" {
+		t.Errorf("PeersEstablished = %+v with every BGP session established", c)
+	}
+}
+
+// A BFD session configured for a peer GoBGP does not list yet still shows,
+// and a BFD session the plan has no peer for (being removed) does not.
+func TestBuildBFDFollowsThePlannedPeers(t *testing.T) {
+	in := withBFD(bfd.Status{Peer: addr("10.199.1.99"), State: bfd.Up})
+	in.Sessions = nil
+	s := Build(in).Status
+	if s.BFDTotal != 2 || s.BFDUp != 0 {
+		t.Errorf("bfd %d/%d, want 0/2", s.BFDUp, s.BFDTotal)
+	}
+	for _, ss := range s.Sessions {
+		if ss.Peer == "10.199.1.99" {
+			t.Errorf("a session for a peer the plan does not have: %+v", ss)
+		}
+	}
+}
+
+// A node without BFD writes no BFD fields at all: the object of a cluster
+// that never turned BFD on is what it was before BFD existed.
+func TestBuildWithoutBFDWritesNoBFDFields(t *testing.T) {
+	raw := string(mustJSON(Build(healthy())))
+	if strings.Contains(raw, "bfd") {
+		t.Errorf("object without BFD mentions it: %s", raw)
+	}
+	raw = string(mustJSON(Build(withBFD())))
+	for _, want := range []string{`"bfdSummary":"0/2"`, `"bfd":{"state":"Unknown"}`} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("object with BFD configured lacks %s: %s", want, raw)
+		}
 	}
 }

@@ -61,6 +61,12 @@ type Status struct {
 	SessionsUp     int    `json:"sessionsUp"`
 	SessionsTotal  int    `json:"sessionsTotal"`
 	SessionSummary string `json:"sessionSummary"`
+	// BFDUp of BFDTotal sessions with BFD configured have BFD Up;
+	// BFDSummary is "up/total" for the printer column. All three are
+	// absent when no peer has BFD.
+	BFDUp      int    `json:"bfdUp,omitempty"`
+	BFDTotal   int    `json:"bfdTotal,omitempty"`
+	BFDSummary string `json:"bfdSummary,omitempty"`
 
 	// AdvertisedPodCIDRs are the pod CIDRs the node announces now.
 	AdvertisedPodCIDRs []string `json:"advertisedPodCIDRs"`
@@ -83,7 +89,27 @@ type Session struct {
 	Accepted   int    `json:"accepted"`
 	Advertised int    `json:"advertised"`
 	LastError  string `json:"lastError,omitempty"`
+	// BFD is the state of the BFD session that guards this one; nil when
+	// the peer has no BFD configured.
+	BFD *SessionBFD `json:"bfd,omitempty"`
 }
+
+// SessionBFD is one peer's BFD session.
+type SessionBFD struct {
+	// State is Up, Down, Init or AdminDown (RFC 5880), or Unknown while
+	// the agent's BFD does not list the session yet.
+	State string `json:"state"`
+	// Diagnostic is why the session left Up, e.g. "control detection time
+	// expired" (RFC 5880's local diagnostic); BFD clears it on the way Up
+	// again, so it is absent while Up.
+	Diagnostic string `json:"diagnostic,omitempty"`
+	// DetectionTimeMilliseconds is the negotiated detection time, while
+	// the session is Up.
+	DetectionTimeMilliseconds int64 `json:"detectionTimeMilliseconds,omitempty"`
+}
+
+// BFD states as the status writes them, besides bfd.State's own names.
+const BFDUnknown = "Unknown"
 
 // Condition follows metav1.Condition's shape.
 type Condition struct {

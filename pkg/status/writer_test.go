@@ -12,6 +12,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/nodebgp/router/pkg/bfd"
 )
 
 // fakeAPI is an API server holding one object; it fails writes while fail
@@ -250,5 +252,41 @@ func TestWriterKeepsTheTransitionTimesOfTheObjectItFinds(t *testing.T) {
 	}
 	if c := condition(s, RoutesProgrammed); c.LastTransitionTime == FormatTime(t0) {
 		t.Errorf("RoutesProgrammed changed but kept the found time")
+	}
+}
+
+// A flapping BFD session (Up, Down, Up, ... every 5 ms for half a second)
+// costs at most one write per interval, and the last state is the one
+// written: BFD's sub-second transitions never turn into a write storm.
+func TestWriterCoalescesBFDFlaps(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	w := startWriter(t, interval)
+	began := time.Now()
+	var last string
+	for i := 0; time.Since(began) < 5*interval; i++ {
+		st := bfd.Status{Peer: n2.Address, State: bfd.Up, DetectTime: 900 * time.Millisecond}
+		if i%2 == 1 {
+			st = bfd.Status{Peer: n2.Address, State: bfd.Down, Diag: bfd.DiagControlDetectExpired}
+		}
+		last = st.State.String()
+		w.Update(Build(withBFD(st, bfd.Status{Peer: tor.Address, State: bfd.Up})))
+		time.Sleep(5 * time.Millisecond)
+	}
+	elapsed := time.Since(began)
+	waitUntil(t, "the last BFD state written", func() bool {
+		o := w.api.stored()
+		if o == nil {
+			return false
+		}
+		for _, s := range o.Status.Sessions {
+			if s.Peer == n2.Address.String() {
+				return s.BFD != nil && s.BFD.State == last
+			}
+		}
+		return false
+	})
+	// One write at once, then one per interval, and the last one.
+	if n, most := w.api.count(), int(elapsed/interval)+2; n > most {
+		t.Errorf("%d writes for %s of BFD flaps, want at most %d (one per %s)", n, elapsed.Round(time.Millisecond), most, interval)
 	}
 }
