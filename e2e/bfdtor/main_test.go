@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -79,50 +78,12 @@ func agentArgs(node *lab.Node) []string {
 	}
 }
 
-// bfddConfig is the ToRs' BFD profile: what docs/peering.md recommends.
-const bfddConfig = `! written by nodebgp's bfdtor suite
-bfd
- profile nodes
-  transmit-interval 300
-  receive-interval 300
-  detect-multiplier 3
- !
-!
-`
-
 // startBFDOnToRs runs bfdd in every ToR's FRR instance and turns BFD on for
-// the nodes' peer group.
+// the nodes' peer group (profile 300 ms x 3).
 func startBFDOnToRs(ctx context.Context, l *lab.Lab) error {
 	for _, tor := range l.ToRs {
-		conf := filepath.Join(tor.Dir, "bfdd.conf")
-		if err := os.WriteFile(conf, []byte(bfddConfig), 0o644); err != nil {
+		if err := tor.StartBFD(ctx); err != nil {
 			return err
-		}
-		_, err := l.Procs.Start("frr-"+tor.Name+"-bfdd", tor.Name,
-			"/usr/lib/frr/bfdd", "-u", "root", "-g", "frrvty",
-			"-f", conf, "-i", filepath.Join(tor.Dir, "bfdd.pid"),
-			"-z", filepath.Join(tor.Dir, "zserv.api"), "--vty_socket", tor.Dir,
-			"--bfdctl", filepath.Join(tor.Dir, "bfdd.sock"), "--log", "stdout")
-		if err != nil {
-			return fmt.Errorf("ToR %s: starting bfdd: %w", tor.Name, err)
-		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			_, err := tor.Vtysh(ctx, "show bfd peers json")
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("ToR %s: bfdd does not answer: %w", tor.Name, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		cmds := []string{"configure terminal", fmt.Sprintf("router bgp %d", lab.ToRASN),
-			"neighbor " + lab.ToRPeerGroup + " bfd",
-			"neighbor " + lab.ToRPeerGroup + " bfd profile nodes",
-			"neighbor " + lab.ToRPeerGroup + " bfd check-control-plane-failure"}
-		if out, err := tor.Vtysh(ctx, cmds...); err != nil {
-			return fmt.Errorf("%w: %s", err, out)
 		}
 	}
 	return nil

@@ -138,37 +138,17 @@ func testSessions(t *testing.T) {
 	t.Logf("%s: %+v", l.ToRs[0].Name, peers)
 }
 
-// silence makes tor drop BFD and BGP both ways: a ToR that stops
-// answering, with no Cease and no BFD AdminDown.
-func silence(ctx context.Context, tor *lab.ToR, on bool) error {
-	op := "-I"
-	if !on {
-		op = "-D"
-	}
-	for _, r := range [][]string{
-		{"INPUT", "-p", "udp", "--dport", "3784"}, {"OUTPUT", "-p", "udp", "--dport", "3784"},
-		{"INPUT", "-p", "tcp", "--dport", "179"}, {"INPUT", "-p", "tcp", "--sport", "179"},
-		{"OUTPUT", "-p", "tcp", "--dport", "179"}, {"OUTPUT", "-p", "tcp", "--sport", "179"},
-	} {
-		args := append([]string{"netns", "exec", tor.Name, "iptables", op}, append(r, "-j", "DROP")...)
-		if _, err := e2eutil.Run(ctx, "ip", args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func testToRFails(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 3*time.Minute)
 	announce(ctx, t, l)
 	tor1, tor2 := l.ToRs[0], l.ToRs[1]
 	node := l.Nodes[0]
-	t.Cleanup(func() { _ = silence(context.Background(), tor1, false) })
+	t.Cleanup(func() { _ = tor1.Silence(context.Background(), false) })
 
 	e2eutil.LogStep(t, "%s goes silent (BFD and BGP dropped both ways in its namespace)", tor1.Name)
 	fault := time.Now()
-	if err := silence(ctx, tor1, true); err != nil {
+	if err := tor1.Silence(ctx, true); err != nil {
 		t.Fatal(err)
 	}
 	moved := e2eutil.Eventually(t, 10*time.Second, pollEvery, "route via "+tor2.Name+" only", func() error {
@@ -189,7 +169,7 @@ func testToRFails(t *testing.T) {
 	}
 
 	e2eutil.LogStep(t, "%s answers again: multipath returns within %s", tor1.Name, maxRecovery)
-	if err := silence(ctx, tor1, false); err != nil {
+	if err := tor1.Silence(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	back := e2eutil.Eventually(t, 60*time.Second, pollEvery, "multipath again", func() error {
