@@ -29,7 +29,6 @@ const (
 )
 
 var (
-	stateLine      = regexp.MustCompile(`(?m)^nodebgp_bfd_session_state\{peer="([^"]+)",state="([^"]+)"\} 1$`)
 	transitionLine = regexp.MustCompile(`(?m)^nodebgp_bfd_transitions_total\{peer="([^"]+)",state="Down"\} (\d+)$`)
 )
 
@@ -64,25 +63,9 @@ func bfdDowns(ctx context.Context, node *lab.Node) (map[string]string, error) {
 	return out, nil
 }
 
-// bfdStates reads node's /metrics: peer -> BFD state.
-func bfdStates(ctx context.Context, node *lab.Node) (map[string]string, error) {
-	code, body, err := e2eutil.HTTPGetIn(ctx, node.Netns, "http://127.0.0.1:9779/metrics")
-	if err != nil {
-		return nil, err
-	}
-	if code != 200 {
-		return nil, fmt.Errorf("%s: /metrics: HTTP %d", node.Name, code)
-	}
-	out := map[string]string{}
-	for _, m := range stateLine.FindAllStringSubmatch(body, -1) {
-		out[m[1]] = m[2]
-	}
-	return out, nil
-}
-
 // checkBFDUp: node has exactly one BFD session per other node, each Up.
 func checkBFDUp(ctx context.Context, l *lab.Lab, node *lab.Node) error {
-	st, err := bfdStates(ctx, node)
+	st, err := e2eutil.BFDStates(ctx, node)
 	if err != nil {
 		return err
 	}

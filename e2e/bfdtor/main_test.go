@@ -3,7 +3,8 @@
 // Package bfdtor is nodebgp's end-to-end suite for BFD with ToRs running
 // FRR's bfdd: one rack behind two FRR ToRs, two nodes peering eBGP with
 // both (ToR-only, each node in its own AS) with --peer-router-bfd, the ToRs
-// with `neighbor NODES bfd` and a 300 ms x 3 profile. The lab starts only
+// with every node as an explicit neighbor, `neighbor NODES bfd` and a
+// 300 ms x 3 profile. The lab starts only
 // zebra and bgpd on its ToRs, so Prepare starts bfdd beside them (as a lab
 // process, stopped with the ToR's other daemons) and turns BFD on in bgpd.
 package bfdtor
@@ -78,10 +79,19 @@ func agentArgs(node *lab.Node) []string {
 	}
 }
 
-// startBFDOnToRs runs bfdd in every ToR's FRR instance and turns BFD on for
-// the nodes' peer group (profile 300 ms x 3).
+// startBFDOnToRs sets the ToRs up as docs/peering.md recommends: every
+// node an explicit neighbor (a listen range's dynamic neighbor loses its BFD
+// session with its BGP session, so BFD could not say when the path is back),
+// bfdd running, BFD on for the nodes' peer group (profile 300 ms x 3).
 func startBFDOnToRs(ctx context.Context, l *lab.Lab) error {
+	var nodes []netip.Addr
+	for _, n := range l.Nodes {
+		nodes = append(nodes, n.IP)
+	}
 	for _, tor := range l.ToRs {
+		if err := tor.ExplicitNeighbors(ctx, nodes...); err != nil {
+			return err
+		}
 		if err := tor.StartBFD(ctx); err != nil {
 			return err
 		}

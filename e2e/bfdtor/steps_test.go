@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -169,6 +170,7 @@ func testToRFails(t *testing.T) {
 	}
 
 	e2eutil.LogStep(t, "%s answers again: multipath returns within %s", tor1.Name, maxRecovery)
+	heal := time.Now()
 	if err := tor1.Silence(ctx, false); err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +185,8 @@ func testToRFails(t *testing.T) {
 		return nil
 	})
 	t.Logf("heal -> multipath again on %s: %s", node.Name, back.Round(time.Millisecond))
+	t.Logf("where the time went, from %s's log (ms after the heal):\n%s", node.Name,
+		recoveryTimeline(t, l, node, lab.ToRAddr(1, node.Rack), heal, heal.Add(back)))
 	if back > maxRecovery {
 		t.Errorf("heal -> multipath took %s, want within %s", back, maxRecovery)
 	}
@@ -247,4 +251,32 @@ func testPlannedRestart(t *testing.T) {
 	if count.Sent < 100 || len(count.Lost) > 0 {
 		t.Errorf("pings across the restart: %s, want at least 100 sent and none lost", count)
 	}
+}
+
+// logLine is the time and message of an agent log line about a peer.
+var logLine = regexp.MustCompile(`^time=(\S+) level=\S+ msg="([^"]+)".* peer=(\S+)`)
+
+// recoveryTimeline lists node's log lines about peer between from and to
+// (BFD transitions, the hold lifted and the neighbor re-created, GoBGP's
+// Peer Up), each with its time after from, and the routes' return at to.
+func recoveryTimeline(t *testing.T, l *lab.Lab, node *lab.Node, peer netip.Addr, from, to time.Time) string {
+	t.Helper()
+	log, err := e2eutil.Output(context.Background(), "cat", l.Agents.Log(node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(log, "\n") {
+		m := logLine.FindStringSubmatch(line)
+		if m == nil || m[3] != peer.String() {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil || at.Before(from) || at.After(to.Add(time.Second)) {
+			continue
+		}
+		fmt.Fprintf(&b, "  +%5d ms %s\n", at.Sub(from).Milliseconds(), m[2])
+	}
+	fmt.Fprintf(&b, "  +%5d ms multipath back in the kernel (poll every %s)\n", to.Sub(from).Milliseconds(), pollEvery)
+	return b.String()
 }

@@ -44,6 +44,7 @@ var upstream = netip.MustParsePrefix("198.51.100.0/24")
 type config struct {
 	name     string
 	about    string
+	bfd      bool // steady includes every BFD session Up
 	args     []string
 	prepare  func(ctx context.Context, tor *lab.ToR) error
 	detectBy time.Duration
@@ -53,6 +54,7 @@ type config struct {
 var allConfigs = []config{
 	{
 		name:  "bfd",
+		bfd:   true,
 		about: "BFD 300 ms x 3 on node and ToR sessions (--bfd, --peer-router-bfd; FRR bfdd profile 300/300 x3)",
 		args:  []string{"--bfd", "--peer-router-bfd=true"},
 		prepare: func(ctx context.Context, tor *lab.ToR) error {
@@ -144,7 +146,15 @@ func runConfig(c config) (rows []Row, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab up: %w", err)
 	}
+	var nodes []netip.Addr
+	for _, n := range l.Nodes {
+		nodes = append(nodes, n.IP)
+	}
 	for _, tor := range l.ToRs {
+		// The recommended ToR config (docs/peering.md): explicit neighbors.
+		if err := tor.ExplicitNeighbors(ctx, nodes...); err != nil {
+			return nil, err
+		}
 		if c.prepare != nil {
 			if err := c.prepare(ctx, tor); err != nil {
 				return nil, err
@@ -154,7 +164,7 @@ func runConfig(c config) (rows []Row, err error) {
 			return nil, err
 		}
 	}
-	took, err := e2eutil.WaitFor(steadyTimeout, 200*time.Millisecond, "steady", func() error { return steady(ctx, l) })
+	took, err := e2eutil.WaitFor(steadyTimeout, 200*time.Millisecond, "steady", func() error { return steady(ctx, l, c.bfd) })
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +172,7 @@ func runConfig(c config) (rows []Row, err error) {
 	node := Row{Config: c.name, Fault: "node link down"}
 	tor := Row{Config: c.name, Fault: "ToR silent"}
 	for i := 0; i < c.faults(); i++ {
-		s, err := nodeFault(l, l.Nodes[i%len(l.Nodes)], c.detectBy)
+		s, err := nodeFault(l, l.Nodes[i%len(l.Nodes)], c.detectBy, c.bfd)
 		if err != nil {
 			return append(rows, node, tor), err
 		}
@@ -170,7 +180,7 @@ func runConfig(c config) (rows []Row, err error) {
 		logf("%s: node fault %d: detect %s heal %s", c.name, i+1, s.Detect, s.Heal)
 	}
 	for i := 0; i < c.faults(); i++ {
-		s, err := torFault(l, i%len(l.ToRs), c.detectBy)
+		s, err := torFault(l, i%len(l.ToRs), c.detectBy, c.bfd)
 		if err != nil {
 			return append(rows, node, tor), err
 		}
@@ -189,9 +199,24 @@ func torAddrs(n *lab.Node) string {
 }
 
 // steady: every node routes every other node's pod CIDR via that node,
-// and the upstream prefix via both ToRs.
-func steady(ctx context.Context, l *lab.Lab) error {
+// and the upstream prefix via both ToRs; with bfd, its BFD sessions with
+// the other nodes and the ToRs are all Up.
+func steady(ctx context.Context, l *lab.Lab, bfd bool) error {
 	for _, n := range l.Nodes {
+		if bfd {
+			st, err := e2eutil.BFDStates(ctx, n)
+			if err != nil {
+				return err
+			}
+			for p, s := range st {
+				if s != "Up" {
+					return fmt.Errorf("%s: BFD with %s is %s", n.Name, p, s)
+				}
+			}
+			if want := len(l.Nodes) - 1 + len(l.ToRs); len(st) != want {
+				return fmt.Errorf("%s: %d BFD sessions %v, want %d", n.Name, len(st), st, want)
+			}
+		}
 		routes, err := e2eutil.KernelRoutes(ctx, n.Netns)
 		if err != nil {
 			return err
@@ -206,6 +231,17 @@ func steady(ctx context.Context, l *lab.Lab) error {
 		}
 	}
 	return nil
+}
+
+// healed times until every route is back, then waits (untimed) for BFD to
+// be Up everywhere too, so the next fault starts from a steady lab.
+func healed(ctx context.Context, l *lab.Lab, bfd bool, what string) (time.Duration, error) {
+	took, err := e2eutil.WaitFor(steadyTimeout, pollEvery, "routes back "+what, func() error { return steady(ctx, l, false) })
+	if err != nil || !bfd {
+		return took, err
+	}
+	_, err = e2eutil.WaitFor(steadyTimeout, 200*time.Millisecond, "BFD Up "+what, func() error { return steady(ctx, l, true) })
+	return took, err
 }
 
 // await polls done every pollEvery from start until it holds or bound has
@@ -232,7 +268,7 @@ func await(ctx context.Context, start time.Time, bound time.Duration, done func(
 
 // nodeFault takes dead's uplink down, times until its pod CIDR is out of
 // every other kernel, brings the link up and times until the lab is steady.
-func nodeFault(l *lab.Lab, dead *lab.Node, bound time.Duration) (s Sample, err error) {
+func nodeFault(l *lab.Lab, dead *lab.Node, bound time.Duration, bfd bool) (s Sample, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), bound+steadyTimeout+time.Minute)
 	defer cancel()
 	defer func() {
@@ -267,14 +303,14 @@ func nodeFault(l *lab.Lab, dead *lab.Node, bound time.Duration) (s Sample, err e
 	if err := e2eutil.SetUplink(ctx, dead, true); err != nil {
 		return s, err
 	}
-	s.Heal, err = e2eutil.WaitFor(steadyTimeout, pollEvery, "steady after "+dead.Name+" came back", func() error { return steady(ctx, l) })
+	s.Heal, err = healed(ctx, l, bfd, "after "+dead.Name+" came back")
 	return s, err
 }
 
 // torFault silences ToR t, times until every node routes the upstream
 // prefix via the other ToR only, lifts the silence and times until every
 // node has the multipath again.
-func torFault(l *lab.Lab, t int, bound time.Duration) (s Sample, err error) {
+func torFault(l *lab.Lab, t int, bound time.Duration, bfd bool) (s Sample, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), bound+steadyTimeout+time.Minute)
 	defer cancel()
 	tor := l.ToRs[t]
@@ -310,6 +346,6 @@ func torFault(l *lab.Lab, t int, bound time.Duration) (s Sample, err error) {
 	if err := tor.Silence(ctx, false); err != nil {
 		return s, err
 	}
-	s.Heal, err = e2eutil.WaitFor(steadyTimeout, pollEvery, "steady after "+tor.Name+" answered again", func() error { return steady(ctx, l) })
+	s.Heal, err = healed(ctx, l, bfd, "after "+tor.Name+" answered again")
 	return s, err
 }

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -96,6 +97,36 @@ func (tor *ToR) Silence(ctx context.Context, on bool) error {
 		if _, err := runCommand(ctx, "ip", args...); err != nil {
 			return fmt.Errorf("ToR %s: %w", tor.Name, err)
 		}
+	}
+	return nil
+}
+
+// ExplicitNeighbors turns the ToR's nodes from dynamic neighbors (accepted
+// through the racks' listen ranges) into explicit `neighbor ADDR peer-group
+// NODES` statements, for addrs. FRR deletes a dynamic neighbor, and the BFD
+// session that came with it, when its BGP session drops, so only an
+// explicit neighbor keeps BFD running while BGP is down and can tell the
+// node the path is back (docs/peering.md). The listen ranges go first:
+// FRR refuses to configure an address that is a dynamic neighbor, and
+// removing a range ends its dynamic sessions, which then come back as the
+// explicit ones.
+func (tor *ToR) ExplicitNeighbors(ctx context.Context, addrs ...netip.Addr) error {
+	cmds := []string{"configure terminal", fmt.Sprintf("router bgp %d", ToRASN)}
+	for i := range tor.Addrs {
+		cmds = append(cmds, fmt.Sprintf("no bgp listen range %s peer-group %s", RackPrefix(i+1), ToRPeerGroup))
+	}
+	for i := range tor.Addrs6 {
+		cmds = append(cmds, fmt.Sprintf("no bgp listen range %s peer-group %s", RackPrefix6(i+1), ToRPeerGroup6))
+	}
+	for _, a := range addrs {
+		group := ToRPeerGroup
+		if a.Is6() {
+			group = ToRPeerGroup6
+		}
+		cmds = append(cmds, fmt.Sprintf("neighbor %s peer-group %s", a, group))
+	}
+	if out, err := tor.Vtysh(ctx, cmds...); err != nil {
+		return fmt.Errorf("ToR %s: %w: %s", tor.Name, err, out)
 	}
 	return nil
 }
