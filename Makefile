@@ -65,10 +65,11 @@ bench: tools build ## route install/withdraw against ip -batch (BENCH_ROUTES=100
 	$(GO) test -run '^$$' -bench 'PlanPeers|SteadyNodePass' -benchmem -benchtime 20x ./pkg/plan/ ./pkg/bgp/
 
 FAILOVER_FAULTS ?= 10
-FAILOVER_CONFIGS ?= bfd,hold3s,default
+FAILOVER_CONFIGS ?= bfd,hold3s-nogr,hold3s,default
+FAILOVER_SLOW_FAULTS ?= 1
 bench-failover: tools build ## fault -> failed next hop out of the other kernels (node link down, ToR silent): BFD vs hold timer, p50/max (needs root, takes the lab lock)
 	flock -w 2400 /tmp/nodebgp-lab.lock $(GO) test -tags e2e -count=1 -timeout 90m -run '^$$' -bench Failover -benchtime 1x \
-		./e2e/failover/ -args -failover.faults=$(FAILOVER_FAULTS) -failover.configs=$(FAILOVER_CONFIGS)
+		./e2e/failover/ -args -failover.faults=$(FAILOVER_FAULTS) -failover.configs=$(FAILOVER_CONFIGS) -failover.slow-faults=$(FAILOVER_SLOW_FAULTS)
 
 lint: ## gofmt and go vet, with and without the e2e build tag
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -19,8 +19,8 @@ import (
 
 var (
 	faults        = flag.Int("failover.faults", 10, "faults of each kind per configuration")
-	defaultFaults = flag.Int("failover.default-faults", 2, "faults of each kind with the default timers (each waits out a 90 s hold time)")
-	configs       = flag.String("failover.configs", "bfd,hold3s,default", "configurations to run, comma-separated")
+	slowFaults    = flag.Int("failover.slow-faults", 1, "faults of each kind in the configurations with graceful restart and no BFD (each waits out the hold time and the 120 s restart time)")
+	configs       = flag.String("failover.configs", "bfd,hold3s-nogr,hold3s,default", "configurations to run, comma-separated")
 )
 
 const (
@@ -64,9 +64,9 @@ var allConfigs = []config{
 		faults:   func() int { return *faults },
 	},
 	{
-		name:  "hold3s",
-		about: "no BFD, the shortest hold the flags allow: --mesh-hold-time=3s --mesh-keepalive-time=1s; ToRs `timers 1 3`",
-		args:  []string{"--mesh-hold-time=3s", "--mesh-keepalive-time=1s"},
+		name:  "hold3s-nogr",
+		about: "no BFD, no graceful restart, the shortest hold the flags allow: --mesh-hold-time=3s --mesh-keepalive-time=1s --bgp-graceful-restart=false; ToRs `timers 1 3`",
+		args:  []string{"--mesh-hold-time=3s", "--mesh-keepalive-time=1s", "--bgp-graceful-restart=false"},
 		prepare: func(ctx context.Context, tor *lab.ToR) error {
 			return tor.SetNodeTimers(ctx, time.Second, 3*time.Second)
 		},
@@ -74,10 +74,23 @@ var allConfigs = []config{
 		faults:   func() int { return *faults },
 	},
 	{
-		name:     "default",
-		about:    "no BFD, default timers: 90 s hold between nodes, 90 s agreed with FRR's 180 s",
+		// With graceful restart a hold timer expiry is no Hard Reset
+		// (RFC 8538): the peer's routes stay as stale ones for its restart
+		// time (120 s), so the hold time alone decides nothing.
+		name:  "hold3s",
+		about: "no BFD, graceful restart on (the default), --mesh-hold-time=3s --mesh-keepalive-time=1s; ToRs `timers 1 3`",
+		args:  []string{"--mesh-hold-time=3s", "--mesh-keepalive-time=1s"},
+		prepare: func(ctx context.Context, tor *lab.ToR) error {
+			return tor.SetNodeTimers(ctx, time.Second, 3*time.Second)
+		},
 		detectBy: 5 * time.Minute,
-		faults:   func() int { return *defaultFaults },
+		faults:   func() int { return *slowFaults },
+	},
+	{
+		name:     "default",
+		about:    "no BFD, default timers and graceful restart: 90 s hold between nodes, 90 s agreed with FRR's 180 s",
+		detectBy: 7 * time.Minute,
+		faults:   func() int { return *slowFaults },
 	},
 }
 
