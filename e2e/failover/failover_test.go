@@ -18,9 +18,9 @@ import (
 )
 
 var (
-	faults        = flag.Int("failover.faults", 10, "faults of each kind per configuration")
-	slowFaults    = flag.Int("failover.slow-faults", 1, "faults of each kind in the configurations with graceful restart and no BFD (each waits out the hold time and the 120 s restart time)")
-	configs       = flag.String("failover.configs", "bfd,hold3s-nogr,hold3s,default", "configurations to run, comma-separated")
+	faults     = flag.Int("failover.faults", 10, "faults of each kind per configuration")
+	slowFaults = flag.Int("failover.slow-faults", 1, "faults of each kind in the configurations with graceful restart and no BFD (each waits out the hold time and the 120 s restart time)")
+	configs    = flag.String("failover.configs", "bfd,hold3s-nogr,hold3s,default", "configurations to run, comma-separated")
 )
 
 const (
