@@ -187,6 +187,7 @@ func testToRFails(t *testing.T) {
 	t.Logf("heal -> multipath again on %s: %s", node.Name, back.Round(time.Millisecond))
 	t.Logf("where the time went, from %s's log (ms after the heal):\n%s", node.Name,
 		recoveryTimeline(t, l, node, lab.ToRAddr(1, node.Rack), heal, heal.Add(back)))
+	t.Logf("%s: the new session with %s %s", tor1.Name, node.Name, dialedBy(ctx, tor1, node))
 	if back > maxRecovery {
 		t.Errorf("heal -> multipath took %s, want within %s", back, maxRecovery)
 	}
@@ -279,4 +280,28 @@ func recoveryTimeline(t *testing.T, l *lab.Lab, node *lab.Node, peer netip.Addr,
 	}
 	fmt.Fprintf(&b, "  +%5d ms multipath back in the kernel (poll every %s)\n", to.Sub(from).Milliseconds(), pollEvery)
 	return b.String()
+}
+
+// dialedBy says which side opened tor's BGP session with node, from FRR's
+// ports: the side whose port is 179 accepted.
+func dialedBy(ctx context.Context, tor *lab.ToR, node *lab.Node) string {
+	out, err := tor.Vtysh(ctx, "show bgp neighbors "+node.IP.String()+" json")
+	if err != nil {
+		return err.Error()
+	}
+	var nb map[string]struct {
+		PortLocal       int    `json:"portLocal"`
+		PortForeign     int    `json:"portForeign"`
+		LastResetDueTo  string `json:"lastResetDueTo"`
+		ConnectionsDrop int    `json:"connectionsDropped"`
+	}
+	if err := json.Unmarshal([]byte(out), &nb); err != nil {
+		return fmt.Sprintf("(show bgp neighbors json: %v)", err)
+	}
+	n := nb[node.IP.String()]
+	who := "was dialed by the ToR"
+	if n.PortLocal == 179 {
+		who = "was dialed by the node"
+	}
+	return fmt.Sprintf("%s (ToR port %d, node port %d; FRR's last reset: %q, connections dropped %d)", who, n.PortLocal, n.PortForeign, n.LastResetDueTo, n.ConnectionsDrop)
 }
