@@ -20,6 +20,7 @@ import (
 var (
 	faults     = flag.Int("failover.faults", 10, "faults of each kind per configuration")
 	slowFaults = flag.Int("failover.slow-faults", 1, "faults of each kind in the configurations with graceful restart and no BFD (each waits out the hold time and the 120 s restart time)")
+	coalesce   = flag.Duration("failover.tor-coalesce-time", 0, "set the ToRs' coalesce-time (FRR's default is about 1 s); 0 leaves it")
 	configs    = flag.String("failover.configs", "bfd,hold3s-nogr,hold3s,default", "configurations to run, comma-separated")
 )
 
@@ -167,6 +168,11 @@ func runConfig(c config) (rows []Row, err error) {
 		// The recommended ToR config (docs/peering.md): explicit neighbors.
 		if err := tor.ExplicitNeighbors(ctx, nodes...); err != nil {
 			return nil, err
+		}
+		if *coalesce > 0 {
+			if err := tor.SetCoalesceTime(ctx, *coalesce); err != nil {
+				logf("%s: coalesce-time not set, FRR's default stands: %v", c.name, err)
+			}
 		}
 		if c.prepare != nil {
 			if err := c.prepare(ctx, tor); err != nil {

@@ -130,3 +130,17 @@ func (tor *ToR) ExplicitNeighbors(ctx context.Context, addrs ...netip.Addr) erro
 	}
 	return nil
 }
+
+// SetCoalesceTime sets bgpd's subgroup coalesce time (`coalesce-time`, in
+// ms): how long FRR waits after a session comes up for more peers to join
+// its update group before it sends them its routes. FRR's default is about
+// a second, which a node whose session with the ToR was just re-established
+// waits for its routes.
+func (tor *ToR) SetCoalesceTime(ctx context.Context, d time.Duration) error {
+	out, err := tor.Vtysh(ctx, "configure terminal", fmt.Sprintf("router bgp %d", ToRASN),
+		fmt.Sprintf("coalesce-time %d", d.Milliseconds()))
+	if err != nil {
+		return fmt.Errorf("ToR %s: %w: %s", tor.Name, err, out)
+	}
+	return nil
+}
