@@ -23,6 +23,10 @@ import (
 	"github.com/nodebgp/router/e2e/lab"
 )
 
+// torCoalesce, when set, is the ToRs' coalesce-time (FRR's default is about
+// a second), to see what it does to a recovered session's routes.
+var torCoalesce = flag.Duration("bfdtor.tor-coalesce-time", 0, "set the ToRs' coalesce-time; 0 leaves FRR's default")
+
 func TestMain(m *testing.M) {
 	flag.Parse()
 	os.Exit(suite.Run(m))
@@ -91,6 +95,11 @@ func startBFDOnToRs(ctx context.Context, l *lab.Lab) error {
 	for _, tor := range l.ToRs {
 		if err := tor.ExplicitNeighbors(ctx, nodes...); err != nil {
 			return err
+		}
+		if *torCoalesce > 0 {
+			if err := tor.SetCoalesceTime(ctx, *torCoalesce); err != nil {
+				return err
+			}
 		}
 		if err := tor.StartBFD(ctx); err != nil {
 			return err
