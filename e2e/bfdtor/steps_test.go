@@ -257,6 +257,10 @@ func testPlannedRestart(t *testing.T) {
 // logLine is the time and message of an agent log line about a peer.
 var logLine = regexp.MustCompile(`^time=(\S+) level=\S+ msg="([^"]+)".* peer=(\S+)`)
 
+// timelineMsg: the lines of a recovery (GoBGP's warnings about the
+// re-created neighbor are left out).
+var timelineMsg = regexp.MustCompile(`^(BFD session|BGP peer|Peer (Up|Down))`)
+
 // recoveryTimeline lists node's log lines about peer between from and to
 // (BFD transitions, the hold lifted and the neighbor re-created, GoBGP's
 // Peer Up), each with its time after from, and the routes' return at to.
@@ -269,7 +273,7 @@ func recoveryTimeline(t *testing.T, l *lab.Lab, node *lab.Node, peer netip.Addr,
 	var b strings.Builder
 	for _, line := range strings.Split(log, "\n") {
 		m := logLine.FindStringSubmatch(line)
-		if m == nil || m[3] != peer.String() {
+		if m == nil || m[3] != peer.String() || !timelineMsg.MatchString(m[2]) {
 			continue
 		}
 		at, err := time.Parse(time.RFC3339Nano, m[1])
