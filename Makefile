@@ -23,7 +23,7 @@ CLUSTER_LOCK := flock --close --timeout 1800 /tmp/nodebgp-cluster.lock
 BENCH_ROUTES ?= 10000
 export TOOLS_DIR BENCH_ROUTES
 
-.PHONY: help build deps tools test unit e2e lab lab-down lab-status bench lint clean image image-test cluster-deps cluster-tools cluster cluster-down cluster-status e2e-cluster
+.PHONY: help build deps tools test unit e2e lab lab-down lab-status bench lint clean bench-failover image image-test cluster-deps cluster-tools cluster cluster-down cluster-status e2e-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -67,6 +67,13 @@ lab-status: ## print the lab's status table
 bench: tools build ## route install/withdraw against ip -batch (BENCH_ROUTES=10000), then the node loop at 100-5,000 nodes
 	$(BIN)/bench -routes $(BENCH_ROUTES)
 	$(GO) test -run '^$$' -bench 'PlanPeers|SteadyNodePass' -benchmem -benchtime 20x ./pkg/plan/ ./pkg/bgp/
+
+FAILOVER_FAULTS ?= 10
+FAILOVER_CONFIGS ?= bfd,hold3s-nogr,hold3s,default
+FAILOVER_SLOW_FAULTS ?= 1
+bench-failover: tools build ## fault -> failed next hop out of the other kernels (node link down, ToR silent): BFD vs hold timer, p50/max (needs root, takes the lab lock)
+	flock -w 2400 /tmp/nodebgp-lab.lock $(GO) test -tags e2e -count=1 -timeout 90m -run '^$$' -bench Failover -benchtime 1x \
+		./e2e/failover/ -args -failover.faults=$(FAILOVER_FAULTS) -failover.configs=$(FAILOVER_CONFIGS) -failover.slow-faults=$(FAILOVER_SLOW_FAULTS)
 
 lint: ## gofmt and go vet, with and without the e2e build tag
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -29,7 +29,6 @@ const (
 )
 
 var (
-	stateLine      = regexp.MustCompile(`(?m)^nodebgp_bfd_session_state\{peer="([^"]+)",state="([^"]+)"\} 1$`)
 	transitionLine = regexp.MustCompile(`(?m)^nodebgp_bfd_transitions_total\{peer="([^"]+)",state="Down"\} (\d+)$`)
 )
 
@@ -64,25 +63,9 @@ func bfdDowns(ctx context.Context, node *lab.Node) (map[string]string, error) {
 	return out, nil
 }
 
-// bfdStates reads node's /metrics: peer -> BFD state.
-func bfdStates(ctx context.Context, node *lab.Node) (map[string]string, error) {
-	code, body, err := e2eutil.HTTPGetIn(ctx, node.Netns, "http://127.0.0.1:9779/metrics")
-	if err != nil {
-		return nil, err
-	}
-	if code != 200 {
-		return nil, fmt.Errorf("%s: /metrics: HTTP %d", node.Name, code)
-	}
-	out := map[string]string{}
-	for _, m := range stateLine.FindAllStringSubmatch(body, -1) {
-		out[m[1]] = m[2]
-	}
-	return out, nil
-}
-
 // checkBFDUp: node has exactly one BFD session per other node, each Up.
 func checkBFDUp(ctx context.Context, l *lab.Lab, node *lab.Node) error {
-	st, err := bfdStates(ctx, node)
+	st, err := e2eutil.BFDStates(ctx, node)
 	if err != nil {
 		return err
 	}
@@ -139,29 +122,18 @@ func testSessions(t *testing.T) {
 	t.Logf("BFD Up and routes in place %s into the step", took.Round(time.Millisecond))
 }
 
-// uplink sets node's uplink (eth0 in its namespace) up or down: a node
-// that dies sends no FIN, no Cease and no BFD AdminDown.
-func uplink(ctx context.Context, node *lab.Node, up bool) error {
-	state := "down"
-	if up {
-		state = "up"
-	}
-	_, err := e2eutil.Run(ctx, "ip", "-n", node.Netns, "link", "set", "eth0", state)
-	return err
-}
-
 func testNodeDies(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 3*time.Minute)
 	e2eutil.Eventually(t, sessionWait, 500*time.Millisecond, "BFD Up everywhere", func() error { return checkAll(ctx, l) })
 	dead := l.Nodes[2]
 	others := slices.DeleteFunc(slices.Clone(l.Nodes), func(n *lab.Node) bool { return n == dead })
-	t.Cleanup(func() { _ = uplink(context.Background(), dead, true) })
+	t.Cleanup(func() { _ = e2eutil.SetUplink(context.Background(), dead, true) })
 
 	e2eutil.LogStep(t, "%s's uplink goes down; %s must leave %s's and %s's kernels within %s",
 		dead.Name, dead.PodCIDR, others[0].Name, others[1].Name, maxFailover)
 	fault := time.Now()
-	if err := uplink(ctx, dead, false); err != nil {
+	if err := e2eutil.SetUplink(ctx, dead, false); err != nil {
 		t.Fatal(err)
 	}
 	gone := map[string]time.Duration{}
@@ -205,7 +177,7 @@ func testNodeDies(t *testing.T) {
 
 	e2eutil.LogStep(t, "the uplink comes back: sessions and routes return within %s", maxRecovery)
 	heal := time.Now()
-	if err := uplink(ctx, dead, true); err != nil {
+	if err := e2eutil.SetUplink(ctx, dead, true); err != nil {
 		t.Fatal(err)
 	}
 	back := e2eutil.Eventually(t, 30*time.Second, pollEvery, "routes back", func() error {
@@ -237,18 +209,18 @@ func testFlap(t *testing.T) {
 	ctx := e2eutil.TestContext(t, 4*time.Minute)
 	e2eutil.Eventually(t, sessionWait, 500*time.Millisecond, "BFD Up everywhere", func() error { return checkAll(ctx, l) })
 	node := l.Nodes[1]
-	t.Cleanup(func() { _ = uplink(context.Background(), node, true) })
+	t.Cleanup(func() { _ = e2eutil.SetUplink(context.Background(), node, true) })
 	pids := map[string]int{}
 	for _, n := range l.Nodes {
 		pids[n.Name] = e2eutil.AgentPID(t, l, n)
 	}
 	flap := func(down, up time.Duration, until time.Duration) {
 		for end := time.Now().Add(until); time.Now().Before(end); {
-			if err := uplink(ctx, node, false); err != nil {
+			if err := e2eutil.SetUplink(ctx, node, false); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(down)
-			if err := uplink(ctx, node, true); err != nil {
+			if err := e2eutil.SetUplink(ctx, node, true); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(up)

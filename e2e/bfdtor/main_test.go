@@ -3,7 +3,8 @@
 // Package bfdtor is nodebgp's end-to-end suite for BFD with ToRs running
 // FRR's bfdd: one rack behind two FRR ToRs, two nodes peering eBGP with
 // both (ToR-only, each node in its own AS) with --peer-router-bfd, the ToRs
-// with `neighbor NODES bfd` and a 300 ms x 3 profile. The lab starts only
+// with every node as an explicit neighbor, `neighbor NODES bfd` and a
+// 300 ms x 3 profile. The lab starts only
 // zebra and bgpd on its ToRs, so Prepare starts bfdd beside them (as a lab
 // process, stopped with the ToR's other daemons) and turns BFD on in bgpd.
 package bfdtor
@@ -14,7 +15,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +22,10 @@ import (
 	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
 )
+
+// torCoalesce, when set, is the ToRs' coalesce-time (FRR's default is about
+// a second), to see what it does to a recovered session's routes.
+var torCoalesce = flag.Duration("bfdtor.tor-coalesce-time", 0, "set the ToRs' coalesce-time; 0 leaves FRR's default")
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -79,50 +83,26 @@ func agentArgs(node *lab.Node) []string {
 	}
 }
 
-// bfddConfig is the ToRs' BFD profile: what docs/peering.md recommends.
-const bfddConfig = `! written by nodebgp's bfdtor suite
-bfd
- profile nodes
-  transmit-interval 300
-  receive-interval 300
-  detect-multiplier 3
- !
-!
-`
-
-// startBFDOnToRs runs bfdd in every ToR's FRR instance and turns BFD on for
-// the nodes' peer group.
+// startBFDOnToRs sets the ToRs up as docs/peering.md recommends: every
+// node an explicit neighbor (a listen range's dynamic neighbor loses its BFD
+// session with its BGP session, so BFD could not say when the path is back),
+// bfdd running, BFD on for the nodes' peer group (profile 300 ms x 3).
 func startBFDOnToRs(ctx context.Context, l *lab.Lab) error {
+	var nodes []netip.Addr
+	for _, n := range l.Nodes {
+		nodes = append(nodes, n.IP)
+	}
 	for _, tor := range l.ToRs {
-		conf := filepath.Join(tor.Dir, "bfdd.conf")
-		if err := os.WriteFile(conf, []byte(bfddConfig), 0o644); err != nil {
+		if err := tor.ExplicitNeighbors(ctx, nodes...); err != nil {
 			return err
 		}
-		_, err := l.Procs.Start("frr-"+tor.Name+"-bfdd", tor.Name,
-			"/usr/lib/frr/bfdd", "-u", "root", "-g", "frrvty",
-			"-f", conf, "-i", filepath.Join(tor.Dir, "bfdd.pid"),
-			"-z", filepath.Join(tor.Dir, "zserv.api"), "--vty_socket", tor.Dir,
-			"--bfdctl", filepath.Join(tor.Dir, "bfdd.sock"), "--log", "stdout")
-		if err != nil {
-			return fmt.Errorf("ToR %s: starting bfdd: %w", tor.Name, err)
-		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			_, err := tor.Vtysh(ctx, "show bfd peers json")
-			if err == nil {
-				break
+		if *torCoalesce > 0 {
+			if err := tor.SetCoalesceTime(ctx, *torCoalesce); err != nil {
+				return err
 			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("ToR %s: bfdd does not answer: %w", tor.Name, err)
-			}
-			time.Sleep(200 * time.Millisecond)
 		}
-		cmds := []string{"configure terminal", fmt.Sprintf("router bgp %d", lab.ToRASN),
-			"neighbor " + lab.ToRPeerGroup + " bfd",
-			"neighbor " + lab.ToRPeerGroup + " bfd profile nodes",
-			"neighbor " + lab.ToRPeerGroup + " bfd check-control-plane-failure"}
-		if out, err := tor.Vtysh(ctx, cmds...); err != nil {
-			return fmt.Errorf("%w: %s", err, out)
+		if err := tor.StartBFD(ctx); err != nil {
+			return err
 		}
 	}
 	return nil

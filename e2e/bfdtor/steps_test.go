@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -138,37 +139,17 @@ func testSessions(t *testing.T) {
 	t.Logf("%s: %+v", l.ToRs[0].Name, peers)
 }
 
-// silence makes tor drop BFD and BGP both ways: a ToR that stops
-// answering, with no Cease and no BFD AdminDown.
-func silence(ctx context.Context, tor *lab.ToR, on bool) error {
-	op := "-I"
-	if !on {
-		op = "-D"
-	}
-	for _, r := range [][]string{
-		{"INPUT", "-p", "udp", "--dport", "3784"}, {"OUTPUT", "-p", "udp", "--dport", "3784"},
-		{"INPUT", "-p", "tcp", "--dport", "179"}, {"INPUT", "-p", "tcp", "--sport", "179"},
-		{"OUTPUT", "-p", "tcp", "--dport", "179"}, {"OUTPUT", "-p", "tcp", "--sport", "179"},
-	} {
-		args := append([]string{"netns", "exec", tor.Name, "iptables", op}, append(r, "-j", "DROP")...)
-		if _, err := e2eutil.Run(ctx, "ip", args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func testToRFails(t *testing.T) {
 	l := suite.Lab(t)
 	ctx := e2eutil.TestContext(t, 3*time.Minute)
 	announce(ctx, t, l)
 	tor1, tor2 := l.ToRs[0], l.ToRs[1]
 	node := l.Nodes[0]
-	t.Cleanup(func() { _ = silence(context.Background(), tor1, false) })
+	t.Cleanup(func() { _ = tor1.Silence(context.Background(), false) })
 
 	e2eutil.LogStep(t, "%s goes silent (BFD and BGP dropped both ways in its namespace)", tor1.Name)
 	fault := time.Now()
-	if err := silence(ctx, tor1, true); err != nil {
+	if err := tor1.Silence(ctx, true); err != nil {
 		t.Fatal(err)
 	}
 	moved := e2eutil.Eventually(t, 10*time.Second, pollEvery, "route via "+tor2.Name+" only", func() error {
@@ -189,7 +170,8 @@ func testToRFails(t *testing.T) {
 	}
 
 	e2eutil.LogStep(t, "%s answers again: multipath returns within %s", tor1.Name, maxRecovery)
-	if err := silence(ctx, tor1, false); err != nil {
+	heal := time.Now()
+	if err := tor1.Silence(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	back := e2eutil.Eventually(t, 60*time.Second, pollEvery, "multipath again", func() error {
@@ -203,6 +185,9 @@ func testToRFails(t *testing.T) {
 		return nil
 	})
 	t.Logf("heal -> multipath again on %s: %s", node.Name, back.Round(time.Millisecond))
+	t.Logf("where the time went, from %s's log (ms after the heal):\n%s", node.Name,
+		recoveryTimeline(t, l, node, lab.ToRAddr(1, node.Rack), heal, heal.Add(back)))
+	t.Logf("%s: the new session with %s %s", tor1.Name, node.Name, dialedBy(ctx, tor1, node))
 	if back > maxRecovery {
 		t.Errorf("heal -> multipath took %s, want within %s", back, maxRecovery)
 	}
@@ -267,4 +252,60 @@ func testPlannedRestart(t *testing.T) {
 	if count.Sent < 100 || len(count.Lost) > 0 {
 		t.Errorf("pings across the restart: %s, want at least 100 sent and none lost", count)
 	}
+}
+
+// logLine is the time and message of an agent log line about a peer.
+var logLine = regexp.MustCompile(`^time=(\S+) level=\S+ msg="([^"]+)".* peer=(\S+)`)
+
+// timelineMsg: the lines of a recovery (GoBGP's warnings about the
+// re-created neighbor are left out).
+var timelineMsg = regexp.MustCompile(`^(BFD session|BGP peer|Peer (Up|Down))`)
+
+// recoveryTimeline lists node's log lines about peer between from and to
+// (BFD transitions, the hold lifted and the neighbor re-created, GoBGP's
+// Peer Up), each with its time after from, and the routes' return at to.
+func recoveryTimeline(t *testing.T, l *lab.Lab, node *lab.Node, peer netip.Addr, from, to time.Time) string {
+	t.Helper()
+	log, err := e2eutil.Output(context.Background(), "cat", l.Agents.Log(node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(log, "\n") {
+		m := logLine.FindStringSubmatch(line)
+		if m == nil || m[3] != peer.String() || !timelineMsg.MatchString(m[2]) {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil || at.Before(from) || at.After(to.Add(time.Second)) {
+			continue
+		}
+		fmt.Fprintf(&b, "  +%5d ms %s\n", at.Sub(from).Milliseconds(), m[2])
+	}
+	fmt.Fprintf(&b, "  +%5d ms multipath back in the kernel (poll every %s)\n", to.Sub(from).Milliseconds(), pollEvery)
+	return b.String()
+}
+
+// dialedBy says which side opened tor's BGP session with node, from FRR's
+// ports: the side whose port is 179 accepted.
+func dialedBy(ctx context.Context, tor *lab.ToR, node *lab.Node) string {
+	out, err := tor.Vtysh(ctx, "show bgp neighbors "+node.IP.String()+" json")
+	if err != nil {
+		return err.Error()
+	}
+	var nb map[string]struct {
+		PortLocal       int    `json:"portLocal"`
+		PortForeign     int    `json:"portForeign"`
+		LastResetDueTo  string `json:"lastResetDueTo"`
+		ConnectionsDrop int    `json:"connectionsDropped"`
+	}
+	if err := json.Unmarshal([]byte(out), &nb); err != nil {
+		return fmt.Sprintf("(show bgp neighbors json: %v)", err)
+	}
+	n := nb[node.IP.String()]
+	who := "was dialed by the ToR"
+	if n.PortLocal == 179 {
+		who = "was dialed by the node"
+	}
+	return fmt.Sprintf("%s (ToR port %d, node port %d; FRR's last reset: %q, connections dropped %d)", who, n.PortLocal, n.PortForeign, n.LastResetDueTo, n.ConnectionsDrop)
 }

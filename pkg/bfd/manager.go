@@ -98,6 +98,8 @@ type Manager struct {
 	wg      sync.WaitGroup
 
 	drops [dropReasons]atomic.Uint64
+	// grid is the origin of the sessions' common send grid (see txGrid).
+	grid time.Time
 }
 
 // New opens the listening sockets. A family whose socket cannot be opened
@@ -110,6 +112,7 @@ func New(cfg Config) (*Manager, error) {
 		port:    cfg.port,
 		byAddr:  map[netip.Addr]*runner{},
 		byDiscr: map[uint32]*runner{},
+		grid:    time.Now(),
 	}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -264,7 +267,7 @@ func (m *Manager) startLocked(p Peer) {
 	r := &runner{
 		m:      m,
 		peer:   p,
-		s:      newSession(sessionParams{localDiscr: discr, timers: p.Timers, now: time.Now(), rand: rand.Float64}),
+		s:      newSession(sessionParams{localDiscr: discr, timers: p.Timers, now: time.Now(), rand: rand.Float64, grid: m.grid}),
 		wake:   make(chan struct{}, 1),
 		cancel: cancel,
 		tokens: rateBurst,

@@ -1,6 +1,7 @@
 package bfd
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -258,6 +259,42 @@ func TestPathFailed(t *testing.T) {
 	} {
 		if got := tc.tr.PathFailed(); got != tc.want {
 			t.Errorf("%+v: PathFailed = %v, want %v", tc.tr, got, tc.want)
+		}
+	}
+}
+
+// TestSessionSendsOnTheGridWithinTheJitterRange: with a grid, every
+// periodic packet goes out on a txGrid step from the grid's origin, and
+// still 75-100 % (75-90 % with a multiplier of 1) of the interval after the
+// last one, whatever the jitter and wherever the last packet was.
+func TestSessionSendsOnTheGridWithinTheJitterRange(t *testing.T) {
+	for _, mult := range []uint8{3, 1} {
+		for _, up := range []bool{false, true} {
+			for _, r := range []float64{0, 0.013, 0.5, 0.9, 0.999999} {
+				for _, lastOff := range []time.Duration{0, 3 * time.Millisecond, 9999 * time.Microsecond} {
+					t.Run(fmt.Sprintf("mult %d up %v r %v last +%s", mult, up, r, lastOff), func(t *testing.T) {
+						timers := DefaultTimers
+						timers.Multiplier = mult
+						s := newSession(sessionParams{localDiscr: 1, timers: timers, now: epoch, rand: func() float64 { return r }, grid: epoch})
+						if up {
+							s.receive(peerPkt(Init), epoch)
+						}
+						last := epoch.Add(time.Hour + lastOff)
+						s.sent(last)
+						d := s.txInterval()
+						lo, hi := d*3/4, d
+						if mult == 1 {
+							hi = d * 9 / 10
+						}
+						if got := s.nextTx.Sub(last); got < lo || got > hi {
+							t.Errorf("next packet %s after the last, want %s..%s", got, lo, hi)
+						}
+						if off := s.nextTx.Sub(epoch) % txGrid; off != 0 {
+							t.Errorf("next packet %s off the grid", off)
+						}
+					})
+				}
+			}
 		}
 	}
 }

@@ -72,30 +72,33 @@ type control struct {
 }
 
 // parseControl reads the TTL (or hop limit) and the destination address
-// from a packet's control messages.
+// from a packet's control messages. It walks them in place
+// (ParseOneSocketControlMessage): ParseSocketControlMessage would allocate
+// a slice for every packet.
 func parseControl(oob []byte) control {
 	var out control
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return out
-	}
-	for _, m := range msgs {
+	for len(oob) > 0 {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			return out
+		}
+		oob = rest
 		switch {
-		case (m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_TTL) ||
-			(m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_HOPLIMIT):
+		case (h.Level == unix.IPPROTO_IP && h.Type == unix.IP_TTL) ||
+			(h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT):
 			// An int in host byte order.
-			if len(m.Data) >= 4 {
-				out.ttl, out.hasTTL = int(binary.NativeEndian.Uint32(m.Data[:4])), true
+			if len(data) >= 4 {
+				out.ttl, out.hasTTL = int(binary.NativeEndian.Uint32(data[:4])), true
 			}
-		case m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_PKTINFO:
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO:
 			// struct in_pktinfo { int ifindex; in_addr spec_dst; in_addr addr; }
-			if len(m.Data) >= 12 {
-				out.dst = netip.AddrFrom4([4]byte(m.Data[8:12]))
+			if len(data) >= 12 {
+				out.dst = netip.AddrFrom4([4]byte(data[8:12]))
 			}
-		case m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_PKTINFO:
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO:
 			// struct in6_pktinfo { in6_addr addr; int ifindex; }
-			if len(m.Data) >= 16 {
-				out.dst = netip.AddrFrom16([16]byte(m.Data[:16]))
+			if len(data) >= 16 {
+				out.dst = netip.AddrFrom16([16]byte(data[:16]))
 			}
 		}
 	}

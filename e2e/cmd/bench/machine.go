@@ -5,36 +5,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
-	"time"
 )
-
-// machineHeader names what the figures were measured on: they mean little
-// without it.
-func machineHeader() string {
-	kernel, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		kernel = []byte("unknown")
-	}
-	return fmt.Sprintf("# nodebgp bench: nproc=%d cpu=%q kernel=%s date=%s",
-		runtime.NumCPU(), cpuModel(), strings.TrimSpace(string(kernel)), time.Now().UTC().Format(time.RFC3339))
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
 
 // statusKiB reads a kB field of /proc/<pid>/status, such as VmHWM (the peak
 // resident set) or VmRSS.

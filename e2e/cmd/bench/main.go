@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/nodebgp/router/e2e/lab"
 )
 
 type options struct {
@@ -70,7 +72,7 @@ func mainErr(ctx context.Context) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root: it creates network namespaces")
 	}
-	fmt.Println(machineHeader())
+	fmt.Println("# nodebgp bench: " + lab.Machine())
 	res, err := runBench(ctx, o)
 	if err != nil {
 		return err
