@@ -130,10 +130,14 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 			return args
 		},
 		AgentEnv: func(*lab.Node) []string {
-			if b.o.goMemLimit == "" {
-				return nil
+			var env []string
+			if b.o.goMemLimit != "" {
+				env = append(env, "GOMEMLIMIT="+b.o.goMemLimit)
 			}
-			return []string{"GOMEMLIMIT=" + b.o.goMemLimit}
+			if b.o.goDebug != "" {
+				env = append(env, "GODEBUG="+b.o.goDebug)
+			}
+			return env
 		},
 	})
 	b.lab = l
@@ -200,7 +204,10 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	if err != nil {
 		return err
 	}
-	if res.install, res.injectAnnounce, err = b.timeAgent(ctx, c, "announce", "announced", 0, n); err != nil {
+	stopHeaps := prof.heapsDuring(ctx, time.Second)
+	res.install, res.injectAnnounce, err = b.timeAgent(ctx, c, "announce", "announced", 0, n)
+	stopHeaps()
+	if err != nil {
 		return fmt.Errorf("route install: %w", err)
 	}
 	cpu1, err := cpuSeconds(agent.PID)

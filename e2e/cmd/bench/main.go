@@ -35,6 +35,9 @@ type options struct {
 	// goMemLimit, when set, is the agent's GOMEMLIMIT: what a container
 	// memory limit makes the agent set (pkg/memlimit).
 	goMemLimit string
+	// goDebug, when set, is the agent's GODEBUG (gctrace=1 logs every
+	// collection's heap sizes into the agent's log).
+	goDebug string
 }
 
 func main() {
@@ -56,6 +59,7 @@ func mainErr(ctx context.Context) error {
 	flag.StringVar(&o.profile, "profile", "", "save the agent's pprof profiles (CPU over both measures, heap with the routes installed and after the withdraw) in this dir")
 	flag.IntVar(&o.profileSeconds, "profile-seconds", 30, "length of the CPU profile")
 	flag.StringVar(&o.goMemLimit, "agent-gomemlimit", "", "run the agent with this GOMEMLIMIT (e.g. 217MiB, what a 256Mi container limit gives)")
+	flag.StringVar(&o.goDebug, "agent-godebug", "", "run the agent with this GODEBUG (e.g. gctrace=1; the lines go to its log, saved with -profile)")
 	flag.Parse()
 	if o.injector == "" {
 		exe, err := os.Executable()
