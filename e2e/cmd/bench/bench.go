@@ -33,6 +33,7 @@ type bench struct {
 	lab      *lab.Lab
 	node     *lab.Node
 	injector *injectorProc
+	cgroup   *agentCgroup // with -agent-memory-max
 	steps    int
 }
 
@@ -71,6 +72,9 @@ func runBench(ctx context.Context, o options) (res results, err error) {
 	if err := b.measureReference(ctx, prefixes, &res); err != nil {
 		return res, err
 	}
+	if err := b.measureAnchors(ctx, &res); err != nil {
+		return res, err
+	}
 	return res, nil
 }
 
@@ -88,7 +92,7 @@ func (b *bench) checkNoOtherLab(ctx context.Context) error {
 		if len(fields) == 0 || !strings.HasPrefix(fields[0], "lab-") {
 			continue
 		}
-		if fields[0] != injectorNetns && fields[0] != referenceNetns {
+		if fields[0] != injectorNetns && fields[0] != referenceNetns && fields[0] != dutNetns {
 			others = append(others, fields[0])
 		}
 	}
@@ -100,7 +104,7 @@ func (b *bench) checkNoOtherLab(ctx context.Context) error {
 
 func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 	b.step("removing leftovers of an earlier run: %s, %s", injectorNetns, referenceNetns)
-	if err := errors.Join(deleteNetns(ctx, injectorNetns), deleteNetns(ctx, referenceNetns)); err != nil {
+	if err := errors.Join(deleteNetns(ctx, injectorNetns), deleteNetns(ctx, referenceNetns), deleteNetns(ctx, dutNetns)); err != nil {
 		return err
 	}
 	b.step("lab: 1 node in %s", b.o.dir)
@@ -175,7 +179,7 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 }
 
 func (b *bench) measureAgent(ctx context.Context, res *results) error {
-	c, err := newRouteCounter(b.node.Netns, injectedRange)
+	c, err := newRouteCounter(b.node.Netns, injectedRange, agentProtocol)
 	if err != nil {
 		return err
 	}
@@ -191,6 +195,16 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	}
 	if name := processName(agent.PID); name != "router" {
 		return fmt.Errorf("agent pid %d is %q, not router", agent.PID, name)
+	}
+	if b.o.memoryMax > 0 {
+		b.step("agent in a memory cgroup: limit %d MiB, GOMEMLIMIT %s bytes", b.o.memoryMax>>20, b.o.goMemLimit)
+		if b.cgroup, err = newAgentCgroup(b.o.memoryMax); err != nil {
+			return err
+		}
+		if err := b.cgroup.add(agent.PID); err != nil {
+			return err
+		}
+		res.cgroupLimitMiB = float64(b.o.memoryMax) / (1 << 20)
 	}
 	if res.agentBeforeKiB, err = statusKiB(agent.PID, "VmRSS"); err != nil {
 		return err
@@ -241,21 +255,33 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	if res.agentPeakKiB, err = statusKiB(agent.PID, "VmHWM"); err != nil {
 		return err
 	}
+	if b.cgroup != nil {
+		if res.cgroupPeakMiB, res.cgroupHits, err = b.cgroup.peak(); err != nil {
+			return err
+		}
+	}
 	return errors.Join(prof.heap(ctx, "withdrawn"), prof.waitCPU())
 }
 
 // timeAgent sends cmd to the injector and polls the kernel from that moment
 // until the count goes from `from` to `to`.
-func (b *bench) timeAgent(ctx context.Context, c *routeCounter, cmd, answer string, from, to int) (convergence, time.Duration, error) {
+func (b *bench) timeAgent(ctx context.Context, c counter, cmd, answer string, from, to int) (convergence, time.Duration, error) {
+	return timeInjector(ctx, b.injector, c, cmd, answer, from, to, b.o.timeout)
+}
+
+// timeInjector sends cmd to inj and polls c from that moment until the count
+// goes from `from` to `to`; it also returns how long the injector's own
+// GoBGP took.
+func timeInjector(ctx context.Context, inj *injectorProc, c counter, cmd, answer string, from, to int, timeout time.Duration) (convergence, time.Duration, error) {
 	t0 := time.Now()
-	if err := b.injector.send(cmd); err != nil {
+	if err := inj.send(cmd); err != nil {
 		return convergence{}, 0, err
 	}
-	conv, err := waitCount(ctx, c, t0, from, to, b.o.timeout)
+	conv, err := waitCount(ctx, c, t0, from, to, timeout)
 	if err != nil {
 		return conv, 0, err
 	}
-	line, err := b.injector.expect(ctx, answer, b.o.timeout)
+	line, err := inj.expect(ctx, answer, timeout)
 	if err != nil {
 		return conv, 0, err
 	}
@@ -284,7 +310,7 @@ func (b *bench) measureReference(ctx context.Context, prefixes []netip.Prefix, r
 	if err := writeLines(del, prefixes, func(p netip.Prefix) string { return "route del " + p.String() + suffix }); err != nil {
 		return err
 	}
-	c, err := newRouteCounter(referenceNetns, injectedRange)
+	c, err := newRouteCounter(referenceNetns, injectedRange, agentProtocol)
 	if err != nil {
 		return err
 	}
@@ -320,8 +346,11 @@ func (b *bench) cleanup(ctx context.Context) error {
 	if b.injector != nil {
 		errs = append(errs, b.injector.stop())
 	}
-	errs = append(errs, deleteNetns(ctx, injectorNetns), deleteNetns(ctx, referenceNetns))
+	errs = append(errs, deleteNetns(ctx, injectorNetns), deleteNetns(ctx, referenceNetns), deleteNetns(ctx, dutNetns))
 	errs = append(errs, lab.Down(ctx, b.o.dir))
+	if b.cgroup != nil {
+		errs = append(errs, b.cgroup.remove())
+	}
 	if err := os.RemoveAll(b.work); err != nil {
 		errs = append(errs, fmt.Errorf("removing %s: %w", b.work, err))
 	}
