@@ -14,8 +14,9 @@ import (
 // agentCgroup is a memory cgroup of the bench's own, under the bench's own
 // memory cgroup, holding the agent with a limit as a container's would.
 type agentCgroup struct {
-	dir string
-	v2  bool
+	dir    string
+	parent string // the bench's own cgroup
+	v2     bool
 }
 
 // newAgentCgroup makes the cgroup with limit bytes (v1 or v2, whichever
@@ -33,11 +34,13 @@ func newAgentCgroup(limit int64) (*agentCgroup, error) {
 			continue
 		}
 		if strings.Contains(","+f[1]+",", ",memory,") {
-			cg = agentCgroup{dir: filepath.Join("/sys/fs/cgroup/memory", f[2], "nodebgp-bench-agent")}
+			own := filepath.Join("/sys/fs/cgroup/memory", f[2])
+			cg = agentCgroup{dir: filepath.Join(own, "nodebgp-bench-agent"), parent: own}
 			break
 		}
 		if f[0] == "0" && f[1] == "" {
-			cg = agentCgroup{dir: filepath.Join("/sys/fs/cgroup", f[2], "nodebgp-bench-agent"), v2: true}
+			own := filepath.Join("/sys/fs/cgroup", f[2])
+			cg = agentCgroup{dir: filepath.Join(own, "nodebgp-bench-agent"), parent: own, v2: true}
 		}
 	}
 	if cg.dir == "" {
@@ -49,15 +52,12 @@ func newAgentCgroup(limit int64) (*agentCgroup, error) {
 	if err := os.Mkdir(cg.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating cgroup %s: %w", cg.dir, err)
 	}
-	writes := [][2]string{{"memory.max", strconv.FormatInt(limit, 10)}}
-	if !cg.v2 {
-		// Charges move with the process, so what it has counts at once.
-		writes = [][2]string{{"memory.move_charge_at_immigrate", "3"}, {"memory.limit_in_bytes", strconv.FormatInt(limit, 10)}}
+	file := "memory.limit_in_bytes"
+	if cg.v2 {
+		file = "memory.max"
 	}
-	for _, w := range writes {
-		if err := cg.write(w[0], w[1]); err != nil {
-			return nil, errors.Join(err, cg.remove())
-		}
+	if err := cg.write(file, strconv.FormatInt(limit, 10)); err != nil {
+		return nil, errors.Join(err, cg.remove())
 	}
 	return &cg, nil
 }
@@ -69,8 +69,23 @@ func (cg *agentCgroup) write(file, value string) error {
 	return nil
 }
 
-// add moves pid into the cgroup.
-func (cg *agentCgroup) add(pid int) error { return cg.write("cgroup.procs", strconv.Itoa(pid)) }
+// startIn runs start (which starts the agent) with the bench itself in the
+// cgroup, so the agent is born in it: everything it ever maps is charged
+// there, as in a container, and its own pkg/memlimit reads the limit from
+// /proc/self/cgroup. (Moving a running process would leave what it has
+// charged behind: the kernels here refuse to move charges.) The bench
+// moves back to its own cgroup after.
+func (cg *agentCgroup) startIn(start func() error) error {
+	self := strconv.Itoa(os.Getpid())
+	if err := cg.write("cgroup.procs", self); err != nil {
+		return err
+	}
+	err := start()
+	if werr := os.WriteFile(filepath.Join(cg.parent, "cgroup.procs"), []byte(self), 0o644); werr != nil {
+		err = errors.Join(err, fmt.Errorf("moving the bench back to %s: %w", cg.parent, werr))
+	}
+	return err
+}
 
 // peakMiB is the cgroup's peak memory charge, and how often it hit its
 // limit (v1 failcnt; v2 the "max" events).
