@@ -155,7 +155,7 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 	}
 	b.node = l.Nodes[0]
 	if b.o.memoryMax > 0 {
-		b.step("agent restarted in a memory cgroup limited to %d MiB (its GOMEMLIMIT from pkg/memlimit)", b.o.memoryMax>>20)
+		b.step("agent restarted in a memory cgroup limited to %d MiB, GOMEMLIMIT=%s", b.o.memoryMax>>20, b.o.goMemLimit)
 		if b.cgroup, err = newAgentCgroup(b.o.memoryMax); err != nil {
 			return err
 		}

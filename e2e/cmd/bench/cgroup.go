@@ -71,9 +71,8 @@ func (cg *agentCgroup) write(file, value string) error {
 
 // startIn runs start (which starts the agent) with the bench itself in the
 // cgroup, so the agent is born in it: everything it ever maps is charged
-// there, as in a container, and its own pkg/memlimit reads the limit from
-// /proc/self/cgroup. (Moving a running process would leave what it has
-// charged behind: the kernels here refuse to move charges.) The bench
+// there, as in a container. (Moving a running process would leave what it
+// has charged behind: the kernels here refuse to move charges.) The bench
 // moves back to its own cgroup after.
 func (cg *agentCgroup) startIn(start func() error) error {
 	self := strconv.Itoa(os.Getpid())

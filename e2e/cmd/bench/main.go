@@ -19,11 +19,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/nodebgp/router/e2e/lab"
+	"github.com/nodebgp/router/pkg/memlimit"
 )
 
 type options struct {
@@ -47,8 +49,8 @@ type options struct {
 	anchors []string
 	gobgpd  string
 	// memoryMax, when set, restarts the agent in a memory cgroup of its own
-	// with this limit, from which it sets its Go memory limit (pkg/memlimit):
-	// what a DaemonSet's memory limit does to it.
+	// with this limit and GOMEMLIMIT at memlimit.Fraction of it: what a
+	// DaemonSet's memory limit does to it.
 	memoryMax int64
 	// syncPeriod is the agent's --routes-sync-period.
 	syncPeriod time.Duration
@@ -76,7 +78,7 @@ func mainErr(ctx context.Context) error {
 	flag.StringVar(&o.goDebug, "agent-godebug", "", "run the agent with this GODEBUG (e.g. gctrace=1; the lines go to its log, saved with -profile)")
 	anchors := flag.String("anchors", strings.Join(anchorNames, ","), "third-party speakers to measure in the same run (bird, frr, gobgpd), or none")
 	flag.StringVar(&o.gobgpd, "gobgpd", "", "the plain gobgpd anchor's binary (default: $TOOLS_DIR/bin/gobgpd, built by make tools)")
-	memoryMax := flag.String("agent-memory-max", "", "run the agent in a memory cgroup with this limit (e.g. 256Mi), as a container limit would (it sets its Go memory limit from it)")
+	memoryMax := flag.String("agent-memory-max", "", "run the agent in a memory cgroup with this limit (e.g. 256Mi) and GOMEMLIMIT at 85% of it, as a container limit would")
 	flag.DurationVar(&o.syncPeriod, "agent-sync-period", 30*time.Second, "the agent's --routes-sync-period (the product's default; the lab's own is 5s)")
 	flag.Parse()
 	var err error
@@ -88,8 +90,12 @@ func mainErr(ctx context.Context) error {
 			return fmt.Errorf("-agent-memory-max: %w", err)
 		}
 		if o.goMemLimit != "" {
-			return fmt.Errorf("-agent-memory-max: the agent sets its Go memory limit from the cgroup itself: drop -agent-gomemlimit")
+			return fmt.Errorf("-agent-memory-max sets the agent's GOMEMLIMIT itself: drop -agent-gomemlimit")
 		}
+		// What pkg/memlimit would set from the limit in a container. Here it
+		// cannot read it: `ip netns exec` remounts /sys, so the agent sees
+		// no /sys/fs/cgroup.
+		o.goMemLimit = strconv.FormatInt(int64(float64(o.memoryMax)*memlimit.Fraction), 10)
 	}
 	if o.gobgpd == "" && slices.Contains(o.anchors, "gobgpd") {
 		dir := os.Getenv("TOOLS_DIR")
