@@ -6,7 +6,8 @@
 #                                     the same release, for the cluster lab (module
 #                                     e2e/tools/kubecluster; only with --cluster or
 #                                     BUILD_CLUSTER_TOOLS=1: ~3-8 min and ~2 GB RSS)
-#   bin/gobgp                         gobgp CLI v3.37.0 (module e2e/tools/gobgp)
+#   bin/gobgp, bin/gobgpd             gobgp CLI and daemon v3.37.0 (module e2e/tools/gobgp;
+#                                     gobgpd is make bench's plain-GoBGP anchor)
 #   cni/{bridge,host-local,portmap,loopback}  containernetworking/plugins v1.9.0
 #   linux-arm64/{bin/gobgp,cni/*}     the same gobgp and plugins for linux/arm64
 #                                     (static, CGO_ENABLED=0), for the image's arm64
@@ -102,22 +103,25 @@ build_kube() {
 build_gobgp() {
 	local dir="$repo_root/e2e/tools/gobgp"
 	local want="gobgp $gobgp_version $(module_hash "$dir")"
-	local bin="$tools_dir/bin/gobgp"
-	if up_to_date gobgp "$want" "$bin"; then
-		echo "gobgp $gobgp_version: cached ($bin)"
+	local bin="$tools_dir/bin/gobgp" daemon="$tools_dir/bin/gobgpd"
+	if up_to_date gobgp "$want" "$bin" "$daemon"; then
+		echo "gobgp, gobgpd $gobgp_version: cached ($bin, $daemon)"
 		return
 	fi
 	local start=$SECONDS
 	# `go install ...@v3.37.0` cannot work: the module proxy does not serve
 	# gobgp/v3's version list. Built from a module that requires the exact version.
 	go_build "$dir" "$bin" github.com/osrg/gobgp/v3/cmd/gobgp || fail gobgp
-	local got
-	got="$("$bin" --version 2>&1)" || fail "gobgp --version"
-	case "$got" in
-	*"${gobgp_version#v}"*) ;;
-	*) echo "build-tools: gobgp: built binary reports '$got', want ${gobgp_version#v}" >&2; exit 1 ;;
-	esac
-	echo "gobgp $gobgp_version: built in $((SECONDS - start))s ($bin)"
+	go_build "$dir" "$daemon" github.com/osrg/gobgp/v3/cmd/gobgpd || fail gobgpd
+	local got b
+	for b in "$bin" "$daemon"; do
+		got="$("$b" --version 2>&1)" || fail "$b --version"
+		case "$got" in
+		*"${gobgp_version#v}"*) ;;
+		*) echo "build-tools: $b: built binary reports '$got', want ${gobgp_version#v}" >&2; exit 1 ;;
+		esac
+	done
+	echo "gobgp, gobgpd $gobgp_version: built in $((SECONDS - start))s ($bin, $daemon)"
 	record gobgp "$want"
 }
 

@@ -437,3 +437,43 @@ func metricValue(t *testing.T, m prometheus.Metric) float64 {
 	}
 	return d.Counter.GetValue()
 }
+
+func TestABurstIsTakenInBoundedBatchesWithNothingLost(t *testing.T) {
+	c := newRouteChanges()
+	const n = 2*maxBatch + 7
+	burst := make([]bgp.BestChange, 0, n)
+	for i := range n {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), 32)
+		burst = append(burst, bgp.BestChange{Prefix: p, NextHops: []netip.Addr{netip.MustParseAddr("10.199.1.100")}})
+	}
+	c.add(burst)
+	<-c.poke
+	seen := map[netip.Prefix]bool{}
+	for pass := 0; ; pass++ {
+		if pass > 3 {
+			t.Fatalf("%d passes for %d changes in batches of %d", pass, n, maxBatch)
+		}
+		changes, full := c.take()
+		if full {
+			t.Fatalf("pass %d: a full pass for a burst that fits the pending set", pass)
+		}
+		if len(changes) > maxBatch {
+			t.Fatalf("pass %d: %d changes, more than a batch (%d)", pass, len(changes), maxBatch)
+		}
+		for _, ch := range changes {
+			if seen[ch.Prefix] {
+				t.Fatalf("pass %d: %s handed over twice", pass, ch.Prefix)
+			}
+			seen[ch.Prefix] = true
+		}
+		select {
+		case <-c.poke:
+			continue
+		default:
+		}
+		break
+	}
+	if len(seen) != n {
+		t.Fatalf("%d of %d changes handed over", len(seen), n)
+	}
+}

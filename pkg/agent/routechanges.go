@@ -74,21 +74,46 @@ func (c *routeChanges) linkChanged() {
 	c.link.Reset(linkQuiet)
 }
 
-// take returns what was collected since the last take and starts afresh.
-// When full is set, changes is nil: the full pass covers them.
+// maxBatch bounds the changes one pass applies. A burst (a peer sending a
+// full table) is applied in slices of this size, each pass's garbage (the
+// changes, their kernel writes, netlink messages) freed before the next, so
+// what a burst costs at once does not grow with its size; the rest waits
+// here, one small entry per prefix, latest wins.
+const maxBatch = 4096
+
+// take returns what was collected since the last take, at most maxBatch
+// changes (the loop is poked again for the rest). When full is set, changes
+// is nil: the full pass covers them.
 func (c *routeChanges) take() (changes []bgp.BestChange, full bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	full = c.full
-	if !full {
+	c.full = false
+	if full {
+		if len(c.byPrefix) > 0 {
+			c.byPrefix = map[netip.Prefix][]netip.Addr{}
+		}
+		return nil, true
+	}
+	if len(c.byPrefix) <= maxBatch {
 		changes = make([]bgp.BestChange, 0, len(c.byPrefix))
 		for p, hops := range c.byPrefix {
 			changes = append(changes, bgp.BestChange{Prefix: p, NextHops: hops})
 		}
+		if len(c.byPrefix) > 0 {
+			// A fresh map: clear would keep the buckets of the largest burst.
+			c.byPrefix = map[netip.Prefix][]netip.Addr{}
+		}
+		return changes, false
 	}
-	c.full = false
-	if len(c.byPrefix) > 0 {
-		c.byPrefix = map[netip.Prefix][]netip.Addr{}
+	changes = make([]bgp.BestChange, 0, maxBatch)
+	for p, hops := range c.byPrefix {
+		if len(changes) == maxBatch {
+			break
+		}
+		changes = append(changes, bgp.BestChange{Prefix: p, NextHops: hops})
+		delete(c.byPrefix, p)
 	}
-	return changes, full
+	c.poke.poke()
+	return changes, false
 }

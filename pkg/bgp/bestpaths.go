@@ -99,7 +99,7 @@ func (s *Speaker) bestChanges(paths []*api.Path) []BestChange {
 	var changes []BestChange
 	index := make(map[netip.Prefix]int, len(paths))
 	for _, p := range paths {
-		prefix, err := prefixFromNLRI(p.GetNlri())
+		prefix, err := eventPrefix(p)
 		if err != nil {
 			s.log.Warn("unreadable best-path event; reading the RIB in full", "event", "path-skipped", "reason", err.Error())
 			return nil
@@ -113,7 +113,7 @@ func (s *Speaker) bestChanges(paths []*api.Path) []BestChange {
 		if !usableLearned(p) {
 			continue
 		}
-		nh, err := nextHopFromAttrs(p.GetPattrs())
+		nh, err := eventNextHop(p)
 		if err != nil {
 			s.log.Warn("skipping unreadable BGP path", "event", "path-skipped", "reason", fmt.Sprintf("path %s from %q: next hop: %v", prefix, p.GetNeighborIp(), err))
 			continue
@@ -123,4 +123,24 @@ func (s *Speaker) bestChanges(paths []*api.Path) []BestChange {
 		}
 	}
 	return changes
+}
+
+// eventPrefix reads an event path's prefix in either of GoBGP's forms: the
+// protobuf Any of v3.37.0's WatchEvent, or the wire bytes of a binary-only
+// path (what a GoBGP patched to send best-path events binary-only gives;
+// see docs/benchmarks.md).
+func eventPrefix(p *api.Path) (netip.Prefix, error) {
+	if p.GetNlri() == nil && len(p.GetNlriBinary()) > 0 {
+		return prefixFromWire(p.GetNlriBinary(), p.GetFamily().GetAfi() == api.Family_AFI_IP)
+	}
+	return prefixFromNLRI(p.GetNlri())
+}
+
+// eventNextHop is eventPrefix for the next hop.
+func eventNextHop(p *api.Path) (netip.Addr, error) {
+	if len(p.GetPattrs()) == 0 && len(p.GetPattrsBinary()) > 0 {
+		path, err := pathFromBinary(p)
+		return path.NextHop, err
+	}
+	return nextHopFromAttrs(p.GetPattrs())
 }

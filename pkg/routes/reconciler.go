@@ -146,18 +146,14 @@ func (r *Reconciler) Update(ctx context.Context, changes []Change, pruneStale bo
 		if latest[p] != i {
 			continue
 		}
-		desired := make([]Route, 0, len(c.Gateways))
-		for _, gw := range c.Gateways {
-			desired = append(desired, Route{Prefix: c.Prefix, Gateway: gw})
-		}
 		if !c.Prefix.IsValid() {
 			invalid = append(invalid, fmt.Errorf("change of %s: no prefix", c.Prefix))
 			continue
 		}
-		wanted, errs := groupDesired(desired)
+		gws, errs := changeHops(c)
 		invalid = append(invalid, errs...)
 		have, exists := r.record[p]
-		hops := reachableNextHops(p, wanted[p], r.on, &pl)
+		hops := reachableNextHops(p, gws, r.on, &pl)
 		switch {
 		case len(hops) == 0:
 			if exists && pruneStale {

@@ -33,6 +33,7 @@ type bench struct {
 	lab      *lab.Lab
 	node     *lab.Node
 	injector *injectorProc
+	cgroup   *agentCgroup // with -agent-memory-max
 	steps    int
 }
 
@@ -71,6 +72,9 @@ func runBench(ctx context.Context, o options) (res results, err error) {
 	if err := b.measureReference(ctx, prefixes, &res); err != nil {
 		return res, err
 	}
+	if err := b.measureAnchors(ctx, &res); err != nil {
+		return res, err
+	}
 	return res, nil
 }
 
@@ -88,7 +92,7 @@ func (b *bench) checkNoOtherLab(ctx context.Context) error {
 		if len(fields) == 0 || !strings.HasPrefix(fields[0], "lab-") {
 			continue
 		}
-		if fields[0] != injectorNetns && fields[0] != referenceNetns {
+		if fields[0] != injectorNetns && fields[0] != referenceNetns && fields[0] != dutNetns {
 			others = append(others, fields[0])
 		}
 	}
@@ -100,7 +104,7 @@ func (b *bench) checkNoOtherLab(ctx context.Context) error {
 
 func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 	b.step("removing leftovers of an earlier run: %s, %s", injectorNetns, referenceNetns)
-	if err := errors.Join(deleteNetns(ctx, injectorNetns), deleteNetns(ctx, referenceNetns)); err != nil {
+	if err := errors.Join(deleteNetns(ctx, injectorNetns), deleteNetns(ctx, referenceNetns), deleteNetns(ctx, dutNetns)); err != nil {
 		return err
 	}
 	b.step("lab: 1 node in %s", b.o.dir)
@@ -111,7 +115,12 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 	l, err := lab.Up(upCtx, lab.Options{
 		Dir:   b.o.dir,
 		Nodes: 1,
-		Logf:  func(format string, args ...any) { fmt.Fprintf(os.Stderr, "    "+format+"\n", args...) },
+		// The product's default, not the lab's 5 s: a full pass (the whole
+		// RIB and kernel table read afresh) every 5 s would land in the
+		// middle of every 100,000-route measure, which a node at the default
+		// sees once in 30 s.
+		RoutesSyncPeriod: b.o.syncPeriod,
+		Logf:             func(format string, args ...any) { fmt.Fprintf(os.Stderr, "    "+format+"\n", args...) },
 		AgentArgs: func(*lab.Node) []string {
 			args := []string{
 				"--peer-router-ips", injectorAddr.Addr().String(),
@@ -130,10 +139,14 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 			return args
 		},
 		AgentEnv: func(*lab.Node) []string {
-			if b.o.goMemLimit == "" {
-				return nil
+			var env []string
+			if b.o.goMemLimit != "" {
+				env = append(env, "GOMEMLIMIT="+b.o.goMemLimit)
 			}
-			return []string{"GOMEMLIMIT=" + b.o.goMemLimit}
+			if b.o.goDebug != "" {
+				env = append(env, "GODEBUG="+b.o.goDebug)
+			}
+			return env
 		},
 	})
 	b.lab = l
@@ -141,6 +154,18 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 		return fmt.Errorf("lab up: %w", err)
 	}
 	b.node = l.Nodes[0]
+	if b.o.memoryMax > 0 {
+		b.step("agent restarted in a memory cgroup limited to %d MiB, GOMEMLIMIT=%s", b.o.memoryMax>>20, b.o.goMemLimit)
+		if b.cgroup, err = newAgentCgroup(b.o.memoryMax); err != nil {
+			return err
+		}
+		if err := b.lab.Agents.Stop(b.node); err != nil {
+			return err
+		}
+		if err := b.cgroup.startIn(func() error { return b.lab.Agents.Start(b.node) }); err != nil {
+			return err
+		}
+	}
 	b.step("namespace %s: %s on %s", injectorNetns, injectorAddr, fabricBridge)
 	if err := addInjectorNetns(ctx); err != nil {
 		return err
@@ -171,7 +196,7 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 }
 
 func (b *bench) measureAgent(ctx context.Context, res *results) error {
-	c, err := newRouteCounter(b.node.Netns, injectedRange)
+	c, err := newRouteCounter(b.node.Netns, injectedRange, agentProtocol)
 	if err != nil {
 		return err
 	}
@@ -188,6 +213,9 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	if name := processName(agent.PID); name != "router" {
 		return fmt.Errorf("agent pid %d is %q, not router", agent.PID, name)
 	}
+	if b.cgroup != nil {
+		res.cgroupLimitMiB = float64(b.o.memoryMax) / (1 << 20)
+	}
 	if res.agentBeforeKiB, err = statusKiB(agent.PID, "VmRSS"); err != nil {
 		return err
 	}
@@ -200,7 +228,10 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	if err != nil {
 		return err
 	}
-	if res.install, res.injectAnnounce, err = b.timeAgent(ctx, c, "announce", "announced", 0, n); err != nil {
+	stopHeaps := prof.heapsDuring(ctx, time.Second)
+	res.install, res.injectAnnounce, err = b.timeAgent(ctx, c, "announce", "announced", 0, n)
+	stopHeaps()
+	if err != nil {
 		return fmt.Errorf("route install: %w", err)
 	}
 	cpu1, err := cpuSeconds(agent.PID)
@@ -234,21 +265,33 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	if res.agentPeakKiB, err = statusKiB(agent.PID, "VmHWM"); err != nil {
 		return err
 	}
+	if b.cgroup != nil {
+		if res.cgroupPeakMiB, res.cgroupHits, err = b.cgroup.peak(); err != nil {
+			return err
+		}
+	}
 	return errors.Join(prof.heap(ctx, "withdrawn"), prof.waitCPU())
 }
 
 // timeAgent sends cmd to the injector and polls the kernel from that moment
 // until the count goes from `from` to `to`.
-func (b *bench) timeAgent(ctx context.Context, c *routeCounter, cmd, answer string, from, to int) (convergence, time.Duration, error) {
+func (b *bench) timeAgent(ctx context.Context, c counter, cmd, answer string, from, to int) (convergence, time.Duration, error) {
+	return timeInjector(ctx, b.injector, c, cmd, answer, from, to, b.o.timeout)
+}
+
+// timeInjector sends cmd to inj and polls c from that moment until the count
+// goes from `from` to `to`; it also returns how long the injector's own
+// GoBGP took.
+func timeInjector(ctx context.Context, inj *injectorProc, c counter, cmd, answer string, from, to int, timeout time.Duration) (convergence, time.Duration, error) {
 	t0 := time.Now()
-	if err := b.injector.send(cmd); err != nil {
+	if err := inj.send(cmd); err != nil {
 		return convergence{}, 0, err
 	}
-	conv, err := waitCount(ctx, c, t0, from, to, b.o.timeout)
+	conv, err := waitCount(ctx, c, t0, from, to, timeout)
 	if err != nil {
 		return conv, 0, err
 	}
-	line, err := b.injector.expect(ctx, answer, b.o.timeout)
+	line, err := inj.expect(ctx, answer, timeout)
 	if err != nil {
 		return conv, 0, err
 	}
@@ -277,7 +320,7 @@ func (b *bench) measureReference(ctx context.Context, prefixes []netip.Prefix, r
 	if err := writeLines(del, prefixes, func(p netip.Prefix) string { return "route del " + p.String() + suffix }); err != nil {
 		return err
 	}
-	c, err := newRouteCounter(referenceNetns, injectedRange)
+	c, err := newRouteCounter(referenceNetns, injectedRange, agentProtocol)
 	if err != nil {
 		return err
 	}
@@ -313,8 +356,11 @@ func (b *bench) cleanup(ctx context.Context) error {
 	if b.injector != nil {
 		errs = append(errs, b.injector.stop())
 	}
-	errs = append(errs, deleteNetns(ctx, injectorNetns), deleteNetns(ctx, referenceNetns))
+	errs = append(errs, deleteNetns(ctx, injectorNetns), deleteNetns(ctx, referenceNetns), deleteNetns(ctx, dutNetns))
 	errs = append(errs, lab.Down(ctx, b.o.dir))
+	if b.cgroup != nil {
+		errs = append(errs, b.cgroup.remove())
+	}
 	if err := os.RemoveAll(b.work); err != nil {
 		errs = append(errs, fmt.Errorf("removing %s: %w", b.work, err))
 	}

@@ -16,7 +16,7 @@ import (
 // The ip -batch reference routes carry it too, so one counter reads both.
 const agentProtocol = 78
 
-// routeCounter counts the main-table IPv4 routes of agentProtocol inside a
+// routeCounter counts the main-table IPv4 routes of one protocol inside a
 // prefix range in one namespace. It is polled every few milliseconds while
 // the agent works, so it must be cheap: one netlink socket opened once, a
 // dump the kernel filters by protocol, and only the fixed header and RTA_DST
@@ -24,6 +24,7 @@ const agentProtocol = 78
 type routeCounter struct {
 	netns  string
 	within netip.Prefix
+	proto  byte
 	fd     int
 	seq    uint32
 	buf    []byte
@@ -33,7 +34,7 @@ type routeCounter struct {
 // in the namespace it was created in, so only its creation needs a thread
 // switched into the namespace; that runs on a goroutine of its own, whose
 // thread is discarded if it cannot be switched back.
-func newRouteCounter(netnsName string, within netip.Prefix) (*routeCounter, error) {
+func newRouteCounter(netnsName string, within netip.Prefix, proto int) (*routeCounter, error) {
 	type result struct {
 		fd  int
 		err error
@@ -51,7 +52,7 @@ func newRouteCounter(netnsName string, within netip.Prefix) (*routeCounter, erro
 	if r.err != nil {
 		return nil, fmt.Errorf("netlink socket in %s: %w", netnsName, r.err)
 	}
-	c := &routeCounter{netns: netnsName, within: within.Masked(), fd: r.fd, buf: make([]byte, 1<<20)}
+	c := &routeCounter{netns: netnsName, within: within.Masked(), proto: byte(proto), fd: r.fd, buf: make([]byte, 1<<20)}
 	// Strict checking makes the kernel filter the dump by protocol and table
 	// (Linux 4.20+); without it every route comes back and is filtered here.
 	_ = unix.SetsockoptInt(r.fd, unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1)
@@ -89,6 +90,10 @@ func socketIn(netnsName string) (fd int, err error, restored bool) {
 }
 
 func (c *routeCounter) Close() error { return unix.Close(c.fd) }
+
+func (c *routeCounter) String() string {
+	return fmt.Sprintf("%s's kernel (protocol %d)", c.netns, c.proto)
+}
 
 // Count dumps the routes and counts ours.
 func (c *routeCounter) Count() (int, error) {
@@ -139,14 +144,14 @@ func (c *routeCounter) sendDump() error {
 	rt := req[hdrLen:]
 	rt[0] = unix.AF_INET
 	rt[4] = unix.RT_TABLE_MAIN
-	rt[5] = agentProtocol
+	rt[5] = c.proto
 	return unix.Sendto(c.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
 }
 
 // ours reads an rtmsg (family, dst_len, src_len, tos, table, protocol, scope,
 // type, flags) and its RTA_DST and RTA_TABLE attributes.
 func (c *routeCounter) ours(data []byte) bool {
-	if len(data) < unix.SizeofRtMsg || data[0] != unix.AF_INET || data[5] != agentProtocol {
+	if len(data) < unix.SizeofRtMsg || data[0] != unix.AF_INET || data[5] != c.proto {
 		return false
 	}
 	bits, table := int(data[1]), uint32(data[4])

@@ -41,7 +41,7 @@ func TestRouteCounterCountsOnlyMainTableProtocol78RoutesInsideTheRange(t *testin
 	if err := runSteps(ctx, setup); err != nil {
 		t.Fatal(err)
 	}
-	c, err := newRouteCounter(testNetns, injectedRange)
+	c, err := newRouteCounter(testNetns, injectedRange, agentProtocol)
 	if err != nil {
 		t.Fatal(err)
 	}

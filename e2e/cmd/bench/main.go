@@ -18,10 +18,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/nodebgp/router/e2e/lab"
+	"github.com/nodebgp/router/pkg/memlimit"
 )
 
 type options struct {
@@ -37,6 +41,19 @@ type options struct {
 	// goMemLimit, when set, is the agent's GOMEMLIMIT: what a container
 	// memory limit makes the agent set (pkg/memlimit).
 	goMemLimit string
+	// goDebug, when set, is the agent's GODEBUG (gctrace=1 logs every
+	// collection's heap sizes into the agent's log).
+	goDebug string
+	// anchors are the third-party speakers measured after the agent
+	// (anchorNames), gobgpd the plain GoBGP daemon's binary.
+	anchors []string
+	gobgpd  string
+	// memoryMax, when set, restarts the agent in a memory cgroup of its own
+	// with this limit and GOMEMLIMIT at memlimit.Fraction of it: what a
+	// DaemonSet's memory limit does to it.
+	memoryMax int64
+	// syncPeriod is the agent's --routes-sync-period.
+	syncPeriod time.Duration
 }
 
 func main() {
@@ -58,7 +75,44 @@ func mainErr(ctx context.Context) error {
 	flag.StringVar(&o.profile, "profile", "", "save the agent's pprof profiles (CPU over both measures, heap with the routes installed and after the withdraw) in this dir")
 	flag.IntVar(&o.profileSeconds, "profile-seconds", 30, "length of the CPU profile")
 	flag.StringVar(&o.goMemLimit, "agent-gomemlimit", "", "run the agent with this GOMEMLIMIT (e.g. 217MiB, what a 256Mi container limit gives)")
+	flag.StringVar(&o.goDebug, "agent-godebug", "", "run the agent with this GODEBUG (e.g. gctrace=1; the lines go to its log, saved with -profile)")
+	anchors := flag.String("anchors", strings.Join(anchorNames, ","), "third-party speakers to measure in the same run (bird, frr, gobgpd), or none")
+	flag.StringVar(&o.gobgpd, "gobgpd", "", "the plain gobgpd anchor's binary (default: $TOOLS_DIR/bin/gobgpd, built by make tools)")
+	memoryMax := flag.String("agent-memory-max", "", "run the agent in a memory cgroup with this limit (e.g. 256Mi) and GOMEMLIMIT at 85% of it, as a container limit would")
+	flag.DurationVar(&o.syncPeriod, "agent-sync-period", 30*time.Second, "the agent's --routes-sync-period (the product's default; the lab's own is 5s)")
 	flag.Parse()
+	var err error
+	if o.anchors, err = parseAnchors(*anchors); err != nil {
+		return err
+	}
+	if *memoryMax != "" {
+		if o.memoryMax, err = parseMiB(*memoryMax); err != nil {
+			return fmt.Errorf("-agent-memory-max: %w", err)
+		}
+		if o.goMemLimit != "" {
+			return fmt.Errorf("-agent-memory-max sets the agent's GOMEMLIMIT itself: drop -agent-gomemlimit")
+		}
+		// What pkg/memlimit would set from the limit in a container. Here it
+		// cannot read it: `ip netns exec` remounts /sys, so the agent sees
+		// no /sys/fs/cgroup.
+		o.goMemLimit = strconv.FormatInt(int64(float64(o.memoryMax)*memlimit.Fraction), 10)
+	}
+	if o.gobgpd == "" && slices.Contains(o.anchors, "gobgpd") {
+		dir := os.Getenv("TOOLS_DIR")
+		if dir == "" {
+			root, err := lab.RepoRoot()
+			if err != nil {
+				return err
+			}
+			dir = filepath.Join(root, ".cache", "tools")
+		}
+		o.gobgpd = filepath.Join(dir, "bin", "gobgpd")
+	}
+	if o.gobgpd != "" {
+		if _, err := os.Stat(o.gobgpd); err != nil {
+			return fmt.Errorf("gobgpd: %w (built by `make tools`)", err)
+		}
+	}
 	if o.injector == "" {
 		exe, err := os.Executable()
 		if err != nil {

@@ -27,8 +27,15 @@ type convergence struct {
 	Step  time.Duration // the poll interval: the figures' resolution
 }
 
+// counter counts the routes a speaker has so far: in a kernel table
+// (routeCounter) or in a RIB (ribCounter).
+type counter interface {
+	Count() (int, error)
+	String() string
+}
+
 // waitCount polls c until it reports want, bounded by timeout.
-func waitCount(ctx context.Context, c *routeCounter, t0 time.Time, start, want int, timeout time.Duration) (convergence, error) {
+func waitCount(ctx context.Context, c counter, t0 time.Time, start, want int, timeout time.Duration) (convergence, error) {
 	res := convergence{Step: pollStep(max(start, want))}
 	deadline := t0.Add(timeout)
 	tick := time.NewTicker(res.Step)
@@ -47,7 +54,7 @@ func waitCount(ctx context.Context, c *routeCounter, t0 time.Time, start, want i
 			return res, nil
 		}
 		if time.Now().After(deadline) {
-			return res, fmt.Errorf("%d of the wanted %d routes in %s after %s", n, want, c.netns, timeout)
+			return res, fmt.Errorf("%d of the wanted %d routes in %s after %s", n, want, c, timeout)
 		}
 		select {
 		case <-ctx.Done():

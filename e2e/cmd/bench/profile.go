@@ -60,3 +60,31 @@ func (p *profiler) fetch(ctx context.Context, what, file string, takes time.Dura
 	fmt.Fprintf(os.Stderr, "    profile %s\n", out)
 	return nil
 }
+
+// heapsDuring saves a heap profile every interval until the returned stop
+// is called: each holds the heap as the last GC left it, so the one with
+// the most in use shows what is live at the peak (a GC forced from outside
+// would move the peak it looks for).
+func (p *profiler) heapsDuring(ctx context.Context, interval time.Duration) (stop func()) {
+	if p.dir == "" {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := p.fetch(ctx, "heap", fmt.Sprintf("heap-during-%02d.pprof", i), 0); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(os.Stderr, "    %v\n", err)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
