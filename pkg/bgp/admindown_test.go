@@ -3,6 +3,8 @@ package bgp
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,6 +50,11 @@ func TestAdminDownEndsTheSessionWithoutGracefulRestartAndLiftingItReturnsFast(t 
 	}
 	st, _ := a.peerStatus(t, b)
 	t.Logf("held down: %+v", st)
+	// The Cease went out before the neighbor was added again held down,
+	// and what we noted about the session survived that.
+	if !strings.Contains(st.LastError, "sent notification") {
+		t.Errorf("held down, LastError %q does not tell of the Cease", st.LastError)
+	}
 
 	start = time.Now()
 	b.setPeers(t, with(a.peer, func(p *Peer) { p.Passive = true }))
@@ -60,6 +67,42 @@ func TestAdminDownEndsTheSessionWithoutGracefulRestartAndLiftingItReturnsFast(t 
 	// hold (30 s after a reset) on top.
 	if back > 4*time.Second {
 		t.Errorf("lifted -> Established took %s, want under 4s", back)
+	}
+}
+
+// A peer whose session ended without a Cease (its agent crashed: TCP
+// closed) has its routes kept as stale by us, a graceful-restart helper.
+// When BFD then says the path failed, holding it down drops them at once
+// instead of leaving them for its restart time: GoBGP's DisablePeer alone
+// leaves a neighbor in Idle restarting (GoBGP v3.37.0, fsm.go:478).
+func TestAdminDownDropsRoutesKeptForARestartingPeer(t *testing.T) {
+	a := startNode(t, "node-a", testASN, loopback, 0, "10.255.0.1", true)
+	b := startNode(t, "node-b", testASN, netip.MustParseAddr("127.0.0.2"), 0, "10.255.0.2", true)
+	a.setPeers(t, b.peer)
+	b.setPeers(t, with(a.peer, func(p *Peer) { p.Passive = true }))
+	b.advertise(t, testNextHopB, "10.244.2.0/24")
+	fromB := path("10.244.2.0/24", testNextHopB)
+	waitPath(t, a, fromB, true)
+
+	b.speaker.Stop()
+	waitFor(t, a.name+" to see the session to "+b.name+" drop", func() (bool, string) {
+		st, _ := a.peerStatus(t, b)
+		return st.State != StateEstablished, st.State
+	})
+	// GoBGP holds the dropped session in Idle for 5 s: BFD (a detection
+	// time of about a second) speaks before that.
+	if paths := a.bestPaths(t); !slices.Contains(paths, fromB) {
+		t.Fatalf("%s dropped %s when %s stopped: not a graceful-restart helper? %v", a.name, fromB, b.name, paths)
+	}
+
+	start := time.Now()
+	a.setPeers(t, with(b.peer, func(p *Peer) { p.AdminDown = true }))
+	// waitPath gives up after waitTimeout, before testRestart would drop them.
+	waitPath(t, a, fromB, false)
+	took := time.Since(start)
+	t.Logf("AdminDown -> stale route gone: %s", took.Round(time.Millisecond))
+	if took > 2*time.Second {
+		t.Errorf("%s kept %s's stale route %s after holding it down", a.name, b.name, took)
 	}
 }
 

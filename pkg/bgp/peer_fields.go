@@ -104,10 +104,11 @@ var peerFields = []peerField{
 	{"AcceptPrefixes", effectPolicy, nil},
 	// AdminDown (BFD said the path failed): DisablePeer on an established
 	// session sends a Cease Administrative Shutdown, which GoBGP turns into
-	// a Hard Reset when RFC 8538 was negotiated (fsm.go:1673), and ends the
-	// session as fsmNotificationSent, which is no graceful restart on our
-	// side (fsm.go:1896): the peer's routes are dropped at once, and GoBGP
-	// then neither dials nor accepts it. Lifting it with EnablePeer would
+	// a Hard Reset when RFC 8538 was negotiated (fsm.go:1673); GoBGP then
+	// neither dials nor accepts the peer. Whether GoBGP drops the peer's
+	// routes or keeps them as stale depends on a race (fsm.go:1886), so the
+	// neighbor is then deleted, which drops them, and added again held down
+	// (Speaker.holdDown). Lifting it with EnablePeer would
 	// wait out GoBGP's idle hold first — 5 s after any drop (holdtimeIdle,
 	// fsm.go:464), IdleHoldTimeAfterReset after a ResetPeer — so the
 	// neighbor is deleted (nothing is sent: it is not established) and

@@ -71,8 +71,10 @@ type Peer struct {
 	// neither dials nor accepts it. Setting it on an established session
 	// ends the session with a Cease (a Hard Reset where RFC 8538 was
 	// negotiated), so both sides drop each other's routes at once, graceful
-	// restart or not; clearing it re-creates the neighbor, which dials
-	// without GoBGP's idle hold (see peerFields).
+	// restart or not; the neighbor is then added again held down, which
+	// drops any of the peer's routes GoBGP kept as stale (Speaker.holdDown).
+	// Clearing it re-creates the neighbor, which dials without GoBGP's idle
+	// hold (see peerFields).
 	AdminDown bool
 }
 

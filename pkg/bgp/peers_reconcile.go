@@ -68,15 +68,12 @@ func (s *Speaker) syncPeers(ctx context.Context, want []Peer, adds bool) (presen
 		}
 	}
 	for _, p := range d.disable {
-		// No shutdown communication (RFC 9003): GoBGP turns the Cease into a
-		// Hard Reset and leaves the communication where RFC 8538 puts the
-		// original code and subcode, so FRR would log "16/66".
-		if err := s.gobgp.DisablePeer(ctx, &api.DisablePeerRequest{Address: p.Address.String()}); err != nil {
-			errs = append(errs, fmt.Errorf("holding peer %s down: %w", p, err))
-			continue
-		}
-		if err := s.waitAdminDown(ctx, p); err != nil {
+		gone, err := s.holdDown(ctx, p, restarting)
+		if err != nil {
 			errs = append(errs, err)
+			if gone {
+				missing[p.Address] = true
+			}
 			continue
 		}
 		s.log.Info("BGP peer held down", "event", "peer-held-down", "peer", p.String(), "reason", "BFD session down")
@@ -136,31 +133,78 @@ func (s *Speaker) reenableAfterPrefixLimit(ctx context.Context, p Peer) error {
 	return nil
 }
 
-// adminDownWait bounds the wait for GoBGP to take a disabled peer down.
-const adminDownWait = 2 * time.Second
+// sessionEndWait bounds the wait for GoBGP to end a disabled peer's session.
+const sessionEndWait = 2 * time.Second
 
-// waitAdminDown waits until GoBGP reports p administratively down:
-// DisablePeer only queues the request for the peer's FSM goroutine, and a
-// pass that ends before it was taken would see the peer still up and ask
-// again next time.
-func (s *Speaker) waitAdminDown(ctx context.Context, p Peer) error {
-	deadline := time.Now().Add(adminDownWait)
+// holdDown holds p down (BFD said the path to it failed) and drops the
+// routes learned from it, whatever GoBGP made of the session's end. gone
+// tells that the neighbor is no longer in GoBGP (deleted, not added again).
+//
+// DisablePeer ends an established session with a Cease Administrative
+// Shutdown (a Hard Reset where RFC 8538 was negotiated), which GoBGP
+// v3.37.0 records as fsmNotificationSent, no graceful restart: the peer's
+// routes go. But the session ends with whichever reason reaches its
+// stateReasonCh first (fsm.go:1886): a peer that closes its socket on our
+// Cease can make the read fail (fsm.go:980) before our send goroutine,
+// which logs first, reports the NOTIFICATION sent (fsm.go:1744), and a read
+// or write failure counts as the peer restarting (fsm.go:1896): its routes
+// stay, stale, for its restart time. So they do when the session had
+// already ended that way before BFD spoke (a crashed agent: TCP closed,
+// BFD silent after) and the neighbor sits in Idle, where DisablePeer only
+// stops the idle hold timer (fsm.go:478). Deleting a neighbor drops all its
+// routes at once (deleteNeighbor, server.go:3414), so once the Cease is out
+// (or GoBGP did not send it within sessionEndWait), the neighbor is
+// deleted and added again held down, which sends nothing: it is not
+// established. What we noted about its sessions (LastError, the counts) is
+// kept, as the neighbor stays configured.
+func (s *Speaker) holdDown(ctx context.Context, p Peer, restarting bool) (gone bool, err error) {
+	addr := p.Address.String()
+	// No shutdown communication (RFC 9003): GoBGP turns the Cease into a
+	// Hard Reset and leaves the communication where RFC 8538 puts the
+	// original code and subcode, so FRR would log "16/66".
+	if err := s.gobgp.DisablePeer(ctx, &api.DisablePeerRequest{Address: addr}); err != nil {
+		return false, fmt.Errorf("holding peer %s down: %w", p, err)
+	}
+	ended, err := s.waitSessionEnded(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	if !ended {
+		s.log.Warn("GoBGP did not end a held-down peer's session in time; deleting the neighbor",
+			"event", "peer-held-down", "peer", p.String(), "wait", sessionEndWait)
+	}
+	if err := s.gobgp.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr}); err != nil {
+		return false, fmt.Errorf("holding peer %s down: deleting it to drop its routes: %w", p, err)
+	}
+	if err := s.gobgp.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(s.peers, p, restarting)}); err != nil {
+		return true, fmt.Errorf("holding peer %s down: adding it again: %w", p, err)
+	}
+	return false, nil
+}
+
+// waitSessionEnded waits until GoBGP reports p administratively down and
+// its session no longer established: DisablePeer only queues the request
+// for the peer's FSM goroutine, which then sends the Cease. It returns
+// false when that took longer than sessionEndWait.
+func (s *Speaker) waitSessionEnded(ctx context.Context, p Peer) (bool, error) {
+	deadline := time.Now().Add(sessionEndWait)
 	for {
-		down := false
+		ended := false
 		err := s.gobgp.ListPeer(ctx, &api.ListPeerRequest{Address: p.Address.String()}, func(ap *api.Peer) {
-			down = ap.GetState().GetAdminState() == api.PeerState_DOWN
+			st := ap.GetState()
+			ended = st.GetAdminState() == api.PeerState_DOWN && st.GetSessionState() != api.PeerState_ESTABLISHED
 		})
 		switch {
 		case err != nil:
-			return fmt.Errorf("holding peer %s down: %w", p, err)
-		case down:
-			return nil
+			return false, fmt.Errorf("holding peer %s down: %w", p, err)
+		case ended:
+			return true, nil
 		case time.Now().After(deadline):
-			return fmt.Errorf("holding peer %s down: GoBGP did not take it down within %s", p, adminDownWait)
+			return false, nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
