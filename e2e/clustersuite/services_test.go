@@ -150,6 +150,20 @@ func servicesAtToR(ctx context.Context, t *testing.T) {
 		}
 	}
 
+	// The ToR sends these /32s back to the nodes too (its best paths); no
+	// node may route a Service address anywhere: kube-proxy answers for it.
+	for _, n := range nodes {
+		r, err := routes78(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kind := range kinds {
+			if strings.Contains(r, addrs[kind]+" ") {
+				t.Errorf("node %s: a kernel route to %s %s:\n%s", n, kind, addrs[kind], r)
+			}
+		}
+	}
+
 	e2eutil.LogStep(t, "the client %s connects %d times to each address through the ToR", cluster.ClientAddr, spreadConns)
 	for _, kind := range kinds {
 		ip := addrs[kind]
@@ -235,6 +249,15 @@ func localPolicy(ctx context.Context, t *testing.T, tor torView, nodes []string,
 		}
 		return err
 	})
+
+	// Local: no second hop and no SNAT, so the pod answers the client's own
+	// address (Cluster answers the node that SNATed it).
+	ct, _ := cl.InNode(ctx, first, "conntrack", "-L", "-p", "tcp", "-d", svcLocalLBIP)
+	if want := fmt.Sprintf("src=%s dst=%s", pods[0].IP, cluster.ClientAddr); !strings.Contains(ct, want) {
+		t.Errorf("node %s: no connection answered by the pod to the client itself (%q):\n%s", first, want, ct)
+	} else {
+		t.Logf("ETP Local keeps the client's address: node %s tracks replies %s", first, want)
+	}
 
 	e2eutil.LogStep(t, "the pod moves to %s (nodeSelector changed): the announcement moves with it", last)
 	start := time.Now()
