@@ -96,6 +96,7 @@ func servicesAtToR(ctx context.Context, t *testing.T) {
 		}
 	})
 	mustKubectl(ctx, t, "-n", "kube-system", "rollout", "status", "daemonset/nodebgp", "--timeout=3m")
+	timing(t, "apply the overlay -> DaemonSet rolled out", time.Since(start))
 	e2eutil.Eventually(t, torWait, 500*time.Millisecond, "every node Established with the ToR", func() error {
 		nbs, err := tor.Neighbors(ctx)
 		if err != nil {
