@@ -256,6 +256,9 @@ func Down(o Options) error {
 			errs = append(errs, err)
 		}
 	}
+	if err := c.StopToR(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := killCgroup(cgroupTop, 30*time.Second); err != nil {
 		errs = append(errs, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // DirectAPIOverlay writes a kustomization on top of base (an overlay such as
@@ -42,6 +43,43 @@ patches:
 `, base, rel, ControlPlaneAddr.String(), strconv.Itoa(APIServerPort))
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		return "", fmt.Errorf("writing the lab overlay for %s: %w", base, err)
+	}
+	return dir, nil
+}
+
+// AgentArgsOverlay writes a kustomization named name on top of base (a
+// directory holding a kustomization, such as DirectAPIOverlay's) that adds
+// args to the agent container's command, as an operator adds flags such as
+// --peer-router-ips in an overlay of their own. It returns the directory to
+// `kubectl apply -k`.
+func (c *Cluster) AgentArgsOverlay(base, name string, args []string) (string, error) {
+	abs, err := filepath.Abs(base)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(c.Dir, "overlays", name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil {
+		return "", err
+	}
+	var ops strings.Builder
+	for _, a := range args {
+		fmt.Fprintf(&ops, "      - {op: add, path: /spec/template/spec/containers/0/command/-, value: %q}\n", a)
+	}
+	k := fmt.Sprintf(`# Written by the cluster lab (e2e/cluster/overlay.go): %s with more agent flags.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - %s
+patches:
+  - target: {kind: DaemonSet, name: nodebgp, namespace: kube-system}
+    patch: |-
+%s`, base, rel, ops.String())
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		return "", fmt.Errorf("writing the lab overlay %s: %w", name, err)
 	}
 	return dir, nil
 }

@@ -38,6 +38,7 @@ func TestCluster(t *testing.T) {
 	step(t, "04-api-server-down-60s", func(t *testing.T) { apiOutage(ctx, t) })
 	step(t, "05-node-joins", func(t *testing.T) { nodeJoins(ctx, t) })
 	step(t, "06-node-leaves", func(t *testing.T) { nodeLeaves(ctx, t) })
+	step(t, "06b-service-addresses-at-an-frr-tor", func(t *testing.T) { servicesAtToR(ctx, t) })
 	step(t, "07-uninstall-leaves-nothing", func(t *testing.T) { uninstall(ctx, t) })
 	if !step(t, "08-rke2-overlay-on-a-fresh-cluster", func(t *testing.T) { rke2(ctx, t) }) {
 		t.FailNow()

@@ -253,16 +253,22 @@ func ping(ctx context.Context, t *testing.T, from pod, to netip.Addr, count int)
 // the namespace it was made in), so the host needs no client tool.
 func httpGet(ctx context.Context, t *testing.T, from pod, url string) (string, error) {
 	t.Helper()
-	hostport := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")
-	if !strings.Contains(hostport, ":") {
-		hostport += ":80"
-	}
 	pid, err := podPID(from)
 	if err != nil {
 		return "", err
 	}
+	return httpGetIn(ctx, fmt.Sprintf("/proc/%d/ns/net", pid), "pod "+from.String(), url)
+}
+
+// httpGetIn fetches url from inside the network namespace at nsPath (who
+// names it in errors) and returns the body of a 200 answer.
+func httpGetIn(ctx context.Context, nsPath, who, url string) (string, error) {
+	hostport := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")
+	if !strings.Contains(hostport, ":") {
+		hostport += ":80"
+	}
 	var conn net.Conn
-	err = func() error {
+	err := func() error {
 		runtime.LockOSThread()
 		orig, err := netns.Get()
 		if err != nil {
@@ -270,7 +276,7 @@ func httpGet(ctx context.Context, t *testing.T, from pod, url string) (string, e
 			return err
 		}
 		defer orig.Close()
-		target, err := netns.GetFromPath(fmt.Sprintf("/proc/%d/ns/net", pid))
+		target, err := netns.GetFromPath(nsPath)
 		if err != nil {
 			runtime.UnlockOSThread()
 			return err
@@ -289,20 +295,20 @@ func httpGet(ctx context.Context, t *testing.T, from pod, url string) (string, e
 		return err
 	}()
 	if err != nil {
-		return "", fmt.Errorf("from pod %s: connecting to %s: %w", from, hostport, err)
+		return "", fmt.Errorf("from %s: connecting to %s: %w", who, hostport, err)
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := fmt.Fprintf(conn, "GET / HTTP/1.0\r\nHost: %s\r\n\r\n", hostport); err != nil {
-		return "", fmt.Errorf("from pod %s: GET %s: %w", from, url, err)
+		return "", fmt.Errorf("from %s: GET %s: %w", who, url, err)
 	}
 	raw, err := io.ReadAll(conn)
 	if err != nil {
-		return "", fmt.Errorf("from pod %s: GET %s: %w", from, url, err)
+		return "", fmt.Errorf("from %s: GET %s: %w", who, url, err)
 	}
 	_, body, ok := strings.Cut(string(raw), "\r\n\r\n")
 	if !ok || !strings.HasPrefix(string(raw), "HTTP/1.") || !strings.Contains(strings.SplitN(string(raw), "\n", 2)[0], " 200 ") {
-		return "", fmt.Errorf("from pod %s: GET %s: not a 200 response: %q", from, url, raw)
+		return "", fmt.Errorf("from %s: GET %s: not a 200 response: %q", who, url, raw)
 	}
 	return strings.TrimSpace(body), nil
 }
