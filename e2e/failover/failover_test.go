@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,8 @@ var (
 	slowFaults = flag.Int("failover.slow-faults", 1, "faults of each kind in the configurations with graceful restart and no BFD (each waits out the hold time and the 120 s restart time)")
 	coalesce   = flag.Duration("failover.tor-coalesce-time", 0, "set the ToRs' coalesce-time (FRR's default is about 1 s); 0 leaves it")
 	configs    = flag.String("failover.configs", "bfd,hold3s-nogr,hold3s,default", "configurations to run, comma-separated")
+	agentArgs  = flag.String("failover.agent-args", "", "more agent flags for every configuration, space-separated (e.g. --log-level=debug)")
+	keepLogs   = flag.String("failover.logs", "", "copy the lab's logs (agents, FRR) into <dir>/<config>/ before each lab goes down; \"\" keeps none")
 )
 
 const (
@@ -145,16 +149,20 @@ func runConfig(c config) (rows []Row, err error) {
 		ToRs:  labToRs,
 		Logf:  func(f string, a ...any) { logf("lab: "+f, a...) },
 		AgentArgs: func(n *lab.Node) []string {
-			return append([]string{
+			args := append([]string{
 				"--peer-router-ips=" + torAddrs(n),
 				"--peer-router-asns=" + fmt.Sprint(lab.ToRASN),
 				"--accept-upstream-routes",
 			}, c.args...)
+			return append(args, strings.Fields(*agentArgs)...)
 		},
 	})
 	defer func() {
 		dctx, dcancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer dcancel()
+		if *keepLogs != "" {
+			err = errors.Join(err, saveLogs(filepath.Join(*keepLogs, c.name)))
+		}
 		err = errors.Join(err, lab.Down(dctx, labDir))
 	}()
 	if err != nil {
@@ -207,6 +215,20 @@ func runConfig(c config) (rows []Row, err error) {
 		logf("%s: ToR fault %d: detect %s heal %s", c.name, i+1, s.Detect, s.Heal)
 	}
 	return []Row{node, tor}, nil
+}
+
+// saveLogs copies the lab's logs (lab.LogPath's dir) into dir, which
+// lab.Down would remove: the timeline of a slow heal is in the agents' logs.
+func saveLogs(dir string) error {
+	src := filepath.Dir(lab.LogPath(labDir, "x"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := exec.Command("cp", "-a", src+"/.", dir).Run(); err != nil {
+		return fmt.Errorf("copying the lab's logs %s to %s: %w", src, dir, err)
+	}
+	logf("logs saved in %s", dir)
+	return nil
 }
 
 func torAddrs(n *lab.Node) string {
@@ -296,6 +318,7 @@ func nodeFault(l *lab.Lab, dead *lab.Node, bound time.Duration, bfd bool) (s Sam
 		}
 	}()
 	fault := time.Now()
+	logf("%s: uplink down", dead.Name)
 	if err := e2eutil.SetUplink(ctx, dead, false); err != nil {
 		return s, err
 	}
@@ -322,6 +345,7 @@ func nodeFault(l *lab.Lab, dead *lab.Node, bound time.Duration, bfd bool) (s Sam
 	if err := e2eutil.SetUplink(ctx, dead, true); err != nil {
 		return s, err
 	}
+	logf("%s: uplink up again", dead.Name)
 	s.Heal, err = healed(ctx, l, bfd, "after "+dead.Name+" came back")
 	return s, err
 }
@@ -335,6 +359,7 @@ func torFault(l *lab.Lab, t int, bound time.Duration, bfd bool) (s Sample, err e
 	tor := l.ToRs[t]
 	other := 2 - t // ToR numbers are 1-based: the other one of ToRs 1 and 2
 	fault := time.Now()
+	logf("%s: silenced", tor.Name)
 	if err := tor.Silence(ctx, true); err != nil {
 		return s, err
 	}
@@ -365,6 +390,7 @@ func torFault(l *lab.Lab, t int, bound time.Duration, bfd bool) (s Sample, err e
 	if err := tor.Silence(ctx, false); err != nil {
 		return s, err
 	}
+	logf("%s: silence lifted", tor.Name)
 	s.Heal, err = healed(ctx, l, bfd, "after "+tor.Name+" answered again")
 	return s, err
 }
