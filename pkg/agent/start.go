@@ -80,6 +80,7 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 	g.Go(func() error { return a.host.WatchLinks(ctx, a.routeChanges.linkChanged) })
 	g.Go(func() error { return a.routeLoop(ctx) })
 	g.Go(func() error { return a.nodeLoop(ctx) })
+	g.Go(func() error { return a.apiLoop(ctx) })
 	// Last: reporting never comes before routing.
 	g.Go(func() error { return a.reportLoop(ctx) })
 	if a.cfg.StatusObject {
