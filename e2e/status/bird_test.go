@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/nodebgp/router/e2e/e2eutil"
 	"github.com/nodebgp/router/e2e/lab"
@@ -79,35 +77,7 @@ protocol bgp node {
 	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", birdNetns, "bird", "-f", "-c", conf, "-s", filepath.Join(dir, "bird.ctl"))
-	out, err := os.Create(filepath.Join(dir, "bird.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting bird: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		out.Close()
-		if t.Failed() {
-			for _, f := range []string{out.Name(), logPath} {
-				if raw, err := os.ReadFile(f); err == nil {
-					t.Logf("%s:\n%s", f, raw)
-				}
-			}
-		}
-	})
+	startInNetns(t, dir, "bird", birdNetns, []string{logPath}, "bird", "-f", "-c", conf, "-s", filepath.Join(dir, "bird.ctl"))
 	return birdAddr
 }
 

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -387,36 +386,33 @@ func startPrometheus(t *testing.T, node *lab.Node, dir, rules string) string {
 		}},
 	})
 	const addr = "127.0.0.1:19090"
-	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", node.Netns, "prometheus",
+	startInNetns(t, dir, "prometheus", node.Netns, nil, "prometheus",
 		"--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting prometheus: %v", err)
+	return "http://" + addr
+}
+
+// startInNetns runs args in netns as a lab process (output in
+// lab.LogPath(dir, name)), stopped by PID when the test ends; on a failure
+// its output and the files in alsoLog are printed.
+func startInNetns(t *testing.T, dir, name, netns string, alsoLog []string, args ...string) {
+	t.Helper()
+	p, err := lab.StartProcess(lab.ProcessParams{Name: name, Dir: dir, Netns: netns, Args: args})
+	if err != nil {
+		t.Fatalf("starting %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+		if err := p.Stop(15 * time.Second); err != nil {
+			t.Errorf("stopping %s: %v", name, err)
 		}
-		logf.Close()
 		if t.Failed() {
-			if raw, err := os.ReadFile(logf.Name()); err == nil {
-				t.Logf("prometheus log:\n%s", raw)
+			for _, f := range append([]string{p.LogPath}, alsoLog...) {
+				if raw, err := os.ReadFile(f); err == nil {
+					t.Logf("%s:\n%s", f, raw)
+				}
 			}
 		}
 	})
-	return "http://" + addr
 }
 
 // alertMatch names an alert, and the peer it is about when it has one.
