@@ -21,9 +21,10 @@ CLUSTER_TIMEOUT ?= 60m
 # daemons `cluster up` leaves running must not inherit (and hold) the lock.
 CLUSTER_LOCK := flock --close --timeout 1800 /tmp/nodebgp-cluster.lock
 BENCH_ROUTES ?= 10000
+BENCH_NODES ?= 5000
 export TOOLS_DIR BENCH_ROUTES
 
-.PHONY: help build deps tools test unit e2e lab lab-down lab-status bench lint clean bench-failover image image-test cluster-deps cluster-tools cluster cluster-down cluster-status e2e-cluster
+.PHONY: help build deps tools test unit e2e lab lab-down lab-status bench bench-nodes lint clean bench-churn bench-failover bench-nodeadd bench-mesh image image-test cluster-deps cluster-tools cluster cluster-down cluster-status e2e-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,6 +35,8 @@ build: ## build router and the lab's helper binaries into _output/bin
 	$(GO) build -o $(BIN)/labcni ./e2e/cmd/labcni
 	$(GO) build -o $(BIN)/bench ./e2e/cmd/bench
 	$(GO) build -o $(BIN)/bgpinject ./e2e/cmd/bgpinject
+	$(GO) build -o $(BIN)/meshpeers ./e2e/cmd/meshpeers
+	$(GO) build -o $(BIN)/nodebench ./e2e/cmd/nodebench
 	$(GO) build -o $(BIN)/cluster ./e2e/cmd/cluster
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/clusterpause ./e2e/cmd/clusterpause
 
@@ -47,7 +50,8 @@ tools: deps ## build kube-apiserver, kubectl, gobgp and the CNI plugins at pinne
 # heaviest first build (~15 min cold; cached in $(TOOLS_DIR) after).
 test: tools build unit e2e image-test e2e-cluster ## everything: unit tests, the e2e lab, the image, the cluster suite (needs root)
 
-unit: ## unit and namespace-level tests
+unit: ## unit and namespace-level tests; third_party/gobgp is GoBGP + third_party/gobgp-patches
+	hack/gobgp-fork.sh check
 	$(GO) test -count=1 ./...
 
 e2e: tools build ## the end-to-end tests on a real lab (needs root)
@@ -64,9 +68,37 @@ lab-down: ## remove everything the lab made
 lab-status: ## print the lab's status table
 	$(BIN)/lab status
 
-bench: tools build ## route install/withdraw against ip -batch (BENCH_ROUTES=10000), then the node loop at 100-5,000 nodes
+bench: tools build ## route install/withdraw against ip -batch (BENCH_ROUTES=10000), node-add latency, then the node loop at 100-5,000 nodes
 	$(BIN)/bench -routes $(BENCH_ROUTES)
+	$(NODEADD_BENCH)
 	$(GO) test -run '^$$' -bench 'PlanPeers|SteadyNodePass' -benchmem -benchtime 20x ./pkg/plan/ ./pkg/bgp/
+
+# Node added -> its pod CIDR in every other node's kernel, with nodebgp agents on
+# both ends (e2e/nodeadd; docs/benchmarks.md "Node-add latency").
+NODEADD_REPS ?= 10
+NODEADD_BUILDS ?= stock=
+NODEADD_BENCH = $(GO) test -tags e2e -count=1 -timeout 60m -run '^$$' -bench NodeAdd -benchtime 1x ./e2e/nodeadd/ \
+	-args -nodeadd.reps=$(NODEADD_REPS) -nodeadd.builds=$(NODEADD_BUILDS)
+
+bench-nodeadd: tools build ## node added -> route in every peer's kernel, p50/max and a timeline per join (needs root, takes the lab lock)
+	flock -w 2400 /tmp/nodebgp-lab.lock $(NODEADD_BENCH)
+
+MESH_PEERS ?= 100,250,500
+bench-mesh: tools build ## one agent in full mesh with 100/250/500 GoBGP peers: convergence, RSS, CPU, node pass (needs root; own msc-* namespaces, no lab lock)
+	$(GO) test -tags e2e -count=1 -timeout 60m -run '^$$' -bench MeshCeiling -benchtime 1x ./e2e/meshscale/ -args -meshscale.peers=$(MESH_PEERS)
+
+CHURN_ROUTES ?= 100000
+CHURN_TIME ?= 30m
+CHURN_FRACTION ?= 0.1
+CHURN_INTERVAL ?= 10s
+bench-churn: tools build ## agent RSS, heap, goroutines, CPU while CHURN_FRACTION of CHURN_ROUTES is withdrawn and re-announced every CHURN_INTERVAL for CHURN_TIME (needs root, takes the lab lock)
+	flock -w 3000 /tmp/nodebgp-lab.lock $(BIN)/bench -routes $(CHURN_ROUTES) -churn $(CHURN_TIME) -churn-fraction $(CHURN_FRACTION) -churn-interval $(CHURN_INTERVAL) $(CHURN_ARGS)
+
+# Its own API server and nsc-* namespaces: no lab lock. BENCH_NODES_AGENTS=name=path,...
+# measures several agent binaries in one run (the same API server and Nodes).
+BENCH_NODES_AGENTS ?= router=$(BIN)/router
+bench-nodes: tools build ## one agent among BENCH_NODES=5000 kubelet-sized Nodes: start → routes, RSS, CPU and allocations quiet and under 1,000 Node updates/s (needs root)
+	$(BIN)/nodebench -nodes $(BENCH_NODES) -agents $(BENCH_NODES_AGENTS)
 
 FAILOVER_FAULTS ?= 10
 FAILOVER_CONFIGS ?= bfd,hold3s-nogr,hold3s,default
@@ -75,8 +107,8 @@ bench-failover: tools build ## fault -> failed next hop out of the other kernels
 	flock -w 2400 /tmp/nodebgp-lab.lock $(GO) test -tags e2e -count=1 -timeout 90m -run '^$$' -bench Failover -benchtime 1x \
 		./e2e/failover/ -args -failover.faults=$(FAILOVER_FAULTS) -failover.configs=$(FAILOVER_CONFIGS) -failover.slow-faults=$(FAILOVER_SLOW_FAULTS)
 
-lint: ## gofmt and go vet, with and without the e2e build tag
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+lint: ## gofmt and go vet, with and without the e2e build tag (not third_party: upstream's code as it is)
+	@out=$$(gofmt -l $$(git ls-files '*.go' ':!third_party')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nodebgp/router/pkg/agent"
 	"github.com/nodebgp/router/pkg/bfd"
+	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/peering"
 )
 
@@ -48,7 +49,7 @@ func defaultRunFlags() *runFlags {
 		NetworkReadyTimeout: 30 * time.Second,
 		HealthAddr:          ":9779",
 		StatusObject:        true,
-		UpstreamMaxPrefixes: peering.DefaultUpstreamMaxPrefixes,
+		UpstreamMaxPrefixes: bgp.DefaultUpstreamMaxPrefixes,
 		BFDTimers:           bfd.DefaultTimers,
 	}, bfdMultiplier: int(bfd.DefaultTimers.Multiplier)}
 }
@@ -98,7 +99,7 @@ restarts. Use 'router cleanup' to remove everything it made.`,
 	fl.StringSliceVar(&f.peerMultihopTTLs, "peer-router-multihop-ttl", nil, "eBGP multihop TTL: one per IP, or one for all (default: directly connected)")
 	fl.StringVar(&f.peerPasswordSecret, "peer-router-password-secret", "", "namespace/name of a Secret with their TCP-MD5 passwords, one key per peer IP (IPv6 colons as dashes); the agent's Role must allow get on it")
 	fl.StringVar(&f.meshPasswordSecret, "mesh-password-secret", "", "namespace/name of a Secret whose key \"password\" is the TCP-MD5 password of the node-to-node sessions")
-	fl.Uint32Var(&c.UpstreamMaxPrefixes, "peer-router-max-prefixes", c.UpstreamMaxPrefixes, "most prefixes (per address family) an upstream peer may send before its session is shut down, unless its nodebgp.io/peers entry sets maxPrefixes; 0 = no limit. Routes the import policy refuses count too: GoBGP keeps them. A limit costs GoBGP a count of the peer's routes per UPDATE (docs/peering.md)")
+	fl.Uint32Var(&c.UpstreamMaxPrefixes, "peer-router-max-prefixes", c.UpstreamMaxPrefixes, "most prefixes (per address family) an upstream peer may send before its session is shut down, unless its nodebgp.io/peers entry sets maxPrefixes; 0 = no limit. Routes the import policy refuses count too: GoBGP keeps them. GoBGP v3.37.0 counts the peer's routes on every UPDATE, so a limit much above the default costs CPU and memory while the routes arrive (docs/peering.md)")
 	fl.Var(nonNegativeDuration{&c.MeshHoldTime}, "mesh-hold-time", "BGP hold time of the node-to-node sessions: a peer silent this long is declared down; 0 = 90s, else 3s or more (lower it for clusters without --bfd; with graceful restart on, a peer declared down keeps its routes for the 120s restart time)")
 	fl.Var(nonNegativeDuration{&c.MeshKeepaliveTime}, "mesh-keepalive-time", "keepalive interval of the node-to-node sessions, at most a third of --mesh-hold-time; 0 = a third of it")
 	fl.BoolVar(&c.BFD, "bfd", false, "run BFD on the node-to-node sessions: a dead node or link takes its session down in --bfd-min-rx x --bfd-multiplier (900ms by default) instead of the hold time; every node must have it on")

@@ -32,38 +32,9 @@ const (
 // upstream is what both ToRs announce (TEST-NET-2).
 var upstream = netip.MustParsePrefix("198.51.100.0/24")
 
-// frrBFDPeer is the part of FRR's `show bfd peers json` the suite reads.
-type frrBFDPeer struct {
-	Peer       string `json:"peer"`
-	Status     string `json:"status"`
-	Diagnostic string `json:"diagnostic"`
-	RemoteDiag string `json:"remote-diagnostic"`
-	RemoteRX   int    `json:"remote-receive-interval"`
-	RemoteTX   int    `json:"remote-transmit-interval"`
-	RemoteMult int    `json:"remote-detect-multiplier"`
-	RX         int    `json:"receive-interval"`
-	TX         int    `json:"transmit-interval"`
-}
-
-func torBFD(ctx context.Context, l *lab.Lab, tor *lab.ToR) (map[string]frrBFDPeer, error) {
-	out, err := tor.Vtysh(ctx, "show bfd peers json")
-	if err != nil {
-		return nil, err
-	}
-	var peers []frrBFDPeer
-	if err := json.Unmarshal([]byte(out), &peers); err != nil {
-		return nil, fmt.Errorf("%s: show bfd peers json: %w: %s", tor.Name, err, out)
-	}
-	m := map[string]frrBFDPeer{}
-	for _, p := range peers {
-		m[p.Peer] = p
-	}
-	return m, nil
-}
-
 // checkToRBFD: tor has every node Up with our 300 ms x 3.
 func checkToRBFD(ctx context.Context, l *lab.Lab, tor *lab.ToR) error {
-	peers, err := torBFD(ctx, l, tor)
+	peers, err := tor.BFDPeers(ctx)
 	if err != nil {
 		return err
 	}
@@ -135,7 +106,7 @@ func testSessions(t *testing.T) {
 		e2eutil.LogStep(t, "%s: show bfd peers json has every node up with remote 300/300 x3", tor.Name)
 		e2eutil.Eventually(t, sessionWait, 500*time.Millisecond, tor.Name+" BFD", func() error { return checkToRBFD(ctx, l, tor) })
 	}
-	peers, _ := torBFD(ctx, l, l.ToRs[0])
+	peers, _ := l.ToRs[0].BFDPeers(ctx)
 	t.Logf("%s: %+v", l.ToRs[0].Name, peers)
 }
 
@@ -226,14 +197,14 @@ func testPlannedRestart(t *testing.T) {
 				return err
 			}
 			if len(table[node1.PodCIDR]) == 0 {
-				peers, _ := torBFD(ctx, l, tor)
+				peers, _ := tor.BFDPeers(ctx)
 				return fmt.Errorf("%s dropped %s; BFD %+v", tor.Name, node1.PodCIDR, peers[node1.IP.String()])
 			}
 		}
 		return nil
 	})
 	for _, tor := range l.ToRs {
-		peers, _ := torBFD(ctx, l, tor)
+		peers, _ := tor.BFDPeers(ctx)
 		table, _ := tor.BGPTable(ctx)
 		t.Logf("%s while %s's agent is down: BFD %+v, paths %+v", tor.Name, node1.Name, peers[node1.IP.String()], table[node1.PodCIDR])
 	}

@@ -80,7 +80,25 @@ type Options struct {
 	// families; in a lab with racks the ToRs route and speak IPv6 too. Off,
 	// the lab is IPv4 only.
 	DualStack bool
+	// Router, when set, is the agent binary the lab runs instead of
+	// <repo>/_output/bin/router: a benchmark compares two builds this way.
+	Router string
+	// OnNodeStep, when set, is called as AddNode passes each NodeStep, so a
+	// benchmark can time what follows from the exact moment.
+	OnNodeStep func(node *Node, step NodeStep)
 }
+
+// NodeStep is a moment of AddNode that a benchmark times from.
+type NodeStep int
+
+const (
+	// NodeRegistering: the Node object is about to be created (kubelet
+	// registers, the pod CIDR allocated, then its status with the
+	// InternalIP); the agents' informers see it from the create on.
+	NodeRegistering NodeStep = iota
+	// AgentStarting: the node's agent process is about to be started.
+	AgentStarting
+)
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Dir == "" {
@@ -187,6 +205,12 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	l.step("checking tools")
 	if l.Tools, err = FindTools(root); err != nil {
 		return nil, err
+	}
+	if opts.Router != "" {
+		if err := checkExecutable(opts.Router); err != nil {
+			return nil, err
+		}
+		l.Tools.Router = opts.Router
 	}
 	l.Agents.tools = l.Tools
 	if !l.tryReuse(ctx) {

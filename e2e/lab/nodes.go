@@ -121,6 +121,7 @@ func (l *Lab) AddNode(ctx context.Context, n int) (*Node, error) {
 	if l.Opts.NodeAnnotations != nil {
 		annotations = l.Opts.NodeAnnotations(node)
 	}
+	l.nodeStep(node, NodeRegistering)
 	if err := l.CP.EnsureNode(ctx, node, annotations); err != nil {
 		return nil, err
 	}
@@ -131,10 +132,19 @@ func (l *Lab) AddNode(ctx context.Context, n int) (*Node, error) {
 	if err := l.Agents.installCNI(ctx, node); err != nil {
 		return nil, err
 	}
+	if !l.Agents.Running(node) {
+		l.nodeStep(node, AgentStarting)
+	}
 	if err := l.Agents.ensure(node); err != nil {
 		return nil, err
 	}
 	return node, l.saveState()
+}
+
+func (l *Lab) nodeStep(node *Node, step NodeStep) {
+	if l.Opts.OnNodeStep != nil {
+		l.Opts.OnNodeStep(node, step)
+	}
 }
 
 // RemoveNode takes node out of the lab the way a machine leaves: agent, pod,

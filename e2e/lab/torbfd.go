@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -143,4 +144,58 @@ func (tor *ToR) SetCoalesceTime(ctx context.Context, d time.Duration) error {
 		return fmt.Errorf("ToR %s: %w: %s", tor.Name, err, out)
 	}
 	return nil
+}
+
+// FRRBFDPeer is the part of FRR's `show bfd peers json` the suites read.
+type FRRBFDPeer struct {
+	Peer       string `json:"peer"`
+	Status     string `json:"status"`
+	Diagnostic string `json:"diagnostic"`
+	RemoteDiag string `json:"remote-diagnostic"`
+	RemoteRX   int    `json:"remote-receive-interval"`
+	RemoteTX   int    `json:"remote-transmit-interval"`
+	RemoteMult int    `json:"remote-detect-multiplier"`
+	RX         int    `json:"receive-interval"`
+	TX         int    `json:"transmit-interval"`
+}
+
+// BFDPeers is the ToR's BFD sessions by peer address.
+func (tor *ToR) BFDPeers(ctx context.Context) (map[string]FRRBFDPeer, error) {
+	out, err := tor.Vtysh(ctx, "show bfd peers json")
+	if err != nil {
+		return nil, err
+	}
+	var peers []FRRBFDPeer
+	if err := json.Unmarshal([]byte(out), &peers); err != nil {
+		return nil, fmt.Errorf("%s: show bfd peers json: %w: %s", tor.Name, err, out)
+	}
+	m := map[string]FRRBFDPeer{}
+	for _, p := range peers {
+		m[p.Peer] = p
+	}
+	return m, nil
+}
+
+// SessionStates is the state of the ToR's BGP sessions ("Established",
+// "Active", ...) by neighbor address, over both unicast families.
+func (tor *ToR) SessionStates(ctx context.Context) (map[string]string, error) {
+	out, err := tor.Vtysh(ctx, "show bgp summary json")
+	if err != nil {
+		return nil, err
+	}
+	var sum map[string]struct {
+		Peers map[string]struct {
+			State string `json:"state"`
+		} `json:"peers"`
+	}
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		return nil, fmt.Errorf("%s: show bgp summary json: %w: %s", tor.Name, err, out)
+	}
+	m := map[string]string{}
+	for _, fam := range []string{"ipv4Unicast", "ipv6Unicast"} {
+		for addr, p := range sum[fam].Peers {
+			m[addr] = p.State
+		}
+	}
+	return m, nil
 }

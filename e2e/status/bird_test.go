@@ -33,9 +33,9 @@ var (
 )
 
 // startBIRD wires birdNetns into the fabric, runs BIRD there peering with
-// node, and removes both when the test ends (the process by its PID). It
-// returns BIRD's address.
-func startBIRD(ctx context.Context, t *testing.T, l *lab.Lab, node *lab.Node, dir string) netip.Addr {
+// node and announcing routes, and removes both when the test ends (the
+// process by its PID). It returns BIRD's address.
+func startBIRD(ctx context.Context, t *testing.T, l *lab.Lab, node *lab.Node, dir string, routes []string) netip.Addr {
 	t.Helper()
 	removeBIRDNetns(ctx)
 	t.Cleanup(func() { removeBIRDNetns(context.Background()) })
@@ -53,7 +53,7 @@ func startBIRD(ctx context.Context, t *testing.T, l *lab.Lab, node *lab.Node, di
 		}
 	}
 	var static strings.Builder
-	for _, r := range birdRoutes {
+	for _, r := range routes {
 		fmt.Fprintf(&static, "\troute %s blackhole;\n", r)
 	}
 	conf := filepath.Join(dir, "bird.conf")

@@ -284,7 +284,7 @@ func TestMonitoring(t *testing.T) {
 
 	suite.Step(t, "06 a peer router sending more prefixes than its limit fires NodeBGPPrefixLimitHit, resolved when the limit is raised", func(t *testing.T) {
 		healthy(t)
-		bird := startBIRD(ctx, t, l, watcher, dir)
+		bird := startBIRD(ctx, t, l, watcher, dir, birdRoutes)
 		alert := alertMatch{name: "NodeBGPPrefixLimitHit", peer: bird.String()}
 		quiet(t, alert)
 		const key = "nodebgp.io/peers"

@@ -88,6 +88,16 @@ type agent struct {
 	// the route loop can tell "no peers yet" from "every peer converged".
 	peersApplied atomic.Bool
 	nodeChanged  trigger // any Node added, changed or deleted
+	sessionUp    trigger // a BGP session reached Established
+	// nodeFacts counts the Node events that change a routing fact
+	// (nodeFactsChanged); full is what the last full node pass used, so a
+	// tick can tell whether anything it read has changed since.
+	nodeFacts atomic.Uint64
+	full      fullPass
+	linkMTU   int // the link MTU the last plan read (--mtu 0)
+	// secretsChanged re-reads the password Secrets due for it and tells
+	// whether any changed; nil: no Secrets.
+	secretsChanged func() bool
 	// serviceIndex is what the Services ask of this node, nil while every
 	// --advertise-* switch is off; servicesChanged pokes the node loop for
 	// a BGP-only pass when a Service or EndpointSlice changes.
@@ -199,6 +209,7 @@ func newAgent(cfg Config, log *slog.Logger, h *health.Health) *agent {
 		host:         &hostnet.Host{},
 		cni:          conflistFile{dir: cfg.CNIConfDir},
 		nodeChanged:  newTrigger(),
+		sessionUp:    newTrigger(),
 		routesSynced: make(chan struct{}),
 		reported:     reportState{changed: newTrigger()},
 		routeChanges: newRouteChanges(),

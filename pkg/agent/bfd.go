@@ -35,6 +35,13 @@ type bfdFailures struct {
 	mu     sync.Mutex
 	failed map[netip.Addr]*bfdFailure
 	kick   map[netip.Addr]bool // released peers whose BFD came Up
+	// up are the peers whose BFD session is Up, lastFailed when each
+	// last failed, ended the BGP sessions that ended and wait for a
+	// redial (redial.go).
+	up         map[netip.Addr]bool
+	lastFailed map[netip.Addr]time.Time
+	ended      map[netip.Addr]time.Time
+	lastEnded  map[netip.Addr]time.Time // kept after a redial, see noteState
 }
 
 // bfdFailure is one failed peer's hold.
@@ -51,6 +58,9 @@ type bfdFailure struct {
 func (f *bfdFailures) record(ev bfd.Event, now time.Time) (changed, failed bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.noteState(ev, now) {
+		changed = true // a session end waits for this Up (redial.go)
+	}
 	cur, failed := f.failed[ev.Peer]
 	if failed && !cur.released && now.Sub(cur.heard) >= bfdHoldSilent {
 		cur.released = true
@@ -75,7 +85,7 @@ func (f *bfdFailures) record(ev bfd.Event, now time.Time) (changed, failed bool)
 		// Still failed, but the peer's BFD is there: the hold stands.
 		cur.heard = now
 	}
-	return false, failed && !cur.released
+	return changed, failed && !cur.released
 }
 
 // held is the peers whose BGP sessions are held down now, and the kicks
@@ -128,9 +138,18 @@ func (f *bfdFailures) keepOnly(sessions map[netip.Addr]bool) {
 			delete(f.failed, a)
 		}
 	}
-	for a := range f.kick {
-		if !sessions[a] {
-			delete(f.kick, a)
+	for _, m := range []map[netip.Addr]bool{f.kick, f.up} {
+		for a := range m {
+			if !sessions[a] {
+				delete(m, a)
+			}
+		}
+	}
+	for _, m := range []map[netip.Addr]time.Time{f.lastFailed, f.ended, f.lastEnded} {
+		for a := range m {
+			if !sessions[a] {
+				delete(m, a)
+			}
 		}
 	}
 }

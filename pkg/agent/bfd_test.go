@@ -144,15 +144,8 @@ func TestBFDFailureHoldsTheSessionDownUntilBFDIsUpAgain(t *testing.T) {
 // neighbor's BFD session with the neighbor) is held for bfdHoldSilent, not
 // forever; one whose BFD answers stays held until it is Up.
 func TestBFDHoldOfASilentPeerEnds(t *testing.T) {
-	ta := newTestAgent(t)
-	ta.agent.cfg.BFD = true
-	ta.agent.bfd = &fakeBFD{t: t}
+	ta, _, event := newBFDTestAgent(t)
 	ctx := context.Background()
-	ta.nodePass(t)
-	n2 := netip.MustParseAddr("10.199.1.12")
-	event := func(from, to, remote bfd.State) {
-		ta.agent.onBFDChange(bfd.Event{Peer: n2, Transition: bfd.Transition{From: from, To: to, RemoteState: remote}})
-	}
 	event(bfd.Down, bfd.Up, bfd.Init)
 	event(bfd.Up, bfd.Down, bfd.Down)
 	ta.clock = ta.clock.Add(bfdHoldSilent - time.Millisecond)
@@ -180,20 +173,13 @@ func TestBFDHoldOfASilentPeerEnds(t *testing.T) {
 // session came up meanwhile (a peer that starts BFD only after BGP).
 func TestBFDUpAfterAReleaseKicksTheNeighborUnlessEstablished(t *testing.T) {
 	for _, established := range []bool{false, true} {
-		ta := newTestAgent(t)
-		ta.agent.cfg.BFD = true
-		ta.agent.bfd = &fakeBFD{t: t}
+		ta, n2, event := newBFDTestAgent(t)
 		ctx := context.Background()
-		ta.nodePass(t)
-		n2 := netip.MustParseAddr("10.199.1.12")
 		state := "active"
 		if established {
 			state = bgp.StateEstablished
 		}
 		ta.speaker.sessions = []bgp.PeerStatus{{Address: n2, State: state}}
-		event := func(from, to, remote bfd.State) {
-			ta.agent.onBFDChange(bfd.Event{Peer: n2, Transition: bfd.Transition{From: from, To: to, RemoteState: remote}})
-		}
 		event(bfd.Down, bfd.Up, bfd.Init)
 		event(bfd.Up, bfd.Down, bfd.Down)
 		ta.clock = ta.clock.Add(bfdHoldSilent)
@@ -220,4 +206,20 @@ func TestBFDUpAfterAReleaseKicksTheNeighborUnlessEstablished(t *testing.T) {
 			t.Fatalf("established %v: still held after the kick's second pass", established)
 		}
 	}
+}
+
+// newBFDTestAgent is a test agent with BFD on after its first node pass, the
+// address of its peer lab-node2, and a function delivering a BFD transition
+// of that peer as the BFD manager would.
+func newBFDTestAgent(t *testing.T) (*testAgent, netip.Addr, func(from, to, remote bfd.State)) {
+	t.Helper()
+	ta := newTestAgent(t)
+	ta.agent.cfg.BFD = true
+	ta.agent.bfd = &fakeBFD{t: t}
+	ta.nodePass(t)
+	n2 := netip.MustParseAddr("10.199.1.12")
+	event := func(from, to, remote bfd.State) {
+		ta.agent.onBFDChange(bfd.Event{Peer: n2, Transition: bfd.Transition{From: from, To: to, RemoteState: remote}})
+	}
+	return ta, n2, event
 }

@@ -73,6 +73,10 @@ func (s *fakeSpeaker) WatchBestPaths(ctx context.Context, _ func([]bgp.BestChang
 	<-ctx.Done()
 	return ctx.Err()
 }
+func (s *fakeSpeaker) WatchSessionsUp(ctx context.Context, _ func()) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
 func (s *fakeSpeaker) Converged(context.Context) (bool, error) { return s.converged, nil }
 func (s *fakeSpeaker) Peers(context.Context) ([]bgp.PeerStatus, error) {
 	return slices.Clone(s.sessions), nil
@@ -97,6 +101,23 @@ type fakeKernel struct {
 	mayPrune func() bool
 	// own are prefixes that must never be desired.
 	own []netip.Prefix
+	// record is the table as the last Sync and Update left it; a test
+	// that deletes a route "by hand" changes table only.
+	record []netip.Prefix
+}
+
+// Holds is the real one's contract: whether the record has any of the
+// prefixes.
+func (k *fakeKernel) Holds(prefixes []netip.Prefix) bool {
+	return slices.ContainsFunc(k.record, func(p netip.Prefix) bool { return slices.Contains(prefixes, p) })
+}
+
+// remember makes the record the table, as a write does.
+func (k *fakeKernel) remember() {
+	k.record = k.record[:0]
+	for _, r := range k.table {
+		k.record = append(k.record, r.Prefix)
+	}
 }
 
 // checkOwn fails the test when a route inside our own pod CIDRs is asked for.
@@ -135,6 +156,7 @@ func (k *fakeKernel) Sync(_ context.Context, desired []routes.Route, prune bool)
 		k.table = next
 	}
 	k.syncs++
+	k.remember()
 	return routes.SyncResult{Unchanged: len(next)}, nil
 }
 
@@ -167,6 +189,7 @@ func (k *fakeKernel) Update(_ context.Context, changes []routes.Change, prune bo
 		k.writes++
 		k.table = next
 	}
+	k.remember()
 	return routes.SyncResult{}, nil
 }
 
@@ -201,7 +224,7 @@ func (h *fakeHost) EnableForwarding(_ context.Context, v4, v6 bool) error {
 }
 
 func (h *fakeHost) LinkMTU(netip.Addr) (int, string, error) { return h.mtu, "eth0", nil }
-func (h *fakeHost) WatchLinks(ctx context.Context, _ func()) error {
+func (h *fakeHost) WatchLinks(ctx context.Context, _ func(), _ func(netip.Prefix)) error {
 	<-ctx.Done()
 	return ctx.Err()
 }

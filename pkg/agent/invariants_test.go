@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -363,17 +364,52 @@ func TestASettingThatContradictsTheClusterMakesTheNodeNotReadyWithAnEvent(t *tes
 		t.Fatalf("not ready after --cluster-cidr was fixed")
 	}
 }
+
+// The kernel reports every deletion of a route of ours, the agent's own
+// withdrawals too: those must not cost a full pass (under churn they came
+// every few seconds, each a re-read of the whole RIB and kernel table), while
+// a route deleted by hand still brings one, which puts it back.
+func TestOnlyARouteDeletedByHandMakesAFullPass(t *testing.T) {
+	ta := newTestAgent(t)
+	ta.speaker.converged = true
+	ta.nodePass(t)
+	ta.routePass()
+	via := netip.MustParseAddr("10.199.1.12")
+	withdrawn, kept := netip.MustParsePrefix("172.16.0.1/32"), netip.MustParsePrefix("172.16.0.2/32")
+	ta.speaker.best = []bgp.Path{{Prefix: kept, NextHop: via}}
+	ta.routeEvents(bgp.BestChange{Prefix: withdrawn, NextHops: []netip.Addr{via}}, bgp.BestChange{Prefix: kept, NextHops: []netip.Addr{via}})
+	ta.routeEvents(bgp.BestChange{Prefix: withdrawn})
+	reads, syncs := ta.speaker.bestReads, ta.kernel.syncs
+
+	ta.agent.routeChanges.routeGone(withdrawn) // the kernel's report of our own delete
+	ta.agent.routePass(t.Context(), &ta.route)
+	if ta.speaker.bestReads != reads || ta.kernel.syncs != syncs {
+		t.Fatalf("our own deletion made %d full listings and %d full syncs, want none", ta.speaker.bestReads-reads, ta.kernel.syncs-syncs)
+	}
+
+	// A hand deletes kept: gone from the table, still in the record.
+	ta.kernel.table = slices.DeleteFunc(ta.kernel.table, func(r routes.Route) bool { return r.Prefix == kept })
+	ta.agent.routeChanges.routeGone(kept)
+	ta.agent.routePass(t.Context(), &ta.route)
+	if ta.speaker.bestReads != reads+1 {
+		t.Fatalf("a route deleted by hand made %d full listings, want 1", ta.speaker.bestReads-reads)
+	}
+	if want := []routes.Route{{Prefix: kept, Gateway: via}}; !slices.Equal(ta.kernel.table, want) {
+		t.Fatalf("kernel table %v after the full pass, want %v", ta.kernel.table, want)
+	}
+}
+
 func TestABurstOfLinkEventsMakesOneFullPassOnceQuiet(t *testing.T) {
 	c := newRouteChanges()
 	for range 5 {
 		c.linkChanged()
 		time.Sleep(linkQuiet / 4)
 	}
-	if _, full := c.take(); full {
+	if _, _, full := c.take(); full {
 		t.Fatalf("a full pass was due while link events kept coming")
 	}
 	time.Sleep(2 * linkQuiet)
-	if _, full := c.take(); !full {
+	if _, _, full := c.take(); !full {
 		t.Fatalf("no full pass due %s after the last link event", 2*linkQuiet)
 	}
 	select {
@@ -408,8 +444,9 @@ func TestAPrefixLimitTripIsReportedOncePerTrip(t *testing.T) {
 	observe(tor)
 	observe(tripped)
 	observe(tripped)
-	if got := events(); len(got) != 1 || !strings.Contains(got[0], "Warning BGPPrefixLimit") || !strings.Contains(got[0], "10.199.1.1") || !strings.Contains(got[0], "100000") {
-		t.Fatalf("events after one trip seen twice: %q; want one Warning BGPPrefixLimit naming the peer and its limit", got)
+	if got := events(); len(got) != 1 || !strings.Contains(got[0], "Warning BGPPrefixLimit") || !strings.Contains(got[0], "10.199.1.1") || !strings.Contains(got[0], "100000") ||
+		!strings.Contains(got[0], "maxPrefixes in its nodebgp.io/peers entry") || !strings.Contains(got[0], "--peer-router-max-prefixes") {
+		t.Fatalf("events after one trip seen twice: %q; want one Warning BGPPrefixLimit naming the peer, its limit and how to raise it", got)
 	}
 	if g, c := metricValue(t, m.PrefixLimited), metricValue(t, m.PrefixLimitTrips); g != 1 || c != 1 {
 		t.Fatalf("nodebgp_bgp_peers_prefix_limited %v, trips %v; want 1, 1", g, c)
@@ -453,7 +490,7 @@ func TestABurstIsTakenInBoundedBatchesWithNothingLost(t *testing.T) {
 		if pass > 3 {
 			t.Fatalf("%d passes for %d changes in batches of %d", pass, n, maxBatch)
 		}
-		changes, full := c.take()
+		changes, _, full := c.take()
 		if full {
 			t.Fatalf("pass %d: a full pass for a burst that fits the pending set", pass)
 		}
@@ -475,5 +512,74 @@ func TestABurstIsTakenInBoundedBatchesWithNothingLost(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Fatalf("%d of %d changes handed over", len(seen), n)
+	}
+}
+
+func TestAQuietTickLeavesTheSpeakerAloneUntilARoutingFactChangesAndEveryTenthTickIsFull(t *testing.T) {
+	ta := newTestAgent(t)
+	ta.speaker.best = []bgp.Path{{Prefix: n2CIDR, NextHop: netip.MustParseAddr("10.199.1.12")}}
+	ta.speaker.converged = true
+	ta.nodePass(t)
+	ta.routePass()
+	ta.nodePass(t)
+	if ta.full.failed {
+		t.Fatalf("the node is not steady after two passes (%s): no tick could be quiet", ta.writes())
+	}
+	secretChanged := false
+	ta.secretsChanged = func() bool { return secretChanged }
+	tick := func() {
+		t.Helper()
+		if err := ta.tickPass(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	applies := func() int { return ta.speaker.calls }
+
+	steps := []struct {
+		name      string
+		before    func()
+		wantApply bool
+	}{
+		{"a tick with nothing changed", func() {}, false},
+		{"a kubelet heartbeat (no routing fact)", func() {}, false},
+		{"a Node added", func() {
+			if err := ta.nodes.Add(testNode("n4", "10.199.1.14", "10.244.4.0/24")); err != nil {
+				t.Fatal(err)
+			}
+			ta.nodeFactsChanged()
+		}, true},
+		{"quiet again after that full pass", func() {}, false},
+		{"a rotated password Secret", func() { secretChanged = true }, true},
+		{"quiet again", func() { secretChanged = false }, false},
+		{"the link MTU changed", func() { ta.host.mtu = 9000 }, true},
+	}
+	for _, s := range steps {
+		s.before()
+		n := applies()
+		tick()
+		if got := applies() > n; got != s.wantApply {
+			t.Fatalf("%s: speaker applied %v, want %v", s.name, got, s.wantApply)
+		}
+	}
+
+	// A quiet tick still repairs the host: a bridge deleted by hand comes back.
+	ta.host.bridge = nil
+	n := applies()
+	tick()
+	if ta.host.bridge == nil || applies() != n {
+		t.Fatalf("a quiet tick after the bridge was deleted: bridge %v, speaker applied %v; want the bridge back and the speaker left alone", ta.host.bridge, applies() != n)
+	}
+
+	// The safety net: however quiet, every fullPassEvery-th tick is full.
+	full := 0
+	for range 3 * fullPassEvery {
+		n := applies()
+		tick()
+		if applies() > n {
+			full++
+		}
+	}
+	if full != 3 {
+		t.Fatalf("%d full passes in %d quiet ticks, want 3", full, 3*fullPassEvery)
 	}
 }

@@ -14,41 +14,113 @@ import (
 
 // nodeLoop runs a node pass on every Node change, every --routes-sync-period
 // and once the first kernel route sync is done (which opens the gate for
-// announcing).
+// announcing). A tick with nothing changed is a quiet pass (tickPass).
 func (a *agent) nodeLoop(ctx context.Context) error {
 	tick := time.NewTicker(a.cfg.RoutesSyncPeriod)
 	defer tick.Stop()
 	routesSynced := a.routesSynced
-	full := true
+	pass := a.nodePass
 	for {
-		pass := a.nodePass
-		if !full {
-			pass = a.bfdPass
-		}
 		if err := pass(ctx); err != nil {
 			return err
 		}
 		var waiting <-chan time.Time
+		var sessionUp trigger
 		if !a.conflistWritten {
-			// Nothing pokes the loop when a session comes up: look again
-			// soon while the node waits to take pods.
+			// While the node waits to take pods, a session coming up may
+			// be the last one it waits for: a pass at once announces the
+			// pod CIDR then, not up to a second later (which was most of a
+			// joining node's time from Established to its route in the
+			// other nodes' kernels, docs/benchmarks.md "Node-add latency").
+			// The second's look stays for --network-ready-timeout.
+			sessionUp = a.sessionUp
 			waiting = time.After(time.Second)
 		}
-		full = true
+		pass = a.nodePass
+		var why string
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-a.bfdChanged:
-			full = false
+			pass, why = a.bfdPass, "bfd"
 		case <-a.servicesChanged:
-			full = false
+			pass, why = a.bfdPass, "services"
 		case <-waiting:
+			why = "waiting-for-sessions"
+		case <-sessionUp:
+			why = "session-up"
 		case <-a.nodeChanged:
+			why = "node-changed"
 		case <-tick.C:
+			pass, why = a.tickPass, "tick"
 		case <-routesSynced:
-			routesSynced = nil
+			routesSynced, why = nil, "routes-synced"
 		}
+		a.log.Debug("node loop woken", "event", "node-pass", "reason", why)
 	}
+}
+
+// fullPassEvery bounds the quiet ticks in a row: at least every 10th
+// --routes-sync-period (5 minutes by default) is a full pass, which
+// compares the speaker's peers, policy and paths with the plan and repairs
+// any drift there (a peer deleted with the gobgp CLI, say).
+const fullPassEvery = 10
+
+// hostSteps is what a quiet pass needs of a plan: the host's part and the
+// peers (which it counts). The rest, the policy's prefix sets above all,
+// grows with the cluster and is left to the garbage collector.
+func hostSteps(p plan.Plan) plan.Plan {
+	return plan.Plan{Bridge: p.Bridge, Forwarding: p.Forwarding, Firewall: p.Firewall, Conflist: p.Conflist, Peers: p.Peers}
+}
+
+// fullPass is what the last full node pass used and found.
+type fullPass struct {
+	plan      plan.Plan // hostSteps of its plan
+	nodeFacts uint64    // a.nodeFacts before its Nodes were listed
+	linkMTU   int       // the link MTU it read (--mtu 0)
+	failed    bool      // a step failed, or the node did not take pods yet
+	quiet     int       // quiet ticks since
+}
+
+// tickPass is a --routes-sync-period tick: a quiet pass when nothing the
+// last full pass read has changed (plan.QuietTick), else a full one.
+func (a *agent) tickPass(ctx context.Context) error {
+	in := plan.TickInputs{
+		NodeFactsChanged: a.nodeFacts.Load() != a.full.nodeFacts,
+		LastPassFailed:   a.full.failed,
+		QuietTicks:       a.full.quiet,
+		FullEvery:        fullPassEvery,
+	}
+	if a.secretsChanged != nil {
+		// Read on every tick, as a full pass would: a rotated password
+		// is noticed within one period.
+		in.SecretsChanged = a.secretsChanged()
+	}
+	if a.cfg.MTU == 0 {
+		mtu, _, err := a.host.LinkMTU(a.self.IP)
+		in.LinkMTUChanged = err != nil || mtu != a.full.linkMTU
+	}
+	if !plan.QuietTick(in) || !a.quietPass(ctx) {
+		a.log.Debug("full pass on the tick", "event", "node-pass", "reason", fmt.Sprintf("%+v", in))
+		return a.nodePass(ctx)
+	}
+	a.full.quiet++
+	return nil
+}
+
+// quietPass repeats the last full pass's host steps (bridge, forwarding,
+// firewall, CNI config) and session report with its plan, and leaves the
+// speaker alone. It reports false, having changed nothing of the speaker,
+// when a step fails or the data plane's readiness would change: that takes
+// a full pass, which may have to withdraw or announce.
+func (a *agent) quietPass(ctx context.Context) bool {
+	p := a.full.plan
+	bridgeErr, hostErr := a.applyHost(ctx, p)
+	if bridgeErr != nil || hostErr != nil {
+		return false
+	}
+	ready, cniErr := a.applyNetwork(ctx, p)
+	return ready && cniErr == nil && a.routesSyncDone() == a.dataPlaneReady
 }
 
 // nodePass reads the inputs, plans, applies and reports. Its only error is
@@ -61,9 +133,13 @@ func (a *agent) nodeLoop(ctx context.Context) error {
 // traffic the announcement attracts. Inside the speaker, policy comes before
 // peers and peers before paths (bgp.Apply).
 func (a *agent) nodePass(ctx context.Context) error {
+	start := time.Now()
+	defer func() { a.health.Metrics().NodePassDuration.Observe(time.Since(start).Seconds()) }()
+	facts := a.nodeFacts.Load()
 	p, err := a.plan(ctx)
 	if err != nil {
 		a.report("api", err)
+		a.full.failed = true
 		return nil
 	}
 	a.reportProblems(p)
@@ -73,11 +149,33 @@ func (a *agent) nodePass(ctx context.Context) error {
 	}
 	a.mesh = p.Mesh
 
-	bridgeErr := a.host.EnsureBridge(ctx, p.Bridge)
+	bridgeErr, hostErr := a.applyHost(ctx, p)
+	ready, cniErr := a.applyNetwork(ctx, p)
+	dataPlaneReady := ready && cniErr == nil && bridgeErr == nil && a.routesSyncDone()
+	a.dataPlaneReady = dataPlaneReady
+	bgpOK := a.applyBGP(ctx, p, plan.AdvertisedNow(p.Advertised, dataPlaneReady, a.advertised),
+		plan.AdvertisedNow(p.Services, dataPlaneReady, a.advertisedServices))
+	a.syncBFD(ctx, p)
+	a.noteNodePass(p)
+	a.full = fullPass{plan: hostSteps(p), nodeFacts: facts, linkMTU: a.linkMTU,
+		failed: !dataPlaneReady || hostErr != nil || !bgpOK}
+	return nil
+}
+
+// applyHost makes sure of the bridge, forwarding and the firewall rules.
+func (a *agent) applyHost(ctx context.Context, p plan.Plan) (bridgeErr, hostErr error) {
+	bridgeErr = a.host.EnsureBridge(ctx, p.Bridge)
 	a.report("bridge", bridgeErr)
 	fwdErr := a.host.EnableForwarding(ctx, p.Forwarding.IPv4, p.Forwarding.IPv6)
-	a.report("firewall", errors.Join(fwdErr, a.firewall.Sync(ctx, p.Firewall)))
+	hostErr = errors.Join(fwdErr, a.firewall.Sync(ctx, p.Firewall))
+	a.report("firewall", hostErr)
+	return bridgeErr, hostErr
+}
 
+// applyNetwork reads the sessions and writes the CNI config once the node
+// can route (plan.NetworkReady): ready tells whether it can, cniErr whether
+// the config is in place.
+func (a *agent) applyNetwork(ctx context.Context, p plan.Plan) (ready bool, cniErr error) {
 	peers := a.sessionStates(ctx)
 	a.observePrefixLimits(peers)
 	network := plan.NetworkInputs{
@@ -91,7 +189,7 @@ func (a *agent) nodePass(ctx context.Context) error {
 	}
 	a.network.everUp = a.network.everUp || plan.Established(peers) > 0
 	ready, why := plan.NetworkReady(network)
-	cniErr := errors.New("not written yet: " + why)
+	cniErr = errors.New("not written yet: " + why)
 	if ready {
 		var changed bool
 		changed, cniErr = a.cni.Write(ctx, p.Conflist)
@@ -102,14 +200,7 @@ func (a *agent) nodePass(ctx context.Context) error {
 		a.conflistWritten = a.conflistWritten || cniErr == nil
 	}
 	a.reportNetwork(ready, why, plan.SessionsLost(network))
-
-	dataPlaneReady := cniErr == nil && bridgeErr == nil && a.routesSyncDone()
-	a.dataPlaneReady = dataPlaneReady
-	a.applyBGP(ctx, p, plan.AdvertisedNow(p.Advertised, dataPlaneReady, a.advertised),
-		plan.AdvertisedNow(p.Services, dataPlaneReady, a.advertisedServices))
-	a.syncBFD(ctx, p)
-	a.noteNodePass(p)
-	return nil
+	return ready, cniErr
 }
 
 // bfdPass is the short pass a BFD failure or recovery, or a Service or
@@ -140,6 +231,7 @@ func (a *agent) plan(ctx context.Context) (plan.Plan, error) {
 	if err != nil {
 		return plan.Plan{}, fmt.Errorf("listing nodes: %w", err)
 	}
+	held := a.bfdHeld(ctx)
 	in := plan.Inputs{
 		Settings: a.cfg.planSettings(),
 		Self:     a.self,
@@ -148,12 +240,14 @@ func (a *agent) plan(ctx context.Context) (plan.Plan, error) {
 		Password: a.password,
 		Mesh:     a.mesh,
 
-		BFDFailed: a.bfdHeld(ctx),
-		Services:  a.refreshServices(),
+		BFDFailed:     held,
+		SessionsEnded: a.bfdFailures.redials(a.now(), held),
+		Services:      a.refreshServices(),
 	}
 	if a.cfg.MTU == 0 {
 		// Once per pass, so that the conflist and the bridge agree.
 		in.LinkMTU, _, in.LinkMTUErr = a.host.LinkMTU(a.self.IP)
+		a.linkMTU = in.LinkMTU
 	}
 	return plan.Build(in), nil
 }
@@ -161,8 +255,9 @@ func (a *agent) plan(ctx context.Context) (plan.Plan, error) {
 // applyBGP hands the speaker its desired state with advertised as the pod
 // paths and services as the Service routes to announce, and reports each
 // step.
-func (a *agent) applyBGP(ctx context.Context, p plan.Plan, advertised, services []bgp.Path) {
-	res := a.speaker.Apply(ctx, bgp.Desired{Policy: p.Policy, Peers: p.Peers, Advertised: advertised, Services: services})
+// It tells whether every step succeeded.
+func (a *agent) applyBGP(ctx context.Context, p plan.Plan, advertised, services []bgp.Path) bool {
+	res := a.speaker.Apply(ctx, bgp.Desired{Policy: p.Policy, Peers: p.Peers, Advertised: advertised, Services: services, Redial: p.Redial})
 	a.advertised = advertised
 	a.advertisedServices = services
 	a.report("policy", res.Policy)
@@ -171,6 +266,7 @@ func (a *agent) applyBGP(ctx context.Context, p plan.Plan, advertised, services 
 	if res.Policy == nil && res.Peers == nil {
 		a.peersApplied.Store(true)
 	}
+	return res.Policy == nil && res.Peers == nil && res.Advertise == nil
 }
 
 // routesSyncDone tells whether the route loop has synced the kernel once.
@@ -218,4 +314,11 @@ func (a *agent) checkAPI(ctx context.Context) {
 		err = fmt.Errorf("API server: %w", err)
 	}
 	a.report("api", err)
+}
+
+// nodeFactsChanged is the node informer's handler for a Node added,
+// deleted or changed in a routing fact: it counts, and pokes the loop.
+func (a *agent) nodeFactsChanged() {
+	a.nodeFacts.Add(1)
+	a.nodeChanged.poke()
 }

@@ -201,7 +201,8 @@ func (a *agent) observePrefixLimits(peers []bgp.PeerStatus) {
 		}
 		a.health.Metrics().PrefixLimitTrips.Inc()
 		msg := fmt.Sprintf("BGP peer %s (AS %d) sent more than %d prefixes: its session is shut down and stays down "+
-			"until the limit changes (--peer-router-max-prefixes, or maxPrefixes in nodebgp.io/peers)", p.Address, p.ASN, p.MaxPrefixes)
+			"until the limit changes. If the peer should send that many, raise the limit: maxPrefixes in its nodebgp.io/peers entry, "+
+			"or --peer-router-max-prefixes for every upstream peer (default %d; 0 = no limit)", p.Address, p.ASN, p.MaxPrefixes, bgp.DefaultUpstreamMaxPrefixes)
 		a.log.Warn(msg, "event", "prefix-limit", "peer", p.Address, "max_prefixes", p.MaxPrefixes)
 		a.nodeEvent(corev1.EventTypeWarning, reasonPrefixLimit, msg)
 	}

@@ -14,10 +14,8 @@ import (
 const maxPendingChanges = 1 << 18
 
 // linkQuiet is how long the link watch must be quiet before the full pass
-// it asks for runs. The watch also reports our own routes' deletions (it
-// cannot tell them from a hand's) and a subscription overflowed by our own
-// writes, so while a big table is installed or withdrawn it fires all the
-// time; the pass it asks for runs once, after the burst.
+// it asks for runs. A burst of link or address events (a bridge's ports
+// coming up, say) makes one full pass, after the burst.
 const linkQuiet = 200 * time.Millisecond
 
 // routeChanges collects what the route loop has to do between two passes:
@@ -31,12 +29,16 @@ type routeChanges struct {
 
 	mu       sync.Mutex
 	byPrefix map[netip.Prefix][]netip.Addr
-	full     bool
-	link     *time.Timer // the pending full pass a link event asked for
+	// gone are the prefixes whose route of ours the kernel reported
+	// deleted since the last take: the loop's own deletions, or someone
+	// else's (told apart with KernelRoutes.Holds).
+	gone map[netip.Prefix]struct{}
+	full bool
+	link *time.Timer // the pending full pass a link event asked for
 }
 
 func newRouteChanges() *routeChanges {
-	return &routeChanges{poke: newTrigger(), byPrefix: map[netip.Prefix][]netip.Addr{}}
+	return &routeChanges{poke: newTrigger(), byPrefix: map[netip.Prefix][]netip.Addr{}, gone: map[netip.Prefix]struct{}{}}
 }
 
 // add notes best-path changes; nil means a full pass is due (see
@@ -74,6 +76,20 @@ func (c *routeChanges) linkChanged() {
 	c.link.Reset(linkQuiet)
 }
 
+// routeGone notes that the kernel deleted our route for p.
+func (c *routeChanges) routeGone(p netip.Prefix) {
+	c.mu.Lock()
+	if !c.full {
+		c.gone[p] = struct{}{}
+		if len(c.gone) > maxPendingChanges {
+			c.full = true
+			clear(c.gone)
+		}
+	}
+	c.mu.Unlock()
+	c.poke.poke()
+}
+
 // maxBatch bounds the changes one pass applies. A burst (a peer sending a
 // full table) is applied in slices of this size, each pass's garbage (the
 // changes, their kernel writes, netlink messages) freed before the next, so
@@ -82,18 +98,28 @@ func (c *routeChanges) linkChanged() {
 const maxBatch = 4096
 
 // take returns what was collected since the last take, at most maxBatch
-// changes (the loop is poked again for the rest). When full is set, changes
-// is nil: the full pass covers them.
-func (c *routeChanges) take() (changes []bgp.BestChange, full bool) {
+// changes (the loop is poked again for the rest), and the prefixes whose
+// routes the kernel reported deleted. When full is set, changes and gone are
+// nil: the full pass covers them.
+func (c *routeChanges) take() (changes []bgp.BestChange, gone []netip.Prefix, full bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	full = c.full
 	c.full = false
+	if len(c.gone) > 0 {
+		if !full {
+			gone = make([]netip.Prefix, 0, len(c.gone))
+			for p := range c.gone {
+				gone = append(gone, p)
+			}
+		}
+		c.gone = map[netip.Prefix]struct{}{}
+	}
 	if full {
 		if len(c.byPrefix) > 0 {
 			c.byPrefix = map[netip.Prefix][]netip.Addr{}
 		}
-		return nil, true
+		return nil, nil, true
 	}
 	if len(c.byPrefix) <= maxBatch {
 		changes = make([]bgp.BestChange, 0, len(c.byPrefix))
@@ -104,7 +130,7 @@ func (c *routeChanges) take() (changes []bgp.BestChange, full bool) {
 			// A fresh map: clear would keep the buckets of the largest burst.
 			c.byPrefix = map[netip.Prefix][]netip.Addr{}
 		}
-		return changes, false
+		return changes, gone, false
 	}
 	changes = make([]bgp.BestChange, 0, maxBatch)
 	for p, hops := range c.byPrefix {
@@ -115,5 +141,5 @@ func (c *routeChanges) take() (changes []bgp.BestChange, full bool) {
 		delete(c.byPrefix, p)
 	}
 	c.poke.poke()
-	return changes, false
+	return changes, gone, false
 }

@@ -51,7 +51,13 @@ type routeState struct {
 // shut: the others are in the kernel, and the failure is reported and
 // retried by a full pass.
 func (a *agent) routePass(ctx context.Context, st *routeState) {
-	changes, full := a.routeChanges.take()
+	changes, gone, full := a.routeChanges.take()
+	if !full && a.kernel.Holds(gone) {
+		// Not only our own deletions (which the record has dropped
+		// already): a route of ours went by someone else's hand.
+		a.log.Debug("a route of ours was deleted outside the agent: full pass", "event", "route-pass")
+		full = true
+	}
 	if !st.prune {
 		if st.prune = a.ribConverged(ctx, st.start); st.prune {
 			// Stale routes are only found by a full pass.

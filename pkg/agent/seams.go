@@ -28,6 +28,8 @@ type Speaker interface {
 	// WatchBestPaths reports best-path changes as GoBGP decides them; a
 	// call with nil asks for a full pass.
 	WatchBestPaths(ctx context.Context, changed func([]bgp.BestChange)) error
+	// WatchSessionsUp calls up each time a session reaches Established.
+	WatchSessionsUp(ctx context.Context, up func()) error
 	// Converged tells whether every peer sent End-of-RIB.
 	Converged(ctx context.Context) (bool, error)
 	Peers(ctx context.Context) ([]bgp.PeerStatus, error)
@@ -44,6 +46,10 @@ type KernelRoutes interface {
 	// Update applies changes of single prefixes against what the last Sync
 	// found; SyncResult.Resync asks for a Sync.
 	Update(ctx context.Context, changes []routes.Change, pruneStale bool) (routes.SyncResult, error)
+	// Holds tells whether any of the prefixes has a route of ours as far
+	// as the last Sync and the writes since know: a deleted route it
+	// still holds was deleted by someone else.
+	Holds(prefixes []netip.Prefix) bool
 }
 
 // HostNetwork is the node's own set-up for pods: the bridge, forwarding
@@ -52,7 +58,7 @@ type HostNetwork interface {
 	EnsureBridge(ctx context.Context, p hostnet.BridgeParams) error
 	EnableForwarding(ctx context.Context, ipv4, ipv6 bool) error
 	LinkMTU(nodeIP netip.Addr) (mtu int, link string, err error)
-	WatchLinks(ctx context.Context, changed func()) error
+	WatchLinks(ctx context.Context, changed func(), routeGone func(netip.Prefix)) error
 	BridgeExists(name string) (bool, error)
 }
 

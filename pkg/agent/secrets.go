@@ -1,8 +1,11 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -38,20 +41,7 @@ func (c *secretCache) password(ref peering.SecretRef) (string, error) {
 	id := ref.Namespace + "/" + ref.Name
 	e, ok := c.entries[id]
 	if !ok || c.now().Sub(e.fetched) >= c.ttl {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		s, err := c.client.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-		cancel()
-		switch {
-		case err == nil:
-			e = secretEntry{fetched: c.now(), data: s.Data}
-		case ok && e.err == nil && !apierrors.IsNotFound(err):
-			// The API is unreachable, not the Secret gone: keep what we
-			// read until the next try, so a blip does not tear down the
-			// sessions it signs (the API check reports the outage).
-			e.fetched = c.now()
-		default:
-			e = secretEntry{fetched: c.now(), err: err}
-		}
+		e = c.fetch(ref.Namespace, ref.Name, e, ok)
 		c.entries[id] = e
 	}
 	if e.err != nil {
@@ -62,4 +52,42 @@ func (c *secretCache) password(ref peering.SecretRef) (string, error) {
 		return "", fmt.Errorf("Secret %s has no key %q", id, ref.Key)
 	}
 	return string(v), nil
+}
+
+// fetch reads a Secret again; old (if had) is what the cache held.
+func (c *secretCache) fetch(namespace, name string, old secretEntry, had bool) secretEntry {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	s, err := c.client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	cancel()
+	switch {
+	case err == nil:
+		return secretEntry{fetched: c.now(), data: s.Data}
+	case had && old.err == nil && !apierrors.IsNotFound(err):
+		// The API is unreachable, not the Secret gone: keep what we
+		// read until the next try, so a blip does not tear down the
+		// sessions it signs (the API check reports the outage).
+		old.fetched = c.now()
+		return old
+	default:
+		return secretEntry{fetched: c.now(), err: err}
+	}
+}
+
+// refreshDue reads again every Secret read more than ttl ago, as a pass
+// asking for it would, and tells whether any now differs (its data, or
+// whether it can be read): a quiet node loop tick that reads no password
+// still notices a rotated one within --routes-sync-period.
+func (c *secretCache) refreshDue() (changed bool) {
+	for id, old := range c.entries {
+		if c.now().Sub(old.fetched) < c.ttl {
+			continue
+		}
+		namespace, name, _ := strings.Cut(id, "/")
+		e := c.fetch(namespace, name, old, true)
+		c.entries[id] = e
+		if (e.err == nil) != (old.err == nil) || !maps.EqualFunc(e.data, old.data, bytes.Equal) {
+			changed = true
+		}
+	}
+	return changed
 }

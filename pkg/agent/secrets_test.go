@@ -91,3 +91,63 @@ func TestSecretCacheKeepsTheLastValueThroughAnAPIOutageButNotADeletion(t *testin
 		t.Fatalf("after a deletion: password = %q, %v; want an error", pw, err)
 	}
 }
+
+func TestRefreshDueReportsAChangedSecretOnlyOnceItsTTLHasPassed(t *testing.T) {
+	ref := peering.SecretRef{Namespace: "kube-system", Name: "nodebgp-peer-passwords", Key: "password"}
+	secret := func(pw string) *corev1.Secret {
+		return &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name},
+			Data:       map[string][]byte{ref.Key: []byte(pw)},
+		}
+	}
+	tests := []struct {
+		name    string
+		after   time.Duration
+		change  func(*fake.Clientset)
+		want    bool
+		wantGet bool
+	}{
+		{"unchanged after the TTL", time.Minute, func(*fake.Clientset) {}, false, true},
+		{"rotated after the TTL", time.Minute, func(c *fake.Clientset) {
+			_ = c.Tracker().Update(corev1.SchemeGroupVersion.WithResource("secrets"), secret("rotated"), ref.Namespace)
+		}, true, true},
+		{"rotated, but within the TTL: not read yet", time.Second, func(c *fake.Clientset) {
+			_ = c.Tracker().Update(corev1.SchemeGroupVersion.WithResource("secrets"), secret("rotated"), ref.Namespace)
+		}, false, false},
+		{"deleted after the TTL", time.Minute, func(c *fake.Clientset) {
+			_ = c.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("secrets"), ref.Namespace, ref.Name)
+		}, true, true},
+		{"the API unreachable after the TTL: the old value holds", time.Minute, func(c *fake.Clientset) {
+			c.PrependReactor("get", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+				return true, nil, apierrors.NewServiceUnavailable("down")
+			})
+		}, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client := fake.NewClientset(secret("s3cret"))
+			now := time.Unix(0, 0)
+			c := newSecretCache(client, time.Minute)
+			c.now = func() time.Time { return now }
+			if _, err := c.password(ref); err != nil {
+				t.Fatal(err)
+			}
+			tt.change(client)
+			gets := 0
+			client.PrependReactor("get", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+				gets++
+				return false, nil, nil
+			})
+			now = now.Add(tt.after)
+			if got := c.refreshDue(); got != tt.want {
+				t.Fatalf("refreshDue = %v, want %v", got, tt.want)
+			}
+			if (gets > 0) != tt.wantGet {
+				t.Fatalf("%d API gets, want any: %v", gets, tt.wantGet)
+			}
+			if c.refreshDue() {
+				t.Fatal("a second refresh right after reported a change again")
+			}
+		})
+	}
+}

@@ -77,7 +77,10 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 	// next hop reachable or not, so it takes a full pass (once the links
 	// are quiet).
 	g.Go(func() error { return a.speaker.WatchBestPaths(ctx, a.routeChanges.add) })
-	g.Go(func() error { return a.host.WatchLinks(ctx, a.routeChanges.linkChanged) })
+	g.Go(func() error { return a.host.WatchLinks(ctx, a.routeChanges.linkChanged, a.routeChanges.routeGone) })
+	// A node waiting for its sessions before it takes pods looks again as
+	// soon as one comes up (nodeLoop).
+	g.Go(func() error { return a.speaker.WatchSessionsUp(ctx, a.sessionUp.poke) })
 	g.Go(func() error { return a.routeLoop(ctx) })
 	g.Go(func() error { return a.nodeLoop(ctx) })
 	g.Go(func() error { return a.apiLoop(ctx) })
@@ -99,7 +102,8 @@ func (a *agent) connect(ctx context.Context) error {
 		return err
 	}
 	a.client = client
-	a.password = newSecretCache(client, a.cfg.RoutesSyncPeriod).password
+	secrets := newSecretCache(client, a.cfg.RoutesSyncPeriod)
+	a.password, a.secretsChanged = secrets.password, secrets.refreshDue
 	events, stopEvents := newEventRecorder(client, a.cfg.NodeName)
 	a.events = events
 	context.AfterFunc(ctx, stopEvents)
@@ -124,13 +128,13 @@ func (a *agent) connect(ctx context.Context) error {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
 	if _, err := nodeInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { a.nodeChanged.poke() },
+		AddFunc: func(any) { a.nodeFactsChanged() },
 		UpdateFunc: func(old, cur any) {
 			if routingFactsChanged(old, cur) {
-				a.nodeChanged.poke()
+				a.nodeFactsChanged()
 			}
 		},
-		DeleteFunc: func(any) { a.nodeChanged.poke() },
+		DeleteFunc: func(any) { a.nodeFactsChanged() },
 	}); err != nil {
 		return fmt.Errorf("watching nodes: %w", err)
 	}
@@ -240,6 +244,7 @@ func (a *agent) startSpeaker(ctx context.Context) (*bgp.Speaker, error) {
 		DeferralTime:            a.cfg.DeferralTime,
 		RouteReflectorClusterID: a.identity.ClusterID,
 		Logger:                  a.log.With("component", "bgp"),
+		OnSessionDown:           a.onSessionDown,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting BGP: %w", err)

@@ -23,6 +23,16 @@ type Desired struct {
 	// Services are Service routes, announced like Advertised but to
 	// upstream peers only. A prefix in both is announced as Advertised.
 	Services []Path
+	// Redial are neighbors whose session the caller saw end
+	// (Config.OnSessionDown) while the path to them works (their BFD is
+	// Up). Each one GoBGP holds idle after the drop is deleted and added
+	// again, so that it dials within GoBGP's 1-2 s first-connect delay and
+	// accepts the peer's dial at once, instead of sitting out the fixed 5 s
+	// idle hold first (see redialDecision). The value allows dropping the
+	// routes GoBGP keeps from it as stale (graceful restart): deleting a
+	// neighbor drops them, so without it a neighbor that has any is left
+	// alone.
+	Redial map[netip.Addr]bool
 }
 
 // ApplyResult says which step of a pass failed. A nil field is a step that
@@ -105,7 +115,7 @@ func (s *Speaker) Apply(ctx context.Context, d Desired) ApplyResult {
 		s.policy = pol
 	}
 
-	present, held, peersErr := s.syncPeers(ctx, peers, policyOK)
+	present, held, peersErr := s.syncPeers(ctx, peers, policyOK, d.Redial)
 	res.Peers = joinPrefixed("BGP peers", invalidPeers, peersErr)
 	if peersErr != nil && present == nil {
 		// The peers could not even be listed: refilter what we know.

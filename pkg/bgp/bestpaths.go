@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
 )
 
 // BestPaths returns the best path of every IPv4 and IPv6 unicast prefix
@@ -69,7 +70,9 @@ func (s *Speaker) WatchBestPaths(ctx context.Context, changed func([]BestChange)
 	req := &api.WatchEventRequest{Table: &api.WatchEventRequest_Table{
 		Filters: []*api.WatchEventRequest_Table_Filter{{Type: api.WatchEventRequest_Table_Filter_BEST}},
 	}}
-	err := s.server.WatchEvent(ctx, req, func(r *api.WatchEventResponse) {
+	// Binary-only events (third_party/gobgp-patches/002): we read only the
+	// prefix and the next hops, not every attribute as a protobuf Any.
+	err := s.server.WatchEvent(server.WithWatchOnlyBinary(ctx), req, func(r *api.WatchEventResponse) {
 		paths := r.GetTable().GetPaths()
 		if len(paths) == 0 {
 			return
@@ -143,4 +146,31 @@ func eventNextHop(p *api.Path) (netip.Addr, error) {
 		return path.NextHop, err
 	}
 	return nextHopFromAttrs(p.GetPattrs())
+}
+
+// WatchSessionsUp calls up each time a neighbor's session reaches
+// Established, from GoBGP's own peer events: the agent waits for its
+// sessions before it takes pods (plan.NetworkReady), and learns of one at
+// once rather than on its next look. up should only note the event.
+//
+// It returns when ctx ends or the speaker stops.
+func (s *Speaker) WatchSessionsUp(ctx context.Context, up func()) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req := &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}
+	err := s.server.WatchEvent(ctx, req, func(r *api.WatchEventResponse) {
+		p := r.GetPeer()
+		if p.GetType() == api.WatchEventResponse_PeerEvent_STATE &&
+			p.GetPeer().GetState().GetSessionState() == api.PeerState_ESTABLISHED {
+			up()
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("watching sessions: %w", err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-s.stopped:
+	}
+	return nil
 }

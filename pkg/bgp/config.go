@@ -69,6 +69,10 @@ type Config struct {
 	// slog.Default(). The caller names the component (With("component",
 	// "bgp")); GoBGP's own lines add source=gobgp.
 	Logger *slog.Logger
+	// OnSessionDown, if set, hears each neighbor whose session leaves
+	// Established (GoBGP's "Peer Down", whatever ended it). It is called
+	// from GoBGP's goroutines and must not block; see Desired.Redial.
+	OnSessionDown func(peer netip.Addr)
 }
 
 // withDefaults returns cfg with zero fields replaced by their defaults and

@@ -36,7 +36,7 @@ var testPodCIDRs = []netip.Prefix{
 }
 
 // freePort returns a TCP port on addr that nothing listens on right now.
-func freePort(t *testing.T, addr netip.Addr) uint16 {
+func freePort(t testing.TB, addr netip.Addr) uint16 {
 	t.Helper()
 	l, err := net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
 	if err != nil {
@@ -48,7 +48,7 @@ func freePort(t *testing.T, addr netip.Addr) uint16 {
 
 // testLogger logs through t at debug level when BGP_TEST_DEBUG is set, and
 // warnings otherwise, so a failing run shows what GoBGP complained about.
-func testLogger(t *testing.T, name string) *slog.Logger {
+func testLogger(t testing.TB, name string) *slog.Logger {
 	level := slog.LevelWarn
 	if os.Getenv("BGP_TEST_DEBUG") != "" {
 		level = slog.LevelDebug
@@ -56,7 +56,7 @@ func testLogger(t *testing.T, name string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level})).With("component", "bgp", "node", name)
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
@@ -78,12 +78,18 @@ type node struct {
 
 // startNode starts a speaker listening on addr:port (a free port when 0),
 // stopped when the test ends (Stop is idempotent).
-func startNode(t *testing.T, name string, asn uint32, addr netip.Addr, port uint16, routerID string, gr bool) *node {
+func startNode(t testing.TB, name string, asn uint32, addr netip.Addr, port uint16, routerID string, gr bool) *node {
+	t.Helper()
+	return startNodeConfig(t, name, nodeConfig(t, name, asn, addr, port, routerID, gr))
+}
+
+// nodeConfig is startNode's Config, for a test that changes it.
+func nodeConfig(t testing.TB, name string, asn uint32, addr netip.Addr, port uint16, routerID string, gr bool) Config {
 	t.Helper()
 	if port == 0 {
 		port = freePort(t, addr)
 	}
-	cfg := Config{
+	return Config{
 		ASN:             asn,
 		RouterID:        netip.MustParseAddr(routerID),
 		ListenAddress:   addr,
@@ -93,10 +99,9 @@ func startNode(t *testing.T, name string, asn uint32, addr netip.Addr, port uint
 		ConnectRetry:    time.Second,
 		Logger:          testLogger(t, name),
 	}
-	return startNodeConfig(t, name, cfg)
 }
 
-func startNodeConfig(t *testing.T, name string, cfg Config) *node {
+func startNodeConfig(t testing.TB, name string, cfg Config) *node {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -121,7 +126,7 @@ func startNodeConfig(t *testing.T, name string, cfg Config) *node {
 
 // apply applies n.desired twice: the first pass must succeed and the
 // second must call nothing in GoBGP that changes anything.
-func (n *node) apply(t *testing.T) {
+func (n *node) apply(t testing.TB) {
 	t.Helper()
 	ctx := testContext(t)
 	if err := n.speaker.Apply(ctx, n.desired).Err(); err != nil {
@@ -137,7 +142,7 @@ func (n *node) apply(t *testing.T) {
 }
 
 // setPolicy applies pol with n's peers and paths (see apply).
-func (n *node) setPolicy(t *testing.T, pol Policy) {
+func (n *node) setPolicy(t testing.TB, pol Policy) {
 	t.Helper()
 	n.desired.Policy = pol
 	n.apply(t)
@@ -145,7 +150,7 @@ func (n *node) setPolicy(t *testing.T, pol Policy) {
 
 // setPeers applies peers with n's policy and paths (see apply), and checks
 // that GoBGP's neighbors are then the peers.
-func (n *node) setPeers(t *testing.T, peers ...Peer) {
+func (n *node) setPeers(t testing.TB, peers ...Peer) {
 	t.Helper()
 	n.desired.Peers = peers
 	n.apply(t)
@@ -164,7 +169,7 @@ func (n *node) setPeers(t *testing.T, peers ...Peer) {
 }
 
 // advertise applies prefixes all via nextHop; see advertisePaths.
-func (n *node) advertise(t *testing.T, nextHop string, prefixes ...string) {
+func (n *node) advertise(t testing.TB, nextHop string, prefixes ...string) {
 	t.Helper()
 	paths := make([]Path, 0, len(prefixes))
 	for _, p := range prefixes {
@@ -175,7 +180,7 @@ func (n *node) advertise(t *testing.T, nextHop string, prefixes ...string) {
 
 // advertisePaths applies paths with n's policy and peers (see apply); the
 // originated paths and the export prefix sets must then equal them.
-func (n *node) advertisePaths(t *testing.T, paths []Path) {
+func (n *node) advertisePaths(t testing.TB, paths []Path) {
 	t.Helper()
 	n.desired.Advertised = paths
 	n.apply(t)
@@ -213,7 +218,7 @@ func (n *node) advertisePaths(t *testing.T, paths []Path) {
 
 // advertiseServices applies Service paths via nextHop with n's policy,
 // peers and pod paths (see advertisePaths).
-func (n *node) advertiseServices(t *testing.T, nextHop string, prefixes ...string) {
+func (n *node) advertiseServices(t testing.TB, nextHop string, prefixes ...string) {
 	t.Helper()
 	n.desired.Services = nil
 	for _, p := range prefixes {
@@ -222,7 +227,7 @@ func (n *node) advertiseServices(t *testing.T, nextHop string, prefixes ...strin
 	n.advertisePaths(t, n.desired.Advertised)
 }
 
-func (n *node) bestPaths(t *testing.T) []Path {
+func (n *node) bestPaths(t testing.TB) []Path {
 	t.Helper()
 	paths, err := n.speaker.BestPaths(testContext(t))
 	if err != nil {
@@ -231,7 +236,7 @@ func (n *node) bestPaths(t *testing.T) []Path {
 	return paths
 }
 
-func (n *node) peerStatus(t *testing.T, of *node) (PeerStatus, bool) {
+func (n *node) peerStatus(t testing.TB, of *node) (PeerStatus, bool) {
 	t.Helper()
 	peers, err := n.speaker.Peers(testContext(t))
 	if err != nil {
@@ -246,7 +251,7 @@ func (n *node) peerStatus(t *testing.T, of *node) (PeerStatus, bool) {
 }
 
 // waitEstablished waits until a's session with b is established.
-func waitEstablished(t *testing.T, a, b *node) {
+func waitEstablished(t testing.TB, a, b *node) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("%s's session with %s to be established", a.name, b.name), func() (bool, string) {
 		st, ok := a.peerStatus(t, b)
@@ -255,7 +260,7 @@ func waitEstablished(t *testing.T, a, b *node) {
 }
 
 // waitPath waits until n's best paths do (present) or do not contain p.
-func waitPath(t *testing.T, n *node, p Path, present bool) {
+func waitPath(t testing.TB, n *node, p Path, present bool) {
 	t.Helper()
 	what := "to learn"
 	if !present {
@@ -268,7 +273,7 @@ func waitPath(t *testing.T, n *node, p Path, present bool) {
 }
 
 // waitFor polls cond until it holds, for at most waitTimeout.
-func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+func waitFor(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	last := ""
@@ -284,7 +289,7 @@ func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	t.Fatalf("timed out after %s waiting for %s; last state: %s", waitTimeout, what, last)
 }
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	t.Cleanup(cancel)
 	return ctx
@@ -296,7 +301,7 @@ func path(prefix, nextHop string) Path {
 
 // received returns the BGP message counters n's GoBGP keeps for the
 // neighbor at of's address.
-func (n *node) received(t *testing.T, of *node) *api.Message {
+func (n *node) received(t testing.TB, of *node) *api.Message {
 	t.Helper()
 	var msgs *api.Message
 	req := &api.ListPeerRequest{Address: of.peer.Address.String()}

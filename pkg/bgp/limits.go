@@ -92,3 +92,16 @@ func CheckConnectRetry(d time.Duration) error {
 // inSeconds writes a bound the way BGP configurations give it: "65535s",
 // not "18h12m15s".
 func inSeconds(d time.Duration) string { return fmt.Sprintf("%ds", d/time.Second) }
+
+// DefaultUpstreamMaxPrefixes is the prefix limit of an upstream peer that
+// names none (--peer-router-max-prefixes, maxPrefixes in nodebgp.io/peers):
+// a ToR that leaks a full table is cut off before it costs the node much,
+// and a ToR's usual few routes (a default, some aggregates) are far below it.
+// It is this small because GoBGP v3.37.0 checks a limit by counting the
+// peer's whole Adj-RIB-In on every UPDATE (peer.go doPrefixLimit, table/adj.go
+// AdjRib.Count), also for every UPDATE it had queued before the trip, so the
+// cost grows with the square of the routes in: flooded with 200,000 routes,
+// a limit of 5,000 cost 1.6 CPU-seconds and 45 MiB, 10,000 cost 41 CPU-seconds
+// and 128 MiB, 20,000 had not settled after 150 s at 359 MiB
+// (docs/benchmarks.md, "A default prefix limit").
+const DefaultUpstreamMaxPrefixes = 5000

@@ -56,7 +56,7 @@ func TestGoBGPRoutineWarningsShowOnlyAtDebugLevelAndAreNoPeerError(t *testing.T)
 	} {
 		t.Run(msg, func(t *testing.T) {
 			g, buf := captureLogger(slog.LevelInfo)
-			g.events = newPeerEvents()
+			g.events = newPeerEvents(nil)
 			g.Warn(msg, gobgplog.Fields{"Topic": "Peer", "Key": "10.0.0.2"})
 			if buf.Len() != 0 {
 				t.Errorf("logged at info level: %q", buf.String())

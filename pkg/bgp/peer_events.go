@@ -17,6 +17,8 @@ type peerEvents struct {
 	last map[netip.Addr]peerEvent
 	// sessions counts each neighbor's sessions up and down (peer_sessions.go).
 	sessions map[netip.Addr]sessionCounts
+	// onDown is Config.OnSessionDown; nil when nobody asks.
+	onDown func(netip.Addr)
 }
 
 // peerEvent is what went wrong with a neighbor, most recent last: the
@@ -32,8 +34,8 @@ const (
 	maxEventMsgs = 4
 )
 
-func newPeerEvents() *peerEvents {
-	return &peerEvents{last: map[netip.Addr]peerEvent{}}
+func newPeerEvents(onDown func(netip.Addr)) *peerEvents {
+	return &peerEvents{last: map[netip.Addr]peerEvent{}, onDown: onDown}
 }
 
 // note records msg (with its reason, if any) for the neighbor a GoBGP log

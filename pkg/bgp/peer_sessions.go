@@ -27,6 +27,9 @@ func (e *peerEvents) countSession(msg string, fields map[string]any) {
 	if err != nil {
 		return
 	}
+	if msg == "Peer Down" && e.onDown != nil {
+		defer e.onDown(addr.Unmap()) // after the count, outside the lock
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.sessions == nil {

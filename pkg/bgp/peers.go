@@ -363,6 +363,17 @@ type peerDiff struct {
 	disable  []Peer // the desired version of a peer to hold down (AdminDown)
 }
 
+// unchanged is the peers of want that d leaves as they are.
+func (d peerDiff) unchanged(want []Peer) []Peer {
+	touched := map[netip.Addr]bool{}
+	for _, ps := range [][]Peer{d.add, d.update, d.recreate, d.remove, d.disable} {
+		for _, p := range ps {
+			touched[p.Address] = true
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(want), func(p Peer) bool { return touched[p.Address] })
+}
+
 func (d peerDiff) empty() bool {
 	return len(d.add) == 0 && len(d.update) == 0 && len(d.recreate) == 0 && len(d.remove) == 0 && len(d.disable) == 0
 }

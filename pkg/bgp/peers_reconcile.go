@@ -18,10 +18,13 @@ import (
 // they withdraw our routes at once). Kind and AcceptPrefixes are policy,
 // which the policy step has applied. A Password is never logged.
 //
+// Last, the unchanged peers of redial (Desired.Redial) that GoBGP holds
+// idle after a drop are re-created.
+//
 // Without adds (the policy step failed), no peer is added or re-created:
 // its import filter might not be in GoBGP. Those peers are returned in
 // held; present are the peers of want GoBGP has afterwards.
-func (s *Speaker) syncPeers(ctx context.Context, want []Peer, adds bool) (present, held []Peer, err error) {
+func (s *Speaker) syncPeers(ctx context.Context, want []Peer, adds bool, redial map[netip.Addr]bool) (present, held []Peer, err error) {
 	have, err := s.listPeers(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -85,6 +88,30 @@ func (s *Speaker) syncPeers(ctx context.Context, want []Peer, adds bool) (presen
 	}
 	for _, p := range d.add {
 		add(p)
+	}
+	if adds {
+		for _, p := range d.unchanged(want) {
+			dropStale, ok := redial[p.Address]
+			if !ok {
+				continue
+			}
+			idle, err := s.waitIdleAfterDrop(ctx, p, dropStale)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if !idle {
+				continue
+			}
+			// Not del: what we noted about its sessions (LastError, the
+			// counts) stays, as the neighbor stays configured.
+			if err := s.gobgp.DeletePeer(ctx, &api.DeletePeerRequest{Address: p.Address.String()}); err != nil {
+				errs = append(errs, fmt.Errorf("re-creating peer %s: %w", p, err))
+				continue
+			}
+			add(p)
+			s.log.Info("BGP peer re-created to dial without GoBGP's idle hold", "event", "peer-redialed", "peer", p.String(), "drop_stale", dropStale)
+		}
 	}
 	for _, p := range want {
 		if !missing[p.Address] {
@@ -199,6 +226,39 @@ func (s *Speaker) waitSessionEnded(ctx context.Context, p Peer) (bool, error) {
 			return false, fmt.Errorf("holding peer %s down: %w", p, err)
 		case ended:
 			return true, nil
+		case time.Now().After(deadline):
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// redialWait bounds the wait for GoBGP to take in a session's end: the
+// "Peer Down" line that Config.OnSessionDown hears comes from the session's
+// goroutine (fsm.go:1998) before GoBGP's server loop records the new state
+// (server.go:1545), so a pass poked by it can still find the session
+// established.
+const redialWait = 500 * time.Millisecond
+
+// waitIdleAfterDrop tells whether GoBGP holds p idle after its session
+// dropped, and may re-create it (redialDecision), waiting up to redialWait
+// for GoBGP to record the drop.
+func (s *Speaker) waitIdleAfterDrop(ctx context.Context, p Peer, dropStale bool) (bool, error) {
+	deadline := time.Now().Add(redialWait)
+	for {
+		decision := redialNo
+		err := s.gobgp.ListPeer(ctx, &api.ListPeerRequest{Address: p.Address.String()}, func(ap *api.Peer) {
+			decision = redialDecision(ap, dropStale)
+		})
+		switch {
+		case err != nil:
+			return false, fmt.Errorf("re-creating peer %s: %w", p, err)
+		case decision != redialNotYet:
+			return decision == redialNow, nil
 		case time.Now().After(deadline):
 			return false, nil
 		}

@@ -59,7 +59,7 @@ func New(ctx context.Context, cfg Config) (*Speaker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("BGP speaker config: %w", err)
 	}
-	events := newPeerEvents()
+	events := newPeerEvents(cfg.OnSessionDown)
 	opts := []server.ServerOption{server.LoggerOption(newGoBGPLogger(cfg.Logger, events))}
 	if cfg.APIAddress != "" {
 		// GoBGP binds the API in the background and treats a failure as

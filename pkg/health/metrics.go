@@ -23,6 +23,9 @@ type Metrics struct {
 	// RouteSyncDuration is how long each kernel route sync took
 	// (nodebgp_route_sync_duration_seconds).
 	RouteSyncDuration prometheus.Histogram
+	// NodePassDuration is how long each full node pass took: plan, host,
+	// firewall, CNI, BGP (nodebgp_node_pass_duration_seconds).
+	NodePassDuration prometheus.Histogram
 	// Ready mirrors /readyz: 1 when ready (nodebgp_ready).
 	Ready prometheus.Gauge
 
@@ -87,6 +90,13 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			// 1ms to ~16s: a few routes take milliseconds, a large table seconds.
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}),
+		NodePassDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "nodebgp_node_pass_duration_seconds",
+			Help: "Duration of full node passes (plan and apply).",
+			// 1ms to ~16s, as the route syncs: a full mesh of hundreds of
+			// nodes takes tens of milliseconds inside GoBGP alone.
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
+		}),
 		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "nodebgp_ready",
 			Help: "1 if the agent is ready (as /readyz), else 0.",
@@ -140,7 +150,7 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 	m.SetBuildInfo("")
 	reg.MustRegister(
 		m.CheckFailures, m.CheckOK, m.KernelRoutes, m.BGPPeers, m.RouteSyncDuration, m.Ready,
-		m.RouteSyncLastDuration, m.RouteSyncErrors, m.BuildInfo, m.StatusWrites, m.StatusWriteErrors, m.peers, m.PrefixLimited, m.PrefixLimitTrips,
+		m.RouteSyncLastDuration, m.RouteSyncErrors, m.NodePassDuration, m.BuildInfo, m.StatusWrites, m.StatusWriteErrors, m.peers, m.PrefixLimited, m.PrefixLimitTrips,
 		m.BFDSessions, m.BFDTransitions, m.BFDDropped,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

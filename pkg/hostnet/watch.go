@@ -3,6 +3,7 @@ package hostnet
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -14,9 +15,11 @@ import (
 // WatchLinks calls changed whenever something happens in the current network
 // namespace that can change which routes the kernel carries: a link comes,
 // goes, or goes up or down (the kernel flushes routes via a link that goes
-// down), an address is added or removed, or a route of routes.Protocol is deleted
-// (by hand, say). changed should only poke a reconcile loop: the events carry
-// no detail worth acting on by themselves.
+// down), or an address is added or removed. changed should only poke a
+// reconcile loop: the events carry no detail worth acting on by themselves.
+// A deleted route of routes.Protocol goes to routeGone with its destination
+// instead: the agent deletes its own routes all the time, and only it can
+// tell its own deletions from a hand's (see routes.Reconciler.Holds).
 //
 // If a subscription breaks (its socket overflowed, say), events may have been
 // lost: WatchLinks calls changed and subscribes again. Only a broken route
@@ -25,7 +28,7 @@ import (
 // have lost, a route of ours deleted by hand, the periodic full sync repairs
 // anyway; a full pass for every overflow would cost more than the writes. It returns nil when ctx
 // ends, and an error only if it cannot subscribe.
-func (h *Host) WatchLinks(ctx context.Context, changed func()) error {
+func (h *Host) WatchLinks(ctx context.Context, changed func(), routeGone func(netip.Prefix)) error {
 	links := make(map[int]linkState)
 	backoff := minResubscribe
 	for {
@@ -34,7 +37,7 @@ func (h *Host) WatchLinks(ctx context.Context, changed func()) error {
 			return err
 		}
 		began := time.Now()
-		routesOnly := watch(ctx, s, links, changed)
+		routesOnly := watch(ctx, s, links, changed, routeGone)
 		s.stop()
 		if ctx.Err() != nil {
 			return nil
@@ -100,7 +103,7 @@ func subscribe() (*subscription, error) {
 
 // watch forwards events to changed until ctx ends or a subscription breaks;
 // routesOnly tells that the route subscription was the one that broke.
-func watch(ctx context.Context, s *subscription, links map[int]linkState, changed func()) (routesOnly bool) {
+func watch(ctx context.Context, s *subscription, links map[int]linkState, changed func(), routeGone func(netip.Prefix)) (routesOnly bool) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -121,10 +124,8 @@ func watch(ctx context.Context, s *subscription, links map[int]linkState, change
 			if !ok {
 				return true
 			}
-			// Our own prunes show up here too; the reconcile they
-			// trigger finds nothing to do.
 			if u.Type == unix.RTM_DELROUTE && u.Protocol == routes.Protocol {
-				changed()
+				routeGone(routeDst(u.Route))
 			}
 		}
 	}
@@ -173,4 +174,18 @@ func (s *subscription) stop() {
 			return
 		}
 	}
+}
+
+// routeDst is a route's destination as a prefix; a default route has none in
+// netlink's form.
+func routeDst(r netlink.Route) netip.Prefix {
+	if r.Dst == nil {
+		if r.Family == unix.AF_INET6 {
+			return netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+		}
+		return netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	}
+	addr, _ := netip.AddrFromSlice(r.Dst.IP)
+	ones, _ := r.Dst.Mask.Size()
+	return netip.PrefixFrom(addr.Unmap(), ones)
 }

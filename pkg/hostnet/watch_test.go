@@ -3,6 +3,7 @@ package hostnet
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,6 +23,15 @@ import (
 // holds gate, changed blocks, as a slow caller would.
 func watchInNS(t *testing.T, ns netnstest.NS, gate *sync.Mutex) <-chan struct{} {
 	t.Helper()
+	pokes, _ := watchRoutesInNS(t, ns, gate)
+	return pokes
+}
+
+// watchRoutesInNS is watchInNS that also returns the deleted routes of ours
+// WatchLinks reports.
+func watchRoutesInNS(t *testing.T, ns netnstest.NS, gate *sync.Mutex) (<-chan struct{}, <-chan netip.Prefix) {
+	t.Helper()
+	gone := make(chan netip.Prefix, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	pokes := make(chan struct{}, 1)
 	returned := make(chan error, 1)
@@ -37,6 +47,11 @@ func watchInNS(t *testing.T, ns netnstest.NS, gate *sync.Mutex) <-chan struct{} 
 			gate.Unlock()
 			select {
 			case pokes <- struct{}{}:
+			default:
+			}
+		}, func(p netip.Prefix) {
+			select {
+			case gone <- p:
 			default:
 			}
 		})
@@ -67,7 +82,7 @@ func watchInNS(t *testing.T, ns netnstest.NS, gate *sync.Mutex) <-chan struct{} 
 		t.Fatal("WatchLinks never reported an address change within 5s")
 	}
 	quiet(pokes)
-	return pokes
+	return pokes, gone
 }
 
 // quiet drains pokes until none came for 300ms (at most 5s).
@@ -108,10 +123,29 @@ func TestWatchLinksReportsWhatCanChangeRoutes(t *testing.T) {
 	ns.IP(t, "addr", "add", "10.250.1.1/24", "dev", "veth0")
 	wantPoke(t, pokes, "an address added")
 
+}
+
+func TestWatchLinksReportsADeletedRouteOfOursByItsDestination(t *testing.T) {
+	ns := newNS(t).WithNode(t)
+	pokes, gone := watchRoutesInNS(t, ns, new(sync.Mutex))
+
 	ns.IP(t, "route", "add", "10.251.1.0/24", "via", "10.250.0.2", "proto", "78")
-	quiet(pokes)
+	ns.IP(t, "route", "add", "10.251.3.0/24", "via", "10.250.0.2", "proto", "static")
+	ns.IP(t, "route", "del", "10.251.3.0/24")
 	ns.IP(t, "route", "del", "10.251.1.0/24")
-	wantPoke(t, pokes, "a route of ours deleted by hand")
+	select {
+	case p := <-gone:
+		if want := netip.MustParsePrefix("10.251.1.0/24"); p != want {
+			t.Errorf("WatchLinks reported %s deleted, want %s (a foreign route's deletion is not ours)", p, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("WatchLinks did not report a route of ours deleted within 5s")
+	}
+	select {
+	case <-pokes:
+		t.Errorf("WatchLinks called changed for a deleted route: only the agent can tell whether it deleted it itself")
+	case <-time.After(300 * time.Millisecond):
+	}
 }
 
 func TestWatchLinksIgnoresOtherRoutesAndIdleLinks(t *testing.T) {

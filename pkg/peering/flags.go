@@ -7,16 +7,6 @@ import (
 	"strings"
 )
 
-// DefaultUpstreamMaxPrefixes is the default prefix limit of upstream peers
-// (--peer-router-max-prefixes): none. GoBGP v3.37.0 enforces a prefix limit
-// by counting the whole Adj-RIB-In of the peer's family on every UPDATE it
-// receives (peer.go:508 doPrefixLimit, table/adj.go:139 AdjRib.Count), so
-// the cost of receiving N routes grows with N²: with a limit of 100,000 set,
-// 100,000 routes had not all arrived after 3 minutes on the bench machine,
-// against 6-8 s without one (docs/benchmarks.md). Until the limit is
-// enforced without that walk, it is the operator's choice per peer.
-const DefaultUpstreamMaxPrefixes = 0
-
 // The flags ParseGlobalPeers reads, named in its errors.
 const (
 	FlagPeerIPs            = "--peer-router-ips"

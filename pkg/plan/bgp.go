@@ -74,6 +74,7 @@ func (p *Plan) planBGP(in Inputs, infos []nodeinfo.Info) {
 			peers[i].AdminDown = true
 		}
 	}
+	p.Redial = redials(peers, in.SessionsEnded)
 	if !meshReady {
 		// Never set up unsigned sessions that were meant to be signed.
 		peers = slices.DeleteFunc(peers, func(p bgp.Peer) bool { return p.Kind == bgp.PeerNode })
@@ -94,6 +95,27 @@ func (p *Plan) planBGP(in Inputs, infos []nodeinfo.Info) {
 	}
 	p.Advertised = advertisements(in.Self.PodCIDRs, in.Self.IPs())
 	p.planServices(in)
+}
+
+// redials picks the peers whose ended session the speaker may re-create
+// rather than leave to GoBGP's 5 s idle hold: node peers guarded by BFD
+// (their session may come back only while BFD is Up, and the agent only
+// reports an end while it is) and not held down. A ToR ends a session for
+// reasons of its own (FRR refuses a dial while it still tears the old one
+// down, docs/peering.md), so its neighbor keeps GoBGP's pace.
+func redials(peers []bgp.Peer, ended map[netip.Addr]bool) map[netip.Addr]bool {
+	var out map[netip.Addr]bool
+	for _, p := range peers {
+		dropStale, ok := ended[p.Address]
+		if !ok || p.Kind != bgp.PeerNode || p.BFD == (bfd.Timers{}) || p.AdminDown {
+			continue
+		}
+		if out == nil {
+			out = map[netip.Addr]bool{}
+		}
+		out[p.Address] = dropStale
+	}
+	return out
 }
 
 func nodesByName(nodes []*corev1.Node) map[string]*corev1.Node {

@@ -126,6 +126,11 @@ type Inputs struct {
 	// BFDFailed are the peers whose BFD session went from Up to Down and
 	// has not been Up since: their BGP sessions are held down.
 	BFDFailed map[netip.Addr]bool
+	// SessionsEnded are the peers whose BGP session ended (not held down
+	// by us) while, or shortly before, their BFD session was Up; the value
+	// says their BFD failed shortly before, so the routes graceful restart
+	// keeps from them must go anyway. See Plan.Redial.
+	SessionsEnded map[netip.Addr]bool
 	// Services is what the Services ask of this node (pkg/services).
 	Services services.Snapshot
 }
@@ -146,6 +151,9 @@ type Plan struct {
 	Advertised []bgp.Path
 	// Services are the Service routes, for upstream peers only.
 	Services []bgp.Path
+	// Redial are the node peers of SessionsEnded that are not held down,
+	// for bgp.Desired.Redial.
+	Redial map[netip.Addr]bool
 
 	Conflist   cniinstall.ConflistParams
 	Bridge     hostnet.BridgeParams

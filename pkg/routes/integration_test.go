@@ -67,6 +67,9 @@ func TestSyncReplacesAndPrunesInTheKernel(t *testing.T) {
 	r := nodeReconciler(t, ns)
 	mustSync(t, r, nodeRoutes, true)
 
+	// A restarted agent (a new Reconciler) keeps the routes it has not
+	// routed yet until it may prune.
+	r = nodeReconciler(t, ns)
 	moved := []Route{route("10.251.1.0/24", "10.250.0.9"), route("fd00:251:1::/64", "2001:db8:250::9")}
 	checkResult(t, mustSync(t, r, moved, false), SyncResult{Replaced: 2})
 	wantLines(t, "ip route show proto 78 without pruning", ns.IP(t, "route", "show", "proto", "78"),

@@ -15,7 +15,23 @@ type plan struct {
 	unchanged   int
 	unreachable []skipped
 	foreign     []Route
+	// kept are the prefixes whose route is what we want after the writes.
+	kept []netip.Prefix
 }
+
+// pruning says which of our routes that are not wanted may be deleted: all
+// (the RIB is complete), or only those of prefixes learned in this run of
+// the agent, whose paths were withdrawn since. Right after a restart a
+// route not re-learned yet must stay (its traffic still flows), but one
+// that was re-learned and then withdrawn is gone for good: a peer that
+// fails while the agent waits for every End-of-RIB (for up to the restart
+// time, and never while that peer is down) must lose its routes at once.
+type pruning struct {
+	all     bool
+	learned map[netip.Prefix]bool
+}
+
+func (pr pruning) may(p netip.Prefix) bool { return pr.all || pr.learned[p] }
 
 type skipped struct {
 	route  Route
@@ -84,7 +100,7 @@ func normalise(r Route) (netip.Prefix, netip.Addr, error) {
 // A route of ours survives pruning only if it is exactly what we want now; a
 // prefix that is skipped (unreachable, or held by a foreign route) leaves
 // our old route for it stale.
-func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table int, pruneStale bool) plan {
+func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table int, pr pruning) plan {
 	var pl plan
 	var adds, replaces []RouteWrite
 	keep := make(map[netip.Prefix]bool, len(wanted))
@@ -125,18 +141,25 @@ func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table
 		}
 	}
 	pl.writes = slices.Concat(adds, replaces)
+	for _, p := range prefixes {
+		if keep[p] {
+			pl.kept = append(pl.kept, p)
+		}
+	}
 
-	if !pruneStale || act.interrupted {
+	if act.interrupted {
 		return pl
 	}
 	var dels []RouteWrite
 	for p, have := range act.ours {
-		if !keep[p] {
+		if !keep[p] && pr.may(p) {
 			dels = append(dels, deleteOurs(p, have, table))
 		}
 	}
-	for _, have := range act.extras {
-		dels = append(dels, deleteWrite(have))
+	if pr.all {
+		for _, have := range act.extras {
+			dels = append(dels, deleteWrite(have))
+		}
 	}
 	slices.SortFunc(dels, func(a, b RouteWrite) int { return comparePrefix(a.Dst, b.Dst) })
 	pl.writes = append(pl.writes, dels...)

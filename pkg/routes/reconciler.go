@@ -41,6 +41,20 @@ type Reconciler struct {
 	record  map[netip.Prefix]ourRoute
 	on      onLink
 	foreign map[netip.Prefix]bool
+	// learned are the prefixes a Sync or Update of this run routed (see
+	// pruning): their routes go when they are no longer wanted, pruneStale
+	// or not.
+	learned map[netip.Prefix]bool
+}
+
+// learn notes prefixes routed in this run.
+func (r *Reconciler) learn(ps ...netip.Prefix) {
+	if r.learned == nil {
+		r.learned = map[netip.Prefix]bool{}
+	}
+	for _, p := range ps {
+		r.learned[p] = true
+	}
 }
 
 // NewReconciler returns a Reconciler; it touches nothing until Sync.
@@ -98,17 +112,38 @@ func (r *Reconciler) Sync(ctx context.Context, desired []Route, pruneStale bool)
 	if act.interrupted && pruneStale {
 		r.log.Info("route table changed during the dump; not pruning this time", "event", "sync", "reason", "dump-interrupted")
 	}
-	pl := makePlan(wanted, act, on, r.table, pruneStale)
+	pl := makePlan(wanted, act, on, r.table, pruning{all: pruneStale, learned: r.learned})
 	r.logSkipped(pl)
 	if err := ctx.Err(); err != nil && len(pl.writes) > 0 {
 		return SyncResult{}, fmt.Errorf("syncing routes: %d writes not started: %w", len(pl.writes), err)
 	}
 	res, errs := apply(r.kernel, pl, act.ours)
 	r.record, r.on, r.foreign = act.ours, on, act.foreign
+	r.learn(pl.kept...)
 	r.log.Debug("routes synced", "event", "sync", "added", res.Added, "replaced", res.Replaced,
 		"deleted", res.Deleted, "unchanged", res.Unchanged, "unreachable", len(res.Unreachable),
 		"foreign", len(res.Foreign), "errors", len(errs))
 	return res, errors.Join(append(invalid, errs...)...)
+}
+
+// Holds tells whether the record holds a route of ours for any of the
+// prefixes. The kernel reports every deletion of a route of Protocol; the
+// agent's own deletions leave the record as they are written, so a deleted
+// route the record still holds was deleted by someone else (by hand, or by
+// another writer) and needs a Sync. Before the first Sync there is no record
+// to tell: Holds says true.
+func (r *Reconciler) Holds(prefixes []netip.Prefix) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.record == nil {
+		return len(prefixes) > 0
+	}
+	for _, p := range prefixes {
+		if _, ok := r.record[p.Masked()]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Update applies changes of single prefixes: each prefix's route is made to
@@ -156,7 +191,7 @@ func (r *Reconciler) Update(ctx context.Context, changes []Change, pruneStale bo
 		hops := reachableNextHops(p, gws, r.on, &pl)
 		switch {
 		case len(hops) == 0:
-			if exists && pruneStale {
+			if exists && (pruneStale || r.learned[p]) {
 				dels = append(dels, deleteOurs(p, have, r.table))
 			}
 		case r.foreign[p]:
@@ -165,7 +200,9 @@ func (r *Reconciler) Update(ctx context.Context, changes []Change, pruneStale bo
 			}
 		case exists && sameRoute(have, hops):
 			pl.unchanged++
+			r.learn(p)
 		default:
+			r.learn(p)
 			want := RouteWrite{Op: OpAdd, Dst: p, Table: r.table}
 			if len(hops) == 1 {
 				want.Gateway, want.LinkIndex = hops[0].Gateway, hops[0].LinkIndex

@@ -68,12 +68,25 @@ func TestUpdate(t *testing.T) {
 			wantTable: []string{"10.244.1.0/24 via 10.0.0.2 dev 2 proto 78 table 254 metric 0"},
 		},
 		{
-			name:      "a withdrawn prefix keeps its route before the RIB converged",
-			synced:    []Route{route("10.244.1.0/24", "10.0.0.2"), route("10.244.2.0/24", "10.0.0.2")},
+			// A route the last agent left that this one has not routed
+			// yet: before the RIB converged, it may only be late.
+			name:      "a withdrawn prefix not routed in this run keeps its route before the RIB converged",
+			initial:   []netlink.Route{kroute("10.244.2.0/24", "10.0.0.2", 2, Protocol)},
+			synced:    []Route{route("10.244.1.0/24", "10.0.0.2")},
 			changes:   []Change{change("10.244.2.0/24")},
 			after:     []Route{route("10.244.1.0/24", "10.0.0.2")},
 			want:      SyncResult{},
 			wantTable: []string{"10.244.1.0/24 via 10.0.0.2 dev 2 proto 78 table 254 metric 0", "10.244.2.0/24 via 10.0.0.2 dev 2 proto 78 table 254 metric 0"},
+		},
+		{
+			// Routed in this run and then withdrawn (its peer failed):
+			// gone, converged or not.
+			name:      "a withdrawn prefix routed in this run loses its route before the RIB converged",
+			synced:    []Route{route("10.244.1.0/24", "10.0.0.2"), route("10.244.2.0/24", "10.0.0.2")},
+			changes:   []Change{change("10.244.2.0/24")},
+			after:     []Route{route("10.244.1.0/24", "10.0.0.2")},
+			want:      SyncResult{Deleted: 1},
+			wantTable: []string{"10.244.1.0/24 via 10.0.0.2 dev 2 proto 78 table 254 metric 0"},
 		},
 		{
 			name:      "the last change of a prefix wins",
@@ -177,5 +190,64 @@ func TestUpdateAsksForAFullSyncWhereItsRecordFallsShort(t *testing.T) {
 	got, err = r.Sync(context.Background(), []Route{route("10.244.5.0/24", "10.0.0.2")}, true)
 	if err != nil || len(got.Foreign) != 1 {
 		t.Fatalf("the full Sync = %+v, %v; want the foreign route reported", got, err)
+	}
+}
+
+// Sync without pruning keeps a route the last agent left (not routed in
+// this run) but deletes one this run routed that is no longer wanted: a
+// peer that fails before the RIB converged loses its routes at once.
+func TestSyncBeforeConvergenceDeletesOnlyWhatThisRunRouted(t *testing.T) {
+	k := fakeNode(t)
+	k.put(kroute("10.244.9.0/24", "10.0.0.9", 2, Protocol))
+	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: k})
+	both := []Route{route("10.244.1.0/24", "10.0.0.2"), route("10.244.2.0/24", "10.0.0.3")}
+	if _, err := r.Sync(context.Background(), both, false); err != nil {
+		t.Fatal(err)
+	}
+	k.newPass()
+	got, err := r.Sync(context.Background(), both[:1], false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, got, SyncResult{Deleted: 1, Unchanged: 1})
+	want := []string{
+		"10.244.1.0/24 via 10.0.0.2 dev 2 proto 78 table 254 metric 0",
+		"10.244.9.0/24 via 10.0.0.9 dev 2 proto 78 table 254 metric 0",
+	}
+	if table := k.table(); !slices.Equal(table, want) {
+		t.Fatalf("kernel table:\n  got  %q\n  want %q", table, want)
+	}
+}
+
+// Holds tells the agent's own deletions (the record drops them as they are
+// written) from someone else's (the record still holds the route).
+func TestHoldsTellsOurOwnDeletionsFromSomeoneElses(t *testing.T) {
+	k := fakeNode(t)
+	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: k})
+	ours, other := netip.MustParsePrefix("10.244.5.0/24"), netip.MustParsePrefix("10.244.6.0/24")
+	if !r.Holds([]netip.Prefix{ours}) {
+		t.Fatalf("Holds before any Sync = false; want true (no record to tell by)")
+	}
+	if r.Holds(nil) {
+		t.Fatalf("Holds of no prefix = true; want false")
+	}
+	if _, err := r.Sync(context.Background(), []Route{route("10.244.5.0/24", "10.0.0.2"), route("10.244.6.0/24", "10.0.0.2")}, true); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Holds([]netip.Prefix{ours}) || !r.Holds([]netip.Prefix{netip.MustParsePrefix("10.244.6.7/24")}) {
+		t.Fatalf("Holds = false for a prefix the Sync installed; want true")
+	}
+	// The agent withdraws ours: the kernel's report of that deletion is
+	// the agent's own.
+	k.updating = true
+	if _, err := r.Update(context.Background(), []Change{{Prefix: ours}}, true); err != nil {
+		t.Fatal(err)
+	}
+	k.updating = false
+	if r.Holds([]netip.Prefix{ours}) {
+		t.Fatalf("Holds = true for a prefix the reconciler deleted itself; want false")
+	}
+	if !r.Holds([]netip.Prefix{ours, other}) {
+		t.Fatalf("Holds = false with one prefix still installed; want true")
 	}
 }

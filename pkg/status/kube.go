@@ -7,9 +7,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/nodebgp/router/pkg/kubewatch"
 )
 
 // Kube is the API side of the status: server-side apply of one node's
@@ -38,12 +40,23 @@ func (k Kube) Apply(ctx context.Context, o Object) error {
 // Watch calls observe with the node's object whenever it changes, and with
 // nil when it is deleted, until ctx ends. Only that object is listed and
 // watched (a field selector on its name). onError gets the watch's errors
-// (the CRD not installed, RBAC); the informer retries by itself.
+// (the CRD not installed, RBAC); the informer retries by itself. Like the
+// agent's other watches it goes through kubewatch, so after an API outage the
+// object is watched again within seconds, not on client-go's 30-60 s back-off.
 func (k Kube) Watch(ctx context.Context, name string, observe func(*Object), onError func(error)) error {
-	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(k.Client, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
+	byName := func(o metav1.ListOptions) metav1.ListOptions {
 		o.FieldSelector = "metadata.name=" + name
-	})
-	inf := f.ForResource(GVR).Informer()
+		return o
+	}
+	res := k.Client.Resource(GVR)
+	inf := cache.NewSharedIndexInformer(kubewatch.New(kubewatch.Params{LW: &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return res.List(ctx, byName(o))
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return res.Watch(ctx, byName(o))
+		},
+	}}), &unstructured.Unstructured{}, 0, cache.Indexers{})
 	send := func(obj any) {
 		u, ok := obj.(*unstructured.Unstructured)
 		if !ok {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nodebgp/router/e2e/lab"
 	api "github.com/osrg/gobgp/v3/api"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -69,7 +70,7 @@ func (b *bench) measureAnchors(ctx context.Context, res *results) error {
 		b.injector = nil
 	}
 	b.step("namespace %s: %s on %s, for the anchors", dutNetns, dutAddr, fabricBridge)
-	if err := addDUTNetns(ctx); err != nil {
+	if err := addFabricNetns(ctx, dutNetns, dutPort, dutAddr); err != nil {
 		return err
 	}
 	for _, name := range b.o.anchors {
@@ -189,7 +190,7 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 	cpu := func() float64 {
 		var s float64
 		for _, d := range daemons {
-			v, _ := cpuSeconds(d.cmd.Process.Pid)
+			v, _ := lab.ProcCPUSeconds(d.cmd.Process.Pid)
 			s += v
 		}
 		return s
@@ -206,7 +207,7 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 	}
 	r.cpu = cpu() - cpu0
 	for _, d := range daemons {
-		kib, err := statusKiB(d.cmd.Process.Pid, "VmHWM")
+		kib, err := lab.ProcStatusKiB(d.cmd.Process.Pid, "VmHWM")
 		if err != nil {
 			return r, err
 		}
@@ -337,23 +338,6 @@ func gobgpdVersion(ctx context.Context, bin string) string {
 		return f[2]
 	}
 	return "?"
-}
-
-// addDUTNetns plugs the anchors' namespace into the fabric bridge.
-func addDUTNetns(ctx context.Context) error {
-	err := runSteps(ctx, [][]string{
-		{"netns", "add", dutNetns},
-		{"-n", dutNetns, "link", "set", "lo", "up"},
-		{"-n", fabricNetns, "link", "add", dutPort, "type", "veth", "peer", "name", "eth0", "netns", dutNetns},
-		{"-n", fabricNetns, "link", "set", dutPort, "master", fabricBridge},
-		{"-n", fabricNetns, "link", "set", dutPort, "up"},
-		{"-n", dutNetns, "addr", "add", dutAddr.String(), "dev", "eth0"},
-		{"-n", dutNetns, "link", "set", "eth0", "up"},
-	})
-	if err != nil {
-		return fmt.Errorf("creating namespace %s on %s: %w", dutNetns, fabricBridge, err)
-	}
-	return nil
 }
 
 // ribCounter counts the IPv4 unicast destinations of a gobgpd's global RIB

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/nodebgp/router/e2e/lab"
-	"github.com/nodebgp/router/pkg/peering"
+	"github.com/nodebgp/router/pkg/bgp"
 )
 
 const (
@@ -35,6 +35,7 @@ type bench struct {
 	injector *injectorProc
 	cgroup   *agentCgroup // with -agent-memory-max
 	steps    int
+	prefixes []netip.Prefix // the routes the injector announces
 }
 
 func (b *bench) step(format string, args ...any) {
@@ -43,16 +44,40 @@ func (b *bench) step(format string, args ...any) {
 }
 
 func runBench(ctx context.Context, o options) (res results, err error) {
+	res.routes = o.routes
+	err = withBench(ctx, o, func(b *bench) error {
+		if err := b.measureAgent(ctx, &res); err != nil {
+			return err
+		}
+		if err := b.measureReference(ctx, b.prefixes, &res); err != nil {
+			return err
+		}
+		return b.measureAnchors(ctx, &res)
+	})
+	return res, err
+}
+
+func runChurn(ctx context.Context, o options) (res churnResult, err error) {
+	err = withBench(ctx, o, func(b *bench) error {
+		res, err = b.runChurn(ctx)
+		return err
+	})
+	return res, err
+}
+
+// withBench brings up the lab and the injector, runs body, and always tears
+// down what it made.
+func withBench(ctx context.Context, o options, body func(*bench) error) (err error) {
 	prefixes, err := benchPrefixes(o.routes)
 	if err != nil {
-		return res, err
+		return err
 	}
-	b := &bench{o: o}
+	b := &bench{o: o, prefixes: prefixes}
 	if err := b.checkNoOtherLab(ctx); err != nil {
-		return res, err
+		return err
 	}
 	if b.work, err = os.MkdirTemp("", "nodebgp-bench-"); err != nil {
-		return res, fmt.Errorf("work dir: %w", err)
+		return fmt.Errorf("work dir: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -62,20 +87,10 @@ func runBench(ctx context.Context, o options) (res results, err error) {
 		defer cancel()
 		err = errors.Join(err, b.cleanup(cctx))
 	}()
-	res.routes = o.routes
 	if err := b.setUp(ctx, prefixes); err != nil {
-		return res, err
+		return err
 	}
-	if err := b.measureAgent(ctx, &res); err != nil {
-		return res, err
-	}
-	if err := b.measureReference(ctx, prefixes, &res); err != nil {
-		return res, err
-	}
-	if err := b.measureAnchors(ctx, &res); err != nil {
-		return res, err
-	}
-	return res, nil
+	return body(b)
 }
 
 // checkNoOtherLab refuses to start while someone else's lab runs: lab.Up
@@ -130,7 +145,7 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 			if b.o.profile != "" {
 				args = append(args, "--profiling")
 			}
-			if d := peering.DefaultUpstreamMaxPrefixes; d > 0 && b.o.routes > d {
+			if d := bgp.DefaultUpstreamMaxPrefixes; d > 0 && b.o.routes > d {
 				// More than the default prefix limit would shut the session
 				// down; lift it (0), as a limit costs GoBGP a walk of the
 				// Adj-RIB-In per UPDATE.
@@ -167,7 +182,7 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 		}
 	}
 	b.step("namespace %s: %s on %s", injectorNetns, injectorAddr, fabricBridge)
-	if err := addInjectorNetns(ctx); err != nil {
+	if err := addFabricNetns(ctx, injectorNetns, injectorPort, injectorAddr); err != nil {
 		return err
 	}
 	prefixFile := filepath.Join(b.work, "prefixes")
@@ -210,13 +225,13 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	if err != nil {
 		return err
 	}
-	if name := processName(agent.PID); name != "router" {
+	if name := lab.ProcessName(agent.PID); name != "router" {
 		return fmt.Errorf("agent pid %d is %q, not router", agent.PID, name)
 	}
 	if b.cgroup != nil {
 		res.cgroupLimitMiB = float64(b.o.memoryMax) / (1 << 20)
 	}
-	if res.agentBeforeKiB, err = statusKiB(agent.PID, "VmRSS"); err != nil {
+	if res.agentBeforeKiB, err = lab.ProcStatusKiB(agent.PID, "VmRSS"); err != nil {
 		return err
 	}
 	n := b.o.routes
@@ -224,7 +239,7 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	prof.startCPU(ctx)
 
 	b.step("announce %d routes; timing until all are in %s's kernel", n, b.node.Name)
-	cpu0, err := cpuSeconds(agent.PID)
+	cpu0, err := lab.ProcCPUSeconds(agent.PID)
 	if err != nil {
 		return err
 	}
@@ -234,7 +249,7 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	if err != nil {
 		return fmt.Errorf("route install: %w", err)
 	}
-	cpu1, err := cpuSeconds(agent.PID)
+	cpu1, err := lab.ProcCPUSeconds(agent.PID)
 	if err != nil {
 		return err
 	}
@@ -250,19 +265,19 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	}
 
 	b.step("withdraw %d routes; timing until all are gone from %s's kernel", n, b.node.Name)
-	cpu2, err := cpuSeconds(agent.PID)
+	cpu2, err := lab.ProcCPUSeconds(agent.PID)
 	if err != nil {
 		return err
 	}
 	if res.withdraw, res.injectWithdraw, err = b.timeAgent(ctx, c, "withdraw", "withdrawn", n, 0); err != nil {
 		return fmt.Errorf("route withdraw: %w", err)
 	}
-	cpu3, err := cpuSeconds(agent.PID)
+	cpu3, err := lab.ProcCPUSeconds(agent.PID)
 	if err != nil {
 		return err
 	}
 	res.withdrawCPU = cpu3 - cpu2
-	if res.agentPeakKiB, err = statusKiB(agent.PID, "VmHWM"); err != nil {
+	if res.agentPeakKiB, err = lab.ProcStatusKiB(agent.PID, "VmHWM"); err != nil {
 		return err
 	}
 	if b.cgroup != nil {

@@ -9,10 +9,17 @@
 // gone. It prints one line per measure and the agent's peak RSS, and always
 // tears down what it made. `make bench` runs it; docs/benchmarks.md has the
 // figures.
+//
+//	bench -routes 100000 -churn 30m -churn-fraction 0.1 -churn-interval 10s
+//
+// replaces the measures with a churn (churn.go): the table installed, a
+// rotating slice of it withdrawn and re-announced every interval, and the
+// agent's memory, goroutines and CPU sampled; `make bench-churn` runs it.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -54,6 +61,12 @@ type options struct {
 	memoryMax int64
 	// syncPeriod is the agent's --routes-sync-period.
 	syncPeriod time.Duration
+	// churn, when set, replaces the measures: after the whole table is
+	// installed, churnFraction of it is withdrawn and re-announced every
+	// churnInterval for this long while the agent is sampled.
+	churn         time.Duration
+	churnFraction float64
+	churnInterval time.Duration
 }
 
 func main() {
@@ -80,6 +93,9 @@ func mainErr(ctx context.Context) error {
 	flag.StringVar(&o.gobgpd, "gobgpd", "", "the plain gobgpd anchor's binary (default: $TOOLS_DIR/bin/gobgpd, built by make tools)")
 	memoryMax := flag.String("agent-memory-max", "", "run the agent in a memory cgroup with this limit (e.g. 256Mi) and GOMEMLIMIT at 85% of it, as a container limit would")
 	flag.DurationVar(&o.syncPeriod, "agent-sync-period", 30*time.Second, "the agent's --routes-sync-period (the product's default; the lab's own is 5s)")
+	flag.DurationVar(&o.churn, "churn", 0, "instead of the measures, churn the installed table this long (e.g. 30m) and sample the agent's RSS, heap, goroutines and CPU every interval")
+	flag.Float64Var(&o.churnFraction, "churn-fraction", 0.1, "with -churn: the share of the routes withdrawn and re-announced each interval, a slice rotating round the table")
+	flag.DurationVar(&o.churnInterval, "churn-interval", 10*time.Second, "with -churn: one withdraw and re-announce of a slice every interval")
 	flag.Parse()
 	var err error
 	if o.anchors, err = parseAnchors(*anchors); err != nil {
@@ -113,6 +129,9 @@ func mainErr(ctx context.Context) error {
 			return fmt.Errorf("gobgpd: %w (built by `make tools`)", err)
 		}
 	}
+	if err := checkChurn(o); err != nil {
+		return err
+	}
 	if o.injector == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -127,10 +146,36 @@ func mainErr(ctx context.Context) error {
 		return fmt.Errorf("needs root: it creates network namespaces")
 	}
 	fmt.Println("# nodebgp bench: " + lab.Machine())
+	if o.churn > 0 {
+		res, err := runChurn(ctx, o)
+		if len(res.samples) > 1 {
+			// A run cut short still summarizes what it sampled.
+			err = errors.Join(err, res.print(os.Stdout))
+		}
+		return err
+	}
 	res, err := runBench(ctx, o)
 	if err != nil {
 		return err
 	}
 	res.print(os.Stdout)
+	return nil
+}
+
+// checkChurn refuses churn flags that cannot make a run: a slice of no
+// routes, or too few cycles for a trend.
+func checkChurn(o options) error {
+	if o.churn < 0 {
+		return fmt.Errorf("-churn %s: must not be negative", o.churn)
+	}
+	if o.churn == 0 {
+		return nil
+	}
+	if _, err := churnSize(o.routes, o.churnFraction); err != nil {
+		return err
+	}
+	if o.churnInterval <= 0 || o.churn < 3*o.churnInterval {
+		return fmt.Errorf("-churn %s, -churn-interval %s: the churn must last 3 intervals or more", o.churn, o.churnInterval)
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -34,9 +35,17 @@ type counter interface {
 	String() string
 }
 
+// errCountNotReached is the error of a wait that timed out.
+var errCountNotReached = errors.New("count not reached")
+
 // waitCount polls c until it reports want, bounded by timeout.
 func waitCount(ctx context.Context, c counter, t0 time.Time, start, want int, timeout time.Duration) (convergence, error) {
-	res := convergence{Step: pollStep(max(start, want))}
+	return waitCountEvery(ctx, c, t0, start, want, timeout, pollStep(max(start, want)))
+}
+
+// waitCountEvery is waitCount polling every step.
+func waitCountEvery(ctx context.Context, c counter, t0 time.Time, start, want int, timeout, step time.Duration) (convergence, error) {
+	res := convergence{Step: step}
 	deadline := t0.Add(timeout)
 	tick := time.NewTicker(res.Step)
 	defer tick.Stop()
@@ -54,7 +63,7 @@ func waitCount(ctx context.Context, c counter, t0 time.Time, start, want int, ti
 			return res, nil
 		}
 		if time.Now().After(deadline) {
-			return res, fmt.Errorf("%d of the wanted %d routes in %s after %s", n, want, c, timeout)
+			return res, fmt.Errorf("%d of the wanted %d routes in %s after %s: %w", n, want, c, timeout, errCountNotReached)
 		}
 		select {
 		case <-ctx.Done():

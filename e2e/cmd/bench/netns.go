@@ -54,20 +54,21 @@ func runSteps(ctx context.Context, steps [][]string) error {
 	return nil
 }
 
-// addInjectorNetns plugs a namespace into the lab's fabric bridge with
-// injectorAddr, as if one more machine sat on the node subnet.
-func addInjectorNetns(ctx context.Context) error {
+// addFabricNetns plugs a namespace into the lab's fabric bridge through a
+// veth whose bridge end is port, with addr on its eth0, as if one more
+// machine sat on the node subnet (the injector, the anchors' DUT).
+func addFabricNetns(ctx context.Context, netns, port string, addr netip.Prefix) error {
 	err := runSteps(ctx, [][]string{
-		{"netns", "add", injectorNetns},
-		{"-n", injectorNetns, "link", "set", "lo", "up"},
-		{"-n", fabricNetns, "link", "add", injectorPort, "type", "veth", "peer", "name", "eth0", "netns", injectorNetns},
-		{"-n", fabricNetns, "link", "set", injectorPort, "master", fabricBridge},
-		{"-n", fabricNetns, "link", "set", injectorPort, "up"},
-		{"-n", injectorNetns, "addr", "add", injectorAddr.String(), "dev", "eth0"},
-		{"-n", injectorNetns, "link", "set", "eth0", "up"},
+		{"netns", "add", netns},
+		{"-n", netns, "link", "set", "lo", "up"},
+		{"-n", fabricNetns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", netns},
+		{"-n", fabricNetns, "link", "set", port, "master", fabricBridge},
+		{"-n", fabricNetns, "link", "set", port, "up"},
+		{"-n", netns, "addr", "add", addr.String(), "dev", "eth0"},
+		{"-n", netns, "link", "set", "eth0", "up"},
 	})
 	if err != nil {
-		return fmt.Errorf("creating namespace %s on %s: %w", injectorNetns, fabricBridge, err)
+		return fmt.Errorf("creating namespace %s on %s: %w", netns, fabricBridge, err)
 	}
 	return nil
 }

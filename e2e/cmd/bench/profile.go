@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,6 +47,15 @@ func (p *profiler) heap(ctx context.Context, when string) error {
 		return nil
 	}
 	return p.fetch(ctx, "heap?gc=1", "heap-"+when+".pprof", 0)
+}
+
+// snapshot saves the heap (after a GC) and every goroutine's stack, named
+// for the moment: two snapshots diff into what grew between them.
+func (p *profiler) snapshot(ctx context.Context, when string) error {
+	if p.dir == "" {
+		return nil
+	}
+	return errors.Join(p.heap(ctx, when), p.fetch(ctx, "goroutine?debug=1", "goroutines-"+when+".txt", 0))
 }
 
 func (p *profiler) fetch(ctx context.Context, what, file string, takes time.Duration) error {

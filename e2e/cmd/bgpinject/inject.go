@@ -17,9 +17,10 @@ import (
 type config struct {
 	routerID, peer, nextHop netip.Addr
 	asn, peerASN            uint32
-	prefixes                []netip.Prefix
+	prefixes                []route
 	apiAddr                 string
 	batchSize               int
+	connectRetry            time.Duration // 0: GoBGP's default
 }
 
 // apiReadyTimeout bounds the wait for GoBGP's own gRPC API, which it binds
@@ -36,7 +37,10 @@ type injector struct {
 	conn   *grpc.ClientConn
 	client api.GobgpApiClient
 	paths  []*api.Path
-	cancel context.CancelFunc
+	// withdrawals are paths with IsWithdraw set, one per path: streaming a
+	// slice of them withdraws just those prefixes in one RIB update.
+	withdrawals []*api.Path
+	cancel      context.CancelFunc
 }
 
 func startInjector(ctx context.Context, cfg config, out *lineWriter) (*injector, error) {
@@ -48,7 +52,7 @@ func startInjector(ctx context.Context, cfg config, out *lineWriter) (*injector,
 	logger.SetLevel(gobgplog.WarnLevel)
 	s := server.NewBgpServer(server.GrpcListenAddress(cfg.apiAddr), server.LoggerOption(logger))
 	go s.Serve()
-	inj := &injector{cfg: cfg, server: s, paths: paths}
+	inj := &injector{cfg: cfg, server: s, paths: paths, withdrawals: withdrawalsOf(paths)}
 	watchCtx, cancel := context.WithCancel(context.Background())
 	inj.cancel = cancel
 	if err := inj.start(ctx, watchCtx, out); err != nil {
@@ -79,10 +83,14 @@ func (inj *injector) start(ctx, watchCtx context.Context, out *lineWriter) error
 	if err != nil {
 		return fmt.Errorf("watching peer %s: %w", cfg.peer, err)
 	}
-	err = inj.server.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
+	peer := &api.Peer{
 		Conf:     &api.PeerConf{NeighborAddress: cfg.peer.String(), PeerAsn: cfg.peerASN},
 		AfiSafis: []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: ipv4Unicast, Enabled: true}}},
-	}})
+	}
+	if cfg.connectRetry > 0 {
+		peer.Timers = &api.Timers{Config: &api.TimersConfig{ConnectRetry: uint64(cfg.connectRetry / time.Second)}}
+	}
+	err = inj.server.AddPeer(ctx, &api.AddPeerRequest{Peer: peer})
 	if err != nil {
 		return fmt.Errorf("adding peer %s: %w", cfg.peer, err)
 	}
@@ -102,19 +110,29 @@ func (inj *injector) start(ctx, watchCtx context.Context, out *lineWriter) error
 	return nil
 }
 
-func buildPaths(prefixes []netip.Prefix, nextHop netip.Addr) ([]*api.Path, error) {
+func buildPaths(routes []route, defaultNextHop netip.Addr) ([]*api.Path, error) {
 	origin, err := anypb.New(&api.OriginAttribute{Origin: 0})
 	if err != nil {
 		return nil, fmt.Errorf("origin attribute: %w", err)
 	}
-	nh, err := anypb.New(&api.NextHopAttribute{NextHop: nextHop.String()})
-	if err != nil {
-		return nil, fmt.Errorf("next hop attribute %s: %w", nextHop, err)
-	}
-	paths := make([]*api.Path, 0, len(prefixes))
-	for _, p := range prefixes {
+	// One attribute per distinct next hop, shared by its paths.
+	nextHops := map[netip.Addr]*anypb.Any{}
+	paths := make([]*api.Path, 0, len(routes))
+	for _, r := range routes {
+		p := r.prefix
 		if !p.Addr().Is4() {
 			return nil, fmt.Errorf("prefix %s: only IPv4 prefixes are announced", p)
+		}
+		nextHop := r.nextHop
+		if !nextHop.IsValid() {
+			nextHop = defaultNextHop
+		}
+		nh, ok := nextHops[nextHop]
+		if !ok {
+			if nh, err = anypb.New(&api.NextHopAttribute{NextHop: nextHop.String()}); err != nil {
+				return nil, fmt.Errorf("next hop attribute %s: %w", nextHop, err)
+			}
+			nextHops[nextHop] = nh
 		}
 		nlri, err := anypb.New(&api.IPAddressPrefix{Prefix: p.Addr().String(), PrefixLen: uint32(p.Bits())})
 		if err != nil {
@@ -125,17 +143,40 @@ func buildPaths(prefixes []netip.Prefix, nextHop netip.Addr) ([]*api.Path, error
 	return paths, nil
 }
 
+// withdrawalsOf returns a withdrawal for each path.
+func withdrawalsOf(paths []*api.Path) []*api.Path {
+	out := make([]*api.Path, len(paths))
+	for i, p := range paths {
+		out[i] = &api.Path{Family: p.Family, Nlri: p.Nlri, Pattrs: p.Pattrs, IsWithdraw: true}
+	}
+	return out
+}
+
 // announce streams every path to GoBGP in batches: one batch is one RIB
 // update, so GoBGP packs many prefixes into each UPDATE, as a router sending
 // a full table does.
 func (inj *injector) announce(ctx context.Context) (int, time.Duration, error) {
+	return inj.stream(ctx, inj.paths)
+}
+
+// streamRange announces (or, with withdraw, withdraws) the paths that r
+// selects, in the same batches as announce.
+func (inj *injector) streamRange(ctx context.Context, r pathRange, withdraw bool) (int, time.Duration, error) {
+	from := inj.paths
+	if withdraw {
+		from = inj.withdrawals
+	}
+	return inj.stream(ctx, pick(r, from))
+}
+
+func (inj *injector) stream(ctx context.Context, paths []*api.Path) (int, time.Duration, error) {
 	began := time.Now()
 	stream, err := inj.client.AddPathStream(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("opening AddPathStream: %w", err)
 	}
-	for i := 0; i < len(inj.paths); i += inj.cfg.batchSize {
-		batch := inj.paths[i:min(i+inj.cfg.batchSize, len(inj.paths))]
+	for i := 0; i < len(paths); i += inj.cfg.batchSize {
+		batch := paths[i:min(i+inj.cfg.batchSize, len(paths))]
 		if err := stream.Send(&api.AddPathStreamRequest{TableType: api.TableType_GLOBAL, Paths: batch}); err != nil {
 			return 0, 0, fmt.Errorf("sending paths %d..%d: %w", i, i+len(batch)-1, err)
 		}
@@ -143,7 +184,7 @@ func (inj *injector) announce(ctx context.Context) (int, time.Duration, error) {
 	if _, err := stream.CloseAndRecv(); err != nil {
 		return 0, 0, fmt.Errorf("closing AddPathStream: %w", err)
 	}
-	return len(inj.paths), time.Since(began), nil
+	return len(paths), time.Since(began), nil
 }
 
 // withdraw deletes every path this speaker originated in one RIB update.

@@ -10,6 +10,9 @@
 //	            established                 the session reached Established
 //	announce    announced n=<N> s=<secs>    every prefix handed to GoBGP
 //	withdraw    withdrawn n=<N> s=<secs>    every prefix withdrawn
+//	announce <from> <count>                 the count prefixes from index from,
+//	withdraw <from> <count>                 wrapping past the end (a churn's
+//	                                        rotating slice); same answers
 //	(on error)  error <message>
 //
 // End of stdin stops the speaker and ends the process, so it never outlives
@@ -27,6 +30,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 type flags struct {
@@ -38,6 +42,7 @@ type flags struct {
 	prefixes  string
 	apiAddr   string
 	batchSize int
+	retry     time.Duration
 }
 
 func main() {
@@ -56,10 +61,11 @@ func run(ctx context.Context) error {
 	flag.UintVar(&f.asn, "asn", 64512, "local ASN")
 	flag.StringVar(&f.peer, "peer", "10.199.1.11", "the agent to peer with")
 	flag.UintVar(&f.peerASN, "peer-asn", 64512, "the agent's ASN")
-	flag.StringVar(&f.nextHop, "next-hop", "10.199.1.100", "next hop of every announced prefix")
-	flag.StringVar(&f.prefixes, "prefixes", "", "file with one prefix per line to announce (required)")
+	flag.StringVar(&f.nextHop, "next-hop", "10.199.1.100", "next hop of every announced prefix that names none of its own")
+	flag.StringVar(&f.prefixes, "prefixes", "", "file with one prefix per line to announce, optionally followed by its own next hop (required)")
 	flag.StringVar(&f.apiAddr, "api-address", "127.0.0.1:50061", "GoBGP gRPC API, used only by this process to stream paths in batches")
 	flag.IntVar(&f.batchSize, "batch", 1000, "paths per AddPathStream message")
+	flag.DurationVar(&f.retry, "connect-retry", 0, "seconds between attempts to open the session (0: GoBGP's default, 120s); a speaker that must dial a peer that starts later wants a short one")
 	flag.Parse()
 
 	cfg, err := parseConfig(f)
@@ -101,28 +107,48 @@ func parseConfig(f flags) (config, error) {
 		return cfg, err
 	}
 	cfg.asn, cfg.peerASN = uint32(f.asn), uint32(f.peerASN)
-	cfg.apiAddr, cfg.batchSize = f.apiAddr, f.batchSize
+	if f.retry < 0 || f.retry%time.Second != 0 {
+		return cfg, fmt.Errorf("-connect-retry %s: whole seconds, at least 0", f.retry)
+	}
+	cfg.apiAddr, cfg.batchSize, cfg.connectRetry = f.apiAddr, f.batchSize, f.retry
 	return cfg, nil
 }
 
-func readPrefixes(path string) ([]netip.Prefix, error) {
+// route is one line of the prefixes file: a prefix and, if the line names
+// one, its own next hop (else the -next-hop flag's), as a route reflector
+// passes on each node's pod CIDR with that node as next hop.
+type route struct {
+	prefix  netip.Prefix
+	nextHop netip.Addr // zero: the default
+}
+
+func readPrefixes(path string) ([]route, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading prefixes: %w", err)
 	}
 	defer file.Close()
-	var out []netip.Prefix
+	var out []route
 	sc := bufio.NewScanner(file)
 	for line := 1; sc.Scan(); line++ {
-		s := strings.TrimSpace(sc.Text())
-		if s == "" {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
 			continue
 		}
-		p, err := netip.ParsePrefix(s)
+		if len(fields) > 2 {
+			return nil, fmt.Errorf("%s:%d: %d fields, want a prefix and at most a next hop", path, line, len(fields))
+		}
+		p, err := netip.ParsePrefix(fields[0])
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
-		out = append(out, p.Masked())
+		r := route{prefix: p.Masked()}
+		if len(fields) == 2 {
+			if r.nextHop, err = netip.ParseAddr(fields[1]); err != nil {
+				return nil, fmt.Errorf("%s:%d: next hop: %w", path, line, err)
+			}
+		}
+		out = append(out, r)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
@@ -148,26 +174,33 @@ func serve(ctx context.Context, inj *injector, out *lineWriter) error {
 			if !ok {
 				return nil
 			}
-			switch cmd {
-			case "announce":
-				n, took, err := inj.announce(ctx)
-				if err != nil {
-					out.printf("error announcing: %v", err)
-					continue
-				}
-				out.printf("announced n=%d s=%.3f", n, took.Seconds())
-			case "withdraw":
-				n, took, err := inj.withdraw(ctx)
-				if err != nil {
-					out.printf("error withdrawing: %v", err)
-					continue
-				}
-				out.printf("withdrawn n=%d s=%.3f", n, took.Seconds())
-			case "":
-			default:
-				out.printf("error unknown command %q (announce, withdraw)", cmd)
+			c, err := parseCommand(cmd, len(inj.paths))
+			if err != nil {
+				out.printf("error %v", err)
+				continue
 			}
+			if c.verb == "" {
+				continue
+			}
+			n, took, err := inj.run(ctx, c)
+			if err != nil {
+				out.printf("error %s: %v", c.verb, err)
+				continue
+			}
+			out.printf("%s n=%d s=%.3f", c.answer(), n, took.Seconds())
 		}
+	}
+}
+
+// run carries out one command.
+func (inj *injector) run(ctx context.Context, c command) (int, time.Duration, error) {
+	switch {
+	case c.rng != nil:
+		return inj.streamRange(ctx, *c.rng, c.verb == "withdraw")
+	case c.verb == "announce":
+		return inj.announce(ctx)
+	default:
+		return inj.withdraw(ctx)
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package lab
 
 import (
 	"bufio"
@@ -9,9 +9,9 @@ import (
 	"strings"
 )
 
-// statusKiB reads a kB field of /proc/<pid>/status, such as VmHWM (the peak
+// ProcStatusKiB reads a kB field of /proc/<pid>/status, such as VmHWM (the peak
 // resident set) or VmRSS.
-func statusKiB(pid int, field string) (int, error) {
+func ProcStatusKiB(pid int, field string) (int, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, fmt.Errorf("reading %s of pid %d: %w", field, pid, err)
@@ -31,8 +31,8 @@ func statusKiB(pid int, field string) (int, error) {
 	return 0, fmt.Errorf("reading %s of pid %d: no such field", field, pid)
 }
 
-// processName is /proc/<pid>/comm, to check a pid is the process we think.
-func processName(pid int) string {
+// ProcessName is /proc/<pid>/comm, to check a pid is the process we think.
+func ProcessName(pid int) string {
 	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	if err != nil {
 		return ""
@@ -44,8 +44,8 @@ func processName(pid int) string {
 // Linux fixes at 100 for everything it shows user space.
 const userHZ = 100
 
-// cpuSeconds is the user plus system CPU time pid has used so far.
-func cpuSeconds(pid int) (float64, error) {
+// ProcCPUSeconds is the user plus system CPU time pid has used so far.
+func ProcCPUSeconds(pid int) (float64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, fmt.Errorf("reading the CPU time of pid %d: %w", pid, err)
