@@ -222,6 +222,9 @@ type fsm struct {
 	// queuedPaths and dequeuedCh bound the receive queue: see maxQueuedPaths.
 	queuedPaths atomic.Int64
 	dequeuedCh  chan struct{}
+	// firstAttemptAtOnce: the neighbor was added with
+	// BgpServer.SetFirstAttemptAtOnce on, and has not been in Active yet.
+	firstAttemptAtOnce bool
 }
 
 func (fsm *fsm) bgpMessageStateUpdate(MessageType uint8, isIn bool) {
@@ -518,7 +521,10 @@ func (h *fsmHandler) idle(ctx context.Context) (bgp.FSMState, *fsmStateReason) {
 	}
 }
 
-func (h *fsmHandler) connectLoop(ctx context.Context, wg *sync.WaitGroup) {
+// connectLoop dials the neighbor until ctx ends or a connection is handed
+// over. atOnce makes the first attempt without the wait; once stops after
+// the first attempt (a passive neighbor's single attempt).
+func (h *fsmHandler) connectLoop(ctx context.Context, wg *sync.WaitGroup, atOnce, once bool) {
 	defer wg.Done()
 	fsm := h.fsm
 
@@ -555,7 +561,11 @@ func (h *fsmHandler) connectLoop(ctx context.Context, wg *sync.WaitGroup) {
 	tick := minConnectRetryInterval
 	for {
 		r := rand.New(rand.NewSource(time.Now().UnixNano()))
-		timer := time.NewTimer(time.Duration(r.Intn(tick*1000)+tick*1000) * time.Millisecond)
+		wait := time.Duration(r.Intn(tick*1000)+tick*1000) * time.Millisecond
+		if atOnce {
+			wait, atOnce = 0, false
+		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			fsm.logger.Debug("stop connect loop",
@@ -622,6 +632,9 @@ func (h *fsmHandler) connectLoop(ctx context.Context, wg *sync.WaitGroup) {
 				}
 			}
 		}
+		if once {
+			return
+		}
 		tick = retryInterval
 	}
 }
@@ -632,12 +645,14 @@ func (h *fsmHandler) active(ctx context.Context) (bgp.FSMState, *fsmStateReason)
 	fsm := h.fsm
 	var wg sync.WaitGroup
 
-	fsm.lock.RLock()
+	fsm.lock.Lock()
 	tryConnect := !fsm.pConf.Transport.Config.PassiveMode
-	fsm.lock.RUnlock()
-	if tryConnect {
+	atOnce := fsm.firstAttemptAtOnce
+	fsm.firstAttemptAtOnce = false
+	fsm.lock.Unlock()
+	if tryConnect || atOnce {
 		wg.Add(1)
-		go h.connectLoop(c, &wg)
+		go h.connectLoop(c, &wg, atOnce, !tryConnect)
 	}
 
 	defer func() {

@@ -211,6 +211,19 @@ type BgpServer struct {
 	uuidMap      map[string]uuid.UUID
 	logger       log.Logger
 	timingHook   FSMTimingHook
+	// firstAttemptAtOnce: see SetFirstAttemptAtOnce.
+	firstAttemptAtOnce atomic.Bool
+}
+
+// SetFirstAttemptAtOnce sets whether a neighbor added from now on makes its
+// first connection attempt at once, without connectLoop's wait of
+// minConnectRetryInterval plus up to as much again; a passive neighbor then
+// makes that one attempt and otherwise stays passive. Every later attempt,
+// and every neighbor added while it is off (the default), is as before. For
+// a speaker whose peers are known to be up and to have it configured already
+// (a node joining a cluster), so that its sessions need not wait 1-2 s.
+func (s *BgpServer) SetFirstAttemptAtOnce(on bool) {
+	s.firstAttemptAtOnce.Store(on)
 }
 
 func NewBgpServer(opt ...ServerOption) *BgpServer {
@@ -3280,6 +3293,7 @@ func (s *BgpServer) addNeighbor(c *oc.Neighbor) error {
 		rib = s.rsRib
 	}
 	peer := newPeer(&s.bgpConfig.Global, c, rib, s.policy, s.logger)
+	peer.fsm.firstAttemptAtOnce = s.firstAttemptAtOnce.Load()
 	s.addIncoming(peer.fsm.incomingCh)
 	s.policy.SetPeerPolicy(peer.ID(), c.ApplyPolicy)
 	s.neighborMap[addr] = peer
