@@ -104,6 +104,17 @@ type fakeKernel struct {
 	// record is the table as the last Sync and Update left it; a test
 	// that deletes a route "by hand" changes table only.
 	record []netip.Prefix
+	// anyErr makes AnyOurs fail.
+	anyErr error
+}
+
+// AnyOurs reads the table, as the real one reads the kernel.
+func (k *fakeKernel) AnyOurs() (bool, error) {
+	k.calls++
+	if k.anyErr != nil {
+		return false, k.anyErr
+	}
+	return len(k.table) > 0, nil
 }
 
 // Holds is the real one's contract: whether the record has any of the

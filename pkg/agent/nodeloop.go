@@ -257,9 +257,14 @@ func (a *agent) plan(ctx context.Context) (plan.Plan, error) {
 // step.
 // It tells whether every step succeeded.
 func (a *agent) applyBGP(ctx context.Context, p plan.Plan, advertised, services []bgp.Path) bool {
-	res := a.speaker.Apply(ctx, bgp.Desired{Policy: p.Policy, Peers: p.Peers, Advertised: advertised, Services: services, Redial: p.Redial})
-	a.advertised = advertised
-	a.advertisedServices = services
+	return a.applyDesired(ctx, bgp.Desired{Policy: p.Policy, Peers: p.Peers, Advertised: advertised, Services: services, Redial: p.Redial})
+}
+
+// applyDesired is applyBGP with the speaker's whole desired state.
+func (a *agent) applyDesired(ctx context.Context, d bgp.Desired) bool {
+	res := a.speaker.Apply(ctx, d)
+	a.advertised = d.Advertised
+	a.advertisedServices = d.Services
 	a.report("policy", res.Policy)
 	a.report("peers", res.Peers)
 	a.report("advertise", res.Advertise)

@@ -50,6 +50,9 @@ type KernelRoutes interface {
 	// as the last Sync and the writes since know: a deleted route it
 	// still holds was deleted by someone else.
 	Holds(prefixes []netip.Prefix) bool
+	// AnyOurs reads the kernel: whether any table holds a route of ours
+	// (after an agent restart it does; on a new or rebooted node not).
+	AnyOurs() (bool, error)
 }
 
 // HostNetwork is the node's own set-up for pods: the bridge, forwarding

@@ -57,16 +57,16 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 	// without a Cease so that graceful-restart helpers keep them until we
 	// are back.
 	context.AfterFunc(ctx, speaker.Stop)
+	a.kernel = routes.NewReconciler(routes.ReconcilerParams{Logger: a.log.With("component", "routes")})
 	// Peers first, before anything else: a peer that reconnects to a
 	// listener without a matching neighbor is refused, and a
 	// graceful-restart helper then drops the routes it was keeping for us.
 	// Nothing is announced yet: the node cannot carry traffic before the
 	// node loop has built its data plane.
-	a.applyBGP(ctx, first, nil, nil)
+	a.applyFirstPeers(ctx, first)
 	a.report("bgp", nil)
 	a.syncBFD(ctx, first)
 
-	a.kernel = routes.NewReconciler(routes.ReconcilerParams{Logger: a.log.With("component", "routes")})
 	fw, err := firewall.New(firewall.Params{Logger: a.log.With("component", "firewall")})
 	if err != nil {
 		return fmt.Errorf("setting up iptables: %w", err)
@@ -251,6 +251,43 @@ func (a *agent) startSpeaker(ctx context.Context) (*bgp.Speaker, error) {
 	}
 	a.routerID = routerID
 	return s, nil
+}
+
+// applyFirstPeers is the start's first apply: policy and peers, nothing
+// announced. On a fresh start (freshStart) the peers it adds make their
+// first connection attempt at once, passive ones too (bgp.Desired.
+// FirstAttemptAtOnce): the other nodes have had this node configured since
+// its Node object appeared and wait for it, so a joining node's sessions
+// come up in milliseconds, not after GoBGP's 1-2 s first-dial wait or, where
+// a peer of lower IP dials and its dial came before this agent listened,
+// its connect retry of 5-10 s (docs/benchmarks.md "Node-add latency").
+// Every later attempt, and every peer a later pass adds, is GoBGP's as
+// usual: one dialer per pair (docs/peering.md "Who dials").
+func (a *agent) applyFirstPeers(ctx context.Context, first plan.Plan) {
+	atOnce := a.freshStart()
+	if atOnce {
+		a.log.Info("fresh start: no route of ours in the kernel, so the first connection attempt to each peer goes out at once", "event", "start")
+	}
+	a.applyDesired(ctx, bgp.Desired{Policy: first.Policy, Peers: first.Peers, Redial: first.Redial, FirstAttemptAtOnce: atOnce})
+}
+
+// freshStart tells a node's first start from an agent restart by our routes
+// in the kernel. After a restart (a rolling update, a crash) graceful
+// restart has kept them there, and the peers sit out GoBGP's 5 s idle hold
+// after the drop: they would close an early attempt, and that would put our
+// neighbor in its idle hold too. On a new or rebooted node there are none.
+// A speaker restarted in place (runSpeakers) and a kernel that cannot tell
+// count as a restart: the stock behaviour.
+func (a *agent) freshStart() bool {
+	if a.previous != nil {
+		return false
+	}
+	ours, err := a.kernel.AnyOurs()
+	if err != nil {
+		a.log.Warn("cannot tell a fresh start from a restart; connecting to the peers as after a restart", "event", "start", "reason", err.Error())
+		return false
+	}
+	return !ours
 }
 
 // isRestart tells a restart of the agent from a fresh start: our bridge

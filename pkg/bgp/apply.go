@@ -33,6 +33,14 @@ type Desired struct {
 	// neighbor drops them, so without it a neighbor that has any is left
 	// alone.
 	Redial map[netip.Addr]bool
+	// FirstAttemptAtOnce makes the peers this Apply adds (not those it
+	// re-creates) make their first connection attempt at once, passive
+	// ones too (that one attempt only), instead of after GoBGP's wait of
+	// 1-2 s (third_party/gobgp-patches/004). Every later attempt is
+	// GoBGP's as usual. For a node's first start, when its peers have had
+	// it configured since its Node object appeared and are not dialing it
+	// (see the agent's start).
+	FirstAttemptAtOnce bool
 }
 
 // ApplyResult says which step of a pass failed. A nil field is a step that
@@ -115,7 +123,7 @@ func (s *Speaker) Apply(ctx context.Context, d Desired) ApplyResult {
 		s.policy = pol
 	}
 
-	present, held, peersErr := s.syncPeers(ctx, peers, policyOK, d.Redial)
+	present, held, peersErr := s.syncPeers(ctx, peers, policyOK, d.Redial, d.FirstAttemptAtOnce)
 	res.Peers = joinPrefixed("BGP peers", invalidPeers, peersErr)
 	if peersErr != nil && present == nil {
 		// The peers could not even be listed: refilter what we know.

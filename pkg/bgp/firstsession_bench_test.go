@@ -18,31 +18,38 @@ import (
 //     after the dialer added it: an existing node dials a joiner whose agent
 //     is not up yet.
 //
-// It reports the mean in s/session; built against a patched GoBGP
-// (-modfile, docs/benchmarks.md "Node-add latency") it measures the patch.
+// Each order twice: the dialer's neighbor added as GoBGP does (stock), and
+// with Desired.FirstAttemptAtOnce (at-once: a fresh node's first pass,
+// third_party/gobgp-patches/004). It reports the mean in s/session.
 //
 //	go test -run '^$' -bench FirstSession -benchtime 5x ./pkg/bgp/
 func BenchmarkFirstSession(b *testing.B) {
 	for _, late := range []time.Duration{0, 300 * time.Millisecond} {
-		name := "listener-ready"
-		if late > 0 {
-			name = fmt.Sprintf("listener-%s-late", late)
-		}
-		b.Run(name, func(b *testing.B) {
-			var total time.Duration
-			for i := 0; i < b.N; i++ {
-				total += firstSession(b, late)
+		for _, atOnce := range []bool{false, true} {
+			name := "listener-ready"
+			if late > 0 {
+				name = fmt.Sprintf("listener-%s-late", late)
 			}
-			b.ReportMetric(total.Seconds()/float64(b.N), "s/session")
-			b.ReportMetric(0, "ns/op")
-		})
+			mode := "stock"
+			if atOnce {
+				mode = "at-once"
+			}
+			b.Run(name+"/"+mode, func(b *testing.B) {
+				var total time.Duration
+				for i := 0; i < b.N; i++ {
+					total += firstSession(b, late, atOnce)
+				}
+				b.ReportMetric(total.Seconds()/float64(b.N), "s/session")
+				b.ReportMetric(0, "ns/op")
+			})
+		}
 	}
 }
 
 // firstSession starts a dialer and a passive listener, the listener late
 // after the dialer added it (or before, for 0), and returns the time from
 // the dialer's neighbor to Established, polled every 5 ms.
-func firstSession(b *testing.B, late time.Duration) time.Duration {
+func firstSession(b *testing.B, late time.Duration, atOnce bool) time.Duration {
 	b.Helper()
 	start := func(name, routerID string) *node {
 		cfg := Config{
@@ -71,6 +78,7 @@ func firstSession(b *testing.B, late time.Duration) time.Duration {
 		listener = startListener()
 	}
 	added := time.Now()
+	dialer.desired.FirstAttemptAtOnce = atOnce
 	dialer.setPeers(b, listenerPeer)
 	if late > 0 {
 		time.Sleep(late)

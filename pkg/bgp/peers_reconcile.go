@@ -19,12 +19,14 @@ import (
 // which the policy step has applied. A Password is never logged.
 //
 // Last, the unchanged peers of redial (Desired.Redial) that GoBGP holds
-// idle after a drop are re-created.
+// idle after a drop are re-created. With atOnce, the added peers (only
+// those) make their first connection attempt at once
+// (Desired.FirstAttemptAtOnce).
 //
 // Without adds (the policy step failed), no peer is added or re-created:
 // its import filter might not be in GoBGP. Those peers are returned in
 // held; present are the peers of want GoBGP has afterwards.
-func (s *Speaker) syncPeers(ctx context.Context, want []Peer, adds bool, redial map[netip.Addr]bool) (present, held []Peer, err error) {
+func (s *Speaker) syncPeers(ctx context.Context, want []Peer, adds bool, redial map[netip.Addr]bool, atOnce bool) (present, held []Peer, err error) {
 	have, err := s.listPeers(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -86,9 +88,13 @@ func (s *Speaker) syncPeers(ctx context.Context, want []Peer, adds bool, redial 
 			add(p)
 		}
 	}
+	// GoBGP's switch, not the seam's: it is read as each neighbor is added
+	// and changes nothing of GoBGP's configuration.
+	s.server.SetFirstAttemptAtOnce(atOnce)
 	for _, p := range d.add {
 		add(p)
 	}
+	s.server.SetFirstAttemptAtOnce(false)
 	if adds {
 		for _, p := range d.unchanged(want) {
 			dropStale, ok := redial[p.Address]

@@ -32,6 +32,9 @@ type fakeKernel struct {
 	// updating is set during an Update, which must not read the kernel and
 	// may add over a route it did not know of (the kernel says EEXIST).
 	updating bool
+	// interrupted makes a route dump report that the table changed during
+	// it, after it went through every route, as the kernel does.
+	interrupted bool
 }
 
 type routeKey struct {
@@ -146,8 +149,11 @@ func (k *fakeKernel) RouteListFilteredIter(family int, filter *netlink.Route, ma
 			continue
 		}
 		if !f(r) {
-			return nil
+			break
 		}
+	}
+	if k.interrupted {
+		return netlink.ErrDumpInterrupted
 	}
 	return nil
 }

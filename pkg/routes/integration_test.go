@@ -163,6 +163,21 @@ func TestCleanupDeletesOnlyOurRoutes(t *testing.T) {
 	}
 }
 
+func TestAnyOursSeesOurRoutesInAnyTableAndNoOneElses(t *testing.T) {
+	ns := newNS(t).WithNode(t)
+	r := nodeReconciler(t, ns)
+	ns.IP(t, "route", "add", "10.251.8.0/24", "via", "10.250.0.8", "proto", "static")
+	ns.IP(t, "-6", "route", "add", "fd00:251:9::/64", "via", "2001:db8:250::9")
+	if any, err := r.AnyOurs(); any || err != nil {
+		t.Fatalf("AnyOurs with only others' routes = %v, %v; want false", any, err)
+	}
+	other := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: nsKernel(t, ns), Table: 100})
+	mustSync(t, other, []Route{route("10.251.3.0/24", "10.250.0.2")}, true)
+	if any, err := r.AnyOurs(); !any || err != nil {
+		t.Fatalf("AnyOurs with a route of ours in table 100 = %v, %v; want true", any, err)
+	}
+}
+
 func TestUpdateChangesSinglePrefixesInTheKernel(t *testing.T) {
 	ns := newNS(t).WithNode(t)
 	r := nodeReconciler(t, ns)

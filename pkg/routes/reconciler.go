@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -92,12 +93,8 @@ func (r *Reconciler) Sync(ctx context.Context, desired []Route, pruneStale bool)
 	if err := ctx.Err(); err != nil {
 		return SyncResult{}, fmt.Errorf("syncing routes: %w", err)
 	}
-	if r.kernel == nil {
-		h, err := newKernel()
-		if err != nil {
-			return SyncResult{}, err
-		}
-		r.kernel = h
+	if err := r.openKernel(); err != nil {
+		return SyncResult{}, err
 	}
 
 	wanted, invalid := groupDesired(desired)
@@ -124,6 +121,53 @@ func (r *Reconciler) Sync(ctx context.Context, desired []Route, pruneStale bool)
 		"deleted", res.Deleted, "unchanged", res.Unchanged, "unreachable", len(res.Unreachable),
 		"foreign", len(res.Foreign), "errors", len(errs))
 	return res, errors.Join(append(invalid, errs...)...)
+}
+
+// openKernel opens the netlink sockets, on first use, in the calling
+// thread's network namespace.
+func (r *Reconciler) openKernel() error {
+	if r.kernel != nil {
+		return nil
+	}
+	h, err := newKernel()
+	if err != nil {
+		return err
+	}
+	r.kernel = h
+	return nil
+}
+
+// AnyOurs reads the kernel: whether any table holds a route of Protocol,
+// IPv4 or IPv6. An agent that starts and finds one is a restarted agent
+// (the data plane outlives it); on a new or rebooted node there is none.
+// The dump stops at the first one. A dump the kernel interrupted (the
+// table changed meanwhile) that found none cannot tell, and is an error.
+func (r *Reconciler) AnyOurs() (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.openKernel(); err != nil {
+		return false, err
+	}
+	return anyOurs(r.kernel)
+}
+
+func anyOurs(k Kernel) (bool, error) {
+	found := false
+	// Table 0 with the table filter set asks for every table (listOurs).
+	filter := &netlink.Route{Protocol: Protocol, Table: unix.RT_TABLE_UNSPEC}
+	err := k.RouteListFilteredIter(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_TABLE, func(netlink.Route) bool {
+		found = true
+		return false
+	})
+	switch {
+	case found:
+		return true, nil
+	case errors.Is(err, netlink.ErrDumpInterrupted):
+		return false, fmt.Errorf("listing routes of protocol %d: the table changed during the dump", Protocol)
+	case err != nil:
+		return false, fmt.Errorf("listing routes of protocol %d: %w", Protocol, err)
+	}
+	return false, nil
 }
 
 // Holds tells whether the record holds a route of ours for any of the
