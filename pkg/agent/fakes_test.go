@@ -46,6 +46,8 @@ type fakeSpeaker struct {
 	converged bool
 	// sessions is what Peers and Sessions report.
 	sessions []bgp.PeerStatus
+	// sessionReads records each Sessions call's withAdvertised.
+	sessionReads []bool
 	// beforeApply, when set, checks each Apply before it takes effect.
 	beforeApply func(bgp.Desired)
 }
@@ -81,7 +83,8 @@ func (s *fakeSpeaker) Converged(context.Context) (bool, error) { return s.conver
 func (s *fakeSpeaker) Peers(context.Context) ([]bgp.PeerStatus, error) {
 	return slices.Clone(s.sessions), nil
 }
-func (s *fakeSpeaker) Sessions(context.Context) ([]bgp.PeerStatus, error) {
+func (s *fakeSpeaker) Sessions(_ context.Context, withAdvertised bool) ([]bgp.PeerStatus, error) {
+	s.sessionReads = append(s.sessionReads, withAdvertised)
 	return slices.Clone(s.sessions), nil
 }
 func (s *fakeSpeaker) Stop() {}

@@ -36,6 +36,11 @@ type reportState struct {
 	// bfd is the agent's BFD once it runs (noteBFD), read at each pass.
 	bfd     BFD
 	changed trigger
+	// advertisedCounts belongs to the reporting loop: only reportPass
+	// touches it. A node pass sets nodePassed, which makes the next
+	// reportPass read the advertised counts afresh.
+	advertisedCounts advertisedCache
+	nodePassed       bool
 }
 
 // noteNodePass records a node pass's plan and what the speaker was asked to
@@ -45,6 +50,7 @@ func (a *agent) noteNodePass(p plan.Plan) {
 	r.mu.Lock()
 	r.planned = true
 	r.identity, r.role, r.peers, r.advertised = p.Identity, p.Role, p.Peers, a.advertised
+	r.nodePassed = true
 	r.mu.Unlock()
 	r.changed.poke()
 }
@@ -113,6 +119,10 @@ func (a *agent) reportPass(ctx context.Context) {
 		RoutesErr:    r.routesErr,
 	}
 	bfdSessions := r.bfd
+	if r.nodePassed {
+		r.advertisedCounts.markStale()
+		r.nodePassed = false
+	}
 	r.mu.Unlock()
 	if bfdSessions != nil {
 		in.BFD = bfdSessions.Status()
@@ -120,7 +130,7 @@ func (a *agent) reportPass(ctx context.Context) {
 	in.RoutesSynced = a.routesSyncDone()
 
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	in.Sessions, in.SessionsErr = a.speaker.Sessions(sctx)
+	in.Sessions, in.SessionsErr = a.readSessions(sctx, &r.advertisedCounts)
 	cancel()
 	if ctx.Err() != nil {
 		return
@@ -135,6 +145,23 @@ func (a *agent) reportPass(ctx context.Context) {
 		in.NodeUID = string(n.UID)
 	}
 	a.statusWriter.Update(status.Build(in))
+}
+
+// readSessions reads the speaker's sessions, with their advertised counts
+// only when those may have changed (advertisedCache).
+func (a *agent) readSessions(ctx context.Context, counts *advertisedCache) ([]bgp.PeerStatus, error) {
+	now := a.now()
+	if !counts.due(now) {
+		sessions, err := a.speaker.Sessions(ctx, false)
+		if err != nil || counts.fill(sessions) {
+			return sessions, err
+		}
+	}
+	sessions, err := a.speaker.Sessions(ctx, true)
+	if err == nil {
+		counts.store(sessions, now)
+	}
+	return sessions, err
 }
 
 // observeSessions publishes the per-state counts and the per-peer metrics.

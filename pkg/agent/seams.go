@@ -34,8 +34,8 @@ type Speaker interface {
 	Converged(ctx context.Context) (bool, error)
 	Peers(ctx context.Context) ([]bgp.PeerStatus, error)
 	// Sessions is Peers with the counters an operator reads; it costs more
-	// and is called by the reporting loop only.
-	Sessions(ctx context.Context) ([]bgp.PeerStatus, error)
+	// (most with withAdvertised) and is called by the reporting loop only.
+	Sessions(ctx context.Context, withAdvertised bool) ([]bgp.PeerStatus, error)
 	Stop()
 }
 

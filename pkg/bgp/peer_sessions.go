@@ -52,15 +52,16 @@ func (e *peerEvents) sessionCounts(addr netip.Addr) sessionCounts {
 	return e.sessions[addr]
 }
 
-// Sessions is Peers with what only an operator needs: the prefixes
-// advertised to each neighbor, when its state last changed, and its
-// message and session counters. It costs more than Peers: GoBGP computes
-// each neighbor's advertised count from its best paths (server.go:3169),
-// so the agent calls it from its reporting loop only, never from a loop
-// that routes.
-func (s *Speaker) Sessions(ctx context.Context) ([]PeerStatus, error) {
+// Sessions is Peers with what only an operator needs: when each session's
+// state last changed, and its message and session counters; with
+// withAdvertised, also the prefixes advertised to each neighbor. Those cost
+// the most: GoBGP computes each neighbor's advertised count by running its
+// export policy over every best path (server.go:3169), a walk of the whole
+// RIB per neighbor, so callers ask for them only when they may have changed
+// (the reporting loop, advertisedcache.go); without, Advertised is 0.
+func (s *Speaker) Sessions(ctx context.Context, withAdvertised bool) ([]PeerStatus, error) {
 	var out []PeerStatus
-	err := s.server.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: true}, func(p *api.Peer) {
+	err := s.server.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: withAdvertised}, func(p *api.Peer) {
 		st, err := peerStatusFromAPI(p)
 		if err != nil {
 			return // Peers logs it

@@ -8,7 +8,7 @@ import (
 
 func sessionOf(t *testing.T, n, of *node) (PeerStatus, bool) {
 	t.Helper()
-	peers, err := n.speaker.Sessions(testContext(t))
+	peers, err := n.speaker.Sessions(testContext(t), true)
 	if err != nil {
 		t.Fatalf("%s: Sessions: %v", n.name, err)
 	}
