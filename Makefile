@@ -77,8 +77,10 @@ bench: tools build ## route install/withdraw against ip -batch (BENCH_ROUTES=100
 # both ends (e2e/nodeadd; docs/benchmarks.md "Node-add latency").
 NODEADD_REPS ?= 10
 NODEADD_BUILDS ?= stock=
+# NODEADD_ARGS: more flags, e.g. -nodeadd.agent-delay=3s -nodeadd.joiners=high
+NODEADD_ARGS ?=
 NODEADD_BENCH = $(GO) test -tags e2e -count=1 -timeout 60m -run '^$$' -bench NodeAdd -benchtime 1x ./e2e/nodeadd/ \
-	-args -nodeadd.reps=$(NODEADD_REPS) -nodeadd.builds=$(NODEADD_BUILDS)
+	-args -nodeadd.reps=$(NODEADD_REPS) -nodeadd.builds=$(NODEADD_BUILDS) $(NODEADD_ARGS)
 
 bench-nodeadd: tools build ## node added -> route in every peer's kernel, p50/max and a timeline per join (needs root, takes the lab lock)
 	flock -w 2400 /tmp/nodebgp-lab.lock $(NODEADD_BENCH)

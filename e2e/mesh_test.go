@@ -66,6 +66,8 @@ func testFourthNode(t *testing.T) {
 			}
 		}
 	})
+	// The node's log may be left from an earlier run (the lab appends).
+	logOffset := e2eutil.LogSize(l.Agents.Log(&lab.Node{Name: lab.NodeName(4)}))
 	node4, err := l.AddNode(ctx, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +78,8 @@ func testFourthNode(t *testing.T) {
 	e2eutil.Eventually(t, sessionWait, time.Second, "sessions with lab-node4", func() error {
 		return checkMeshPeers(ctx, l, all)
 	})
+	e2eutil.LogStep(t, "lab-node4's agent took its start for a fresh one: its first connection attempts went out at once")
+	checkFreshStart(t, l, node4, logOffset, true)
 
 	e2eutil.LogStep(t, "%s via %s appears on lab-node1..3; lab-node4 routes theirs", node4.PodCIDR, node4.IP)
 	e2eutil.Eventually(t, routeWait, 500*time.Millisecond, "routes with lab-node4", func() error {

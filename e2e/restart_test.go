@@ -48,6 +48,7 @@ func testAgentRestart(t *testing.T) {
 	}
 
 	t.Cleanup(func() { restartIfStopped(t, l, node2) })
+	logOffset := e2eutil.LogSize(l.Agents.Log(node2))
 	watch := e2eutil.PingWatch{From: pod1.Netns, To: pod2.IP, Interval: pingInterval, After: 2 * time.Second}
 	pings, window := e2eutil.NoPingLost(t, watch, node2.Name+"'s agent restart", func() error {
 		e2eutil.LogStep(t, "SIGTERM %s's agent", node2.Name)
@@ -86,6 +87,34 @@ func testAgentRestart(t *testing.T) {
 	e2eutil.LogStep(t, "%s still reaches %s after the restart", pod1.Netns, pod2.Netns)
 	if err := e2eutil.Ping(ctx, pod1.Netns, pod2.IP, 3); err != nil {
 		t.Fatal(err)
+	}
+
+	e2eutil.LogStep(t, "the restarted agent found its routes in the kernel: not a fresh start, no early connection attempts")
+	checkFreshStart(t, l, node2, logOffset, false)
+}
+
+// freshStartLog is what an agent logs when it finds no route of its own in
+// the kernel at start, so that its peers' first connection attempts go out
+// at once (pkg/agent start.go).
+const freshStartLog = "fresh start: no route of ours in the kernel"
+
+// checkFreshStart fails unless node's agent, started after offset in its
+// log, took its start for a fresh one exactly when fresh says so.
+func checkFreshStart(t *testing.T, l *lab.Lab, node *lab.Node, offset int64, fresh bool) {
+	t.Helper()
+	started, err := e2eutil.LogLinesSince(l.Agents.Log(node), offset, "BGP speaker started")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(started) == 0 {
+		t.Fatalf("%s's agent log has no speaker start since the step began", node.Name)
+	}
+	lines, err := e2eutil.LogLinesSince(l.Agents.Log(node), offset, freshStartLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(lines) > 0; got != fresh {
+		t.Fatalf("%s's agent took its start for a fresh one: %v, want %v (log lines: %q)", node.Name, got, fresh, lines)
 	}
 }
 

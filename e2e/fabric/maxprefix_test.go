@@ -78,7 +78,7 @@ func testMaxPrefix(t *testing.T) {
 		t.Errorf("%s's GoBGP timers for %s are %+v, want %+v from the annotation", n.Name, torAddr(n), timers, want)
 	}
 
-	offset, torOffset := logOffset(l, n), fileSize(tor.Log())
+	offset, torOffset := logOffset(l, n), e2eutil.LogSize(tor.Log())
 	e2eutil.LogStep(t, "%s announces %v: %d prefixes for a limit of %d", tor.Name, extra, sent+len(extra), limit)
 	for _, p := range extra {
 		if err := tor.Announce(ctx, p); err != nil {
@@ -145,7 +145,7 @@ func checkMaxPrefixTeardown(ctx context.Context, tor *lab.ToR, node *lab.Node, o
 	case ok:
 		seen = fmt.Sprintf("neighbor %s is %s, last reset %q, last NOTIFICATION %q", node.IP, nb.State, nb.LastReset, nb.LastNotification)
 	default:
-		lines, err := logLinesSince(tor.Log(), offset, "NOTIFICATION", "received from neighbor "+node.IP.String()+" ", "Cease")
+		lines, err := e2eutil.LogLinesSince(tor.Log(), offset, "NOTIFICATION", "received from neighbor "+node.IP.String()+" ", "Cease")
 		if err != nil {
 			return "", err
 		}

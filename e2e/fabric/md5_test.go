@@ -51,7 +51,7 @@ func testMD5(t *testing.T) {
 	})
 	nb, _, _ := torSession(ctx, l, wrong)
 	e2eutil.LogStep(t, "%s sees its ToR session as %s; the ToR sees %s as %s (last reset %q)", wrong.Name, state, wrong.Name, nb.State, nb.LastReset)
-	lines, err := logLinesSince(l.Agents.Log(wrong), 0, torAddr(wrong).String())
+	lines, err := e2eutil.LogLinesSince(l.Agents.Log(wrong), 0, torAddr(wrong).String())
 	if err != nil {
 		t.Fatal(err)
 	}
