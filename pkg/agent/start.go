@@ -262,7 +262,7 @@ func (a *agent) startSpeaker(ctx context.Context) (*bgp.Speaker, error) {
 // a peer of lower IP dials and its dial came before this agent listened,
 // its connect retry of 5-10 s (docs/benchmarks.md "Node-add latency").
 // Every later attempt, and every peer a later pass adds, is GoBGP's as
-// usual: one dialer per pair (docs/peering.md "Who dials").
+// usual: one dialer per pair (docs/peering.md "Designs").
 func (a *agent) applyFirstPeers(ctx context.Context, first plan.Plan) {
 	atOnce := a.freshStart()
 	if atOnce {
