@@ -37,6 +37,11 @@ func adminClient(kubeconfig string) (kubernetes.Interface, error) {
 		return nil, fmt.Errorf("loading kubeconfig %s: %w", kubeconfig, err)
 	}
 	cfg.Timeout = 30 * time.Second
+	// Not client-go's default of 5 requests a second: a benchmark that
+	// adds and removes nodes back to back (e2e/nodeadd) ran into it, and
+	// each Node write then waited 200 ms in the client, time a kubelet's
+	// registration does not spend.
+	cfg.QPS, cfg.Burst = 100, 200
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", kubeconfig, err)
