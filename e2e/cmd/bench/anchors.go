@@ -409,8 +409,9 @@ func (c *ribCounter) Count() (int, error) {
 	return int(resp.GetNumDestination()), nil
 }
 
-func (c *ribCounter) String() string { return "gobgpd's RIB at " + c.addr }
-func (c *ribCounter) Close() error   { return c.conn.Close() }
+func (c *ribCounter) String() string                    { return "gobgpd's RIB at " + c.addr }
+func (c *ribCounter) pollStep(routes int) time.Duration { return ribPollStep(routes) }
+func (c *ribCounter) Close() error                      { return c.conn.Close() }
 
 // parseAnchors reads -anchors: a comma-separated list of anchorNames, or
 // "none".
