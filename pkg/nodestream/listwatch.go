@@ -2,7 +2,6 @@ package nodestream
 
 import (
 	"context"
-	stdjson "encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/json"
 )
 
 // NewListWatch lists and watches Nodes through c (a core/v1 REST client:
@@ -63,93 +61,114 @@ func List(ctx context.Context, c rest.Interface, o metav1.ListOptions) (*corev1.
 	return list, nil
 }
 
-// decodeList reads a NodeList: its metadata as it is, its items trimmed,
-// other keys (kind, apiVersion) skipped. The stream is walked with
-// encoding/json's Decoder (whose tokens this package can compare), each value
-// decoded with sigs.k8s.io/json as client-go decodes it: case-sensitive keys.
+// decodeList reads a NodeList: its metadata as it is, its items trimmed one
+// at a time as they arrive, other keys (kind, apiVersion) skipped.
 func decodeList(r io.Reader) (*corev1.NodeList, error) {
-	dec := stdjson.NewDecoder(r)
-	if err := expectDelim(dec, '{', "a NodeList"); err != nil {
+	v := &valueReader{r: r}
+	if _, err := v.next("{"); err != nil {
 		return nil, err
 	}
 	list := &corev1.NodeList{}
-	for dec.More() {
-		key, err := dec.Token()
+	if c, err := v.peek(); err == nil && c == '}' {
+		v.off++
+		return list, listEnd(v)
+	}
+	for {
+		key, err := v.key()
 		if err != nil {
-			return nil, err
+			return nil, unexpected(err)
 		}
 		switch key {
 		case "metadata":
-			var raw stdjson.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return nil, fmt.Errorf("metadata: %w", err)
+			raw, err := v.value()
+			if err != nil {
+				return nil, fmt.Errorf("metadata: %w", unexpected(err))
 			}
-			if err := json.UnmarshalCaseSensitivePreserveInts(raw, &list.ListMeta); err != nil {
-				return nil, fmt.Errorf("metadata: %w", err)
+			if err := field(raw, "metadata", &list.ListMeta); err != nil {
+				return nil, err
 			}
 		case "items":
-			if list.Items, err = decodeItems(dec); err != nil {
+			if list.Items, err = decodeItems(v); err != nil {
 				return nil, err
 			}
 		default:
-			if err := dec.Decode(&skip{}); err != nil {
-				return nil, fmt.Errorf("%v: %w", key, err)
+			if _, err := v.value(); err != nil {
+				return nil, fmt.Errorf("%s: %w", key, unexpected(err))
 			}
 		}
+		if c, err := v.next(",}"); err != nil {
+			return nil, err
+		} else if c == '}' {
+			return list, listEnd(v)
+		}
 	}
-	if err := expectDelim(dec, '}', "the end of the NodeList"); err != nil {
-		return nil, err
-	}
-	return list, nil
 }
 
-func decodeItems(dec *stdjson.Decoder) ([]corev1.Node, error) {
-	t, err := dec.Token()
-	if err != nil {
-		return nil, fmt.Errorf("items: %w", err)
-	}
-	if t == nil {
-		return nil, nil // "items": null
-	}
-	if t != stdjson.Delim('[') {
-		return nil, fmt.Errorf("items: want an array, got %v", t)
-	}
-	var items []corev1.Node
-	var raw stdjson.RawMessage
-	for i := 0; dec.More(); i++ {
-		// Raw first (the scanner skips what slimNode does not name
-		// either way): a Node that does not decode is named in the error.
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("items[%d]: %w", i, err)
+// listEnd checks that nothing but space follows the list, as the typed
+// client's decode does.
+func listEnd(v *valueReader) error {
+	if _, err := v.peek(); err != io.EOF {
+		if err == nil {
+			return syntaxError(v.buf, v.off, "after top-level value")
 		}
-		items = append(items, corev1.Node{})
-		var s slimNode
-		if err := json.UnmarshalCaseSensitivePreserveInts(raw, &s); err != nil {
-			return nil, fmt.Errorf("items[%d]: %w", i, nodeError(raw, err))
-		}
-		s.into(&items[len(items)-1])
-	}
-	if _, err := dec.Token(); err != nil { // ']'
-		return nil, fmt.Errorf("items: %w", err)
-	}
-	return items, nil
-}
-
-func expectDelim(dec *stdjson.Decoder, d stdjson.Delim, what string) error {
-	t, err := dec.Token()
-	if err != nil {
 		return err
-	}
-	if t != d {
-		return fmt.Errorf("want %s (%v), got %v", what, d, t)
 	}
 	return nil
 }
 
-// skip takes a JSON value and keeps nothing of it.
-type skip struct{}
+func decodeItems(v *valueReader) ([]corev1.Node, error) {
+	c, err := v.peek()
+	if err != nil {
+		return nil, fmt.Errorf("items: %w", unexpected(err))
+	}
+	if c == 'n' { // "items": null
+		raw, err := v.value()
+		if err != nil {
+			return nil, fmt.Errorf("items: %w", unexpected(err))
+		}
+		if string(raw) != "null" {
+			return nil, fmt.Errorf("items: want an array, got %s", truncate(raw))
+		}
+		return nil, nil
+	}
+	if _, err := v.next("["); err != nil {
+		return nil, fmt.Errorf("items: %w", err)
+	}
+	items := []corev1.Node{}
+	if c, err := v.peek(); err == nil && c == ']' {
+		v.off++
+		return items, nil
+	}
+	for i := 0; ; i++ {
+		var s slimNode
+		err := v.decode(func(b []byte) (int, error) {
+			s = slimNode{}
+			end, err := s.decodeAt(b, 0, 0)
+			if err != nil && err != errShort {
+				err = nodeError(b, err)
+			}
+			return end, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("items[%d]: %w", i, unexpected(err))
+		}
+		items = append(items, corev1.Node{})
+		s.into(&items[len(items)-1])
+		if c, err := v.next(",]"); err != nil {
+			return nil, fmt.Errorf("items: %w", err)
+		} else if c == ']' {
+			return items, nil
+		}
+	}
+}
 
-func (skip) UnmarshalJSON([]byte) error { return nil }
+// unexpected: a list that ends before it is whole ended unexpectedly.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
 
 // Watch watches Nodes. Its events carry trimmed Nodes (ADDED, MODIFIED,
 // DELETED), a Node with only resourceVersion and annotations (BOOKMARK), or

@@ -3,11 +3,13 @@ package nodestream
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -254,6 +256,53 @@ func TestABadWatchEventEndsTheWatchWithAnError(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestStreamsDecodeTheSameWhateverTheirReadsCarry(t *testing.T) {
+	list := &corev1.NodeList{ListMeta: metav1.ListMeta{ResourceVersion: "9", RemainingItemCount: ptr(int64(1234567))}}
+	var events []string
+	for _, n := range testNodes {
+		list.Items = append(list.Items, *n.node)
+		events = append(events, `{"type":"MODIFIED","object":`+mustJSON(t, n.node)+`}`)
+	}
+	body := mustJSON(t, list)
+	stream := strings.Join(events, "\n")
+	whole, err := decodeList(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readers := map[string]func(io.Reader) io.Reader{
+		"one byte": iotest.OneByteReader, "half": iotest.HalfReader, "data with EOF": iotest.DataErrReader,
+	}
+	for name, r := range readers {
+		t.Run(name, func(t *testing.T) {
+			got, err := decodeList(r(strings.NewReader(body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, whole) {
+				t.Fatalf("list read %s at a time:\n%+v\nwhole:\n%+v", name, got, whole)
+			}
+			d := NewWatchDecoder(io.NopCloser(r(strings.NewReader(stream))))
+			for i, n := range testNodes {
+				typ, obj, err := d.Decode()
+				want := Trim(n.node)
+				want.TypeMeta = metav1.TypeMeta{}
+				if err != nil || typ != watch.Modified || !reflect.DeepEqual(obj, want) {
+					t.Fatalf("event %d read %s at a time: %s %+v %v", i, name, typ, obj, err)
+				}
+			}
+			if _, _, err := d.Decode(); err != io.EOF {
+				t.Fatalf("after the last event: %v, want io.EOF", err)
+			}
+		})
+	}
+	// Cut anywhere inside, the list is an error, never a shorter list.
+	for cut := 1; cut < len(body); cut += 97 {
+		if l, err := decodeList(strings.NewReader(body[:cut])); err == nil {
+			t.Fatalf("list cut at %d of %d decoded: %d items", cut, len(body), len(l.Items))
+		}
 	}
 }
 

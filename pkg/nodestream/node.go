@@ -25,28 +25,120 @@ import (
 )
 
 // slimNode is the part of a Node the agent reads (nodeinfo, plan, peering,
-// the informer's update filter, the Events on its own Node), as the API
-// server writes it in JSON: name, UID, resourceVersion, creationTimestamp,
-// deletionTimestamp, the nodebgp.io/ annotations, spec.podCIDR(s) and
-// status.addresses. It is the one list of kept fields: the decoders fill it,
-// and Trim copies a full Node through it. A new reader of another field must
-// add it here.
+// the informer's update filter, the Events on its own Node): name, UID,
+// resourceVersion, creationTimestamp, deletionTimestamp, the nodebgp.io/
+// annotations, spec.podCIDR(s) and status.addresses. It is the one list of
+// kept fields: decode fills it from JSON, and Trim copies a full Node through
+// it. A new reader of another field must add it here and in decode.
 type slimNode struct {
 	Metadata struct {
-		Name              string         `json:"name"`
-		UID               types.UID      `json:"uid"`
-		ResourceVersion   string         `json:"resourceVersion"`
-		CreationTimestamp metav1.Time    `json:"creationTimestamp"`
-		DeletionTimestamp *metav1.Time   `json:"deletionTimestamp"`
-		Annotations       ourAnnotations `json:"annotations"`
-	} `json:"metadata"`
+		Name              string
+		UID               types.UID
+		ResourceVersion   string
+		CreationTimestamp metav1.Time
+		DeletionTimestamp *metav1.Time
+		Annotations       map[string]string // ours only
+	}
 	Spec struct {
-		PodCIDR  string   `json:"podCIDR"`
-		PodCIDRs []string `json:"podCIDRs"`
-	} `json:"spec"`
+		PodCIDR  string
+		PodCIDRs []string
+	}
 	Status struct {
-		Addresses []corev1.NodeAddress `json:"addresses"`
-	} `json:"status"`
+		Addresses []corev1.NodeAddress
+	}
+}
+
+// decode reads a Node's JSON, decoding the kept fields' values as client-go
+// decodes them (sigs.k8s.io/json into the same Go types) and skipping the
+// rest unread. As with encoding/json, a key given twice decodes twice into
+// the same field.
+func (s *slimNode) decode(b []byte) error {
+	end, err := s.decodeAt(b, 0, 0)
+	if err != nil {
+		return err
+	}
+	return onlySpace(b, end)
+}
+
+// decodeAt decodes the Node at b[i], in one pass over its bytes, and returns
+// the offset past it.
+func (s *slimNode) decodeAt(b []byte, i, depth int) (int, error) {
+	return objectAt(b, i, depth, "node", false, func(key string, b []byte, i, depth int) (int, error) {
+		switch key {
+		case "kind":
+			var kind string
+			end, err := decodeValue(b, i, depth, "kind", &kind)
+			if err == nil && kind != "" && kind != "Node" {
+				err = fmt.Errorf("kind %q, want Node", kind)
+			}
+			return end, err
+		case "metadata":
+			return objectAt(b, i, depth, "metadata", true, s.metadataField)
+		case "spec":
+			return objectAt(b, i, depth, "spec", true, func(key string, b []byte, i, depth int) (int, error) {
+				switch key {
+				case "podCIDR":
+					return decodeValue(b, i, depth, "spec.podCIDR", &s.Spec.PodCIDR)
+				case "podCIDRs":
+					return decodeValue(b, i, depth, "spec.podCIDRs", &s.Spec.PodCIDRs)
+				}
+				return skipValue(b, i, depth)
+			})
+		case "status":
+			return objectAt(b, i, depth, "status", true, func(key string, b []byte, i, depth int) (int, error) {
+				if key == "addresses" {
+					return decodeValue(b, i, depth, "status.addresses", &s.Status.Addresses)
+				}
+				return skipValue(b, i, depth)
+			})
+		}
+		return skipValue(b, i, depth)
+	})
+}
+
+func (s *slimNode) metadataField(key string, b []byte, i, depth int) (int, error) {
+	m := &s.Metadata
+	switch key {
+	case "name":
+		return decodeValue(b, i, depth, "metadata.name", &m.Name)
+	case "uid":
+		return decodeValue(b, i, depth, "metadata.uid", &m.UID)
+	case "resourceVersion":
+		return decodeValue(b, i, depth, "metadata.resourceVersion", &m.ResourceVersion)
+	case "creationTimestamp":
+		return decodeValue(b, i, depth, "metadata.creationTimestamp", &m.CreationTimestamp)
+	case "deletionTimestamp":
+		return decodeValue(b, i, depth, "metadata.deletionTimestamp", &m.DeletionTimestamp)
+	case "annotations":
+		if i < len(b) && b[i] == 'n' {
+			m.Annotations = nil // as encoding/json does for a map
+			return skipLiteral(b, i, "null")
+		}
+		return objectAt(b, i, depth, "metadata.annotations", false, func(key string, b []byte, i, depth int) (int, error) {
+			if !strings.HasPrefix(key, peering.AnnotationPrefix) {
+				return skipValue(b, i, depth)
+			}
+			var val string
+			end, err := decodeValue(b, i, depth, "metadata.annotations."+key, &val)
+			if err != nil {
+				return end, err
+			}
+			if m.Annotations == nil {
+				m.Annotations = map[string]string{}
+			}
+			m.Annotations[key] = val
+			return end, nil
+		})
+	}
+	return skipValue(b, i, depth)
+}
+
+// field decodes one kept field's JSON value into v.
+func field(b []byte, name string, v any) error {
+	if err := json.UnmarshalCaseSensitivePreserveInts(b, v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
 
 func (s *slimNode) node() *corev1.Node {
@@ -93,30 +185,6 @@ func Trim(n *corev1.Node) *corev1.Node {
 	return t
 }
 
-// ourAnnotations decodes a Node's annotations keeping only the nodebgp.io/
-// ones; nil when there are none.
-type ourAnnotations map[string]string
-
-func (a *ourAnnotations) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*a = nil // as encoding/json does for a map
-		return nil
-	}
-	var all map[string]string
-	if err := json.UnmarshalCaseSensitivePreserveInts(b, &all); err != nil {
-		return err
-	}
-	// Merged into what is there, as encoding/json does for a map, so that a
-	// repeated key decodes as client-go decodes it.
-	for k, v := range ours(all) {
-		if *a == nil {
-			*a = ourAnnotations{}
-		}
-		(*a)[k] = v
-	}
-	return nil
-}
-
 func ours(all map[string]string) map[string]string {
 	var out map[string]string
 	for k, v := range all {
@@ -133,7 +201,7 @@ func ours(all map[string]string) map[string]string {
 // decodeNode decodes one Node's JSON into its trimmed form.
 func decodeNode(b []byte) (*corev1.Node, error) {
 	var s slimNode
-	if err := json.UnmarshalCaseSensitivePreserveInts(b, &s); err != nil {
+	if err := s.decode(b); err != nil {
 		return nil, nodeError(b, err)
 	}
 	return s.node(), nil
@@ -142,13 +210,20 @@ func decodeNode(b []byte) (*corev1.Node, error) {
 // nodeError names the Node whose JSON did not decode, if its name can be
 // read at all.
 func nodeError(b []byte, err error) error {
-	var named struct {
-		Metadata struct {
-			Name string `json:"name"`
-		} `json:"metadata"`
-	}
-	if json.UnmarshalCaseSensitivePreserveInts(b, &named) == nil && named.Metadata.Name != "" {
-		return fmt.Errorf("node %q: %w", named.Metadata.Name, err)
+	var name string
+	_, _ = objectAt(b, 0, 0, "node", false, func(key string, b []byte, i, depth int) (int, error) {
+		if key != "metadata" {
+			return skipValue(b, i, depth)
+		}
+		return objectAt(b, i, depth, "metadata", true, func(key string, b []byte, i, depth int) (int, error) {
+			if key != "name" {
+				return skipValue(b, i, depth)
+			}
+			return decodeValue(b, i, depth, "metadata.name", &name)
+		})
+	})
+	if name != "" {
+		return fmt.Errorf("node %q: %w", name, err)
 	}
 	return fmt.Errorf("node: %w", err)
 }

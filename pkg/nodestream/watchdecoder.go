@@ -1,7 +1,6 @@
 package nodestream
 
 import (
-	stdjson "encoding/json"
 	"fmt"
 	"io"
 
@@ -19,37 +18,75 @@ import (
 // *metav1.Status (the reflector lists again on a 410 Gone), a Node is
 // trimmed.
 type WatchDecoder struct {
-	body  io.ReadCloser
-	dec   *stdjson.Decoder
-	event struct {
-		// encoding/json matches these two keys without regard to case,
-		// client-go's decoder with it; the API server writes them in lower
-		// case. The object is decoded as client-go decodes it.
-		Type   watch.EventType    `json:"type"`
-		Object stdjson.RawMessage `json:"object"`
-	}
+	body   io.ReadCloser
+	values valueReader
 }
 
 var _ watch.Decoder = (*WatchDecoder)(nil)
 
 // NewWatchDecoder reads events from body; Close closes it.
 func NewWatchDecoder(body io.ReadCloser) *WatchDecoder {
-	return &WatchDecoder{body: body, dec: stdjson.NewDecoder(body)}
+	return &WatchDecoder{body: body, values: valueReader{r: body}}
 }
 
 // Decode returns the next event. Errors of the stream itself (io.EOF at its
 // end, a reset connection) come back as they are: watch.StreamWatcher tells
 // an ended stream from a bad event by them.
 func (d *WatchDecoder) Decode() (watch.EventType, runtime.Object, error) {
-	d.event.Type, d.event.Object = "", d.event.Object[:0]
-	if err := d.dec.Decode(&d.event); err != nil {
-		return "", nil, err
-	}
-	obj, err := decodeEventObject(d.event.Type, d.event.Object)
+	var (
+		typ            watch.EventType
+		object         []byte
+		node           slimNode
+		nodeDecodedFor watch.EventType
+	)
+	// One pass over the event finds its end in the stream, its type and,
+	// when the type comes first (as the API server writes it), decodes its
+	// Node on the way. As client-go's metav1.WatchEvent: keys match
+	// case-sensitively, the last of a repeated key wins.
+	err := d.values.decode(func(b []byte) (int, error) {
+		typ, object, nodeDecodedFor = "", nil, ""
+		return objectAt(b, 0, 0, "watch event", false, func(key string, b []byte, i, depth int) (int, error) {
+			switch key {
+			case "type":
+				return decodeValue(b, i, depth, "type", &typ)
+			case "object":
+				if isNodeEvent(typ) {
+					node = slimNode{}
+					end, err := node.decodeAt(b, i, depth)
+					if err == nil {
+						object, nodeDecodedFor = b[i:end], typ
+						return end, nil
+					}
+					if err == errShort {
+						return end, err
+					}
+					// Decoded again below, for the error.
+				}
+				end, err := skipValue(b, i, depth)
+				object, nodeDecodedFor = b[i:min(end, len(b))], ""
+				return end, err
+			}
+			return skipValue(b, i, depth)
+		})
+	})
 	if err != nil {
-		return "", nil, fmt.Errorf("node watch: %s event: %w", d.event.Type, err)
+		if err == io.ErrUnexpectedEOF || err == d.values.err {
+			return "", nil, err // the stream ended or broke
+		}
+		return "", nil, fmt.Errorf("node watch: %w", err)
 	}
-	return d.event.Type, obj, nil
+	if isNodeEvent(typ) && nodeDecodedFor != "" {
+		return typ, node.node(), nil
+	}
+	obj, err := decodeEventObject(typ, object)
+	if err != nil {
+		return "", nil, fmt.Errorf("node watch: %s event: %w", typ, err)
+	}
+	return typ, obj, nil
+}
+
+func isNodeEvent(t watch.EventType) bool {
+	return t == watch.Added || t == watch.Modified || t == watch.Deleted
 }
 
 func decodeEventObject(t watch.EventType, b []byte) (runtime.Object, error) {
