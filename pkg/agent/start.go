@@ -14,8 +14,8 @@ import (
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/firewall"
 	"github.com/nodebgp/router/pkg/kubewatch"
-	"github.com/nodebgp/router/pkg/nodestream"
 	"github.com/nodebgp/router/pkg/nodeinfo"
+	"github.com/nodebgp/router/pkg/nodestream"
 	"github.com/nodebgp/router/pkg/plan"
 	"github.com/nodebgp/router/pkg/podcidr"
 	"github.com/nodebgp/router/pkg/routes"
@@ -110,7 +110,7 @@ func (a *agent) connect(ctx context.Context) error {
 	// within seconds of the API's return, not on client-go's 30-60 s back-off.
 	// nodestream decodes each Node straight into the fields the agent reads.
 	nodeInformer := cache.NewSharedIndexInformer(kubewatch.New(kubewatch.Params{
-		LW: nodestream.NewListWatch(client.CoreV1().RESTClient()),
+		LW:          nodestream.NewListWatch(client.CoreV1().RESTClient()),
 		Unreachable: func(err error) { a.report("api", fmt.Errorf("watching nodes: %w", err)) },
 		Reachable:   func() { a.report("api", nil) },
 	}), &corev1.Node{}, 0, cache.Indexers{})
