@@ -35,6 +35,7 @@ build: ## build router and the lab's helper binaries into _output/bin
 	$(GO) build -o $(BIN)/labcni ./e2e/cmd/labcni
 	$(GO) build -o $(BIN)/bench ./e2e/cmd/bench
 	$(GO) build -o $(BIN)/bgpinject ./e2e/cmd/bgpinject
+	$(GO) build -o $(BIN)/gobgpd-patched ./e2e/cmd/gobgpd-patched
 	$(GO) build -o $(BIN)/meshpeers ./e2e/cmd/meshpeers
 	$(GO) build -o $(BIN)/nodebench ./e2e/cmd/nodebench
 	$(GO) build -o $(BIN)/cluster ./e2e/cmd/cluster

@@ -2,7 +2,11 @@
 
 package e2e
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/nodebgp/router/e2e/e2eutil"
+)
 
 // TestE2E is the runbook. Its steps share one lab and run in this order:
 // read-only checks first, then the steps that disturb the lab and restore
@@ -12,10 +16,7 @@ import "testing"
 // (-run matches the step name by regular expression).
 func TestE2E(t *testing.T) {
 	suite.Lab(t)
-	steps := []struct {
-		name string
-		fn   func(t *testing.T)
-	}{
+	suite.RunSteps(t, e2eutil.Steps{
 		// Issue case 1: the full iBGP mesh and the kernel routes it yields.
 		{"01_mesh_every_node_peers_with_every_other_and_routes_their_pod_CIDRs", testMesh},
 		// Issue case 2: pods on different nodes reach each other, ICMP and TCP.
@@ -39,8 +40,5 @@ func TestE2E(t *testing.T) {
 		{"12_repair_a_node_deleted_while_an_agent_was_stopped_leaves_no_stale_route", testNodeDeletedWhileAgentStopped},
 		// Issue case 9, last: it leaves lab-node1 without agent, routes, rules or bridge.
 		{"13_cleanup_router_cleanup_removes_everything_the_agent_made", testCleanup},
-	}
-	for _, s := range steps {
-		suite.Step(t, s.name, s.fn)
-	}
+	})
 }

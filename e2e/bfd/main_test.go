@@ -50,16 +50,10 @@ var suite = &e2eutil.Suite{
 // fails: go test -tags e2e -run 'TestBFD/02' ./e2e/bfd/
 func TestBFD(t *testing.T) {
 	suite.Lab(t)
-	steps := []struct {
-		name string
-		fn   func(t *testing.T)
-	}{
+	suite.RunSteps(t, e2eutil.Steps{
 		{"01_sessions_BFD_is_Up_between_every_pair_of_nodes", testSessions},
 		{"02_node_dies_its_pod_CIDR_leaves_the_other_kernels_within_the_detection_time", testNodeDies},
 		{"03_flapping_link_neither_crashes_nor_leaks_and_routes_settle", testFlap},
 		{"04_planned_restart_loses_no_ping_with_BFD_on", testPlannedRestart},
-	}
-	for _, s := range steps {
-		suite.Step(t, s.name, s.fn)
-	}
+	})
 }

@@ -50,14 +50,8 @@ var suite = &e2eutil.Suite{
 // TestBFDDualStack is the runbook: go test -tags e2e -run 'TestBFDDualStack/02' ./e2e/bfddualstack/
 func TestBFDDualStack(t *testing.T) {
 	suite.Lab(t)
-	steps := []struct {
-		name string
-		fn   func(t *testing.T)
-	}{
+	suite.RunSteps(t, e2eutil.Steps{
 		{"01_sessions_BFD_is_Up_on_both_families", testSessions},
 		{"02_IPv6_path_fails_its_routes_leave_within_the_detection_time_IPv4_stays", testIPv6Fault},
-	}
-	for _, s := range steps {
-		suite.Step(t, s.name, s.fn)
-	}
+	})
 }

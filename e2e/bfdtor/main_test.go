@@ -111,15 +111,9 @@ func startBFDOnToRs(ctx context.Context, l *lab.Lab) error {
 // TestBFDToR is the runbook: go test -tags e2e -run 'TestBFDToR/02' ./e2e/bfdtor/
 func TestBFDToR(t *testing.T) {
 	suite.Lab(t)
-	steps := []struct {
-		name string
-		fn   func(t *testing.T)
-	}{
+	suite.RunSteps(t, e2eutil.Steps{
 		{"01_sessions_BFD_is_Up_with_both_ToRs_with_the_timers_configured", testSessions},
 		{"02_ToR_fails_its_routes_leave_the_kernel_and_traffic_moves_to_the_other_ToR", testToRFails},
 		{"03_planned_restart_FRR_keeps_the_node's_routes", testPlannedRestart},
-	}
-	for _, s := range steps {
-		suite.Step(t, s.name, s.fn)
-	}
+	})
 }

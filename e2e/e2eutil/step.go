@@ -10,6 +10,20 @@ import (
 	"time"
 )
 
+// Steps is a suite's runbook: named steps that run in order.
+type Steps []struct {
+	Name string
+	Fn   func(t *testing.T)
+}
+
+// RunSteps runs every step of the runbook with Step, in order.
+func (s *Suite) RunSteps(t *testing.T, steps Steps) {
+	t.Helper()
+	for _, st := range steps {
+		s.Step(t, st.Name, st.Fn)
+	}
+}
+
 // Step runs one runbook step as a subtest. A panic in the step fails that
 // step instead of killing the process (and with it the teardown). A failed
 // step saves a dump of the lab as it is at that moment: deferred code runs

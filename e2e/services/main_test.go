@@ -95,10 +95,7 @@ func prepare(ctx context.Context, l *lab.Lab) error {
 // TestServices is the runbook: go test -tags e2e -run 'TestServices/02' ./e2e/services/
 func TestServices(t *testing.T) {
 	suite.Lab(t)
-	steps := []struct {
-		name string
-		fn   func(t *testing.T)
-	}{
+	suite.RunSteps(t, e2eutil.Steps{
 		{"01_cluster_policy_each_address_at_the_ToR_with_ECMP_over_every_node", testClusterPolicy},
 		{"02_local_policy_announced_only_from_nodes_with_a_ready_endpoint", testLocalPolicy},
 		{"03_deleted_Service_withdrawn_at_the_ToR", testDelete},
@@ -107,8 +104,5 @@ func TestServices(t *testing.T) {
 		{"06_malformed_Service_gets_an_Event_and_the_others_stay_announced", testMalformed},
 		{"07_rbac_the_agent's_token_lists_and_watches_Services_and_EndpointSlices_and_nothing_more", testRBAC},
 		{"08_missing_permission_the_agent_still_routes_reports_it_and_recovers", testMissingPermission},
-	}
-	for _, s := range steps {
-		suite.Step(t, s.name, s.fn)
-	}
+	})
 }

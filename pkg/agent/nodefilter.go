@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/nodebgp/router/pkg/nodestream"
 	"github.com/nodebgp/router/pkg/peering"
 )
 
@@ -39,34 +39,14 @@ func ourAnnotations(n *corev1.Node) map[string]string {
 }
 
 // trimNode is the node informer's transform: it keeps of a Node only what
-// the agent reads (nodeinfo, plan, peering, routingFactsChanged, the Events
-// on our Node) — name, UID, resourceVersion, creationTimestamp, the
-// nodebgp.io/ annotations, spec.podCIDR(s) and status.addresses — and drops
-// the rest before the cache stores it. Kubelets fill a Node with images,
-// conditions, capacity, labels and managed fields: several KiB each, times
-// every Node of the cluster, on every node. A new reader of another field
-// must add it here. It leaves anything but a Node as it is, and a trimmed
-// Node trims to itself.
+// the agent reads (nodestream.Trim, where the kept fields are listed). The
+// node ListWatch (nodestream) already decodes Nodes in that form; this guards
+// any other path into the cache. It leaves anything but a Node as it is, and
+// a trimmed Node trims to itself.
 func trimNode(obj any) (any, error) {
 	n, ok := obj.(*corev1.Node)
 	if !ok {
 		return obj, nil
 	}
-	t := &corev1.Node{
-		TypeMeta: n.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{
-			Name:              n.Name,
-			UID:               n.UID,
-			ResourceVersion:   n.ResourceVersion,
-			CreationTimestamp: n.CreationTimestamp,
-			DeletionTimestamp: n.DeletionTimestamp,
-		},
-	}
-	if ours := ourAnnotations(n); len(ours) > 0 {
-		t.Annotations = ours
-	}
-	t.Spec.PodCIDR = n.Spec.PodCIDR
-	t.Spec.PodCIDRs = n.Spec.PodCIDRs
-	t.Status.Addresses = n.Status.Addresses
-	return t, nil
+	return nodestream.Trim(n), nil
 }

@@ -8,9 +8,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/nodebgp/router/pkg/firewall"
 	"github.com/nodebgp/router/pkg/kubewatch"
 	"github.com/nodebgp/router/pkg/nodeinfo"
+	"github.com/nodebgp/router/pkg/nodestream"
 	"github.com/nodebgp/router/pkg/plan"
 	"github.com/nodebgp/router/pkg/podcidr"
 	"github.com/nodebgp/router/pkg/routes"
@@ -110,15 +108,9 @@ func (a *agent) connect(ctx context.Context) error {
 
 	// The node watch goes through kubewatch: after an API outage it resumes
 	// within seconds of the API's return, not on client-go's 30-60 s back-off.
+	// nodestream decodes each Node straight into the fields the agent reads.
 	nodeInformer := cache.NewSharedIndexInformer(kubewatch.New(kubewatch.Params{
-		LW: &cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return client.CoreV1().Nodes().List(ctx, o)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return client.CoreV1().Nodes().Watch(ctx, o)
-			},
-		},
+		LW:          nodestream.NewListWatch(client.CoreV1().RESTClient()),
 		Unreachable: func(err error) { a.report("api", fmt.Errorf("watching nodes: %w", err)) },
 		Reachable:   func() { a.report("api", nil) },
 	}), &corev1.Node{}, 0, cache.Indexers{})

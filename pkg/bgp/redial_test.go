@@ -110,13 +110,7 @@ func TestRedialTakesASessionEndedByThePeersHardResetOutOfTheIdleHold(t *testing.
 // the neighbor alone, so a planned restart loses nothing; one whose BFD
 // failed (dropStale) drops them with the neighbor.
 func TestRedialKeepsAGracefullyRestartingPeersStaleRoutesUnlessItsPathFailed(t *testing.T) {
-	a := startNode(t, "node-a", testASN, loopback, 0, "10.255.0.1", true)
-	b := startNode(t, "node-b", testASN, netip.MustParseAddr("127.0.0.2"), 0, "10.255.0.2", true)
-	a.setPeers(t, b.peer)
-	b.setPeers(t, with(a.peer, func(p *Peer) { p.Passive = true }))
-	b.advertise(t, testNextHopB, "10.244.2.0/24")
-	fromB := path("10.244.2.0/24", testNextHopB)
-	waitPath(t, a, fromB, true)
+	a, b, fromB := startGRPairBAdvertising(t)
 
 	b.speaker.Stop()
 	waitFor(t, a.name+" to hold "+b.name+" as restarting", func() (bool, string) {

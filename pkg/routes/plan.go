@@ -15,13 +15,14 @@ type plan struct {
 	unchanged   int
 	unreachable []skipped
 	foreign     []Route
-	// kept are the prefixes whose route is what we want after the writes.
+	// kept are the prefixes whose route is what we want after the writes;
+	// only without pruning all (they are learned then).
 	kept []netip.Prefix
 }
 
 // pruning says which of our routes that are not wanted may be deleted: all
 // (the RIB is complete), or only those of prefixes learned in this run of
-// the agent, whose paths were withdrawn since. Right after a restart a
+// the agent (since it last pruned all), whose paths were withdrawn since. Right after a restart a
 // route not re-learned yet must stay (its traffic still flows), but one
 // that was re-learned and then withdrawn is gone for good: a peer that
 // fails while the agent waits for every End-of-RIB (for up to the restart
@@ -142,7 +143,7 @@ func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table
 	}
 	pl.writes = slices.Concat(adds, replaces)
 	for _, p := range prefixes {
-		if keep[p] {
+		if keep[p] && !pr.all {
 			pl.kept = append(pl.kept, p)
 		}
 	}

@@ -42,14 +42,22 @@ type Reconciler struct {
 	record  map[netip.Prefix]ourRoute
 	on      onLink
 	foreign map[netip.Prefix]bool
-	// learned are the prefixes a Sync or Update of this run routed (see
-	// pruning): their routes go when they are no longer wanted, pruneStale
-	// or not.
+	// learned are the prefixes a Sync or Update without pruneStale routed
+	// since the last call with it (see pruning): their routes go when they
+	// are no longer wanted, pruneStale or not. A call with pruneStale may
+	// delete every route not wanted, so it needs none and drops them: the
+	// agent prunes from convergence on, and a set of every prefix it ever
+	// routed would be a second per-route map beside the record (megabytes
+	// at 100,000 routes, never shrinking).
 	learned map[netip.Prefix]bool
 }
 
-// learn notes prefixes routed in this run.
-func (r *Reconciler) learn(ps ...netip.Prefix) {
+// learn notes prefixes routed before pruning; a pruning call forgets them.
+func (r *Reconciler) learn(pruneStale bool, ps ...netip.Prefix) {
+	if pruneStale {
+		r.learned = nil
+		return
+	}
 	if r.learned == nil {
 		r.learned = map[netip.Prefix]bool{}
 	}
@@ -116,7 +124,7 @@ func (r *Reconciler) Sync(ctx context.Context, desired []Route, pruneStale bool)
 	}
 	res, errs := apply(r.kernel, pl, act.ours)
 	r.record, r.on, r.foreign = act.ours, on, act.foreign
-	r.learn(pl.kept...)
+	r.learn(pruneStale, pl.kept...)
 	r.log.Debug("routes synced", "event", "sync", "added", res.Added, "replaced", res.Replaced,
 		"deleted", res.Deleted, "unchanged", res.Unchanged, "unreachable", len(res.Unreachable),
 		"foreign", len(res.Foreign), "errors", len(errs))
@@ -244,9 +252,9 @@ func (r *Reconciler) Update(ctx context.Context, changes []Change, pruneStale bo
 			}
 		case exists && sameRoute(have, hops):
 			pl.unchanged++
-			r.learn(p)
+			r.learn(pruneStale, p)
 		default:
-			r.learn(p)
+			r.learn(pruneStale, p)
 			want := RouteWrite{Op: OpAdd, Dst: p, Table: r.table}
 			if len(hops) == 1 {
 				want.Gateway, want.LinkIndex = hops[0].Gateway, hops[0].LinkIndex

@@ -251,3 +251,57 @@ func TestHoldsTellsOurOwnDeletionsFromSomeoneElses(t *testing.T) {
 		t.Fatalf("Holds = false with one prefix still installed; want true")
 	}
 }
+
+// A pruning call may delete every route not wanted, so the prefixes learned
+// before it are dropped then, and none are noted while pruning: the agent
+// prunes from convergence on, and a set of every prefix it ever routed would
+// be a second per-route map beside the record that never shrinks. Without
+// pruning, what a call routes is learned again, and its withdraw deletes it.
+func TestLearnedPrefixesAreKeptOnlyWhileNotPruning(t *testing.T) {
+	k := fakeNode(t)
+	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: k})
+	ctx := context.Background()
+	learned := func(step string, want int) {
+		t.Helper()
+		if len(r.learned) != want {
+			t.Fatalf("%s: %d prefixes learned %v, want %d", step, len(r.learned), r.learned, want)
+		}
+	}
+	two := []Route{route("10.244.1.0/24", "10.0.0.2"), route("10.244.2.0/24", "10.0.0.3")}
+	if _, err := r.Sync(ctx, two, false); err != nil {
+		t.Fatal(err)
+	}
+	learned("Sync before convergence", 2)
+	if _, err := r.Update(ctx, []Change{change("10.244.3.0/24", "10.0.0.4")}, false); err != nil {
+		t.Fatal(err)
+	}
+	learned("Update before convergence", 3)
+
+	k.newPass()
+	if _, err := r.Sync(ctx, two, true); err != nil {
+		t.Fatal(err)
+	}
+	learned("the first pruning Sync", 0)
+	if got, err := r.Update(ctx, []Change{change("10.244.4.0/24", "10.0.0.5")}, true); err != nil || got.Added != 1 {
+		t.Fatalf("pruning Update adding a route = %+v, %v", got, err)
+	}
+	learned("a pruning Update", 0)
+	if got, err := r.Update(ctx, []Change{change("10.244.4.0/24")}, true); err != nil || got.Deleted != 1 {
+		t.Fatalf("pruning Update withdrawing it = %+v, %v; want it deleted", got, err)
+	}
+
+	if got, err := r.Update(ctx, []Change{change("10.244.5.0/24", "10.0.0.6")}, false); err != nil || got.Added != 1 {
+		t.Fatalf("Update without pruning adding a route = %+v, %v", got, err)
+	}
+	learned("an Update without pruning after pruning", 1)
+	if got, err := r.Update(ctx, []Change{change("10.244.5.0/24")}, false); err != nil || got.Deleted != 1 {
+		t.Fatalf("Update without pruning withdrawing a route it learned = %+v, %v; want it deleted", got, err)
+	}
+	want := []string{
+		"10.244.1.0/24 via 10.0.0.2 dev 2 proto 78 table 254 metric 0",
+		"10.244.2.0/24 via 10.0.0.3 dev 2 proto 78 table 254 metric 0",
+	}
+	if table := k.table(); !slices.Equal(table, want) {
+		t.Fatalf("kernel table:\n  got  %q\n  want %q", table, want)
+	}
+}

@@ -21,9 +21,11 @@ import (
 // The anchors are third-party BGP speakers measured in the same run as the
 // agent, each on its own in a namespace of the fabric (dutNetns), receiving
 // the same routes from the same injector: BIRD 2 and FRR (bgpd + zebra)
-// installing them into their namespace's kernel, and a plain gobgpd of the
+// installing them into their namespace's kernel, a plain gobgpd of the
 // version the agent embeds, which installs nothing (the GoBGP receive
-// floor: its RIB counted through its API).
+// floor: its RIB counted through its API), and the same gobgpd built from
+// the agent's own GoBGP, patches and all (e2e/cmd/gobgpd-patched, same
+// config): the engine the agent embeds, alone.
 const (
 	dutNetns = "lab-benchdut"
 	dutPort  = "vbdut" // its veth end on the fabric bridge
@@ -34,21 +36,27 @@ const (
 	protoBGP  = 186
 	// anchorStopTimeout bounds a daemon's exit after SIGTERM; then SIGKILL.
 	anchorStopTimeout = 10 * time.Second
+	// patchedPprof is gobgpd-patched's pprof with -profile, inside dutNetns.
+	patchedPprof = "127.0.0.1:6060"
 )
 
 // dutAddr is the anchors' address on the lab's node subnet.
 var dutAddr = netip.MustParsePrefix("10.199.1.101/24")
 
 // anchorNames are the anchors in the order they run, as -anchors names them.
-var anchorNames = []string{"bird", "frr", "gobgpd"}
+var anchorNames = []string{"bird", "frr", "gobgpd", "gobgpd-patched"}
 
 // anchorResult is one anchor's figures.
 type anchorResult struct {
 	name              string // as printed
 	install, withdraw convergence
 	peakKiB           int // the sum of its processes' VmHWM
-	cpu               float64
-	kernel            bool // it installs into the kernel; else RIB only
+	// The largest of its RSS samples (its processes summed) and the
+	// measure it fell in.
+	peakSample rssSample
+	peakPhase  string
+	cpu        float64
+	kernel     bool // it installs into the kernel; else RIB only
 }
 
 // anchorDaemon is one process of an anchor, started in dutNetns.
@@ -100,6 +108,8 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 		}
 	}()
 	var c counter
+	// With -profile, gobgpd-patched's heap is profiled as the agent's is.
+	prof := &profiler{}
 	switch name {
 	case "bird":
 		r.name, r.kernel = "BIRD "+birdVersion(ctx), true
@@ -134,14 +144,22 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 				}
 			}
 		}
-	case "gobgpd":
-		r.name = "gobgpd " + gobgpdVersion(ctx, b.o.gobgpd) + " (RIB only)"
-		if err := os.WriteFile(filepath.Join(dir, "gobgpd.toml"), []byte(gobgpdConfig()), 0o644); err != nil {
+	case "gobgpd", "gobgpd-patched":
+		conf := filepath.Join(dir, "gobgpd.toml")
+		if err := os.WriteFile(conf, []byte(gobgpdConfig()), 0o644); err != nil {
 			return r, err
 		}
 		api := netip.AddrPortFrom(dutAddr.Addr(), 50051).String()
-		d, err := startDaemon(dir, "gobgpd", b.o.gobgpd, "-f", filepath.Join(dir, "gobgpd.toml"), "-t", "toml",
-			"--api-hosts", api, "--pprof-disable", "-p")
+		bin, args := b.o.gobgpd, []string{"-f", conf, "-t", "toml", "--api-hosts", api, "--pprof-disable", "-p"}
+		if name == "gobgpd-patched" {
+			bin, args = b.o.gobgpdPatched, []string{"-f", conf, "-api-hosts", api}
+			if b.o.profile != "" {
+				args = append(args, "-pprof", patchedPprof)
+				prof = &profiler{dir: filepath.Join(b.o.profile, name), netns: dutNetns, url: "http://" + patchedPprof + "/debug/pprof/"}
+			}
+		}
+		r.name = name + " " + gobgpdVersion(ctx, bin) + " (RIB only)"
+		d, err := startDaemon(dir, name, bin, args...)
 		if err != nil {
 			return r, err
 		}
@@ -195,17 +213,39 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 		}
 		return s
 	}
+	var pids []int
+	for _, d := range daemons {
+		pids = append(pids, d.cmd.Process.Pid)
+	}
 	cpu0 := cpu()
+	rss := startRSSPeak("install", pids...)
+	defer rss.end()
 	b.step("%s: announce %d routes", r.name, n)
-	if r.install, _, err = timeInjector(ctx, inj, c, "announce", "announced", 0, n, b.o.timeout); err != nil {
+	stopHeaps := prof.heapsDuring(ctx, "during", time.Second)
+	r.install, _, err = timeInjector(ctx, inj, c, "announce", "announced", 0, n, b.o.timeout)
+	stopHeaps()
+	if err != nil {
 		return r, fmt.Errorf("install: %w", err)
 	}
 	time.Sleep(settle)
+	if err := prof.heap(ctx, "installed"); err != nil {
+		return r, err
+	}
 	b.step("%s: withdraw %d routes", r.name, n)
-	if r.withdraw, _, err = timeInjector(ctx, inj, c, "withdraw", "withdrawn", n, 0, b.o.timeout); err != nil {
+	rss.setPhase("withdraw")
+	stopHeaps = prof.heapsDuring(ctx, "withdrawing", time.Second)
+	r.withdraw, _, err = timeInjector(ctx, inj, c, "withdraw", "withdrawn", n, 0, b.o.timeout)
+	stopHeaps()
+	if err != nil {
 		return r, fmt.Errorf("withdraw: %w", err)
 	}
 	r.cpu = cpu() - cpu0
+	if r.peakSample, r.peakPhase, err = rss.end(); err != nil {
+		return r, err
+	}
+	if err := prof.heap(ctx, "withdrawn"); err != nil {
+		return r, err
+	}
 	for _, d := range daemons {
 		kib, err := lab.ProcStatusKiB(d.cmd.Process.Pid, "VmHWM")
 		if err != nil {
@@ -333,7 +373,7 @@ func frrVersion(ctx context.Context) string {
 
 func gobgpdVersion(ctx context.Context, bin string) string {
 	out, _ := run(ctx, bin, "--version")
-	// "gobgpd version 3.37.0"
+	// "gobgpd version 3.37.0", "gobgpd-patched version 3.37.0 (./third_party/gobgp)"
 	if f := strings.Fields(out); len(f) >= 3 {
 		return f[2]
 	}
@@ -369,8 +409,9 @@ func (c *ribCounter) Count() (int, error) {
 	return int(resp.GetNumDestination()), nil
 }
 
-func (c *ribCounter) String() string { return "gobgpd's RIB at " + c.addr }
-func (c *ribCounter) Close() error   { return c.conn.Close() }
+func (c *ribCounter) String() string                    { return "gobgpd's RIB at " + c.addr }
+func (c *ribCounter) pollStep(routes int) time.Duration { return ribPollStep(routes) }
+func (c *ribCounter) Close() error                      { return c.conn.Close() }
 
 // parseAnchors reads -anchors: a comma-separated list of anchorNames, or
 // "none".

@@ -235,15 +235,17 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 		return err
 	}
 	n := b.o.routes
-	prof := &profiler{dir: b.o.profile, netns: b.node.Netns, seconds: b.o.profileSeconds}
+	prof := &profiler{dir: b.o.profile, netns: b.node.Netns, url: agentPprof, seconds: b.o.profileSeconds}
 	prof.startCPU(ctx)
+	rss := startRSSPeak("install", agent.PID)
+	defer rss.end()
 
 	b.step("announce %d routes; timing until all are in %s's kernel", n, b.node.Name)
 	cpu0, err := lab.ProcCPUSeconds(agent.PID)
 	if err != nil {
 		return err
 	}
-	stopHeaps := prof.heapsDuring(ctx, time.Second)
+	stopHeaps := prof.heapsDuring(ctx, "during", time.Second)
 	res.install, res.injectAnnounce, err = b.timeAgent(ctx, c, "announce", "announced", 0, n)
 	stopHeaps()
 	if err != nil {
@@ -269,8 +271,15 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	if err != nil {
 		return err
 	}
-	if res.withdraw, res.injectWithdraw, err = b.timeAgent(ctx, c, "withdraw", "withdrawn", n, 0); err != nil {
+	rss.setPhase("withdraw")
+	stopHeaps = prof.heapsDuring(ctx, "withdrawing", time.Second)
+	res.withdraw, res.injectWithdraw, err = b.timeAgent(ctx, c, "withdraw", "withdrawn", n, 0)
+	stopHeaps()
+	if err != nil {
 		return fmt.Errorf("route withdraw: %w", err)
+	}
+	if res.agentPeakSample, res.agentPeakPhase, err = rss.end(); err != nil {
+		return err
 	}
 	cpu3, err := lab.ProcCPUSeconds(agent.PID)
 	if err != nil {

@@ -68,7 +68,7 @@ func (b *bench) runChurn(ctx context.Context) (res churnResult, err error) {
 	}
 	time.Sleep(settle)
 
-	prof := &profiler{dir: b.o.profile, netns: b.node.Netns, seconds: b.o.profileSeconds}
+	prof := &profiler{dir: b.o.profile, netns: b.node.Netns, url: agentPprof, seconds: b.o.profileSeconds}
 	if err := prof.snapshot(ctx, "churn-start"); err != nil {
 		return res, err
 	}

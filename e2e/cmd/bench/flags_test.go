@@ -13,8 +13,10 @@ func TestParseAnchorsAcceptsKnownNamesInOrderAndNone(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{in: "bird,frr,gobgpd", want: []string{"bird", "frr", "gobgpd"}},
+		{in: "bird,frr,gobgpd,gobgpd-patched", want: []string{"bird", "frr", "gobgpd", "gobgpd-patched"}},
 		{in: "gobgpd, bird", want: []string{"gobgpd", "bird"}},
+		{in: "gobgpd-patched,gobgpd", want: []string{"gobgpd-patched", "gobgpd"}},
+		{in: "gobgp-patched", wantErr: true},
 		{in: "none", want: nil},
 		{in: "", want: nil},
 		{in: "bird,quagga", wantErr: true},

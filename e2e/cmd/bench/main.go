@@ -52,9 +52,11 @@ type options struct {
 	// collection's heap sizes into the agent's log).
 	goDebug string
 	// anchors are the third-party speakers measured after the agent
-	// (anchorNames), gobgpd the plain GoBGP daemon's binary.
-	anchors []string
-	gobgpd  string
+	// (anchorNames), gobgpd the plain GoBGP daemon's binary, gobgpdPatched
+	// the same built from third_party/gobgp.
+	anchors       []string
+	gobgpd        string
+	gobgpdPatched string
 	// memoryMax, when set, restarts the agent in a memory cgroup of its own
 	// with this limit and GOMEMLIMIT at memlimit.Fraction of it: what a
 	// DaemonSet's memory limit does to it.
@@ -89,8 +91,9 @@ func mainErr(ctx context.Context) error {
 	flag.IntVar(&o.profileSeconds, "profile-seconds", 30, "length of the CPU profile")
 	flag.StringVar(&o.goMemLimit, "agent-gomemlimit", "", "run the agent with this GOMEMLIMIT (e.g. 217MiB, what a 256Mi container limit gives)")
 	flag.StringVar(&o.goDebug, "agent-godebug", "", "run the agent with this GODEBUG (e.g. gctrace=1; the lines go to its log, saved with -profile)")
-	anchors := flag.String("anchors", strings.Join(anchorNames, ","), "third-party speakers to measure in the same run (bird, frr, gobgpd), or none")
+	anchors := flag.String("anchors", strings.Join(anchorNames, ","), "third-party speakers to measure in the same run ("+strings.Join(anchorNames, ", ")+"), or none")
 	flag.StringVar(&o.gobgpd, "gobgpd", "", "the plain gobgpd anchor's binary (default: $TOOLS_DIR/bin/gobgpd, built by make tools)")
+	flag.StringVar(&o.gobgpdPatched, "gobgpd-patched", "", "the gobgpd-patched anchor's binary: GoBGP as the agent embeds it (default: next to this one, built by make build)")
 	memoryMax := flag.String("agent-memory-max", "", "run the agent in a memory cgroup with this limit (e.g. 256Mi) and GOMEMLIMIT at 85% of it, as a container limit would")
 	flag.DurationVar(&o.syncPeriod, "agent-sync-period", 30*time.Second, "the agent's --routes-sync-period (the product's default; the lab's own is 5s)")
 	flag.DurationVar(&o.churn, "churn", 0, "instead of the measures, churn the installed table this long (e.g. 30m) and sample the agent's RSS, heap, goroutines and CPU every interval")
@@ -129,15 +132,23 @@ func mainErr(ctx context.Context) error {
 			return fmt.Errorf("gobgpd: %w (built by `make tools`)", err)
 		}
 	}
+	if o.gobgpdPatched == "" && slices.Contains(o.anchors, "gobgpd-patched") {
+		if o.gobgpdPatched, err = besideThis("gobgpd-patched"); err != nil {
+			return err
+		}
+	}
+	if o.gobgpdPatched != "" {
+		if _, err := os.Stat(o.gobgpdPatched); err != nil {
+			return fmt.Errorf("gobgpd-patched: %w (built by `make build`)", err)
+		}
+	}
 	if err := checkChurn(o); err != nil {
 		return err
 	}
 	if o.injector == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding bgpinject: %w", err)
+		if o.injector, err = besideThis("bgpinject"); err != nil {
+			return err
 		}
-		o.injector = filepath.Join(filepath.Dir(exe), "bgpinject")
 	}
 	if _, err := os.Stat(o.injector); err != nil {
 		return fmt.Errorf("bgpinject: %w (built by `make build`)", err)
@@ -160,6 +171,15 @@ func mainErr(ctx context.Context) error {
 	}
 	res.print(os.Stdout)
 	return nil
+}
+
+// besideThis is the path of a binary make build puts next to this one.
+func besideThis(name string) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding %s: %w", name, err)
+	}
+	return filepath.Join(filepath.Dir(exe), name), nil
 }
 
 // checkChurn refuses churn flags that cannot make a run: a slice of no

@@ -13,13 +13,14 @@ import (
 // reached from inside the node's namespace.
 const agentPprof = "http://127.0.0.1:9779/debug/pprof/"
 
-// profiler fetches the agent's profiles into a dir: a CPU profile over both
+// profiler fetches a process's profiles into a dir: a CPU profile over both
 // measures, and heap profiles with the routes installed and after the
 // withdraw. Nothing happens when dir is "".
 type profiler struct {
-	dir, netns string
-	seconds    int
-	cpuDone    chan error
+	// url is the pprof endpoints' root, reached from inside netns.
+	dir, netns, url string
+	seconds         int
+	cpuDone         chan error
 }
 
 // startCPU starts a CPU profile of the agent in the background; waitCPU
@@ -64,7 +65,7 @@ func (p *profiler) fetch(ctx context.Context, what, file string, takes time.Dura
 	}
 	out := filepath.Join(p.dir, file)
 	maxTime := fmt.Sprint(int((takes + 30*time.Second).Seconds()))
-	if _, err := run(ctx, "ip", "netns", "exec", p.netns, "curl", "-sSf", "--max-time", maxTime, "-o", out, agentPprof+what); err != nil {
+	if _, err := run(ctx, "ip", "netns", "exec", p.netns, "curl", "-sSf", "--max-time", maxTime, "-o", out, p.url+what); err != nil {
 		return fmt.Errorf("agent profile %s: %w", what, err)
 	}
 	fmt.Fprintf(os.Stderr, "    profile %s\n", out)
@@ -72,10 +73,10 @@ func (p *profiler) fetch(ctx context.Context, what, file string, takes time.Dura
 }
 
 // heapsDuring saves a heap profile every interval until the returned stop
-// is called: each holds the heap as the last GC left it, so the one with
-// the most in use shows what is live at the peak (a GC forced from outside
-// would move the peak it looks for).
-func (p *profiler) heapsDuring(ctx context.Context, interval time.Duration) (stop func()) {
+// is called, named heap-<when>-NN: each holds the heap as the last GC left
+// it, so the one with the most in use shows what is live at the peak (a GC
+// forced from outside would move the peak it looks for).
+func (p *profiler) heapsDuring(ctx context.Context, when string, interval time.Duration) (stop func()) {
 	if p.dir == "" {
 		return func() {}
 	}
@@ -91,7 +92,7 @@ func (p *profiler) heapsDuring(ctx context.Context, interval time.Duration) (sto
 				return
 			case <-t.C:
 			}
-			if err := p.fetch(ctx, "heap", fmt.Sprintf("heap-during-%02d.pprof", i), 0); err != nil && ctx.Err() == nil {
+			if err := p.fetch(ctx, "heap", fmt.Sprintf("heap-%s-%02d.pprof", when, i), 0); err != nil && ctx.Err() == nil {
 				fmt.Fprintf(os.Stderr, "    %v\n", err)
 			}
 		}

@@ -14,6 +14,10 @@ type results struct {
 	injectWithdraw               time.Duration
 	refAdd, refDel               time.Duration
 	agentPeakKiB, agentBeforeKiB int // VmHWM at the end, VmRSS before the announce
+	// The largest of the agent's RSS samples over both measures, and which
+	// measure it fell in.
+	agentPeakSample rssSample
+	agentPeakPhase  string
 	// The agent's CPU time (user + system) during each measure.
 	installCPU, withdrawCPU float64
 	// With -agent-memory-max: the cgroup's limit, its peak charge and how
@@ -31,29 +35,40 @@ func (r results) print(w io.Writer) {
 	}
 	line("route-install", r.install, r.injectAnnounce, r.refAdd, r.installCPU)
 	line("route-withdraw", r.withdraw, r.injectWithdraw, r.refDel, r.withdrawCPU)
-	fmt.Fprintf(w, "agent-memory agent_peak_rss_mib=%.1f agent_rss_before_mib=%.1f\n",
-		float64(r.agentPeakKiB)/1024, float64(r.agentBeforeKiB)/1024)
+	fmt.Fprintf(w, "agent-memory agent_peak_rss_mib=%.1f agent_rss_before_mib=%.1f %s peak_during=%s\n",
+		float64(r.agentPeakKiB)/1024, float64(r.agentBeforeKiB)/1024, r.agentPeakSample.fields(), r.agentPeakPhase)
 	if r.cgroupLimitMiB > 0 {
 		fmt.Fprintf(w, "agent-cgroup limit_mib=%.0f peak_charge_mib=%.1f limit_hits=%d\n", r.cgroupLimitMiB, r.cgroupPeakMiB, r.cgroupHits)
 	}
 	for _, a := range r.anchors {
-		fmt.Fprintf(w, "anchor name=%q n=%d install_s=%.3f withdraw_s=%.3f first_install_s=%.3f first_withdraw_s=%.3f peak_rss_mib=%.1f cpu_s=%.2f kernel=%t\n",
+		fmt.Fprintf(w, "anchor name=%q n=%d install_s=%.3f withdraw_s=%.3f first_install_s=%.3f first_withdraw_s=%.3f peak_rss_mib=%.1f %s peak_during=%s cpu_s=%.2f kernel=%t\n",
 			a.name, r.routes, a.install.Done.Seconds(), a.withdraw.Done.Seconds(), a.install.First.Seconds(), a.withdraw.First.Seconds(),
-			float64(a.peakKiB)/1024, a.cpu, a.kernel)
+			float64(a.peakKiB)/1024, a.peakSample.fields(), a.peakPhase, a.cpu, a.kernel)
 	}
 	r.table(w)
 }
 
 // table prints every speaker of the run side by side.
 func (r results) table(w io.Writer) {
-	fmt.Fprintf(w, "\n| speaker (n=%d) | install s | withdraw s | peak RSS MiB | CPU s (both) |\n|---|---|---|---|---|\n", r.routes)
-	fmt.Fprintf(w, "| ip -batch (kernel floor) | %.3f | %.3f | - | - |\n", r.refAdd.Seconds(), r.refDel.Seconds())
+	fmt.Fprintf(w, "\n| speaker (n=%d) | install s | withdraw s | peak RSS MiB | anon / file MiB at the sampled peak | CPU s (both) |\n|---|---|---|---|---|---|\n", r.routes)
+	fmt.Fprintf(w, "| ip -batch (kernel floor) | %.3f | %.3f | - | - | - |\n", r.refAdd.Seconds(), r.refDel.Seconds())
 	for _, a := range r.anchors {
 		name := a.name
 		if !a.kernel {
 			name += ", no kernel"
 		}
-		fmt.Fprintf(w, "| %s | %.3f | %.3f | %.1f | %.2f |\n", name, a.install.Done.Seconds(), a.withdraw.Done.Seconds(), float64(a.peakKiB)/1024, a.cpu)
+		fmt.Fprintf(w, "| %s | %.3f | %.3f | %.1f | %s | %.2f |\n", name, a.install.Done.Seconds(), a.withdraw.Done.Seconds(), float64(a.peakKiB)/1024, a.peakSample.split(), a.cpu)
 	}
-	fmt.Fprintf(w, "| nodebgp router run | %.3f | %.3f | %.1f | %.2f |\n", r.install.Done.Seconds(), r.withdraw.Done.Seconds(), float64(r.agentPeakKiB)/1024, r.installCPU+r.withdrawCPU)
+	fmt.Fprintf(w, "| nodebgp router run | %.3f | %.3f | %.1f | %s | %.2f |\n", r.install.Done.Seconds(), r.withdraw.Done.Seconds(), float64(r.agentPeakKiB)/1024, r.agentPeakSample.split(), r.installCPU+r.withdrawCPU)
+}
+
+// fields prints a sample as the output lines' key=value pairs.
+func (s rssSample) fields() string {
+	return fmt.Sprintf("sampled_peak_rss_mib=%.1f rss_anon_mib=%.1f rss_file_mib=%.1f rss_shmem_mib=%.1f",
+		mib(s.rss), mib(s.anon), mib(s.file), mib(s.shmem))
+}
+
+// split prints a sample's anonymous and file pages for the table.
+func (s rssSample) split() string {
+	return fmt.Sprintf("%.1f / %.1f", mib(s.anon), mib(s.file))
 }
