@@ -224,19 +224,29 @@ func eachMember(b []byte, i int, depth int, f member) (int, error) {
 		if err != nil {
 			return end, err
 		}
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return i, errShort
+		next, done, err := nextMember(b, end, '}', "after object key:value pair")
+		if err != nil || done {
+			return next, err
 		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return i, syntaxError(b, i, "after object key:value pair")
-		}
+		i = next
 	}
+}
+
+// nextMember reads what follows an object member or array element that
+// ends at b[end]: a comma (another follows: it returns where) or closer
+// (done: it returns the offset past it).
+func nextMember(b []byte, end int, closer byte, what string) (next int, done bool, err error) {
+	i := skipSpace(b, end)
+	if i >= len(b) {
+		return i, false, errShort
+	}
+	switch b[i] {
+	case ',':
+		return skipSpace(b, i+1), false, nil
+	case closer:
+		return i + 1, true, nil
+	}
+	return i, false, syntaxError(b, i, what)
 }
 
 // decodeValue decodes the value at b[i] into v (a kept field, named name)
@@ -279,18 +289,11 @@ func eachElement(b []byte, i int, depth int, f func(int, []byte) error) (int, er
 				return end, err
 			}
 		}
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return i, errShort
+		next, done, err := nextMember(b, end, ']', "after array element")
+		if err != nil || done {
+			return next, err
 		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return i, syntaxError(b, i, "after array element")
-		}
+		i = next
 	}
 }
 
