@@ -53,31 +53,29 @@ type BestChange struct {
 }
 
 // WatchBestPaths calls changed with the prefixes whose best paths changed,
-// from GoBGP's own best-path events, one call per event and one goroutine at a
-// time, in the order GoBGP decided them; a later change of a prefix
-// supersedes an earlier one. changed should note the changes and return
-// quickly: it holds up GoBGP's event delivery, not its best-path selection.
+// as GoBGP decides them: from inside GoBGP's server loop (its best-path hook,
+// third_party/gobgp-patches/005), one call at a time, in the order GoBGP
+// decided them; a later change of a prefix supersedes an earlier one.
+// changed must note the changes and return at once, without calling the
+// Speaker: GoBGP's server loop waits for it. In exchange no event is copied,
+// queued or converted, so a burst of 100,000 changes costs what changed does
+// with them, and no withdrawn path is held for a slow reader.
 //
 // A call with no changes (nil) means the caller must read BestPaths in full,
 // because changes may have been missed: it comes once as soon as the watch
-// is in place (changes before it are not reported), and for an event that
-// cannot be read.
+// is in place (changes before it are not reported). Nothing is passed on once
+// ctx has ended: a speaker being stopped withdraws every path, which must not
+// reach the kernel.
 //
 // It returns when ctx ends or the speaker stops.
 func (s *Speaker) WatchBestPaths(ctx context.Context, changed func([]BestChange)) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	req := &api.WatchEventRequest{Table: &api.WatchEventRequest_Table{
-		Filters: []*api.WatchEventRequest_Table_Filter{{Type: api.WatchEventRequest_Table_Filter_BEST}},
-	}}
-	// Binary-only events (third_party/gobgp-patches/002): we read only the
-	// prefix and the next hops, not every attribute as a protobuf Any.
-	err := s.server.WatchEvent(server.WithWatchOnlyBinary(ctx), req, func(r *api.WatchEventResponse) {
-		paths := r.GetTable().GetPaths()
-		if len(paths) == 0 {
+	err := s.server.SetBestPathHook(func(paths []server.BestPath) {
+		if ctx.Err() != nil {
 			return
 		}
-		changed(s.bestChanges(paths))
+		if changes := s.bestChanges(paths); len(changes) > 0 {
+			changed(changes)
+		}
 	})
 	if err != nil {
 		return fmt.Errorf("watching best paths: %w", err)
@@ -87,65 +85,44 @@ func (s *Speaker) WatchBestPaths(ctx context.Context, changed func([]BestChange)
 	case <-ctx.Done():
 	case <-s.stopped:
 	}
+	// GoBGP's server loop outlives Stop (stop.go), so this returns.
+	if err := s.server.SetBestPathHook(nil); err != nil {
+		return fmt.Errorf("ending the best-path watch: %w", err)
+	}
 	return nil
 }
 
-// bestChanges reads one best-path event. With multipath on (always, see
-// New), GoBGP v3.37.0 sends for every destination whose equal-cost set
-// changed the whole new set (server.go:4354, destination.go:568 GetChanges),
-// or the best path marked as a withdrawal when none is left; its paths are
-// consecutive. (GoBGP sends the best paths alone only for an event in which
-// no multipath set changed, and a best path cannot change without its set
-// changing: Path.Equal compares source and attributes.) The full pass the
-// caller runs periodically repairs anything an event got wrong.
-func (s *Speaker) bestChanges(paths []*api.Path) []BestChange {
+// bestChanges reads one call of GoBGP's best-path hook. With multipath on
+// (always, see New), GoBGP v3.37.0 passes for every destination whose
+// equal-cost set changed the whole new set (server.go propagateUpdateToNeighbors,
+// destination.go GetChanges), or the best path marked as a withdrawal when
+// none is left; its paths are consecutive, and a call carries the
+// destinations one received path changed (one, for a unicast route). (GoBGP
+// passes the best paths alone only when no multipath set changed, and a best
+// path cannot change without its set changing: Path.Equal compares source and
+// attributes.) The full pass the caller runs periodically repairs anything a
+// change got wrong.
+func (s *Speaker) bestChanges(paths []server.BestPath) []BestChange {
 	var changes []BestChange
-	index := make(map[netip.Prefix]int, len(paths))
 	for _, p := range paths {
-		prefix, err := eventPrefix(p)
-		if err != nil {
-			s.log.Warn("unreadable best-path event; reading the RIB in full", "event", "path-skipped", "reason", err.Error())
-			return nil
-		}
-		i, seen := index[prefix]
-		if !seen {
+		// A call holds one or a few destinations: a linear look-up.
+		i := slices.IndexFunc(changes, func(c BestChange) bool { return c.Prefix == p.Prefix })
+		if i < 0 {
 			i = len(changes)
-			index[prefix] = i
-			changes = append(changes, BestChange{Prefix: prefix})
+			changes = append(changes, BestChange{Prefix: p.Prefix})
 		}
-		if !usableLearned(p) {
+		if p.Withdrawal || p.NextHopInvalid || !p.Learned {
 			continue
 		}
-		nh, err := eventNextHop(p)
-		if err != nil {
-			s.log.Warn("skipping unreadable BGP path", "event", "path-skipped", "reason", fmt.Sprintf("path %s from %q: next hop: %v", prefix, p.GetNeighborIp(), err))
+		if !p.NextHop.IsValid() {
+			s.log.Warn("skipping unreadable BGP path", "event", "path-skipped", "reason", fmt.Sprintf("path %s: no next hop", p.Prefix))
 			continue
 		}
-		if !slices.Contains(changes[i].NextHops, nh) {
-			changes[i].NextHops = append(changes[i].NextHops, nh)
+		if !slices.Contains(changes[i].NextHops, p.NextHop) {
+			changes[i].NextHops = append(changes[i].NextHops, p.NextHop)
 		}
 	}
 	return changes
-}
-
-// eventPrefix reads an event path's prefix in either of GoBGP's forms: the
-// protobuf Any of v3.37.0's WatchEvent, or the wire bytes of a binary-only
-// path (what a GoBGP patched to send best-path events binary-only gives;
-// see docs/benchmarks.md).
-func eventPrefix(p *api.Path) (netip.Prefix, error) {
-	if p.GetNlri() == nil && len(p.GetNlriBinary()) > 0 {
-		return prefixFromWire(p.GetNlriBinary(), p.GetFamily().GetAfi() == api.Family_AFI_IP)
-	}
-	return prefixFromNLRI(p.GetNlri())
-}
-
-// eventNextHop is eventPrefix for the next hop.
-func eventNextHop(p *api.Path) (netip.Addr, error) {
-	if len(p.GetPattrs()) == 0 && len(p.GetPattrsBinary()) > 0 {
-		path, err := pathFromBinary(p)
-		return path.NextHop, err
-	}
-	return nextHopFromAttrs(p.GetPattrs())
 }
 
 // WatchSessionsUp calls up each time a neighbor's session reaches

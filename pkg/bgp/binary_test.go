@@ -1,9 +1,6 @@
 package bgp
 
 import (
-	"io"
-	"log/slog"
-	"reflect"
 	"testing"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -75,31 +72,5 @@ func TestBinaryPathsReadLikeAPIPaths(t *testing.T) {
 	}
 	if _, err := pathFromBinary(&api.Path{Family: familyOf(path("10.0.0.0/8", "10.0.0.1").Prefix.Addr()), NlriBinary: []byte{33, 10}}); err == nil {
 		t.Errorf("a malformed NLRI was read")
-	}
-}
-
-// A best-path event reads the same whether GoBGP sent its paths as protobuf
-// Any messages (v3.37.0) or binary-only (the patch in docs/benchmarks.md),
-// withdrawals included.
-func TestBestChangesReadBothFormsAlike(t *testing.T) {
-	s := &Speaker{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	a := apiLearned(t, path("172.16.0.1/32", "10.199.1.100"), "10.199.1.100", true)
-	b := apiLearned(t, path("172.16.0.1/32", "10.199.1.101"), "10.199.1.101", true)
-	gone := apiLearned(t, path("172.16.0.2/32", "10.199.1.100"), "10.199.1.100", true)
-	gone.IsWithdraw = true
-	v6 := apiLearned(t, path("2001:db8::/32", "2001:db8:ffff::1"), "2001:db8:ffff::1", true)
-	event := []*api.Path{a, b, gone, v6}
-	var binary []*api.Path
-	for _, p := range event {
-		bp := toBinary(t, p)
-		bp.IsWithdraw = p.IsWithdraw
-		binary = append(binary, bp)
-	}
-	want := s.bestChanges(event)
-	if len(want) != 3 || len(want[0].NextHops) != 2 || len(want[1].NextHops) != 0 {
-		t.Fatalf("from API paths: %+v, want 172.16.0.1/32 via two, 172.16.0.2/32 via none, 2001:db8::/32", want)
-	}
-	if got := s.bestChanges(binary); !reflect.DeepEqual(got, want) {
-		t.Errorf("from binary-only paths: %+v, from API paths: %+v", got, want)
 	}
 }

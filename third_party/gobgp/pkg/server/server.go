@@ -213,6 +213,9 @@ type BgpServer struct {
 	timingHook   FSMTimingHook
 	// firstAttemptAtOnce: see SetFirstAttemptAtOnce.
 	firstAttemptAtOnce atomic.Bool
+	// bestPathHook and its reused argument: see SetBestPathHook.
+	bestPathHook func([]BestPath)
+	bestPathBuf  []BestPath
 }
 
 // SetFirstAttemptAtOnce sets whether a neighbor added from now on makes its
@@ -887,6 +890,13 @@ func (s *BgpServer) setPathVrfIdMap(paths []*table.Path, m map[uint32]bool) {
 func (s *BgpServer) notifyBestWatcher(best []*table.Path, multipath [][]*table.Path) {
 	if table.SelectionOptions.DisableBestPathSelection {
 		// Note: If best path selection disabled, no best path to notify.
+		return
+	}
+	if s.bestPathHook != nil {
+		s.callBestPathHook(best, multipath)
+	}
+	if !s.isWatched(watchEventTypeBestPath) {
+		// Nobody watches: the copies below would be garbage at once.
 		return
 	}
 	m := make(map[uint32]bool)
@@ -4312,22 +4322,10 @@ func (s *BgpServer) ResetRpki(ctx context.Context, r *api.ResetRpkiRequest) erro
 	}, false)
 }
 
-type watchOnlyBinaryKey struct{}
-
-// WithWatchOnlyBinary marks a context so that WatchEvent called with it sends
-// table events' paths in binary-only form (NLRI and attributes as wire bytes,
-// as ListPath does with EnableOnlyBinary) instead of converting every
-// attribute to a protobuf Any: an in-process watcher that reads only the
-// prefix and next hop is spared about 1.5 KB of allocation per path.
-func WithWatchOnlyBinary(ctx context.Context) context.Context {
-	return context.WithValue(ctx, watchOnlyBinaryKey{}, true)
-}
-
 func (s *BgpServer) WatchEvent(ctx context.Context, r *api.WatchEventRequest, fn func(*api.WatchEventResponse)) error {
 	if r == nil {
 		return fmt.Errorf("nil request")
 	}
-	onlyBinary, _ := ctx.Value(watchOnlyBinaryKey{}).(bool)
 
 	opts := make([]watchOption, 0)
 	if r.GetPeer() != nil {
@@ -4368,7 +4366,7 @@ func (s *BgpServer) WatchEvent(ctx context.Context, r *api.WatchEventRequest, fn
 				case *watchEventUpdate:
 					paths := make([]*api.Path, 0, r.BatchSize)
 					for _, path := range msg.PathList {
-						paths = append(paths, toPathApi(path, nil, onlyBinary, false, false))
+						paths = append(paths, toPathApi(path, nil, false, false, false))
 						if r.BatchSize > 0 && len(paths) > int(r.BatchSize) {
 							simpleSend(paths)
 							paths = make([]*api.Path, 0, r.BatchSize)
@@ -4388,7 +4386,7 @@ func (s *BgpServer) WatchEvent(ctx context.Context, r *api.WatchEventRequest, fn
 
 					pl := make([]*api.Path, 0, r.BatchSize)
 					for _, path := range paths {
-						pl = append(pl, toPathApi(path, nil, onlyBinary, false, false))
+						pl = append(pl, toPathApi(path, nil, false, false, false))
 						if r.BatchSize > 0 && len(pl) > int(r.BatchSize) {
 							simpleSend(pl)
 							pl = make([]*api.Path, 0, r.BatchSize)
