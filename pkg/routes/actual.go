@@ -19,7 +19,7 @@ type actual struct {
 	// (no TOS, the family's default metric): the one a replace would hit.
 	// It keeps only what a diff needs, not the dump's netlink.Route, and
 	// becomes the Reconciler's record once the writes are done.
-	ours map[netip.Prefix]ourRoute
+	ours *record
 	// extras are our routes under any other key (someone changed a metric,
 	// say). No desired route maps to them, so pruning removes them.
 	extras []netlink.Route
@@ -36,7 +36,7 @@ type actual struct {
 // (netlink filters in user space), so one pass sorts out both our routes and
 // the foreign ones that would collide with what we want to install.
 func readActual(k Kernel, table int, wanted map[netip.Prefix][]netip.Addr) (actual, error) {
-	a := actual{ours: make(map[netip.Prefix]ourRoute), foreign: make(map[netip.Prefix]bool)}
+	a := actual{ours: newRecord(), foreign: make(map[netip.Prefix]bool)}
 	filter := &netlink.Route{Table: table}
 	err := k.RouteListFilteredIter(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_TABLE, func(r netlink.Route) bool {
 		dst, ok := netconv.Prefix(r.Dst)
@@ -49,11 +49,11 @@ func readActual(k Kernel, table int, wanted map[netip.Prefix][]netip.Addr) (actu
 			}
 			return true
 		}
-		if _, dup := a.ours[dst]; dup || !isOurKey(r, dst) {
+		if a.ours.has(dst) || !isOurKey(r, dst) {
 			a.extras = append(a.extras, r)
 			return true
 		}
-		a.ours[dst] = ourRouteOf(r)
+		a.ours.set(dst, ourRouteOf(r))
 		return true
 	})
 	if errors.Is(err, netlink.ErrDumpInterrupted) {

@@ -3,7 +3,6 @@ package routes
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,7 +11,7 @@ import (
 // write is tried; the errors are returned together, each naming its route.
 // record, our routes as they were before, is brought up to date with every
 // write that took effect.
-func apply(k Kernel, pl plan, record map[netip.Prefix]ourRoute) (SyncResult, []error) {
+func apply(k Kernel, pl plan, record *record) (SyncResult, []error) {
 	res := SyncResult{Unchanged: pl.unchanged, Foreign: pl.foreign}
 	for _, u := range pl.unreachable {
 		res.Unreachable = append(res.Unreachable, u.route)
@@ -36,15 +35,15 @@ func apply(k Kernel, pl plan, record map[netip.Prefix]ourRoute) (SyncResult, []e
 
 // remember records the route a successful write left: the new route of an
 // add or replace, none after the delete of our route under our key.
-func remember(record map[netip.Prefix]ourRoute, w RouteWrite) {
+func remember(record *record, w RouteWrite) {
 	switch {
 	case w.Op == OpDelete && w.Tos == 0 && w.Priority == defaultMetric(w.Dst):
-		delete(record, w.Dst)
+		record.delete(w.Dst)
 	case w.Op == OpAdd || w.Op == OpReplace:
 		if len(w.NextHops) > 0 {
-			record[w.Dst] = ourRouteFor(w.NextHops)
+			record.set(w.Dst, ourRouteFor(w.NextHops))
 		} else {
-			record[w.Dst] = ourRoute{hop: NextHop{Gateway: w.Gateway, LinkIndex: w.LinkIndex}}
+			record.set(w.Dst, ourRoute{hop: NextHop{Gateway: w.Gateway, LinkIndex: w.LinkIndex}})
 		}
 	}
 }

@@ -122,7 +122,7 @@ func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table
 		} else {
 			want.NextHops = hops
 		}
-		have, exists := act.ours[p]
+		have, exists := act.ours.get(p)
 		switch {
 		case exists && sameRoute(have, hops):
 			pl.unchanged++
@@ -152,7 +152,7 @@ func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table
 		return pl
 	}
 	var dels []RouteWrite
-	for p, have := range act.ours {
+	for p, have := range act.ours.all() {
 		if !keep[p] && pr.may(p) {
 			dels = append(dels, deleteOurs(p, have, table))
 		}

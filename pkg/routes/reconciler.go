@@ -39,7 +39,7 @@ type Reconciler struct {
 	// The record: our routes as the last Sync found them, with every write
 	// since; the links it found; the wanted prefixes a foreign route held.
 	// record is nil until the first Sync that read the kernel.
-	record  map[netip.Prefix]ourRoute
+	record  *record
 	on      onLink
 	foreign map[netip.Prefix]bool
 	// learned are the prefixes a Sync or Update without pruneStale routed
@@ -191,7 +191,7 @@ func (r *Reconciler) Holds(prefixes []netip.Prefix) bool {
 		return len(prefixes) > 0
 	}
 	for _, p := range prefixes {
-		if _, ok := r.record[p.Masked()]; ok {
+		if r.record.has(p.Masked()) {
 			return true
 		}
 	}
@@ -239,7 +239,7 @@ func (r *Reconciler) Update(ctx context.Context, changes []Change, pruneStale bo
 		}
 		gws, errs := changeHops(c)
 		invalid = append(invalid, errs...)
-		have, exists := r.record[p]
+		have, exists := r.record.get(p)
 		hops := reachableNextHops(p, gws, r.on, &pl)
 		switch {
 		case len(hops) == 0:
