@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/server"
 )
 
@@ -16,11 +15,7 @@ func TestBestChangesFromGoBGPsHook(t *testing.T) {
 	pfx := netip.MustParsePrefix
 	addr := netip.MustParseAddr
 	learned := func(prefix, nextHop string) server.BestPath {
-		family := bgp.RF_IPv4_UC
-		if pfx(prefix).Addr().Is6() {
-			family = bgp.RF_IPv6_UC
-		}
-		return server.BestPath{Family: family, Prefix: pfx(prefix), NextHop: addr(nextHop), Learned: true}
+		return server.BestPath{Prefix: pfx(prefix), NextHop: addr(nextHop), Learned: true}
 	}
 	withdrawn := learned("172.16.0.2/32", "10.199.1.100")
 	withdrawn.Withdrawal = true

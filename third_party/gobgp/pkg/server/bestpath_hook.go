@@ -11,9 +11,8 @@ import (
 // SetBestPathHook hands it over: what a caller that installs routes reads,
 // without GoBGP's API form.
 type BestPath struct {
-	Family  bgp.RouteFamily // bgp.RF_IPv4_UC or bgp.RF_IPv6_UC
-	Prefix  netip.Prefix
-	NextHop netip.Addr // invalid when the path carries none
+	Prefix  netip.Prefix // IPv4 or IPv6 unicast
+	NextHop netip.Addr   // invalid when the path carries none
 	// Withdrawal: no path is left for Prefix; this is the last best path,
 	// marked withdrawn.
 	Withdrawal bool
@@ -55,8 +54,7 @@ func (s *BgpServer) callBestPathHook(best []*table.Path, multipath [][]*table.Pa
 		if p == nil {
 			return
 		}
-		family := p.GetRouteFamily()
-		if family != bgp.RF_IPv4_UC && family != bgp.RF_IPv6_UC {
+		if f := p.GetRouteFamily(); f != bgp.RF_IPv4_UC && f != bgp.RF_IPv6_UC {
 			return
 		}
 		prefix, ok := unicastPrefix(p.GetNlri())
@@ -65,7 +63,6 @@ func (s *BgpServer) callBestPathHook(best []*table.Path, multipath [][]*table.Pa
 		}
 		nh, _ := netip.AddrFromSlice(p.GetNexthop())
 		buf = append(buf, BestPath{
-			Family:         family,
 			Prefix:         prefix,
 			NextHop:        nh.Unmap(),
 			Withdrawal:     p.IsWithdraw,
@@ -94,9 +91,10 @@ func (s *BgpServer) callBestPathHook(best []*table.Path, multipath [][]*table.Pa
 func unicastPrefix(nlri bgp.AddrPrefixInterface) (netip.Prefix, bool) {
 	var ip []byte
 	var length uint8
+	v4 := false
 	switch n := nlri.(type) {
 	case *bgp.IPAddrPrefix:
-		ip, length = n.Prefix, n.Length
+		ip, length, v4 = n.Prefix, n.Length, true
 	case *bgp.IPv6AddrPrefix:
 		ip, length = n.Prefix, n.Length
 	default:
@@ -106,7 +104,7 @@ func unicastPrefix(nlri bgp.AddrPrefixInterface) (netip.Prefix, bool) {
 	if !ok {
 		return netip.Prefix{}, false
 	}
-	if _, v4 := nlri.(*bgp.IPAddrPrefix); v4 {
+	if v4 {
 		addr = addr.Unmap()
 	}
 	prefix := netip.PrefixFrom(addr, int(length))
