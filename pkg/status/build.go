@@ -18,7 +18,7 @@ import (
 // loop's last sync.
 type Inputs struct {
 	Node    string
-	NodeUID string // "" while the Node is not in the cache: no owner
+	NodeUID string // "" while the Node is not in the cache: no owner, so Writer writes nothing
 
 	ASN       uint32
 	RouterID  netip.Addr

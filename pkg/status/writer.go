@@ -53,6 +53,7 @@ type Writer struct {
 	// live object no longer matches it (edited or deleted by hand).
 	applied, inflight []byte
 	lastPrev          *Status // conditions' times of the last object written
+	held              bool    // the last Update had no owner (see Update)
 
 	poke chan struct{}
 }
@@ -86,11 +87,30 @@ func (w *Writer) wake() {
 
 // Update hands the writer the node's latest status (from Build). It is
 // written when it differs from the last one written.
+//
+// An object without an owner is not written, and nothing is written after
+// it until an object with an owner comes: its Node is not, or no longer, in
+// the agent's node cache. Written without the owner, the object would lose
+// its ownerReference (server-side apply drops a field its manager no longer
+// sets) and outlive the deleted Node, since the garbage collector removes
+// only what a vanished owner owned.
 func (w *Writer) Update(o Object) {
 	w.mu.Lock()
-	w.desired = &o
+	held := len(o.Metadata.OwnerReferences) == 0
+	wasHeld := w.held
+	w.held = held
+	if held {
+		w.desired = nil
+	} else {
+		w.desired = &o
+	}
 	w.mu.Unlock()
-	w.wake()
+	if held && !wasHeld {
+		w.p.Logger.Info("not writing the BGPNodeState: its Node is not in the node cache", "event", "status-held", "node", o.Metadata.Name)
+	}
+	if !held {
+		w.wake()
+	}
 }
 
 // Observe tells the writer what the API server holds now: the object as

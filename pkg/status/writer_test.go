@@ -194,6 +194,36 @@ func TestWriterRestoresAnObjectEditedOrDeletedByHand(t *testing.T) {
 	waitUntil(t, "the deleted object re-created", func() bool { return w.api.count() == 3 })
 }
 
+// Once the agent's own Node has left its cache (the Node was deleted), the
+// status comes without an owner: the writer stops, so neither a write
+// without the ownerReference nor a re-creation after the garbage collector
+// deleted the object leaves an orphan behind.
+func TestWriterWritesNothingOnceItsNodeIsGone(t *testing.T) {
+	w := startWriter(t, 10*time.Millisecond)
+	w.Update(Build(healthy()))
+	waitUntil(t, "the first write", func() bool { return w.api.count() == 1 })
+
+	gone := healthy()
+	gone.NodeUID = ""
+	gone.ASN = 1 // a change that would be written
+	w.Update(Build(gone))
+	w.Update(Build(gone))
+	w.Observe(nil) // the garbage collector deleted it
+	time.Sleep(50 * time.Millisecond)
+	if n := w.api.count(); n != 1 {
+		t.Fatalf("%d writes after the Node left the cache, want 1", n)
+	}
+	if got := strings.Count(w.logText(), "status-held"); got != 1 {
+		t.Errorf("logged status-held %d times, want once:\n%s", got, w.logText())
+	}
+
+	w.Update(Build(healthy())) // the Node is back (re-registered)
+	waitUntil(t, "the object written again with its owner", func() bool {
+		o := w.api.stored()
+		return w.api.count() == 2 && len(o.Metadata.OwnerReferences) == 1
+	})
+}
+
 func TestWriterLogsOnceAndBacksOffOnErrors(t *testing.T) {
 	w := startWriter(t, 5*time.Millisecond)
 	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: Group, Resource: Resource}, "n1", errors.New("RBAC"))

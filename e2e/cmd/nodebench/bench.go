@@ -284,8 +284,23 @@ func (b *bench) measure(ctx context.Context, a agentBinary) (r result) {
 	}
 	step("agent %s: churn at %d Node updates/s for %s", a.name, b.o.churnRate, b.o.churnFor)
 	r.churn, err = measureWindow(ctx, p.PID, health, func(ctx context.Context) error {
+		// A CPU profile of the churn's middle (a second in from each end):
+		// where an update's CPU goes.
+		cpu := make(chan error, 1)
+		go func() {
+			secs := int(b.o.churnFor/time.Second) - 2
+			if secs < 1 {
+				cpu <- nil
+				return
+			}
+			if err := sleep(ctx, time.Second); err != nil {
+				cpu <- err
+				return
+			}
+			cpu <- profile(fmt.Sprintf("profile?seconds=%d", secs), "cpu-churn.pprof", time.Duration(secs)*time.Second)
+		}()
 		r.churnSent, r.churnErrors = churn(ctx, b.admin, b.o.nodes, b.o.churnRate, b.o.workers, b.o.churnFor)
-		return ctx.Err()
+		return errors.Join(ctx.Err(), <-cpu)
 	})
 	if err := errors.Join(err, profile("allocs?gc=1", "allocs-churn-end.pprof", 0)); err != nil {
 		return fail(err)

@@ -84,7 +84,7 @@ func mainErr(ctx context.Context) error {
 	flag.DurationVar(&o.churnFor, "churn", 30*time.Second, "the churn window")
 	flag.IntVar(&o.workers, "workers", 48, "API requests in flight when creating Nodes and churning")
 	flag.DurationVar(&o.routeTimeout, "route-timeout", 180*time.Second, "bound on start → routes")
-	flag.StringVar(&o.profile, "profile", "", "run the agents with --profiling and save their allocation profiles (at the start and end of the quiet window and at the end of the churn) in this dir")
+	flag.StringVar(&o.profile, "profile", "", "run the agents with --profiling and save their allocation profiles (at the start and end of the quiet window and at the end of the churn) and a CPU profile of the churn in this dir")
 	agentArgs := flag.String("agent-args", "", "more flags for every agent's `router run`, space-separated (e.g. \"--log-level debug\")")
 	flag.StringVar(&o.goMemLimit, "agent-gomemlimit", "", "run the agents with this GOMEMLIMIT (what pkg/memlimit sets from a container's memory limit, e.g. 54MiB for 64Mi)")
 	flag.Parse()
