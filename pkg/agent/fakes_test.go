@@ -112,6 +112,8 @@ type fakeKernel struct {
 }
 
 // AnyOurs reads the table, as the real one reads the kernel.
+func (k *fakeKernel) WriterPort() uint32 { return 0 }
+
 func (k *fakeKernel) AnyOurs() (bool, error) {
 	k.calls++
 	if k.anyErr != nil {
@@ -238,7 +240,7 @@ func (h *fakeHost) EnableForwarding(_ context.Context, v4, v6 bool) error {
 }
 
 func (h *fakeHost) LinkMTU(netip.Addr) (int, string, error) { return h.mtu, "eth0", nil }
-func (h *fakeHost) WatchLinks(ctx context.Context, _ func(), _ func(netip.Prefix)) error {
+func (h *fakeHost) WatchLinks(ctx context.Context, _ func(), _ func(netip.Prefix), _ func() uint32) error {
 	<-ctx.Done()
 	return ctx.Err()
 }

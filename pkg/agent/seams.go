@@ -53,6 +53,9 @@ type KernelRoutes interface {
 	// AnyOurs reads the kernel: whether any table holds a route of ours
 	// (after an agent restart it does; on a new or rebooted node not).
 	AnyOurs() (bool, error)
+	// WriterPort is the netlink port ID of the socket that writes our
+	// routes, 0 until it is open: WatchLinks leaves its deletions out.
+	WriterPort() uint32
 }
 
 // HostNetwork is the node's own set-up for pods: the bridge, forwarding
@@ -61,7 +64,7 @@ type HostNetwork interface {
 	EnsureBridge(ctx context.Context, p hostnet.BridgeParams) error
 	EnableForwarding(ctx context.Context, ipv4, ipv6 bool) error
 	LinkMTU(nodeIP netip.Addr) (mtu int, link string, err error)
-	WatchLinks(ctx context.Context, changed func(), routeGone func(netip.Prefix)) error
+	WatchLinks(ctx context.Context, changed func(), routeGone func(netip.Prefix), writerPort func() uint32) error
 	BridgeExists(name string) (bool, error)
 }
 

@@ -75,7 +75,9 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 	// next hop reachable or not, so it takes a full pass (once the links
 	// are quiet).
 	g.Go(func() error { return a.speaker.WatchBestPaths(ctx, a.routeChanges.add) })
-	g.Go(func() error { return a.host.WatchLinks(ctx, a.routeChanges.linkChanged, a.routeChanges.routeGone) })
+	g.Go(func() error {
+		return a.host.WatchLinks(ctx, a.routeChanges.linkChanged, a.routeChanges.routeGone, a.kernel.WriterPort)
+	})
 	// A node waiting for its sessions before it takes pods looks again as
 	// soon as one comes up (nodeLoop).
 	g.Go(func() error { return a.speaker.WatchSessionsUp(ctx, a.sessionUp.poke) })

@@ -8,8 +8,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-
-	"github.com/nodebgp/router/pkg/routes"
 )
 
 // WatchLinks calls changed whenever something happens in the current network
@@ -18,21 +16,22 @@ import (
 // down), or an address is added or removed. changed should only poke a
 // reconcile loop: the events carry no detail worth acting on by themselves.
 // A deleted route of routes.Protocol goes to routeGone with its destination
-// instead: the agent deletes its own routes all the time, and only it can
-// tell its own deletions from a hand's (see routes.Reconciler.Holds).
+// instead, unless the agent's route writer deleted it: writerPort is that
+// writer's netlink port ID (routes.Reconciler.WriterPort), read at each
+// subscription, and its deletions never leave the kernel. While it is 0
+// (the writer is not open yet) every deletion is passed on, and the agent's
+// record tells its own from a hand's (see routes.Reconciler.Holds).
 //
 // If a subscription breaks (its socket overflowed, say), events may have been
 // lost: WatchLinks calls changed and subscribes again. Only a broken route
-// subscription does not call changed: it overflows whenever the agent itself
-// writes a big table (100,000 routes make 100,000 messages), and what it may
-// have lost, a route of ours deleted by hand, the periodic full sync repairs
-// anyway; a full pass for every overflow would cost more than the writes. It returns nil when ctx
-// ends, and an error only if it cannot subscribe.
-func (h *Host) WatchLinks(ctx context.Context, changed func(), routeGone func(netip.Prefix)) error {
+// subscription does not call changed: what it may have lost, a route of ours
+// deleted by hand, the periodic full sync repairs anyway. It returns nil when
+// ctx ends, and an error only if it cannot subscribe.
+func (h *Host) WatchLinks(ctx context.Context, changed func(), routeGone func(netip.Prefix), writerPort func() uint32) error {
 	links := make(map[int]linkState)
 	backoff := minResubscribe
 	for {
-		s, err := subscribe()
+		s, err := subscribe(writerPort())
 		if err != nil {
 			return err
 		}
@@ -70,16 +69,15 @@ type subscription struct {
 	done   chan struct{}
 	links  chan netlink.LinkUpdate
 	addrs  chan netlink.AddrUpdate
-	routes chan netlink.RouteUpdate
+	routes *routeDeletions
 }
 
 // subscribe opens the three sockets in the calling thread's namespace.
-func subscribe() (*subscription, error) {
+func subscribe(writerPort uint32) (*subscription, error) {
 	s := &subscription{
-		done:   make(chan struct{}),
-		links:  make(chan netlink.LinkUpdate, 64),
-		addrs:  make(chan netlink.AddrUpdate, 64),
-		routes: make(chan netlink.RouteUpdate, 64),
+		done:  make(chan struct{}),
+		links: make(chan netlink.LinkUpdate, 64),
+		addrs: make(chan netlink.AddrUpdate, 64),
 	}
 	// Listing the existing links first teaches linkChanged their state, so
 	// that their first later message is not taken for a new link.
@@ -89,15 +87,16 @@ func subscribe() (*subscription, error) {
 		return nil, fmt.Errorf("subscribing to link events: %w", err)
 	}
 	if err := netlink.AddrSubscribe(s.addrs, s.done); err != nil {
-		s.addrs, s.routes = nil, nil // never started: nobody will close them
+		s.addrs = nil // never started: nobody will close it
 		s.stop()
 		return nil, fmt.Errorf("subscribing to address events: %w", err)
 	}
-	if err := netlink.RouteSubscribe(s.routes, s.done); err != nil {
-		s.routes = nil
+	routes, err := subscribeRouteDeletions(writerPort)
+	if err != nil {
 		s.stop()
-		return nil, fmt.Errorf("subscribing to route events: %w", err)
+		return nil, err
 	}
+	s.routes = routes
 	return s, nil
 }
 
@@ -120,13 +119,11 @@ func watch(ctx context.Context, s *subscription, links map[int]linkState, change
 				return false
 			}
 			changed()
-		case u, ok := <-s.routes:
+		case p, ok := <-s.routes.out:
 			if !ok {
 				return true
 			}
-			if u.Type == unix.RTM_DELROUTE && u.Protocol == routes.Protocol {
-				routeGone(routeDst(u.Route))
-			}
+			routeGone(p)
 		}
 	}
 }
@@ -154,8 +151,13 @@ const drainTimeout = 5 * time.Second
 // so that its reader goroutines, which may be blocked sending to us, exit.
 func (s *subscription) stop() {
 	close(s.done)
+	var routes chan netip.Prefix
+	if s.routes != nil {
+		s.routes.close()
+		routes = s.routes.out
+	}
 	deadline := time.After(drainTimeout)
-	links, addrs, routes := s.links, s.addrs, s.routes
+	links, addrs := s.links, s.addrs
 	for links != nil || addrs != nil || routes != nil {
 		select {
 		case _, ok := <-links:
@@ -174,18 +176,4 @@ func (s *subscription) stop() {
 			return
 		}
 	}
-}
-
-// routeDst is a route's destination as a prefix; a default route has none in
-// netlink's form.
-func routeDst(r netlink.Route) netip.Prefix {
-	if r.Dst == nil {
-		if r.Family == unix.AF_INET6 {
-			return netip.PrefixFrom(netip.IPv6Unspecified(), 0)
-		}
-		return netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-	}
-	addr, _ := netip.AddrFromSlice(r.Dst.IP)
-	ones, _ := r.Dst.Mask.Size()
-	return netip.PrefixFrom(addr.Unmap(), ones)
 }

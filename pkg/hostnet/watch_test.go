@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/nodebgp/router/pkg/internal/netnstest"
+	"github.com/nodebgp/router/pkg/routes"
 )
 
 // watchInNS runs WatchLinks inside the namespace and returns its pokes. It
@@ -23,13 +24,13 @@ import (
 // holds gate, changed blocks, as a slow caller would.
 func watchInNS(t *testing.T, ns netnstest.NS, gate *sync.Mutex) <-chan struct{} {
 	t.Helper()
-	pokes, _ := watchRoutesInNS(t, ns, gate)
+	pokes, _ := watchRoutesInNS(t, ns, gate, func() uint32 { return 0 })
 	return pokes
 }
 
 // watchRoutesInNS is watchInNS that also returns the deleted routes of ours
-// WatchLinks reports.
-func watchRoutesInNS(t *testing.T, ns netnstest.NS, gate *sync.Mutex) (<-chan struct{}, <-chan netip.Prefix) {
+// WatchLinks reports, with writerPort as the agent's route writer.
+func watchRoutesInNS(t *testing.T, ns netnstest.NS, gate *sync.Mutex, writerPort func() uint32) (<-chan struct{}, <-chan netip.Prefix) {
 	t.Helper()
 	gone := make(chan netip.Prefix, 16)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -54,7 +55,7 @@ func watchRoutesInNS(t *testing.T, ns netnstest.NS, gate *sync.Mutex) (<-chan st
 			case gone <- p:
 			default:
 			}
-		})
+		}, writerPort)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -127,7 +128,7 @@ func TestWatchLinksReportsWhatCanChangeRoutes(t *testing.T) {
 
 func TestWatchLinksReportsADeletedRouteOfOursByItsDestination(t *testing.T) {
 	ns := newNS(t).WithNode(t)
-	pokes, gone := watchRoutesInNS(t, ns, new(sync.Mutex))
+	pokes, gone := watchRoutesInNS(t, ns, new(sync.Mutex), func() uint32 { return 0 })
 
 	ns.IP(t, "route", "add", "10.251.1.0/24", "via", "10.250.0.2", "proto", "78")
 	ns.IP(t, "route", "add", "10.251.3.0/24", "via", "10.250.0.2", "proto", "static")
@@ -162,22 +163,36 @@ func TestWatchLinksIgnoresOtherRoutesAndIdleLinks(t *testing.T) {
 	}
 }
 
+// deletionBurst adds n routes of ours and returns an `ip -batch` file that
+// deletes them all: n notifications the route subscription passes on (the
+// additions' never leave the kernel).
+func deletionBurst(t *testing.T, ns netnstest.NS, n int) string {
+	t.Helper()
+	var add, del []byte
+	for i := range n {
+		add = fmt.Appendf(add, "route add 10.%d.%d.0/24 via 10.250.0.2 proto 78\n", 100+i/256, i%256)
+		del = fmt.Appendf(del, "route del 10.%d.%d.0/24 via 10.250.0.2 proto 78\n", 100+i/256, i%256)
+	}
+	dir := t.TempDir()
+	adds, dels := filepath.Join(dir, "add"), filepath.Join(dir, "del")
+	for f, b := range map[string][]byte{adds: add, dels: del} {
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns.IP(t, "-batch", adds)
+	return dels
+}
+
 // TestWatchLinksResubscribesAfterAnOverflow blocks the caller while a burst of
-// route events overflows the route subscription's socket: netlink closes the
-// subscription, and WatchLinks must subscribe again to see later events.
+// route deletions overflows the route subscription's socket: the
+// subscription ends, and WatchLinks must subscribe again to see later events.
 func TestWatchLinksResubscribesAfterAnOverflow(t *testing.T) {
 	ns := newNS(t).WithNode(t)
 	gate := new(sync.Mutex)
 	pokes := watchInNS(t, ns, gate)
 
-	var batch []byte
-	for i := range 5000 {
-		batch = fmt.Appendf(batch, "route add 10.%d.%d.0/24 via 10.250.0.2 proto 78\n", 100+i/256, i%256)
-	}
-	file := filepath.Join(t.TempDir(), "burst")
-	if err := os.WriteFile(file, batch, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := deletionBurst(t, ns, 5000)
 	gate.Lock()
 	ns.IP(t, "link", "set", "veth1", "down") // the watcher now blocks in changed
 	ns.IP(t, "-batch", file)
@@ -188,22 +203,16 @@ func TestWatchLinksResubscribesAfterAnOverflow(t *testing.T) {
 	wantPoke(t, pokes, "a link coming up after the burst")
 }
 
-// TestAnOverflowOfTheRouteSubscriptionAloneCallsNothing: the agent's own
-// writes of a big table overflow the route subscription; that alone must not
-// ask for a full route pass each time (the periodic one covers what it lost).
+// TestAnOverflowOfTheRouteSubscriptionAloneCallsNothing: a big table deleted
+// at once (by hand, or by the agent before its writer's port is known)
+// overflows the route subscription; that alone must not ask for a full route
+// pass each time (the periodic one covers what it lost).
 func TestAnOverflowOfTheRouteSubscriptionAloneCallsNothing(t *testing.T) {
 	ns := newNS(t).WithNode(t)
 	gate := new(sync.Mutex)
 	pokes := watchInNS(t, ns, gate)
 
-	var batch []byte
-	for i := range 5000 {
-		batch = fmt.Appendf(batch, "route add 10.%d.%d.0/24 via 10.250.0.2 proto 78\n", 100+i/256, i%256)
-	}
-	file := filepath.Join(t.TempDir(), "burst")
-	if err := os.WriteFile(file, batch, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := deletionBurst(t, ns, 5000)
 	// IPv6 duplicate address detection ends with address events of its own.
 	for deadline := time.Now().Add(10 * time.Second); strings.TrimSpace(ns.IP(t, "-6", "addr", "show", "tentative")) != ""; {
 		if time.Now().After(deadline) {
@@ -228,5 +237,51 @@ func TestAnOverflowOfTheRouteSubscriptionAloneCallsNothing(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("WatchLinks called changed %d times for one address and an overflowed route subscription; want 1", n)
+	}
+}
+
+// The agent's own writes never reach the watch: neither its additions nor,
+// once its writer's port is known, its deletions; a hand's deletion of a
+// route of ours still does. The writer is the real one, a routes.Reconciler
+// in the namespace.
+func TestWatchLinksLeavesOutTheAgentsOwnWrites(t *testing.T) {
+	ns := newNS(t).WithNode(t)
+	rec := routes.NewReconciler(routes.ReconcilerParams{})
+	gw := netip.MustParseAddr("10.250.0.2")
+	ours := []routes.Route{
+		{Prefix: netip.MustParsePrefix("10.251.4.0/24"), Gateway: gw},
+		{Prefix: netip.MustParsePrefix("10.251.5.0/24"), Gateway: gw},
+	}
+	syncTo := func(want []routes.Route) {
+		t.Helper()
+		ns.Do(t, func() {
+			if _, err := rec.Sync(context.Background(), want, true); err != nil {
+				t.Errorf("Sync: %v", err)
+			}
+		})
+	}
+	syncTo(ours) // opens the writer, so that its port is known
+	if rec.WriterPort() == 0 {
+		t.Fatal("the reconciler's writer has no port after a Sync")
+	}
+	_, gone := watchRoutesInNS(t, ns, new(sync.Mutex), rec.WriterPort)
+
+	syncTo(ours[:1]) // the agent deletes 10.251.5.0/24
+	ns.IP(t, "route", "add", "10.251.6.0/24", "via", "10.250.0.2", "proto", "78")
+	syncTo(nil) // and deletes 10.251.4.0/24 and the hand's 10.251.6.0/24 (stale)
+	ns.IP(t, "route", "add", "10.251.7.0/24", "via", "10.250.0.2", "proto", "78")
+	ns.IP(t, "route", "del", "10.251.7.0/24")
+	select {
+	case p := <-gone:
+		if want := netip.MustParsePrefix("10.251.7.0/24"); p != want {
+			t.Errorf("WatchLinks reported %s deleted, want only the hand's deletion of %s", p, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WatchLinks did not report a route of ours deleted by hand within 5s")
+	}
+	select {
+	case p := <-gone:
+		t.Errorf("WatchLinks reported %s deleted as well", p)
+	case <-time.After(300 * time.Millisecond):
 	}
 }

@@ -18,8 +18,11 @@ import (
 type batchWriter struct {
 	fd  int
 	seq uint32
-	out []byte // the datagram being built, reused
-	in  []byte // receive buffer, reused
+	// port is the socket's netlink port ID, which the kernel puts in the
+	// route notifications of our writes (see Reconciler.WriterPort).
+	port uint32
+	out  []byte // the datagram being built, reused
+	in   []byte // receive buffer, reused
 }
 
 // batchSize keeps a batch's acknowledgements (one small skb each) well
@@ -47,8 +50,17 @@ func newBatchWriter() (*batchWriter, error) {
 	// error's acknowledgement does not echo the whole request back.
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
 	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
-	return &batchWriter{fd: fd, in: make([]byte, 64<<10)}, nil
+	sa, err := unix.Getsockname(fd)
+	nl, ok := sa.(*unix.SockaddrNetlink)
+	if err != nil || !ok {
+		unix.Close(fd)
+		return nil, fmt.Errorf("reading the netlink route socket's port: %v", err)
+	}
+	return &batchWriter{fd: fd, port: nl.Pid, in: make([]byte, 64<<10)}, nil
 }
+
+// WriterPort is the socket's netlink port ID (see Reconciler.WriterPort).
+func (w *batchWriter) WriterPort() uint32 { return w.port }
 
 func (w *batchWriter) Close() { unix.Close(w.fd) }
 

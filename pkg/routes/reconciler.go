@@ -145,6 +145,20 @@ func (r *Reconciler) openKernel() error {
 	return nil
 }
 
+// WriterPort is the netlink port ID of the socket that writes our routes, 0
+// until the first Sync, Update or AnyOurs opened it (or with a Kernel that is
+// not the real one). The kernel puts the writer's port ID in the route
+// notifications of its writes, so a watch of deleted routes can tell the
+// agent's own deletions from everyone else's without reading them.
+func (r *Reconciler) WriterPort() uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w, ok := r.kernel.(interface{ WriterPort() uint32 }); ok {
+		return w.WriterPort()
+	}
+	return 0
+}
+
 // AnyOurs reads the kernel: whether any table holds a route of Protocol,
 // IPv4 or IPv6. An agent that starts and finds one is a restarted agent
 // (the data plane outlives it); on a new or rebooted node there is none.
