@@ -15,13 +15,13 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/health"
 	"github.com/nodebgp/router/pkg/hostnet"
+	"github.com/nodebgp/router/pkg/kubeclient"
 	"github.com/nodebgp/router/pkg/memlimit"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/plan"
@@ -38,7 +38,7 @@ type agent struct {
 	now    func() time.Time
 
 	// The Kubernetes side.
-	client   kubernetes.Interface // nil in tests: no API check
+	client   *kubeclient.Client // nil in tests: no API check
 	nodes    corelisters.NodeLister
 	password func(peering.SecretRef) (string, error)
 	events   record.EventRecorder

@@ -3,10 +3,9 @@ package agent
 import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
+
+	"github.com/nodebgp/router/pkg/kubeclient"
 )
 
 // Event reasons the agent records on its Node.
@@ -24,10 +23,10 @@ const (
 
 // newEventRecorder records Events as "nodebgp" on the node it runs on, so an
 // operator sees bad input where it was written: `kubectl describe node`.
-func newEventRecorder(client kubernetes.Interface, nodeName string) (record.EventRecorder, func()) {
+func newEventRecorder(client *kubeclient.Client, nodeName string) (record.EventRecorder, func()) {
 	b := record.NewBroadcaster()
-	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	r := b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "nodebgp", Host: nodeName})
+	b.StartRecordingToSink(client.EventSink())
+	r := b.NewRecorder(kubeclient.Scheme, corev1.EventSource{Component: "nodebgp", Host: nodeName})
 	return r, b.Shutdown
 }
 

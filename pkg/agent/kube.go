@@ -4,23 +4,20 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/nodebgp/router/pkg/kubeclient"
 )
 
 // newClient connects with --kubeconfig when given, else with the pod's
 // ServiceAccount (in-cluster).
-func newClient(kubeconfig string) (kubernetes.Interface, error) {
+func newClient(kubeconfig string) (*kubeclient.Client, error) {
 	cfg, err := restConfig(kubeconfig)
 	if err != nil {
 		return nil, err
 	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("creating Kubernetes client: %w", err)
-	}
-	return client, nil
+	return kubeclient.New(cfg)
 }
 
 // restConfig is the connection newClient and the status writer use.

@@ -314,7 +314,7 @@ func (a *agent) checkAPI(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err := a.client.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	err := a.client.Reachable(ctx)
 	if err != nil {
 		err = fmt.Errorf("API server: %w", err)
 	}

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/nodebgp/router/pkg/peering"
 )
@@ -19,7 +18,7 @@ import (
 // (the agent's Role allows get on named Secrets only, never list or watch)
 // and keeps it for ttl, so a node loop pass does not cost one API call per peer.
 type secretCache struct {
-	client  kubernetes.Interface
+	get     getSecret
 	ttl     time.Duration
 	now     func() time.Time
 	entries map[string]secretEntry
@@ -31,8 +30,11 @@ type secretEntry struct {
 	fetched time.Time
 }
 
-func newSecretCache(client kubernetes.Interface, ttl time.Duration) *secretCache {
-	return &secretCache{client: client, ttl: ttl, now: time.Now, entries: map[string]secretEntry{}}
+// getSecret reads one Secret from the API server (kubeclient.Client.Secret).
+type getSecret func(ctx context.Context, namespace, name string) (*corev1.Secret, error)
+
+func newSecretCache(get getSecret, ttl time.Duration) *secretCache {
+	return &secretCache{get: get, ttl: ttl, now: time.Now, entries: map[string]secretEntry{}}
 }
 
 // password returns the value of ref's key. Errors name the Secret and key,
@@ -57,7 +59,7 @@ func (c *secretCache) password(ref peering.SecretRef) (string, error) {
 // fetch reads a Secret again; old (if had) is what the cache held.
 func (c *secretCache) fetch(namespace, name string, old secretEntry, had bool) secretEntry {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	s, err := c.client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	s, err := c.get(ctx, namespace, name)
 	cancel()
 	switch {
 	case err == nil:

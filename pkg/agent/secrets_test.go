@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,14 @@ import (
 	"github.com/nodebgp/router/pkg/peering"
 )
 
+// secretsOf reads Secrets from a fake clientset, as kubeclient does from the
+// API server.
+func secretsOf(client *fake.Clientset) getSecret {
+	return func(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
+		return client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	}
+}
+
 func TestSecretCacheReadsEachSecretOncePerTTLAndNeverLeaksTheValue(t *testing.T) {
 	client := fake.NewClientset(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "nodebgp-peer-passwords"},
@@ -26,7 +35,7 @@ func TestSecretCacheReadsEachSecretOncePerTTLAndNeverLeaksTheValue(t *testing.T)
 		return false, nil, nil
 	})
 	now := time.Unix(0, 0)
-	c := newSecretCache(client, time.Minute)
+	c := newSecretCache(secretsOf(client), time.Minute)
 	c.now = func() time.Time { return now }
 	ref := peering.SecretRef{Namespace: "kube-system", Name: "nodebgp-peer-passwords", Key: "10.199.1.254"}
 
@@ -72,7 +81,7 @@ func TestSecretCacheKeepsTheLastValueThroughAnAPIOutageButNotADeletion(t *testin
 		return false, nil, nil
 	})
 	now := time.Unix(0, 0)
-	c := newSecretCache(client, time.Minute)
+	c := newSecretCache(secretsOf(client), time.Minute)
 	c.now = func() time.Time { return now }
 	ref := peering.SecretRef{Namespace: "kube-system", Name: "nodebgp-peer-passwords", Key: "password"}
 	if pw, err := c.password(ref); err != nil || pw != "mesh-pw" {
@@ -127,7 +136,7 @@ func TestRefreshDueReportsAChangedSecretOnlyOnceItsTTLHasPassed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			client := fake.NewClientset(secret("s3cret"))
 			now := time.Unix(0, 0)
-			c := newSecretCache(client, time.Minute)
+			c := newSecretCache(secretsOf(client), time.Minute)
 			c.now = func() time.Time { return now }
 			if _, err := c.password(ref); err != nil {
 				t.Fatal(err)

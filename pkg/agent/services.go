@@ -11,11 +11,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/nodebgp/router/pkg/kubeclient"
 	"github.com/nodebgp/router/pkg/kubewatch"
 	"github.com/nodebgp/router/pkg/services"
 )
@@ -61,23 +60,13 @@ func (s serviceSource) EndpointSlices(key types.NamespacedName) ([]*discoveryv1.
 // index and pokes the node loop for a BGP-only pass. It returns what the
 // cache sync waits for. Like the node watch, both go through kubewatch, so
 // Services follow again within seconds of an API outage's end.
-func (a *agent) watchServices(ctx context.Context, client kubernetes.Interface) ([]cache.InformerSynced, error) {
-	svcInformer := cache.NewSharedIndexInformer(kubewatch.New(kubewatch.Params{LW: &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return client.CoreV1().Services(metav1.NamespaceAll).List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return client.CoreV1().Services(metav1.NamespaceAll).Watch(ctx, o)
-		},
-	}}), &corev1.Service{}, 0, cache.Indexers{})
-	sliceInformer := cache.NewSharedIndexInformer(kubewatch.New(kubewatch.Params{LW: &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return client.DiscoveryV1().EndpointSlices(metav1.NamespaceAll).List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return client.DiscoveryV1().EndpointSlices(metav1.NamespaceAll).Watch(ctx, o)
-		},
-	}}), &discoveryv1.EndpointSlice{}, 0, cache.Indexers{})
+func (a *agent) watchServices(ctx context.Context, client *kubeclient.Client) ([]cache.InformerSynced, error) {
+	svcInformer := cache.NewSharedIndexInformer(kubewatch.New(kubewatch.Params{
+		LW: kubeclient.ListWatch(client.Core, "services", func() runtime.Object { return &corev1.ServiceList{} }),
+	}), &corev1.Service{}, 0, cache.Indexers{})
+	sliceInformer := cache.NewSharedIndexInformer(kubewatch.New(kubewatch.Params{
+		LW: kubeclient.ListWatch(client.Discovery, "endpointslices", func() runtime.Object { return &discoveryv1.EndpointSliceList{} }),
+	}), &discoveryv1.EndpointSlice{}, 0, cache.Indexers{})
 	if err := svcInformer.SetTransform(trimService); err != nil {
 		return nil, fmt.Errorf("watching services: %w", err)
 	}

@@ -102,7 +102,7 @@ func (a *agent) connect(ctx context.Context) error {
 		return err
 	}
 	a.client = client
-	secrets := newSecretCache(client, a.cfg.RoutesSyncPeriod)
+	secrets := newSecretCache(client.Secret, a.cfg.RoutesSyncPeriod)
 	a.password, a.secretsChanged = secrets.password, secrets.refreshDue
 	events, stopEvents := newEventRecorder(client, a.cfg.NodeName)
 	a.events = events
@@ -112,7 +112,7 @@ func (a *agent) connect(ctx context.Context) error {
 	// within seconds of the API's return, not on client-go's 30-60 s back-off.
 	// nodestream decodes each Node straight into the fields the agent reads.
 	nodeInformer := cache.NewSharedIndexInformer(kubewatch.New(kubewatch.Params{
-		LW:          nodestream.NewListWatch(client.CoreV1().RESTClient()),
+		LW:          nodestream.NewListWatch(client.Core),
 		Unreachable: func(err error) { a.report("api", fmt.Errorf("watching nodes: %w", err)) },
 		Reachable:   func() { a.report("api", nil) },
 	}), &corev1.Node{}, 0, cache.Indexers{})

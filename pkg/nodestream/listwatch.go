@@ -12,13 +12,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/nodebgp/router/pkg/kubeclient"
 )
 
 // NewListWatch lists and watches Nodes through c (a core/v1 REST client:
-// CoreV1().RESTClient()), in JSON, yielding trimmed Nodes. The ListOptions
+// kubeclient.Client.Core), in JSON, yielding trimmed Nodes. The ListOptions
 // the reflector sets (resourceVersion, resourceVersionMatch, limit,
 // continue, timeoutSeconds, allowWatchBookmarks, sendInitialEvents...) go to
 // the API server as they are, as the typed client sends them.
@@ -40,7 +41,7 @@ func request(c rest.Interface, o metav1.ListOptions) *rest.Request {
 	}
 	return c.Get().
 		Resource("nodes").
-		VersionedParams(&o, scheme.ParameterCodec).
+		VersionedParams(&o, kubeclient.ParameterCodec).
 		Timeout(timeout).
 		// JSON, whatever the client prefers: the decoders here read JSON.
 		SetHeader("Accept", "application/json")

@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/nodebgp/router/pkg/kubeclient"
 )
 
 // apiServer answers GET /api/v1/nodes with body (and status), recording
@@ -46,11 +48,11 @@ func serve(t *testing.T, status int, body string) (rest.Interface, chan *http.Re
 	s := &apiServer{t: t, status: status, body: body, got: make(chan *http.Request, 1)}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	cs, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL})
+	c, err := kubeclient.New(&rest.Config{Host: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cs.CoreV1().RESTClient(), s.got
+	return c.Core, s.got
 }
 
 func mustJSON(t *testing.T, v any) string {

@@ -8,21 +8,22 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/nodebgp/router/pkg/kubeclient"
 )
 
 // ReadCluster lists every Node and every BGPNodeState, for Check.
 func ReadCluster(ctx context.Context, cfg *rest.Config) ([]*corev1.Node, []Object, error) {
-	cs, err := kubernetes.NewForConfig(cfg)
+	kc, err := kubeclient.New(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating Kubernetes client: %w", err)
+		return nil, nil, err
 	}
 	dc, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating Kubernetes client: %w", err)
 	}
-	nl, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	nl, err := kc.Nodes(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing nodes: %w", err)
 	}
