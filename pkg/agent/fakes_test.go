@@ -359,7 +359,7 @@ func (ta *testAgent) nodePass(t *testing.T) {
 
 // routePass is a full route pass, as the timer makes.
 func (ta *testAgent) routePass() {
-	ta.agent.routeChanges.resync()
+	ta.agent.routeChanges.resync(fullPeriod)
 	ta.agent.routePass(context.Background(), &ta.route)
 }
 

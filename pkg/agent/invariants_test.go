@@ -397,6 +397,27 @@ func TestOnlyARouteDeletedByHandMakesAFullPass(t *testing.T) {
 	if want := []routes.Route{{Prefix: kept, Gateway: via}}; !slices.Equal(ta.kernel.table, want) {
 		t.Fatalf("kernel table %v after the full pass, want %v", ta.kernel.table, want)
 	}
+	// Each full pass is counted with what asked for it.
+	_, body := scrapeAgent(t, ta)
+	for _, want := range []string{
+		`nodebgp_route_full_syncs_total{reason="deleted"} 1`,
+		`nodebgp_route_full_syncs_total{reason="period"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, grepLines(body, "nodebgp_route_full_syncs_total"))
+		}
+	}
+}
+
+// grepLines is the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestABurstOfLinkEventsMakesOneFullPassOnceQuiet(t *testing.T) {
@@ -405,12 +426,12 @@ func TestABurstOfLinkEventsMakesOneFullPassOnceQuiet(t *testing.T) {
 		c.linkChanged()
 		time.Sleep(linkQuiet / 4)
 	}
-	if _, _, full := c.take(); full {
+	if _, _, full := c.take(); full != "" {
 		t.Fatalf("a full pass was due while link events kept coming")
 	}
 	time.Sleep(2 * linkQuiet)
-	if _, _, full := c.take(); !full {
-		t.Fatalf("no full pass due %s after the last link event", 2*linkQuiet)
+	if _, _, full := c.take(); full != fullLink {
+		t.Fatalf("no full pass due for a link %s after the last link event", 2*linkQuiet)
 	}
 	select {
 	case <-c.poke:
@@ -491,7 +512,7 @@ func TestABurstIsTakenInBoundedBatchesWithNothingLost(t *testing.T) {
 			t.Fatalf("%d passes for %d changes in batches of %d", pass, n, maxBatch)
 		}
 		changes, _, full := c.take()
-		if full {
+		if full != "" {
 			t.Fatalf("pass %d: a full pass for a burst that fits the pending set", pass)
 		}
 		if len(changes) > maxBatch {

@@ -13,6 +13,19 @@ import (
 // is dropped for a full pass, which reads the RIB once instead.
 const maxPendingChanges = 1 << 18
 
+// Why a full route pass runs: the reason label of
+// nodebgp_route_full_syncs_total. At 100,000 routes a full pass costs about
+// a CPU-second, so an operator should be able to see what asks for them.
+const (
+	fullStart     = "start"     // the first pass, or the best-path watch (re)started
+	fullPeriod    = "period"    // --routes-sync-period, the safety net
+	fullLink      = "link"      // a link or an address changed
+	fullBurst     = "burst"     // more changes pending than are kept one by one
+	fullRecord    = "record"    // an update could not trust its record, or a write failed
+	fullDeleted   = "deleted"   // a route of ours deleted by someone else
+	fullConverged = "converged" // every peer converged: stale routes may go now
+)
+
 // linkQuiet is how long the link watch must be quiet before the full pass
 // it asks for runs. A burst of link or address events (a bridge's ports
 // coming up, say) makes one full pass, after the burst.
@@ -33,7 +46,9 @@ type routeChanges struct {
 	// deleted since the last take: the loop's own deletions, or someone
 	// else's (told apart with KernelRoutes.Holds).
 	gone map[netip.Prefix]struct{}
-	full bool
+	// full is why a full pass is due (the first reason given), "" when
+	// none is.
+	full string
 	link *time.Timer // the pending full pass a link event asked for
 }
 
@@ -44,16 +59,17 @@ func newRouteChanges() *routeChanges {
 // add notes best-path changes; nil means a full pass is due (see
 // bgp.Speaker.WatchBestPaths).
 func (c *routeChanges) add(changes []bgp.BestChange) {
+	if changes == nil {
+		c.resync(fullStart)
+		return
+	}
 	c.mu.Lock()
-	switch {
-	case changes == nil:
-		c.full = true
-	case !c.full:
+	if c.full == "" {
 		for _, ch := range changes {
 			c.byPrefix[ch.Prefix] = ch.NextHops
 		}
 		if len(c.byPrefix) > maxPendingChanges {
-			c.full = true
+			c.full = fullBurst
 			clear(c.byPrefix)
 		}
 	}
@@ -61,8 +77,15 @@ func (c *routeChanges) add(changes []bgp.BestChange) {
 	c.poke.poke()
 }
 
-// resync asks for a full pass.
-func (c *routeChanges) resync() { c.add(nil) }
+// resync asks for a full pass, for why (one of the full* reasons).
+func (c *routeChanges) resync(why string) {
+	c.mu.Lock()
+	if c.full == "" {
+		c.full = why
+	}
+	c.mu.Unlock()
+	c.poke.poke()
+}
 
 // linkChanged asks for a full pass once the link watch has been quiet for
 // linkQuiet.
@@ -70,7 +93,7 @@ func (c *routeChanges) linkChanged() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.link == nil {
-		c.link = time.AfterFunc(linkQuiet, c.resync)
+		c.link = time.AfterFunc(linkQuiet, func() { c.resync(fullLink) })
 		return
 	}
 	c.link.Reset(linkQuiet)
@@ -79,10 +102,10 @@ func (c *routeChanges) linkChanged() {
 // routeGone notes that the kernel deleted our route for p.
 func (c *routeChanges) routeGone(p netip.Prefix) {
 	c.mu.Lock()
-	if !c.full {
+	if c.full == "" {
 		c.gone[p] = struct{}{}
 		if len(c.gone) > maxPendingChanges {
-			c.full = true
+			c.full = fullBurst
 			clear(c.gone)
 		}
 	}
@@ -99,15 +122,15 @@ const maxBatch = 4096
 
 // take returns what was collected since the last take, at most maxBatch
 // changes (the loop is poked again for the rest), and the prefixes whose
-// routes the kernel reported deleted. When full is set, changes and gone are
-// nil: the full pass covers them.
-func (c *routeChanges) take() (changes []bgp.BestChange, gone []netip.Prefix, full bool) {
+// routes the kernel reported deleted. When a full pass is due, full says
+// why, and changes and gone are nil: the full pass covers them.
+func (c *routeChanges) take() (changes []bgp.BestChange, gone []netip.Prefix, full string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	full = c.full
-	c.full = false
+	c.full = ""
 	if len(c.gone) > 0 {
-		if !full {
+		if full == "" {
 			gone = make([]netip.Prefix, 0, len(c.gone))
 			for p := range c.gone {
 				gone = append(gone, p)
@@ -115,11 +138,11 @@ func (c *routeChanges) take() (changes []bgp.BestChange, gone []netip.Prefix, fu
 		}
 		c.gone = map[netip.Prefix]struct{}{}
 	}
-	if full {
+	if full != "" {
 		if len(c.byPrefix) > 0 {
 			c.byPrefix = map[netip.Prefix][]netip.Addr{}
 		}
-		return nil, nil, true
+		return nil, nil, full
 	}
 	if len(c.byPrefix) <= maxBatch {
 		changes = make([]bgp.BestChange, 0, len(c.byPrefix))
@@ -130,7 +153,7 @@ func (c *routeChanges) take() (changes []bgp.BestChange, gone []netip.Prefix, fu
 			// A fresh map: clear would keep the buckets of the largest burst.
 			c.byPrefix = map[netip.Prefix][]netip.Addr{}
 		}
-		return changes, gone, false
+		return changes, gone, ""
 	}
 	changes = make([]bgp.BestChange, 0, maxBatch)
 	for p, hops := range c.byPrefix {
@@ -141,5 +164,5 @@ func (c *routeChanges) take() (changes []bgp.BestChange, gone []netip.Prefix, fu
 		delete(c.byPrefix, p)
 	}
 	c.poke.poke()
-	return changes, gone, false
+	return changes, gone, ""
 }

@@ -29,7 +29,7 @@ func (a *agent) routeLoop(ctx context.Context) error {
 			return ctx.Err()
 		case <-a.routeChanges.poke:
 		case <-tick.C:
-			a.routeChanges.resync()
+			a.routeChanges.resync(fullPeriod)
 		}
 	}
 }
@@ -52,25 +52,28 @@ type routeState struct {
 // retried by a full pass.
 func (a *agent) routePass(ctx context.Context, st *routeState) {
 	changes, gone, full := a.routeChanges.take()
-	if !full && a.kernel.Holds(gone) {
+	if full == "" && a.kernel.Holds(gone) {
 		// Not only our own deletions (which the record has dropped
 		// already): a route of ours went by someone else's hand.
 		a.log.Debug("a route of ours was deleted outside the agent: full pass", "event", "route-pass")
-		full = true
+		full = fullDeleted
 	}
 	if !st.prune {
-		if st.prune = a.ribConverged(ctx, st.start); st.prune {
+		if st.prune = a.ribConverged(ctx, st.start); st.prune && full == "" {
 			// Stale routes are only found by a full pass.
-			full = true
+			full = fullConverged
 		}
 	}
-	if !full && st.synced {
+	if full == "" && st.synced {
 		if len(changes) > 0 {
 			a.report("routes", a.updateRoutes(ctx, changes, st.prune))
 		}
 		return
 	}
-	synced, err := a.syncRoutes(ctx, st.prune)
+	if full == "" {
+		full = fullStart
+	}
+	synced, err := a.syncRoutes(ctx, st.prune, full)
 	a.report("routes", err)
 	if !synced {
 		return
@@ -107,9 +110,11 @@ func (a *agent) ribConverged(ctx context.Context, start time.Time) bool {
 	return ok
 }
 
-// syncRoutes makes the kernel's routes the best paths'; synced is false when
-// the best paths could not be read, so nothing was synced.
-func (a *agent) syncRoutes(ctx context.Context, prune bool) (synced bool, err error) {
+// syncRoutes makes the kernel's routes the best paths', a full pass asked
+// for by why; synced is false when the best paths could not be read, so
+// nothing was synced.
+func (a *agent) syncRoutes(ctx context.Context, prune bool, why string) (synced bool, err error) {
+	a.health.Metrics().RouteFullSyncs.WithLabelValues(why).Inc()
 	paths, err := a.speaker.BestPaths(ctx)
 	if err != nil {
 		return false, fmt.Errorf("reading best paths: %w", err)
@@ -133,7 +138,7 @@ func (a *agent) updateRoutes(ctx context.Context, changes []bgp.BestChange, prun
 	a.observeRouteSync(a.kernelRoutes, took, err)
 	a.logRouteResult(res, took, "update")
 	if res.Resync || err != nil {
-		a.routeChanges.resync()
+		a.routeChanges.resync(fullRecord)
 	}
 	return err
 }

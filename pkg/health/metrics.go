@@ -35,6 +35,9 @@ type Metrics struct {
 	// RouteSyncErrors counts kernel route syncs that failed, wholly or for
 	// some routes (nodebgp_route_sync_errors_total).
 	RouteSyncErrors prometheus.Counter
+	// RouteFullSyncs counts full route passes by what asked for them
+	// (nodebgp_route_full_syncs_total{reason}).
+	RouteFullSyncs *prometheus.CounterVec
 	// BuildInfo is 1 with the build's versions as labels
 	// (nodebgp_build_info{version,goversion,gobgp_version}); see SetBuildInfo.
 	BuildInfo *prometheus.GaugeVec
@@ -105,6 +108,10 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "nodebgp_route_sync_last_duration_seconds",
 			Help: "Duration of the last kernel route sync.",
 		}),
+		RouteFullSyncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nodebgp_route_full_syncs_total",
+			Help: "Full route passes (the whole RIB and the kernel's table read and compared), by what asked for them.",
+		}, []string{"reason"}),
 		RouteSyncErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "nodebgp_route_sync_errors_total",
 			Help: "Kernel route syncs that failed, wholly or for some routes.",
@@ -150,7 +157,7 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 	m.SetBuildInfo("")
 	reg.MustRegister(
 		m.CheckFailures, m.CheckOK, m.KernelRoutes, m.BGPPeers, m.RouteSyncDuration, m.Ready,
-		m.RouteSyncLastDuration, m.RouteSyncErrors, m.NodePassDuration, m.BuildInfo, m.StatusWrites, m.StatusWriteErrors, m.peers, m.PrefixLimited, m.PrefixLimitTrips,
+		m.RouteSyncLastDuration, m.RouteSyncErrors, m.RouteFullSyncs, m.NodePassDuration, m.BuildInfo, m.StatusWrites, m.StatusWriteErrors, m.peers, m.PrefixLimited, m.PrefixLimitTrips,
 		m.BFDSessions, m.BFDTransitions, m.BFDDropped,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -241,6 +241,10 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	defer rss.end()
 
 	b.step("announce %d routes; timing until all are in %s's kernel", n, b.node.Name)
+	passes0, err := readPassCounts(ctx, b.node.Netns)
+	if err != nil {
+		return err
+	}
 	cpu0, err := lab.ProcCPUSeconds(agent.PID)
 	if err != nil {
 		return err
@@ -256,6 +260,11 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 		return err
 	}
 	res.installCPU = cpu1 - cpu0
+	passes1, err := readPassCounts(ctx, b.node.Netns)
+	if err != nil {
+		return err
+	}
+	res.installPasses = passes1.since(passes0)
 	time.Sleep(settle)
 	if got, err := c.Count(); err != nil {
 		return err
@@ -267,6 +276,10 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 	}
 
 	b.step("withdraw %d routes; timing until all are gone from %s's kernel", n, b.node.Name)
+	passes2, err := readPassCounts(ctx, b.node.Netns)
+	if err != nil {
+		return err
+	}
 	cpu2, err := lab.ProcCPUSeconds(agent.PID)
 	if err != nil {
 		return err
@@ -286,6 +299,11 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 		return err
 	}
 	res.withdrawCPU = cpu3 - cpu2
+	passes3, err := readPassCounts(ctx, b.node.Netns)
+	if err != nil {
+		return err
+	}
+	res.withdrawPasses = passes3.since(passes2)
 	if res.agentPeakKiB, err = lab.ProcStatusKiB(agent.PID, "VmHWM"); err != nil {
 		return err
 	}

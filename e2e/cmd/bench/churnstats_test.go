@@ -216,3 +216,34 @@ go_gc_duration_seconds{quantile="0.5"} 0.0001
 		t.Error("a bad value was read")
 	}
 }
+
+func TestPassCountsReadFullPassesByReasonAndTheirDifference(t *testing.T) {
+	before := `nodebgp_route_sync_duration_seconds_count 10
+go_gc_duration_seconds_count 4
+nodebgp_route_full_syncs_total{reason="start"} 1
+`
+	after := `nodebgp_route_sync_duration_seconds_count 42
+go_gc_duration_seconds_count 11
+nodebgp_route_full_syncs_total{reason="period"} 2
+nodebgp_route_full_syncs_total{reason="start"} 1
+`
+	b, err := parsePassCounts(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := parsePassCounts(after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.since(b).fields(), "route_passes=32 full_passes=2 full_by=period:2 gc_cycles=7"; got != want {
+		t.Errorf("since = %q, want %q", got, want)
+	}
+	if got, want := b.since(b).fields(), "route_passes=0 full_passes=0 full_by=- gc_cycles=0"; got != want {
+		t.Errorf("nothing happened = %q, want %q", got, want)
+	}
+	// An agent built before the full-pass counter: no full_by, no error.
+	old, err := parsePassCounts("nodebgp_route_sync_duration_seconds_count 3\ngo_gc_duration_seconds_count 1\n")
+	if err != nil || len(old.full) != 0 {
+		t.Errorf("an agent without the counter: %+v, %v", old, err)
+	}
+}

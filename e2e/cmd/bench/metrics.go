@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -51,4 +53,80 @@ func parseMetrics(text string, names ...string) (map[string]float64, error) {
 		}
 	}
 	return got, nil
+}
+
+// passCounts are the agent's work counters around a measure: its route
+// passes (every sync and update, nodebgp_route_sync_duration_seconds), its
+// full route passes by reason (nodebgp_route_full_syncs_total, absent from
+// agents built before it) and the Go garbage collector's cycles. They tell
+// two runs of one build apart when their CPU seconds differ.
+type passCounts struct {
+	passes, gcCycles float64
+	full             map[string]float64
+}
+
+const (
+	metricRoutePasses = "nodebgp_route_sync_duration_seconds_count"
+	metricGCCycles    = "go_gc_duration_seconds_count"
+	metricFullPasses  = "nodebgp_route_full_syncs_total"
+)
+
+// readPassCounts scrapes the agent's /metrics for its passCounts.
+func readPassCounts(ctx context.Context, netns string) (passCounts, error) {
+	out, err := run(ctx, "ip", "netns", "exec", netns, "curl", "-sSf", "--max-time", "10", agentMetricsURL)
+	if err != nil {
+		return passCounts{}, fmt.Errorf("agent metrics: %w", err)
+	}
+	return parsePassCounts(out)
+}
+
+func parsePassCounts(text string) (passCounts, error) {
+	m, err := parseMetrics(text, metricRoutePasses, metricGCCycles)
+	if err != nil {
+		return passCounts{}, err
+	}
+	p := passCounts{passes: m[metricRoutePasses], gcCycles: m[metricGCCycles], full: map[string]float64{}}
+	prefix := metricFullPasses + `{reason="`
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		reason, value, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			return passCounts{}, fmt.Errorf("metric %s: cannot read %q", metricFullPasses, line)
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return passCounts{}, fmt.Errorf("metric %s: value %q: %w", metricFullPasses, value, err)
+		}
+		p.full[reason] = v
+	}
+	return p, nil
+}
+
+// since is what happened between earlier and p.
+func (p passCounts) since(earlier passCounts) passCounts {
+	d := passCounts{passes: p.passes - earlier.passes, gcCycles: p.gcCycles - earlier.gcCycles, full: map[string]float64{}}
+	for reason, v := range p.full {
+		if n := v - earlier.full[reason]; n != 0 {
+			d.full[reason] = n
+		}
+	}
+	return d
+}
+
+// fields prints the counts as the result lines' key=value fields; full_by
+// lists the full passes' reasons, "-" when there was none.
+func (p passCounts) fields() string {
+	total := 0.0
+	var by []string
+	for _, reason := range slices.Sorted(maps.Keys(p.full)) {
+		total += p.full[reason]
+		by = append(by, fmt.Sprintf("%s:%.0f", reason, p.full[reason]))
+	}
+	if len(by) == 0 {
+		by = []string{"-"}
+	}
+	return fmt.Sprintf("route_passes=%.0f full_passes=%.0f full_by=%s gc_cycles=%.0f", p.passes, total, strings.Join(by, ","), p.gcCycles)
 }

@@ -18,8 +18,10 @@ type results struct {
 	// measure it fell in.
 	agentPeakSample rssSample
 	agentPeakPhase  string
-	// The agent's CPU time (user + system) during each measure.
-	installCPU, withdrawCPU float64
+	// The agent's CPU time (user + system) during each measure, and its
+	// route passes and GC cycles.
+	installCPU, withdrawCPU       float64
+	installPasses, withdrawPasses passCounts
 	// With -agent-memory-max: the cgroup's limit, its peak charge and how
 	// often the agent hit the limit.
 	cgroupLimitMiB, cgroupPeakMiB float64
@@ -28,13 +30,13 @@ type results struct {
 }
 
 func (r results) print(w io.Writer) {
-	line := func(name string, agent convergence, inject, ref time.Duration, cpu float64) {
-		fmt.Fprintf(w, "%s n=%d agent_s=%.3f ip_batch_s=%.3f ratio=%.1f first_s=%.3f inject_s=%.3f poll_ms=%d agent_cpu_s=%.2f\n",
+	line := func(name string, agent convergence, inject, ref time.Duration, cpu float64, passes passCounts) {
+		fmt.Fprintf(w, "%s n=%d agent_s=%.3f ip_batch_s=%.3f ratio=%.1f first_s=%.3f inject_s=%.3f poll_ms=%d agent_cpu_s=%.2f %s\n",
 			name, r.routes, agent.Done.Seconds(), ref.Seconds(), agent.Done.Seconds()/ref.Seconds(),
-			agent.First.Seconds(), inject.Seconds(), agent.Step.Milliseconds(), cpu)
+			agent.First.Seconds(), inject.Seconds(), agent.Step.Milliseconds(), cpu, passes.fields())
 	}
-	line("route-install", r.install, r.injectAnnounce, r.refAdd, r.installCPU)
-	line("route-withdraw", r.withdraw, r.injectWithdraw, r.refDel, r.withdrawCPU)
+	line("route-install", r.install, r.injectAnnounce, r.refAdd, r.installCPU, r.installPasses)
+	line("route-withdraw", r.withdraw, r.injectWithdraw, r.refDel, r.withdrawCPU, r.withdrawPasses)
 	fmt.Fprintf(w, "agent-memory agent_peak_rss_mib=%.1f agent_rss_before_mib=%.1f %s peak_during=%s\n",
 		float64(r.agentPeakKiB)/1024, float64(r.agentBeforeKiB)/1024, r.agentPeakSample.fields(), r.agentPeakPhase)
 	if r.cgroupLimitMiB > 0 {
