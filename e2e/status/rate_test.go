@@ -178,7 +178,10 @@ func (a timedApplier) Apply(ctx context.Context, o status.Object) error {
 // comes Up again): a BFD flap on every node every second.
 func simInputs(name string, i, tick int) status.Inputs {
 	in := status.Inputs{
-		Node: name, ASN: 64512, RouterID: simIP(i), Role: "mesh", RoutesSynced: true,
+		// An agent's object is owned by its Node (the writer writes none
+		// without an owner). These nodes have no Node object; the lab runs
+		// no garbage collector, so a made-up UID stands in.
+		Node: name, NodeUID: "uid-" + name, ASN: 64512, RouterID: simIP(i), Role: "mesh", RoutesSynced: true,
 		Advertised:   []bgp.Path{{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 244, byte(i), 0}), 24), NextHop: simIP(i)}},
 		KernelRoutes: simNodes - 1 + tick%5,
 	}
