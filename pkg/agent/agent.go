@@ -16,7 +16,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/health"
@@ -41,7 +40,7 @@ type agent struct {
 	client   *kubeclient.Client // nil in tests: no API check
 	nodes    corelisters.NodeLister
 	password func(peering.SecretRef) (string, error)
-	events   record.EventRecorder
+	events   eventRecorder
 	reports  reports
 
 	// self is this node's facts, fixed at start (see plan.Self).

@@ -2,10 +2,11 @@ package agent
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/nodebgp/router/pkg/kubeclient"
+	"github.com/nodebgp/router/pkg/kubeevents"
 )
 
 // Event reasons the agent records on its Node.
@@ -21,13 +22,22 @@ const (
 	reasonPrefixLimit       = "BGPPrefixLimit"
 )
 
-// newEventRecorder records Events as "nodebgp" on the node it runs on, so an
-// operator sees bad input where it was written: `kubectl describe node`.
-func newEventRecorder(client *kubeclient.Client, nodeName string) (record.EventRecorder, func()) {
-	b := record.NewBroadcaster()
-	b.StartRecordingToSink(client.EventSink())
-	r := b.NewRecorder(kubeclient.Scheme, corev1.EventSource{Component: "nodebgp", Host: nodeName})
-	return r, b.Shutdown
+// eventRecorder records Events (kubeevents.Recorder; client-go's
+// record.FakeRecorder in tests).
+type eventRecorder interface {
+	Event(object runtime.Object, eventtype, reason, message string)
+}
+
+// newEventRecorder records Events as "nodebgp" from the node it runs on, so
+// an operator sees bad input where it was written: `kubectl describe node`.
+func (a *agent) newEventRecorder(client *kubeclient.Client) *kubeevents.Recorder {
+	return kubeevents.New(kubeevents.Params{
+		Sink:      client.EventSink(),
+		Scheme:    kubeclient.Scheme,
+		Component: "nodebgp",
+		Host:      a.cfg.NodeName,
+		Logger:    a.log.With("component", "events"),
+	})
 }
 
 // recordSpeakerRestart tells the operator, on the Node whose annotation they

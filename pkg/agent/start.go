@@ -104,9 +104,9 @@ func (a *agent) connect(ctx context.Context) error {
 	a.client = client
 	secrets := newSecretCache(client.Secret, a.cfg.RoutesSyncPeriod)
 	a.password, a.secretsChanged = secrets.password, secrets.refreshDue
-	events, stopEvents := newEventRecorder(client, a.cfg.NodeName)
+	events := a.newEventRecorder(client)
 	a.events = events
-	context.AfterFunc(ctx, stopEvents)
+	a.loops.Go(func() error { events.Run(ctx); return nil })
 
 	// The node watch goes through kubewatch: after an API outage it resumes
 	// within seconds of the API's return, not on client-go's 30-60 s back-off.

@@ -105,11 +105,6 @@ func TestRequestsMatchTheTypedClientsets(t *testing.T) {
 				_, err := (&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")}).Create(event)
 				return err
 			}},
-		{"update an Event", func(c *Client) error { _, err := c.EventSink().Update(event); return err },
-			func(cs kubernetes.Interface) error {
-				_, err := (&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")}).Update(event)
-				return err
-			}},
 		{"patch an Event", func(c *Client) error { _, err := c.EventSink().Patch(event, []byte(`{"count":2}`)); return err },
 			func(cs kubernetes.Interface) error {
 				_, err := (&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")}).Patch(event, []byte(`{"count":2}`))
