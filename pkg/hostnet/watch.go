@@ -63,7 +63,14 @@ const (
 	maxResubscribe = 5 * time.Second
 )
 
-type linkState struct{ up, lowerUp bool }
+// linkState is what of a link decides whether routes can go via it. Its
+// carrier is not: the kernel keeps routes via a link that lost it (and the
+// pod bridge gains and loses its carrier with its first and last pod).
+type linkState struct{ up, enslaved bool }
+
+// carries tells whether routes can go via the link: it is up and not a port
+// of another link (a bridge's or a bond's), whose own state is what counts.
+func (s linkState) carries() bool { return s.up && !s.enslaved }
 
 type subscription struct {
 	done   chan struct{}
@@ -114,11 +121,13 @@ func watch(ctx context.Context, s *subscription, links map[int]linkState, change
 			if linkChanged(links, u) {
 				changed()
 			}
-		case _, ok := <-s.addrs:
+		case u, ok := <-s.addrs:
 			if !ok {
 				return false
 			}
-			changed()
+			if addrChanged(u) {
+				changed()
+			}
 		case p, ok := <-s.routes.out:
 			if !ok {
 				return true
@@ -128,19 +137,38 @@ func watch(ctx context.Context, s *subscription, links map[int]linkState, change
 	}
 }
 
-// linkChanged records the link's state and tells whether it is new, gone, or
-// went up or down. Other link messages (statistics, a new port on the bridge)
-// do not concern routes.
+// linkChanged records the link's state and tells whether routes can now go
+// via it where they could not, or the other way round: a link came up or
+// went down, or was made or stopped being another link's port. Other link
+// messages (statistics, a link created down) do not concern routes, and
+// neither does anything that happens to a bridge's ports: a pod's veth comes
+// and goes with the pod, and each one used to cost a full route pass.
 func linkChanged(links map[int]linkState, u netlink.LinkUpdate) bool {
 	idx := int(u.Index)
-	if u.Header.Type == unix.RTM_DELLINK {
-		delete(links, idx)
-		return true
-	}
-	st := linkState{up: u.Flags&unix.IFF_UP != 0, lowerUp: u.Flags&unix.IFF_LOWER_UP != 0}
 	old, known := links[idx]
+	st := linkState{up: u.Flags&unix.IFF_UP != 0, enslaved: u.Attrs().MasterIndex != 0}
+	if u.Header.Type == unix.RTM_DELLINK {
+		// The kernel may report a deletion twice, the second time without
+		// the link's master: what the message says counts when the link is
+		// no longer known.
+		delete(links, idx)
+		return (known && old.carries()) || (!known && st.carries())
+	}
 	links[idx] = st
-	return !known || old != st
+	if !known {
+		return st.carries()
+	}
+	return old != st && (old.carries() || st.carries())
+}
+
+// addrChanged tells whether an address change concerns routes: any but an
+// IPv6 link-local address's. The agent's next hops are node and router
+// addresses, never link-local ones (every link has fe80::/64, so no
+// link-local next hop resolves to one link anyway), and every pod's veth
+// gets a link-local address of its own when it comes up.
+func addrChanged(u netlink.AddrUpdate) bool {
+	a, ok := netip.AddrFromSlice(u.LinkAddress.IP)
+	return !ok || !(a.Is6() && a.IsLinkLocalUnicast())
 }
 
 // drainTimeout bounds how long stop waits for netlink's reader goroutines to

@@ -149,6 +149,37 @@ func TestWatchLinksReportsADeletedRouteOfOursByItsDestination(t *testing.T) {
 	}
 }
 
+// A pod's veth joins the pod bridge when the pod starts and goes when it
+// ends: nothing a route can go via changes (the bridge's own state does not),
+// so no full route pass, however many pods come and go.
+func TestWatchLinksIgnoresAPodsVethOnTheBridge(t *testing.T) {
+	ns := newNS(t).WithNode(t)
+	pod := newNS(t)
+	ns.IP(t, "link", "add", "podbr0", "type", "bridge")
+	ns.IP(t, "addr", "add", "10.244.9.1/24", "dev", "podbr0")
+	ns.IP(t, "link", "set", "podbr0", "up")
+	pokes := watchInNS(t, ns, new(sync.Mutex))
+
+	// What the bridge CNI plugin does: the pair made in the pod, its host
+	// end moved out, enslaved, up (and IPv6 gives it a link-local address).
+	pod.IP(t, "link", "add", "eth0", "type", "veth", "peer", "name", "vethpod1")
+	pod.IP(t, "link", "set", "vethpod1", "netns", ns.Name)
+	pod.IP(t, "link", "set", "eth0", "up")
+	ns.IP(t, "link", "set", "vethpod1", "master", "podbr0")
+	ns.IP(t, "link", "set", "vethpod1", "up")
+	ns.IP(t, "addr", "add", "fe80::99/64", "dev", "vethpod1")
+	ns.IP(t, "link", "set", "vethpod1", "down")
+	ns.IP(t, "link", "del", "vethpod1")
+	select {
+	case <-pokes:
+		t.Error("WatchLinks called changed for a pod's veth coming and going on the bridge")
+	case <-time.After(500 * time.Millisecond):
+	}
+
+	ns.IP(t, "link", "set", "podbr0", "down")
+	wantPoke(t, pokes, "the bridge itself going down")
+}
+
 func TestWatchLinksIgnoresOtherRoutesAndIdleLinks(t *testing.T) {
 	ns := newNS(t).WithNode(t)
 	pokes := watchInNS(t, ns, new(sync.Mutex))
