@@ -11,9 +11,10 @@ import (
 )
 
 // WatchLinks calls changed whenever something happens in the current network
-// namespace that can change which routes the kernel carries: a link comes,
-// goes, or goes up or down (the kernel flushes routes via a link that goes
-// down), or an address is added or removed. changed should only poke a
+// namespace that can change which routes the kernel carries: a link that can
+// carry routes comes, goes, or goes up or down (the kernel flushes routes via
+// a link that goes down), or an address other than an IPv6 link-local one is
+// added or removed (see linkChanged and addrChanged). changed should only poke a
 // reconcile loop: the events carry no detail worth acting on by themselves.
 // A deleted route of routes.Protocol goes to routeGone with its destination
 // instead, unless the agent's route writer deleted it: writerPort is that

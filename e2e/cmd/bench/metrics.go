@@ -16,11 +16,20 @@ const agentMetricsURL = "http://127.0.0.1:9779/metrics"
 
 // scrapeAgent reads the named unlabelled metrics from the agent's /metrics.
 func scrapeAgent(ctx context.Context, netns string, names ...string) (map[string]float64, error) {
-	out, err := run(ctx, "ip", "netns", "exec", netns, "curl", "-sSf", "--max-time", "10", agentMetricsURL)
+	out, err := agentMetrics(ctx, netns)
 	if err != nil {
-		return nil, fmt.Errorf("agent metrics: %w", err)
+		return nil, err
 	}
 	return parseMetrics(out, names...)
+}
+
+// agentMetrics is the text of the agent's /metrics.
+func agentMetrics(ctx context.Context, netns string) (string, error) {
+	out, err := run(ctx, "ip", "netns", "exec", netns, "curl", "-sSf", "--max-time", "10", agentMetricsURL)
+	if err != nil {
+		return "", fmt.Errorf("agent metrics: %w", err)
+	}
+	return out, nil
 }
 
 // parseMetrics reads the value of each named unlabelled metric from
@@ -73,9 +82,9 @@ const (
 
 // readPassCounts scrapes the agent's /metrics for its passCounts.
 func readPassCounts(ctx context.Context, netns string) (passCounts, error) {
-	out, err := run(ctx, "ip", "netns", "exec", netns, "curl", "-sSf", "--max-time", "10", agentMetricsURL)
+	out, err := agentMetrics(ctx, netns)
 	if err != nil {
-		return passCounts{}, fmt.Errorf("agent metrics: %w", err)
+		return passCounts{}, err
 	}
 	return parsePassCounts(out)
 }
