@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/nodebgp/router/pkg/bgp"
+	"github.com/nodebgp/router/pkg/health"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/routes"
 )
@@ -406,6 +407,15 @@ func TestOnlyARouteDeletedByHandMakesAFullPass(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, grepLines(body, "nodebgp_route_full_syncs_total"))
 		}
+	}
+}
+
+// The reasons a full route pass is counted with are the ones /metrics shows
+// from the start (at 0).
+func TestFullPassReasonsAreTheMetricsLabelValues(t *testing.T) {
+	ours := []string{fullStart, fullPeriod, fullLink, fullBurst, fullRecord, fullDeleted, fullConverged}
+	if !slices.Equal(ours, health.RouteFullSyncReasons) {
+		t.Errorf("the route loop's reasons %v, the metric's %v", ours, health.RouteFullSyncReasons)
 	}
 }
 

@@ -35,8 +35,8 @@ type Metrics struct {
 	// RouteSyncErrors counts kernel route syncs that failed, wholly or for
 	// some routes (nodebgp_route_sync_errors_total).
 	RouteSyncErrors prometheus.Counter
-	// RouteFullSyncs counts full route passes by what asked for them
-	// (nodebgp_route_full_syncs_total{reason}).
+	// RouteFullSyncs counts full route passes by what asked for them, one
+	// of RouteFullSyncReasons (nodebgp_route_full_syncs_total{reason}).
 	RouteFullSyncs *prometheus.CounterVec
 	// BuildInfo is 1 with the build's versions as labels
 	// (nodebgp_build_info{version,goversion,gobgp_version}); see SetBuildInfo.
@@ -153,6 +153,9 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, r := range StatusWriteReasons {
 		m.StatusWriteErrors.WithLabelValues(r) // every reason at 0 from the start
+	}
+	for _, r := range RouteFullSyncReasons {
+		m.RouteFullSyncs.WithLabelValues(r)
 	}
 	m.SetBuildInfo("")
 	reg.MustRegister(

@@ -123,6 +123,10 @@ func moduleVersion(path string) string {
 // reason label: a bounded set, whatever the API server says.
 var StatusWriteReasons = []string{"forbidden", "not-found", "invalid", "conflict", "unavailable", "timeout", "other"}
 
+// RouteFullSyncReasons are the values of nodebgp_route_full_syncs_total's
+// reason label (the agent's route loop says what each means).
+var RouteFullSyncReasons = []string{"start", "period", "link", "burst", "record", "deleted", "converged"}
+
 func b2f(b bool) float64 {
 	if b {
 		return 1
