@@ -3,8 +3,8 @@
 // It writes them as client-go's event recorder does (the same Event objects,
 // a repeated Event counted on the existing object, a per-object rate limit),
 // without what that recorder links for its other uses: its strategic-merge
-// machinery alone pulls OpenAPI libraries that made up a fifth of the
-// router binary.
+// patches pull in Kubernetes' OpenAPI libraries, which nothing else in the
+// router needs (3.7 MB of the binary, about 5 MiB of an agent's memory).
 package kubeevents
 
 import (
