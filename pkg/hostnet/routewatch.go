@@ -21,8 +21,8 @@ import (
 // notification inside the kernel, before it is queued: the agent adds and
 // deletes up to 100,000 routes of its own at a time, and each write makes a
 // notification that the subscription used to receive, parse into a route
-// and throw away (a fifth of the route loop's CPU at 100,000 routes, and a
-// subscription that overflowed on every big write).
+// and throw away; a big write overflowed it, and it heard nothing until it
+// had subscribed again.
 type routeDeletions struct {
 	file *os.File
 	out  chan netip.Prefix

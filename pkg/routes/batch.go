@@ -51,10 +51,14 @@ func newBatchWriter() (*batchWriter, error) {
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
 	_ = unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_CAP_ACK, 1)
 	sa, err := unix.Getsockname(fd)
-	nl, ok := sa.(*unix.SockaddrNetlink)
-	if err != nil || !ok {
+	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("reading the netlink route socket's port: %v", err)
+		return nil, fmt.Errorf("reading the netlink route socket's port: %w", err)
+	}
+	nl, ok := sa.(*unix.SockaddrNetlink)
+	if !ok {
+		unix.Close(fd)
+		return nil, fmt.Errorf("reading the netlink route socket's port: a %T address", sa)
 	}
 	return &batchWriter{fd: fd, port: nl.Pid, in: make([]byte, 64<<10)}, nil
 }
