@@ -18,21 +18,41 @@ import (
 // and whenever the incremental path cannot be trusted; so a route deleted by
 // hand or lost with a link comes back, and nothing depends for long on a
 // cache that could drift.
+//
+// Until stale routes may be pruned, the loop also wakes every
+// convergePollInterval to ask whether the RIB has converged: nothing else
+// wakes it when the last End-of-RIB or the end of the restart time comes
+// without a best-path change, and the stale routes would stay until the
+// next sync period.
 func (a *agent) routeLoop(ctx context.Context) error {
 	tick := time.NewTicker(a.cfg.RoutesSyncPeriod)
 	defer tick.Stop()
+	poll := time.NewTicker(convergePollInterval)
+	defer poll.Stop()
 	st := routeState{start: a.now()}
 	for {
 		a.routePass(ctx, &st)
+		converging := poll.C
+		if st.prune {
+			poll.Stop()
+			converging = nil
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-a.routeChanges.poke:
 		case <-tick.C:
 			a.routeChanges.resync(fullPeriod)
+		case <-converging:
 		}
 	}
 }
+
+// convergePollInterval is how often the route loop asks whether the RIB
+// has converged while it has not: one neighbor listing a second, for the
+// minutes of a restart at most, so that stale routes go within a second of
+// the last End-of-RIB.
+const convergePollInterval = time.Second
 
 // routeState is what the route loop remembers between passes.
 type routeState struct {

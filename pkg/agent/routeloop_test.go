@@ -1,0 +1,90 @@
+package agent
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nodebgp/router/pkg/bgp"
+)
+
+// convergingSpeaker is the fake speaker for a test that runs the route loop
+// itself: whether the RIB converged is set from the test's goroutine while
+// the loop asks, and the first question is announced.
+type convergingSpeaker struct {
+	*fakeSpeaker
+	converged atomic.Bool
+	asked     chan struct{}
+	askedOnce sync.Once
+}
+
+func (s *convergingSpeaker) Converged(context.Context) (bool, error) {
+	s.askedOnce.Do(func() { close(s.asked) })
+	return s.converged.Load(), nil
+}
+
+func TestStaleRoutesArePrunedWithinSecondsOfConvergingNotAtTheNextSyncPeriod(t *testing.T) {
+	tests := []struct {
+		name     string
+		converge func(s *convergingSpeaker, now *atomic.Int64, restartTime time.Duration)
+	}{
+		{"every peer sent End-of-RIB", func(s *convergingSpeaker, _ *atomic.Int64, _ time.Duration) {
+			s.converged.Store(true)
+		}},
+		{"the restart time ran out", func(_ *convergingSpeaker, now *atomic.Int64, restartTime time.Duration) {
+			now.Add(int64(restartTime))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ta := newTestAgent(t)
+			// A sync period no test waits for: only the loop's own check
+			// for convergence can start the pruning pass.
+			ta.agent.cfg.RoutesSyncPeriod = time.Hour
+			stale := netip.MustParsePrefix("10.244.9.0/24")
+			ta.kernel.table = nil
+			ta.speaker.best = []bgp.Path{{Prefix: stale, NextHop: netip.MustParseAddr("10.199.1.19")}}
+			ta.routePass()
+			ta.speaker.best = nil
+			ta.nodePass(t)
+
+			sp := &convergingSpeaker{fakeSpeaker: ta.speaker, asked: make(chan struct{})}
+			ta.agent.speaker = sp
+			var now atomic.Int64
+			now.Store(ta.clock.UnixNano())
+			ta.agent.now = func() time.Time { return time.Unix(0, now.Load()) }
+			var allowed atomic.Bool
+			pruned := make(chan struct{})
+			var prunedOnce sync.Once
+			ta.kernel.mayPrune = func() bool {
+				prunedOnce.Do(func() { close(pruned) })
+				return allowed.Load()
+			}
+
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- ta.agent.routeLoop(ctx) }()
+			defer func() {
+				cancel()
+				<-done
+			}()
+
+			select {
+			case <-sp.asked:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the route loop never asked whether the RIB converged")
+			}
+			allowed.Store(true)
+			tt.converge(sp, &now, ta.agent.cfg.RestartTime)
+			// Nothing else happens: no best-path change, no tick.
+			select {
+			case <-pruned:
+			case <-time.After(10 * convergePollInterval):
+				t.Fatalf("stale route not pruned within %s of converging (sync period %s)", 10*convergePollInterval, ta.agent.cfg.RoutesSyncPeriod)
+			}
+		})
+	}
+}
