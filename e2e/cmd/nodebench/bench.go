@@ -28,6 +28,7 @@ const (
 	etcdClientPort = 23890
 	etcdPeerPort   = 23900
 	healthPort     = 9779
+	amplifierPort  = 6544
 	stopWait       = 30 * time.Second
 	agentProcess   = "router"
 )
@@ -45,7 +46,8 @@ type result struct {
 	quiet, churn  window
 	churnSent     int
 	churnErrors   int
-	hwmEndKiB     int // VmHWM at the end
+	churnEvents   int64 // Node watch events the agent received in the churn window; -1 without the amplifier
+	hwmEndKiB     int   // VmHWM at the end
 }
 
 // window is what the agent spent over a stretch of time.
@@ -61,7 +63,8 @@ type bench struct {
 	o      options
 	dir    string
 	admin  kubernetes.Interface
-	kubecf string
+	kubecf string     // the agents' kubeconfig
+	amp    *amplifier // nil without -churn-copies
 	nodeKB float64
 	create time.Duration
 	routes string // the reflectors' prefixes file
@@ -113,6 +116,22 @@ func runBench(ctx context.Context, o options, root string) ([]result, error) {
 	b.kubecf = cp.AdminKubeconfig
 	if b.admin, err = fastClient(cp.AdminKubeconfig); err != nil {
 		return nil, err
+	}
+	if o.churnCopies > 0 {
+		addr := fmt.Sprintf("%s:%d", apiAddr.Addr(), amplifierPort)
+		step("Node watch amplifier at %s: %d copies after each real MODIFIED event in the churn window", addr, o.churnCopies)
+		if b.amp, err = startAmplifier(addr, cp.URL, filepath.Join(cp.Dir, "controlplane", "pki", "apiserver")); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err := b.amp.stop(); err != nil {
+				fmt.Fprintln(os.Stderr, "nodebench: stopping the amplifier:", err)
+			}
+		}()
+		b.kubecf = filepath.Join(o.dir, "kubeconfig-amplified")
+		if err := b.amp.kubeconfig(cp.AdminKubeconfig, b.kubecf); err != nil {
+			return nil, err
+		}
 	}
 	step("creating %d kubelet-sized Nodes (%d in flight)", o.nodes, o.workers)
 	began := time.Now()
@@ -299,7 +318,17 @@ func (b *bench) measure(ctx context.Context, a agentBinary) (r result) {
 			}
 			cpu <- profile(fmt.Sprintf("profile?seconds=%d", secs), "cpu-churn.pprof", time.Duration(secs)*time.Second)
 		}()
+		r.churnEvents = -1
+		var events0 int64
+		if b.amp != nil {
+			events0 = b.amp.events.Load()
+			b.amp.copies.Store(int32(b.o.churnCopies))
+		}
 		r.churnSent, r.churnErrors = churn(ctx, b.admin, b.o.nodes, b.o.churnRate, b.o.workers, b.o.churnFor)
+		if b.amp != nil {
+			b.amp.copies.Store(0)
+			r.churnEvents = b.amp.events.Load() - events0
+		}
 		return errors.Join(ctx.Err(), <-cpu)
 	})
 	if err := errors.Join(err, profile("allocs?gc=1", "allocs-churn-end.pprof", 0)); err != nil {
@@ -477,17 +506,26 @@ func printResults(w io.Writer, o options, res []result) {
 	}
 	fmt.Fprintf(w, "\n%d Nodes, agent on %s (reflector client), --routes-sync-period %s, GOMEMLIMIT %s; quiet %s, churn %s at %d/s asked\n\n",
 		o.nodes, nodeName(agentNode), o.syncPeriod, memLimit, o.quiet, o.churnFor, o.churnRate)
-	fmt.Fprintln(w, "| agent | start → routes s | VmRSS MiB | VmHWM MiB | Go heap in use / from OS MiB | quiet: CPU % | quiet: alloc MiB/s | churn: updates/s done | churn: CPU % | churn: alloc MiB/s | VmHWM end MiB |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| agent | start → routes s | VmRSS MiB | VmHWM MiB | Go heap in use / from OS MiB | quiet: CPU % | quiet: alloc MiB/s | churn: updates/s done | churn: Node events/s at the agent | churn: CPU % | churn: CPU ms per event, net of quiet | churn: alloc MiB/s | VmHWM end MiB |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, r := range res {
 		if r.err != nil {
 			fmt.Fprintf(w, "| %s | error: %v |\n", r.name, r.err)
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %.2f | %.1f | %.1f | %.1f / %.1f | %.1f | %.2f | %.0f (%d failed) | %.1f | %.1f | %.1f |\n",
+		// Without the amplifier the agent sees one event per update done.
+		events := float64(r.churnSent)
+		if r.churnEvents >= 0 {
+			events = float64(r.churnEvents)
+		}
+		perEvent := "—"
+		if events > 0 {
+			perEvent = fmt.Sprintf("%.3f", 1000*(r.churn.cpu-r.quiet.cpuShare()*r.churn.seconds)/events)
+		}
+		fmt.Fprintf(w, "| %s | %.2f | %.1f | %.1f | %.1f / %.1f | %.1f | %.2f | %.0f (%d failed) | %.0f | %.1f | %s | %.1f | %.1f |\n",
 			r.name, r.startToRoutes.Seconds(), float64(r.rssKiB)/1024, float64(r.hwmKiB)/1024, r.heapInuse/(1<<20), r.goSys/(1<<20),
 			100*r.quiet.cpuShare(), r.quiet.allocMiB/r.quiet.seconds,
-			float64(r.churnSent)/r.churn.seconds, r.churnErrors, 100*r.churn.cpuShare(), r.churn.allocMiB/r.churn.seconds,
-			float64(r.hwmEndKiB)/1024)
+			float64(r.churnSent)/r.churn.seconds, r.churnErrors, events/r.churn.seconds, 100*r.churn.cpuShare(), perEvent,
+			r.churn.allocMiB/r.churn.seconds, float64(r.hwmEndKiB)/1024)
 	}
 }
