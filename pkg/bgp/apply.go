@@ -116,7 +116,8 @@ func (s *Speaker) Apply(ctx context.Context, d Desired) ApplyResult {
 	if policyOK {
 		if !reflect.DeepEqual(pol, s.policy) {
 			s.log.Info("BGP policy applied", "event", "policy", "cluster_cidrs", fmt.Sprint(pol.ClusterCIDRs),
-				"upstream_pod_cidrs", fmt.Sprint(pol.UpstreamPodCIDRs), "accept_upstream_routes", pol.AcceptUpstreamRoutes,
+				"upstream_pod_cidrs", fmt.Sprint(pol.UpstreamPodCIDRs), "reflected_pod_cidrs", len(pol.ReflectedPodCIDRs),
+				"accept_upstream_routes", pol.AcceptUpstreamRoutes,
 				"communities", fmt.Sprint(pol.Communities), "large_communities", fmt.Sprint(pol.LargeCommunities),
 				"prepend", pol.PrependCount)
 		}

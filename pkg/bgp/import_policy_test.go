@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -128,4 +129,59 @@ func TestImportFromUpstreamTakesExactlyTheNamedPodCIDRs(t *testing.T) {
 		paths := n.bestPaths(t)
 		return slices.Equal(paths, want), fmt.Sprint(paths)
 	})
+}
+
+// A reflector client hears every other node's pod CIDRs from each of its
+// route reflectors. One prefix set of them serves every reflector (no
+// per-reflector copy of the cluster's pod CIDRs in GoBGP), a prefix no node
+// owns is still refused, and a node joining is taken at once from what a
+// reflector already sent.
+//
+// Needs root (a private network namespace for 127.0.0.2 and 127.0.0.3).
+func TestImportTakesTheReflectedPodCIDRsFromEveryReflectorThroughOneSet(t *testing.T) {
+	if !inPrivateNetns(t) {
+		return
+	}
+	c := startNode(t, "client", testASN, loopback, 0, "10.255.0.1", true)
+	r1 := startNode(t, "rr-1", testASN, netip.MustParseAddr("127.0.0.2"), 0, "10.255.0.2", true)
+	r2 := startNode(t, "rr-2", testASN, netip.MustParseAddr("127.0.0.3"), 0, "10.255.0.3", true)
+	reflector := func(n *node) Peer {
+		return with(n.peer, func(p *Peer) { p.AcceptPrefixes, p.AcceptReflected = nil, true })
+	}
+	pol := Policy{ReflectedPodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24"), netip.MustParsePrefix("10.244.2.0/24")}}
+	c.desired.Policy = pol
+	c.setPeers(t, reflector(r1), reflector(r2))
+	r1.setPeers(t, c.peer)
+	r2.setPeers(t, c.peer)
+	waitEstablished(t, c, r1)
+	waitEstablished(t, c, r2)
+
+	// Node 1's and node 3's pod CIDRs (node 3 not in the policy yet) and a
+	// more-specific of node 1's from one reflector, node 2's from the other.
+	r1.advertise(t, testNextHopA, "10.244.1.0/24", "10.244.3.0/24", "10.244.1.128/25")
+	r2.advertise(t, testNextHopB, "10.244.2.0/24")
+	waitPath(t, c, path("10.244.1.0/24", testNextHopA), true)
+	waitPath(t, c, path("10.244.2.0/24", testNextHopB), true)
+	stays(t, time.Second, c.name+" taking only the reflected pod CIDRs", func() (bool, string) {
+		paths := c.bestPaths(t)
+		return len(paths) == 2, fmt.Sprint(paths)
+	})
+
+	sets, err := c.speaker.listPrefixSets(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(sets[reflectedPodSetV4]); got != 2 {
+		t.Errorf("%s has %d members, want the 2 reflected pod CIDRs", reflectedPodSetV4, got)
+	}
+	for name := range sets {
+		if strings.HasPrefix(name, nodeSetPrefix) {
+			t.Errorf("prefix set %s: a reflector's routes need no set of their own", name)
+		}
+	}
+
+	pol.ReflectedPodCIDRs = append(pol.ReflectedPodCIDRs, netip.MustParsePrefix("10.244.3.0/24"))
+	c.setPolicy(t, pol)
+	waitPath(t, c, path("10.244.3.0/24", testNextHopA), true)
+	stays(t, time.Second, c.name+" still refusing the more-specific", lacksPrefix(c, t, "10.244.1.128/25"))
 }

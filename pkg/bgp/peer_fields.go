@@ -97,11 +97,12 @@ var peerFields = []peerField{
 	{"RouteReflectorClient", effectRecreate, func(cur, want Peer) bool {
 		return cur.RouteReflectorClient == want.RouteReflectorClient
 	}},
-	// Kind and AcceptPrefixes decide which of our neighbor and prefix sets
-	// the peer is in (desiredPolicyState); GoBGP's neighbor has neither,
-	// so cur (read back) never has them either.
+	// Kind, AcceptPrefixes and AcceptReflected decide which of our neighbor
+	// and prefix sets the peer is in (desiredPolicyState); GoBGP's neighbor
+	// has none of them, so cur (read back) never has them either.
 	{"Kind", effectPolicy, nil},
 	{"AcceptPrefixes", effectPolicy, nil},
+	{"AcceptReflected", effectPolicy, nil},
 	// AdminDown (BFD said the path failed): DisablePeer on an established
 	// session sends a Cease Administrative Shutdown, which GoBGP turns into
 	// a Hard Reset when RFC 8538 was negotiated (fsm.go:1673); GoBGP then

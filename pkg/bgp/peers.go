@@ -43,6 +43,10 @@ type Peer struct {
 	// AcceptPrefixes (PeerNode only): the pod CIDRs the Kubernetes API says
 	// this node owns. Import accepts exactly these from it and nothing else.
 	AcceptPrefixes []netip.Prefix
+	// AcceptReflected (PeerNode only): the peer is one of this node's route
+	// reflectors, and import accepts from it exactly Policy.ReflectedPodCIDRs
+	// (every other node's pod CIDRs) instead of AcceptPrefixes.
+	AcceptReflected bool
 	// LocalAddress sources the session; zero = the speaker's listen address
 	// when it is of the peer's family.
 	LocalAddress netip.Addr
@@ -451,11 +455,17 @@ func checkPeerSettings(p Peer) error {
 // acceptPrefixes returns p's AcceptPrefixes masked, deduplicated and
 // sorted, without the invalid ones (reported). Only node peers have them.
 func acceptPrefixes(p Peer) ([]netip.Prefix, error) {
+	if p.AcceptReflected && p.Kind != PeerNode {
+		return nil, errors.New("AcceptReflected: only node peers can be route reflectors (upstream routes follow the policy)")
+	}
 	if len(p.AcceptPrefixes) == 0 {
 		return nil, nil
 	}
 	if p.Kind != PeerNode {
 		return nil, errors.New("AcceptPrefixes: only node peers have them (upstream routes follow the policy)")
+	}
+	if p.AcceptReflected {
+		return nil, errors.New("AcceptPrefixes: a peer with AcceptReflected takes Policy.ReflectedPodCIDRs instead")
 	}
 	var errs []error
 	out := make([]netip.Prefix, 0, len(p.AcceptPrefixes))

@@ -27,6 +27,11 @@ const (
 	// upstreamPodSetV4/V6 hold Policy.UpstreamPodCIDRs, exactly.
 	upstreamPodSetV4 = "nodebgp-upstream-pods-v4"
 	upstreamPodSetV6 = "nodebgp-upstream-pods-v6"
+	// reflectedPodSetV4/V6 (reflectedPodSetPrefix+family) hold
+	// Policy.ReflectedPodCIDRs, exactly.
+	reflectedPodSetPrefix = "nodebgp-reflected-pods-"
+	reflectedPodSetV4     = reflectedPodSetPrefix + "v4"
+	reflectedPodSetV6     = reflectedPodSetPrefix + "v6"
 	// upstreamSet holds the upstream peers, ibgpNodeSet the node peers in
 	// our AS (those a route reflector may reflect to).
 	upstreamSet = "nodebgp-upstreams"
@@ -35,8 +40,11 @@ const (
 	// alone), and with -v4/-v6 appended its AcceptPrefixes.
 	nodeSetPrefix = "nodebgp-node-"
 
-	importLocalPolicy    = "nodebgp-import-local"
-	importNodePrefix     = "nodebgp-import-node-"
+	importLocalPolicy = "nodebgp-import-local"
+	importNodePrefix  = "nodebgp-import-node-"
+	// reflectedSuffix ends the import policy name of a node peer with
+	// AcceptReflected.
+	reflectedSuffix      = "-reflected"
 	importUpstreamPolicy = "nodebgp-import-upstream"
 	exportPolicy         = "nodebgp-export"
 	upstreamExportPrefix = "nodebgp-export-upstream-"

@@ -26,8 +26,10 @@ type policyState struct {
 //
 // Import, first match wins (an ACCEPT or REJECT ends the evaluation):
 //  1. our own paths (GoBGP runs the global import policy on them too);
-//  2. per node peer: its AcceptPrefixes are accepted, the rest from it
-//     rejected, so that a node cannot take over another's pod CIDR;
+//  2. per node peer: its AcceptPrefixes are accepted (from a route
+//     reflector of ours, AcceptReflected: the ReflectedPodCIDRs, one set
+//     for every reflector), the rest from it rejected, so that a node
+//     cannot take over another's pod CIDR;
 //  3. from anyone else (upstream peers): exactly the UpstreamPodCIDRs are
 //     accepted; any other prefix within the cluster CIDRs is rejected; the
 //     rest is accepted only with AcceptUpstreamRoutes (the assignment's
@@ -58,6 +60,9 @@ func desiredPolicyState(pol Policy, peers []Peer, own, services []netip.Prefix, 
 
 			upstreamPodSetV4: exactMembers(pol.UpstreamPodCIDRs, true),
 			upstreamPodSetV6: exactMembers(pol.UpstreamPodCIDRs, false),
+
+			reflectedPodSetV4: exactMembers(pol.ReflectedPodCIDRs, true),
+			reflectedPodSetV6: exactMembers(pol.ReflectedPodCIDRs, false),
 		},
 		neighborSets: map[string][]string{
 			upstreamSet: slices.Clone(neverNeighbors),
@@ -83,9 +88,11 @@ func desiredPolicyState(pol Policy, peers []Peer, own, services []netip.Prefix, 
 		}
 		base := nodeSetPrefix + p.Address.String()
 		st.neighborSets[base] = []string{member}
-		st.prefixSets[base+"-v4"] = exactMembers(p.AcceptPrefixes, true)
-		st.prefixSets[base+"-v6"] = exactMembers(p.AcceptPrefixes, false)
-		pp := nodeImportPolicy(p.Address)
+		if !p.AcceptReflected {
+			st.prefixSets[base+"-v4"] = exactMembers(p.AcceptPrefixes, true)
+			st.prefixSets[base+"-v6"] = exactMembers(p.AcceptPrefixes, false)
+		}
+		pp := nodeImportPolicy(p.Address, p.AcceptReflected)
 		st.addPolicy(pp.Name, pp, true, false)
 	}
 	st.addPolicy(importUpstreamPolicy, upstreamImportPolicy(), true, false)
@@ -162,14 +169,22 @@ func localImportPolicy() *api.Policy {
 }
 
 // nodeImportPolicy accepts from the node peer at addr exactly the members
-// of its prefix sets and rejects everything else it sends.
-func nodeImportPolicy(addr netip.Addr) *api.Policy {
+// of its prefix sets, or of the reflected-pod sets when it is a route
+// reflector of ours, and rejects everything else it sends. The two kinds
+// have different names: GoBGP's policies are only ever added and deleted,
+// never changed (syncPolicy).
+func nodeImportPolicy(addr netip.Addr, reflected bool) *api.Policy {
 	name := importNodePrefix + addr.String()
 	base := nodeSetPrefix + addr.String()
+	set := func(family string) string { return base + "-" + family }
+	if reflected {
+		name += reflectedSuffix
+		set = func(family string) string { return reflectedPodSetPrefix + family }
+	}
 	accept := func(family string) *api.Statement {
 		return &api.Statement{
 			Name:       name + "-accept-" + family,
-			Conditions: &api.Conditions{NeighborSet: matchAny(base), PrefixSet: matchAny(base + "-" + family)},
+			Conditions: &api.Conditions{NeighborSet: matchAny(base), PrefixSet: matchAny(set(family))},
 			Actions:    &api.Actions{RouteAction: api.RouteAction_ACCEPT},
 		}
 	}

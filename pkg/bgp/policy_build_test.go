@@ -60,19 +60,38 @@ func TestDesiredPolicyStateFiltersEachKindOfPeer(t *testing.T) {
 }
 
 func TestNodeImportPolicyAcceptsItsPrefixesThenRejectsTheRestFromThatNode(t *testing.T) {
-	p := nodeImportPolicy(netip.MustParseAddr("10.199.1.12"))
-	var got []string
-	for _, s := range p.GetStatements() {
-		c := s.GetConditions()
-		got = append(got, c.GetNeighborSet().GetName()+" "+c.GetPrefixSet().GetName()+" "+s.GetActions().GetRouteAction().String())
+	tests := []struct {
+		name      string
+		reflected bool
+		wantName  string
+		want      []string
+	}{
+		{"a node peer: its own prefix sets", false, "nodebgp-import-node-10.199.1.12", []string{
+			"nodebgp-node-10.199.1.12 nodebgp-node-10.199.1.12-v4 ACCEPT",
+			"nodebgp-node-10.199.1.12 nodebgp-node-10.199.1.12-v6 ACCEPT",
+			"nodebgp-node-10.199.1.12  REJECT",
+		}},
+		{"a route reflector of ours: the reflected-pod sets every reflector shares", true, "nodebgp-import-node-10.199.1.12-reflected", []string{
+			"nodebgp-node-10.199.1.12 nodebgp-reflected-pods-v4 ACCEPT",
+			"nodebgp-node-10.199.1.12 nodebgp-reflected-pods-v6 ACCEPT",
+			"nodebgp-node-10.199.1.12  REJECT",
+		}},
 	}
-	want := []string{
-		"nodebgp-node-10.199.1.12 nodebgp-node-10.199.1.12-v4 ACCEPT",
-		"nodebgp-node-10.199.1.12 nodebgp-node-10.199.1.12-v6 ACCEPT",
-		"nodebgp-node-10.199.1.12  REJECT",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("statements = %q, want %q", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := nodeImportPolicy(netip.MustParseAddr("10.199.1.12"), tt.reflected)
+			if p.GetName() != tt.wantName {
+				t.Errorf("policy name %q, want %q", p.GetName(), tt.wantName)
+			}
+			var got []string
+			for _, s := range p.GetStatements() {
+				c := s.GetConditions()
+				got = append(got, c.GetNeighborSet().GetName()+" "+c.GetPrefixSet().GetName()+" "+s.GetActions().GetRouteAction().String())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("statements = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -19,6 +19,9 @@ type policyChanges struct {
 	in, out map[netip.Addr]bool
 	// allUpstreamIn, allUpstreamOut: every upstream peer is affected.
 	allUpstreamIn, allUpstreamOut bool
+	// allReflectedIn: the routes received from every peer with
+	// AcceptReflected are affected.
+	allReflectedIn bool
 }
 
 // actualPolicy is what GoBGP has of policy: every defined set with its
@@ -133,6 +136,8 @@ func (c *policyChanges) notePrefixSet(name string) {
 	switch {
 	case name == clusterSetV4 || name == clusterSetV6 || name == upstreamPodSetV4 || name == upstreamPodSetV6:
 		c.allUpstreamIn = true
+	case name == reflectedPodSetV4 || name == reflectedPodSetV6:
+		c.allReflectedIn = true
 	case strings.HasPrefix(name, nodeSetPrefix):
 		base := strings.TrimSuffix(strings.TrimSuffix(name, "-v4"), "-v6")
 		if addr, err := netip.ParseAddr(strings.TrimPrefix(base, nodeSetPrefix)); err == nil {
@@ -167,7 +172,7 @@ func (s *Speaker) refilter(ctx context.Context, c policyChanges, peers []Peer) e
 	var errs []error
 	for _, p := range peers {
 		upstream := p.Kind == PeerUpstream
-		in := c.in[p.Address] || (upstream && c.allUpstreamIn)
+		in := c.in[p.Address] || (upstream && c.allUpstreamIn) || (p.AcceptReflected && c.allReflectedIn)
 		out := c.out[p.Address] || (upstream && c.allUpstreamOut)
 		dir := api.ResetPeerRequest_BOTH
 		switch {

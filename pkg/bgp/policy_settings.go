@@ -33,6 +33,11 @@ type Policy struct {
 	// how a node learns the other racks. Only these exact prefixes, never a
 	// more-specific or the cluster CIDR itself.
 	UpstreamPodCIDRs []netip.Prefix
+	// ReflectedPodCIDRs are other nodes' pod CIDRs, exactly, that node peers
+	// with AcceptReflected (this node's route reflectors) may send. One set
+	// serves every reflector: each would otherwise hold its own copy of the
+	// cluster's pod CIDRs.
+	ReflectedPodCIDRs []netip.Prefix
 	// AcceptUpstreamRoutes takes the other routes upstream peers send (a
 	// default route, say); otherwise everything from upstream is rejected.
 	AcceptUpstreamRoutes bool
@@ -52,27 +57,10 @@ type Policy struct {
 func (pol Policy) normalize() (Policy, error) {
 	var errs []error
 	out := Policy{AcceptUpstreamRoutes: pol.AcceptUpstreamRoutes, PrependCount: pol.PrependCount}
-	for i, p := range pol.ClusterCIDRs {
-		if !p.IsValid() {
-			errs = append(errs, fmt.Errorf("Policy.ClusterCIDRs[%d]: %q is not a prefix", i, p))
-			continue
-		}
-		out.ClusterCIDRs = append(out.ClusterCIDRs, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked())
-	}
-	for i, p := range pol.ServicePrefixes {
-		if !p.IsValid() {
-			errs = append(errs, fmt.Errorf("Policy.ServicePrefixes[%d]: %q is not a prefix", i, p))
-			continue
-		}
-		out.ServicePrefixes = append(out.ServicePrefixes, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked())
-	}
-	for i, p := range pol.UpstreamPodCIDRs {
-		if !p.IsValid() {
-			errs = append(errs, fmt.Errorf("Policy.UpstreamPodCIDRs[%d]: %q is not a prefix", i, p))
-			continue
-		}
-		out.UpstreamPodCIDRs = append(out.UpstreamPodCIDRs, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked())
-	}
+	out.ClusterCIDRs = normalizePrefixes("ClusterCIDRs", pol.ClusterCIDRs, &errs)
+	out.ServicePrefixes = normalizePrefixes("ServicePrefixes", pol.ServicePrefixes, &errs)
+	out.UpstreamPodCIDRs = normalizePrefixes("UpstreamPodCIDRs", pol.UpstreamPodCIDRs, &errs)
+	out.ReflectedPodCIDRs = normalizePrefixes("ReflectedPodCIDRs", pol.ReflectedPodCIDRs, &errs)
 	for i, c := range pol.Communities {
 		if _, err := parseCommunity(c, 2, 16); err != nil {
 			errs = append(errs, fmt.Errorf("Policy.Communities[%d]: %q: %w", i, c, err))
@@ -91,17 +79,26 @@ func (pol Policy) normalize() (Policy, error) {
 		errs = append(errs, fmt.Errorf("Policy.PrependCount: %d is outside 0..%d", pol.PrependCount, maxPrependCount))
 		out.PrependCount = 0
 	}
-	slices.SortFunc(out.ClusterCIDRs, comparePrefixes)
-	out.ClusterCIDRs = slices.Compact(out.ClusterCIDRs)
-	slices.SortFunc(out.ServicePrefixes, comparePrefixes)
-	out.ServicePrefixes = slices.Compact(out.ServicePrefixes)
-	slices.SortFunc(out.UpstreamPodCIDRs, comparePrefixes)
-	out.UpstreamPodCIDRs = slices.Compact(out.UpstreamPodCIDRs)
 	slices.Sort(out.Communities)
 	out.Communities = slices.Compact(out.Communities)
 	slices.Sort(out.LargeCommunities)
 	out.LargeCommunities = slices.Compact(out.LargeCommunities)
 	return out, errors.Join(errs...)
+}
+
+// normalizePrefixes returns the valid prefixes of Policy.field masked,
+// sorted and deduplicated, and adds an error for each invalid one to errs.
+func normalizePrefixes(field string, in []netip.Prefix, errs *[]error) []netip.Prefix {
+	var out []netip.Prefix
+	for i, p := range in {
+		if !p.IsValid() {
+			*errs = append(*errs, fmt.Errorf("Policy.%s[%d]: %q is not a prefix", field, i, p))
+			continue
+		}
+		out = append(out, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()).Masked())
+	}
+	slices.SortFunc(out, comparePrefixes)
+	return slices.Compact(out)
 }
 
 // parseCommunity checks that c is parts colon-separated decimal numbers of

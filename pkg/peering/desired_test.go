@@ -48,14 +48,10 @@ var v1, v2, v3, v4 = NodeView{Info: n1}, NodeView{Info: n2}, NodeView{Info: n3},
 func client(p bgp.Peer) bgp.Peer { p.RouteReflectorClient = true; return p }
 
 // viaReflector is a session with a reflector: it passes on the routes of
-// every node but self, so those pod CIDRs are what may arrive from it.
-func viaReflector(p bgp.Peer, self NodeView) bgp.Peer {
-	p.AcceptPrefixes = nil
-	for _, n := range []NodeView{v1, v2, v3, v4} {
-		if n.Info.Name != self.Info.Name {
-			p.AcceptPrefixes = append(p.AcceptPrefixes, ofFamily(n.Info.PodCIDRs, p.Address.Is4())...)
-		}
-	}
+// every other node, which the policy names once for every reflector
+// (bgp.Policy.ReflectedPodCIDRs, see pkg/plan), not the session.
+func viaReflector(p bgp.Peer) bgp.Peer {
+	p.AcceptPrefixes, p.AcceptReflected = nil, true
 	return p
 }
 
@@ -89,7 +85,7 @@ func TestDesiredNodePeers(t *testing.T) {
 		{
 			name: "route reflectors: a client peers only with the two reflectors",
 			in:   cluster("n3", map[string]NodeConfig{"n1": reflector, "n2": reflector}),
-			want: []bgp.Peer{viaReflector(meshPeer("10.199.1.13", v1, 65000), v3), viaReflector(meshPeer("10.199.1.13", v2, 65000), v3)},
+			want: []bgp.Peer{viaReflector(meshPeer("10.199.1.13", v1, 65000)), viaReflector(meshPeer("10.199.1.13", v2, 65000))},
 		},
 		{
 			name: "route reflectors: a reflector peers with all others as clients, the other reflector too, taking from it only its own pod CIDR",
@@ -111,7 +107,7 @@ func TestDesiredNodePeers(t *testing.T) {
 		{
 			name: "route reflectors: other clients' own ASNs do not concern a client",
 			in:   cluster("n3", map[string]NodeConfig{"n1": reflector, "n4": {ASN: 65014}}),
-			want: []bgp.Peer{viaReflector(meshPeer("10.199.1.13", v1, 65000), v3)},
+			want: []bgp.Peer{viaReflector(meshPeer("10.199.1.13", v1, 65000))},
 		},
 		{
 			name: "route reflectors: a node with its own ASN peers with no node",
@@ -158,12 +154,12 @@ func TestDualStackNodesPeerOncePerSharedFamily(t *testing.T) {
 			session(d1, "fd00:199:1::32", false, "fd00:10:244:21::/64"),
 		}, nil)
 	})
-	t.Run("behind a dual-stack reflector each session accepts the other nodes' pod CIDRs of its family", func(t *testing.T) {
+	t.Run("behind a dual-stack reflector each session takes the reflected pod CIDRs", func(t *testing.T) {
 		rr := in
 		rr.Nodes = []NodeView{{Info: d1, Config: reflector}, {Info: d2}}
 		checkDesired(t, rr, []bgp.Peer{
-			session(d1, "10.199.1.21", true, "10.244.21.0/24"),
-			session(d1, "fd00:199:1::32", false, "fd00:10:244:21::/64"),
+			viaReflector(session(d1, "10.199.1.21", true)),
+			viaReflector(session(d1, "fd00:199:1::32", false)),
 		}, nil)
 	})
 }
@@ -257,7 +253,7 @@ func TestDesiredUpstreamPeers(t *testing.T) {
 			}(),
 			want: []bgp.Peer{
 				{Address: addr("10.199.1.1"), ASN: 65100, Port: 179, Kind: bgp.PeerUpstream},
-				viaReflector(meshPeer("10.199.1.13", v1, 65000), v3),
+				viaReflector(meshPeer("10.199.1.13", v1, 65000)),
 				{Address: addr("fd00::1"), ASN: 65100, Port: 179, Kind: bgp.PeerUpstream},
 			},
 		},

@@ -50,9 +50,10 @@ func nodePeers(in Inputs) ([]bgp.Peer, []error) {
 			p.RouteReflectorClient = selfRR
 			if nodeRR && !selfRR {
 				// A client hears every other node through the reflectors:
-				// each node's own pod CIDRs (of the session's family) may
-				// arrive from them; still nothing that no node owns.
-				p.AcceptPrefixes = ofFamily(podCIDRsOfOthers(in), p.Address.Is4())
+				// each node's own pod CIDRs may arrive from them; still
+				// nothing that no node owns. The plan puts those in the
+				// policy once, for every reflector (bgp.Policy.ReflectedPodCIDRs).
+				p.AcceptPrefixes, p.AcceptReflected = nil, true
 			}
 			// Between reflectors, only the other's own pod CIDRs: every
 			// reflector has a session with every node, so a path reflected
@@ -63,15 +64,6 @@ func nodePeers(in Inputs) ([]bgp.Peer, []error) {
 		}
 	}
 	return peers, problems
-}
-
-// podCIDRsOfOthers are the pod CIDRs of every node but this one.
-func podCIDRsOfOthers(in Inputs) []netip.Prefix {
-	var out []netip.Prefix
-	for _, n := range others(in) {
-		out = append(out, n.Info.PodCIDRs...)
-	}
-	return out
 }
 
 // nodeSessions are the sessions with node n: one per address family both

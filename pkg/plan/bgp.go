@@ -93,6 +93,11 @@ func (p *Plan) planBGP(in Inputs, infos []nodeinfo.Info) {
 		// ToR-only: the other racks' pod CIDRs can only come from upstream.
 		p.Policy.UpstreamPodCIDRs = podCIDRsOfOthers(infos, s.NodeName)
 	}
+	if slices.ContainsFunc(peers, func(p bgp.Peer) bool { return p.AcceptReflected }) {
+		// A reflector client: every other node's pod CIDR may come from
+		// each of its reflectors.
+		p.Policy.ReflectedPodCIDRs = podCIDRsOfOthers(infos, s.NodeName)
+	}
 	p.Advertised = advertisements(in.Self.PodCIDRs, in.Self.IPs())
 	p.planServices(in)
 }

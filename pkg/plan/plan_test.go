@@ -137,6 +137,42 @@ func TestToROnlyAcceptsOtherNodesPodCIDRsFromUpstream(t *testing.T) {
 	}
 }
 
+func TestAReflectorClientTakesEveryOtherNodesPodCIDRFromEachReflector(t *testing.T) {
+	rr := []string{peering.AnnotationRouteReflectorCluster, "10.0.0.1"}
+	tests := []struct {
+		name      string
+		nodes     []*corev1.Node
+		wantPeers []string
+		want      []netip.Prefix
+	}{
+		{"a client of two reflectors: one list for both", []*corev1.Node{
+			node("n1", []string{"10.199.1.11"}, []string{"10.244.1.0/24"}),
+			node("n2", []string{"10.199.1.12"}, []string{"10.244.2.0/24"}, rr...),
+			node("n3", []string{"10.199.1.13"}, []string{"10.244.3.0/24"}, rr...),
+			node("n4", []string{"10.199.1.14"}, []string{"10.244.4.0/24"}),
+		}, []string{"10.199.1.12", "10.199.1.13"}, prefixes("10.244.2.0/24", "10.244.3.0/24", "10.244.4.0/24")},
+		{"a reflector takes from each node its own pod CIDRs only", []*corev1.Node{
+			node("n1", []string{"10.199.1.11"}, []string{"10.244.1.0/24"}, rr...),
+			node("n2", []string{"10.199.1.12"}, []string{"10.244.2.0/24"}, rr...),
+			node("n4", []string{"10.199.1.14"}, []string{"10.244.4.0/24"}),
+		}, []string{"10.199.1.12", "10.199.1.14"}, nil},
+		{"a full mesh has no reflected pod CIDRs", threeNodes(), []string{"10.199.1.12", "10.199.1.13"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := baseInputs()
+			in.Nodes = tt.nodes
+			p := Build(in)
+			if got := peerAddrs(p.Peers); !reflect.DeepEqual(got, tt.wantPeers) {
+				t.Fatalf("peers = %v, want %v", got, tt.wantPeers)
+			}
+			if !reflect.DeepEqual(p.Policy.ReflectedPodCIDRs, tt.want) {
+				t.Errorf("reflected pod CIDRs = %v, want %v", p.Policy.ReflectedPodCIDRs, tt.want)
+			}
+		})
+	}
+}
+
 func TestMeshPassword(t *testing.T) {
 	ref := peering.SecretRef{Namespace: "kube-system", Name: "mesh", Key: "password"}
 	unreadable := func(peering.SecretRef) (string, error) { return "", errors.New("Secret kube-system/mesh: not found") }
