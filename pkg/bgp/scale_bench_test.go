@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -72,4 +74,72 @@ func benchSpeaker(b *testing.B) *Speaker {
 	}
 	b.Cleanup(s.Stop)
 	return s
+}
+
+// BenchmarkReflectorClientPolicy is what a route-reflector client's import
+// policy costs at 5,000 nodes, with one prefix set of the other nodes' pod
+// CIDRs per reflector (how clients were configured before
+// Peer.AcceptReflected) against one set for all its reflectors: the live
+// heap the policy holds (MiB-live: GoBGP's sets and the speaker's own
+// state, after a collection) and an Apply in which one node joins or
+// leaves (ns/op). The reflectors are passive peers: nothing is dialled.
+//
+//	go test -run '^$' -bench ReflectorClientPolicy ./pkg/bgp
+func BenchmarkReflectorClientPolicy(b *testing.B) {
+	const nodes = 5000
+	others := make([]netip.Prefix, 0, nodes)
+	for i := range nodes {
+		others = append(others, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(64 + i/250), byte(i % 250), 0}), 24))
+	}
+	joiner := netip.MustParsePrefix("10.127.0.0/24")
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	for _, reflectors := range []int{2, 4} {
+		for _, shared := range []bool{false, true} {
+			name := fmt.Sprintf("reflectors=%d/one-set-per-reflector", reflectors)
+			if shared {
+				name = fmt.Sprintf("reflectors=%d/one-set-for-all", reflectors)
+			}
+			b.Run(name, func(b *testing.B) {
+				s := benchSpeaker(b)
+				desired := func(podCIDRs []netip.Prefix) Desired {
+					d := Desired{Policy: Policy{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+					if shared {
+						d.Policy.ReflectedPodCIDRs = podCIDRs
+					}
+					for _, p := range meshPeers(reflectors) {
+						if shared {
+							p.AcceptPrefixes, p.AcceptReflected = nil, true
+						} else {
+							p.AcceptPrefixes = podCIDRs
+						}
+						d.Peers = append(d.Peers, p)
+					}
+					return d
+				}
+				ctx := context.Background()
+				steady, joined := desired(others), desired(append(slices.Clone(others), joiner))
+				before := heap()
+				if err := s.Apply(ctx, steady).Err(); err != nil {
+					b.Fatal(err)
+				}
+				live := float64(heap()-before) / (1 << 20)
+				b.ResetTimer()
+				for i := range b.N {
+					d := joined
+					if i%2 == 1 {
+						d = steady
+					}
+					if err := s.Apply(ctx, d).Err(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(live, "MiB-live")
+			})
+		}
+	}
 }
