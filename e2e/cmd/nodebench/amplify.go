@@ -180,17 +180,16 @@ func (a *amplifier) serveNodeWatch(w http.ResponseWriter, r *http.Request) {
 		if err := dec.Decode(&ev); err != nil {
 			return
 		}
-		if !a.write(w, ev) {
+		if !a.write(w, flusher, ev) {
 			return
 		}
 		if bytes.HasPrefix(ev, []byte(`{"type":"MODIFIED"`)) {
 			for _, c := range a.remember(ev, int(a.copies.Load())) {
-				if !a.write(w, c) {
+				if !a.write(w, flusher, c) {
 					return
 				}
 			}
 		}
-		flusher.Flush()
 	}
 }
 
@@ -198,13 +197,18 @@ func jsonStream(contentType string) bool {
 	return contentType == "application/json" || bytes.HasPrefix([]byte(contentType), []byte("application/json;"))
 }
 
-func (a *amplifier) write(w io.Writer, ev []byte) bool {
+// write sends one event and flushes it, as the API server does: each event
+// in HTTP/2 frames of its own, none waiting to share a frame with the
+// copies after it, which would make the agent's reading cheaper than a
+// real stream's.
+func (a *amplifier) write(w io.Writer, flusher http.Flusher, ev []byte) bool {
 	if _, err := w.Write(ev); err != nil {
 		return false
 	}
 	if _, err := w.Write([]byte{'\n'}); err != nil {
 		return false
 	}
+	flusher.Flush()
 	a.events.Add(1)
 	return true
 }
