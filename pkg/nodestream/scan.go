@@ -1,6 +1,7 @@
 package nodestream
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -87,6 +88,15 @@ func skipLiteral(b []byte, i int, lit string) (int, error) {
 func skipString(b []byte, i int) (end int, escaped bool, err error) {
 	i++
 	for i < len(b) {
+		// Most of a Node's string bytes (image names, digests, condition
+		// messages) need no look: eight at a time, a word without a quote,
+		// a backslash or a control byte is skipped whole.
+		for i+8 <= len(b) && !hasStringSpecial(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -119,6 +129,24 @@ func skipString(b []byte, i int) (end int, escaped bool, err error) {
 		}
 	}
 	return i, escaped, errShort
+}
+
+// Bytes repeated in every byte of a word.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// hasStringSpecial reports whether a byte of w ends a plain run inside a
+// string: '"', '\\' or a control byte (below 0x20). Each test is the exact
+// "has a byte below n" word test (v-n*ones)&^v&highs, on w itself for the
+// control bytes and on w XOR the repeated byte for the other two (a zero
+// byte where they are).
+func hasStringSpecial(w uint64) bool {
+	quote := w ^ (ones * '"')
+	backslash := w ^ (ones * '\\')
+	control := w
+	return ((quote-ones)&^quote|(backslash-ones)&^backslash|(control-ones*0x20)&^control)&highs != 0
 }
 
 func isHex(c byte) bool {
