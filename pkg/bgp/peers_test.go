@@ -63,6 +63,34 @@ func TestNormalizePeersKeepsUsablePeersAndNamesTheOthers(t *testing.T) {
 			errSubs: []string{"peer b (10.199.1.12): address listed more than once"},
 		},
 		{
+			name: "a route reflector of ours takes the reflected pod CIDRs, not a list of its own",
+			in: []Peer{func() Peer {
+				p := peer("rr", "10.199.1.12", 64512, 0)
+				p.Kind, p.AcceptReflected, p.AcceptPrefixes = PeerNode, true, []netip.Prefix{netip.MustParsePrefix("10.244.2.0/24")}
+				return p
+			}()},
+			want: []Peer{func() Peer {
+				p := peer("rr", "10.199.1.12", 64512, 179)
+				p.Kind, p.AcceptReflected = PeerNode, true
+				return p
+			}()},
+			errSubs: []string{"peer rr (10.199.1.12): AcceptPrefixes: a peer with AcceptReflected takes Policy.ReflectedPodCIDRs instead"},
+		},
+		{
+			name: "only a node peer can be a route reflector of ours",
+			in: []Peer{func() Peer {
+				p := peer("tor", "10.199.1.1", 65000, 0)
+				p.Kind, p.AcceptReflected = PeerUpstream, true
+				return p
+			}()},
+			want: []Peer{func() Peer {
+				p := peer("tor", "10.199.1.1", 65000, 179)
+				p.Kind, p.AcceptReflected = PeerUpstream, true
+				return p
+			}()},
+			errSubs: []string{"peer tor (10.199.1.1): AcceptReflected: only node peers can be route reflectors"},
+		},
+		{
 			name:    "zoned addresses are refused",
 			in:      []Peer{peer("ll", "fe80::1%eth0", 64512, 0)},
 			want:    []Peer{},
