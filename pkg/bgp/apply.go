@@ -115,8 +115,10 @@ func (s *Speaker) Apply(ctx context.Context, d Desired) ApplyResult {
 	policyOK := err == nil
 	if policyOK {
 		if !reflect.DeepEqual(pol, s.policy) {
+			// The two lists of other nodes' pod CIDRs as counts: at 5,000
+			// nodes either would make every node added a 100 KB line.
 			s.log.Info("BGP policy applied", "event", "policy", "cluster_cidrs", fmt.Sprint(pol.ClusterCIDRs),
-				"upstream_pod_cidrs", fmt.Sprint(pol.UpstreamPodCIDRs), "reflected_pod_cidrs", len(pol.ReflectedPodCIDRs),
+				"upstream_pod_cidrs", len(pol.UpstreamPodCIDRs), "reflected_pod_cidrs", len(pol.ReflectedPodCIDRs),
 				"accept_upstream_routes", pol.AcceptUpstreamRoutes,
 				"communities", fmt.Sprint(pol.Communities), "large_communities", fmt.Sprint(pol.LargeCommunities),
 				"prepend", pol.PrependCount)
