@@ -64,30 +64,16 @@ func TestNormalizePeersKeepsUsablePeersAndNamesTheOthers(t *testing.T) {
 		},
 		{
 			name: "a route reflector of ours takes the reflected pod CIDRs, not a list of its own",
-			in: []Peer{func() Peer {
-				p := peer("rr", "10.199.1.12", 64512, 0)
+			in: []Peer{with(peer("rr", "10.199.1.12", 64512, 0), func(p *Peer) {
 				p.Kind, p.AcceptReflected, p.AcceptPrefixes = PeerNode, true, []netip.Prefix{netip.MustParsePrefix("10.244.2.0/24")}
-				return p
-			}()},
-			want: []Peer{func() Peer {
-				p := peer("rr", "10.199.1.12", 64512, 179)
-				p.Kind, p.AcceptReflected = PeerNode, true
-				return p
-			}()},
+			})},
+			want:    []Peer{with(peer("rr", "10.199.1.12", 64512, 179), func(p *Peer) { p.Kind, p.AcceptReflected = PeerNode, true })},
 			errSubs: []string{"peer rr (10.199.1.12): AcceptPrefixes: a peer with AcceptReflected takes Policy.ReflectedPodCIDRs instead"},
 		},
 		{
-			name: "only a node peer can be a route reflector of ours",
-			in: []Peer{func() Peer {
-				p := peer("tor", "10.199.1.1", 65000, 0)
-				p.Kind, p.AcceptReflected = PeerUpstream, true
-				return p
-			}()},
-			want: []Peer{func() Peer {
-				p := peer("tor", "10.199.1.1", 65000, 179)
-				p.Kind, p.AcceptReflected = PeerUpstream, true
-				return p
-			}()},
+			name:    "only a node peer can be a route reflector of ours",
+			in:      []Peer{with(peer("tor", "10.199.1.1", 65000, 0), func(p *Peer) { p.Kind, p.AcceptReflected = PeerUpstream, true })},
+			want:    []Peer{with(peer("tor", "10.199.1.1", 65000, 179), func(p *Peer) { p.Kind, p.AcceptReflected = PeerUpstream, true })},
 			errSubs: []string{"peer tor (10.199.1.1): AcceptReflected: only node peers can be route reflectors"},
 		},
 		{
