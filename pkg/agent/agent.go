@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	corelisters "k8s.io/client-go/listers/core/v1"
 
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/health"
@@ -38,7 +37,7 @@ type agent struct {
 
 	// The Kubernetes side.
 	client   *kubeclient.Client // nil in tests: no API check
-	nodes    corelisters.NodeLister
+	nodes    nodeCache
 	password func(peering.SecretRef) (string, error)
 	events   eventRecorder
 	reports  reports

@@ -45,11 +45,11 @@ func (a *agent) newEventRecorder(client *kubeclient.Client) *kubeevents.Recorder
 // this node is re-established (with graceful restart, peers keep its routes
 // meanwhile).
 func (a *agent) recordSpeakerRestart() {
-	self, _ := a.ownNode()
+	self := a.ownNode()
 	if self == nil || a.events == nil || a.previous == nil {
 		return
 	}
-	a.events.Event(self, corev1.EventTypeNormal, reasonSpeakerRestarted,
+	a.events.Event(self.Reference(), corev1.EventTypeNormal, reasonSpeakerRestarted,
 		a.previous.Error()+"; its BGP sessions are re-established with the new identity")
 }
 

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
@@ -26,6 +24,7 @@ import (
 	"github.com/nodebgp/router/pkg/hostnet"
 	"github.com/nodebgp/router/pkg/plan"
 	"github.com/nodebgp/router/pkg/routes"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // The fakes below stand for the outside systems at the agent's seams. Each
@@ -304,8 +303,8 @@ var (
 	n2CIDR = netip.MustParsePrefix("10.244.2.0/24")
 )
 
-func testNode(name, ip, cidr string, annotations ...string) *corev1.Node {
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{}}}
+func testNode(name, ip, cidr string, annotations ...string) *slimnode.Node {
+	n := &slimnode.Node{ObjectMeta: slimnode.ObjectMeta{Name: name, Annotations: map[string]string{}}}
 	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}
 	n.Spec.PodCIDR, n.Spec.PodCIDRs = cidr, []string{cidr}
 	for i := 0; i+1 < len(annotations); i += 2 {
@@ -317,7 +316,7 @@ func testNode(name, ip, cidr string, annotations ...string) *corev1.Node {
 func newTestAgent(t *testing.T) *testAgent {
 	t.Helper()
 	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	for _, n := range []*corev1.Node{
+	for _, n := range []*slimnode.Node{
 		testNode("n1", "10.199.1.11", "10.244.1.0/24"),
 		testNode("n2", "10.199.1.12", "10.244.2.0/24"),
 		testNode("n3", "10.199.1.13", "10.244.3.0/24"),
@@ -339,7 +338,7 @@ func newTestAgent(t *testing.T) *testAgent {
 	}
 	a := newAgent(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), health.New())
 	a.now = func() time.Time { return ta.clock }
-	a.nodes = corelisters.NewNodeLister(idx)
+	a.nodes = nodeCache{store: idx}
 	a.events = record.NewFakeRecorder(100)
 	a.self = plan.Self{IP: netip.MustParseAddr("10.199.1.11"), PodCIDRs: []netip.Prefix{n1CIDR}}
 	a.identity = plan.Identity{ASN: cfg.ClusterASN}

@@ -3,7 +3,6 @@ package agent
 import (
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -40,5 +39,3 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	cfg.UserAgent = "nodebgp-router"
 	return cfg, nil
 }
-
-func isNotFound(err error) bool { return apierrors.IsNotFound(err) }

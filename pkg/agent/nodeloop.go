@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/labels"
-
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/plan"
 )
@@ -136,12 +134,7 @@ func (a *agent) nodePass(ctx context.Context) error {
 	start := time.Now()
 	defer func() { a.health.Metrics().NodePassDuration.Observe(time.Since(start).Seconds()) }()
 	facts := a.nodeFacts.Load()
-	p, err := a.plan(ctx)
-	if err != nil {
-		a.report("api", err)
-		a.full.failed = true
-		return nil
-	}
+	p := a.plan(ctx)
 	a.reportProblems(p)
 	if p.Identity != a.identity {
 		// Nothing of this plan is applied: its peers are for the next speaker.
@@ -210,11 +203,7 @@ func (a *agent) applyNetwork(ctx context.Context, p plan.Plan) (ready bool, cniE
 // route announced or withdrawn, in milliseconds, not after the conflist,
 // bridge and iptables checks.
 func (a *agent) bfdPass(ctx context.Context) error {
-	p, err := a.plan(ctx)
-	if err != nil {
-		a.report("api", err)
-		return nil
-	}
+	p := a.plan(ctx)
 	if p.Identity != a.identity {
 		return &identityChangedError{Node: a.cfg.NodeName, From: a.identity, To: p.Identity}
 	}
@@ -226,16 +215,12 @@ func (a *agent) bfdPass(ctx context.Context) error {
 }
 
 // plan reads this pass's inputs and builds its plan.
-func (a *agent) plan(ctx context.Context) (plan.Plan, error) {
-	nodes, err := a.nodes.List(labels.Everything())
-	if err != nil {
-		return plan.Plan{}, fmt.Errorf("listing nodes: %w", err)
-	}
+func (a *agent) plan(ctx context.Context) plan.Plan {
 	held := a.bfdHeld(ctx)
 	in := plan.Inputs{
 		Settings: a.cfg.planSettings(),
 		Self:     a.self,
-		Nodes:    nodes,
+		Nodes:    a.nodes.list(),
 		Identity: a.identity,
 		Password: a.password,
 		Mesh:     a.mesh,
@@ -249,7 +234,7 @@ func (a *agent) plan(ctx context.Context) (plan.Plan, error) {
 		in.LinkMTU, _, in.LinkMTUErr = a.host.LinkMTU(a.self.IP)
 		a.linkMTU = in.LinkMTU
 	}
-	return plan.Build(in), nil
+	return plan.Build(in)
 }
 
 // applyBGP hands the speaker its desired state with advertised as the pod

@@ -72,7 +72,7 @@ func (a *agent) reportProblems(p plan.Plan) {
 	if joined := joinMessages(p.Problems.Own); joined != pl.own {
 		resolved := joined == "" && pl.own != ""
 		pl.own = joined
-		self, _ := a.ownNode()
+		self := a.ownNode()
 		for _, e := range p.Problems.Own {
 			reason := reasonPeerSkipped
 			var ae *peering.AnnotationError
@@ -81,7 +81,7 @@ func (a *agent) reportProblems(p plan.Plan) {
 			}
 			a.log.Warn("BGP configuration problem; the rest keeps working", "event", "bad-input", "reason", e.Error())
 			if self != nil && a.events != nil {
-				a.events.Event(self, corev1.EventTypeWarning, reason, e.Error())
+				a.events.Event(self.Reference(), corev1.EventTypeWarning, reason, e.Error())
 			}
 		}
 		if resolved {
@@ -180,9 +180,8 @@ func (a *agent) reportNetwork(ready bool, why string, lost error) {
 
 // nodeEvent records an Event on this node's Node object.
 func (a *agent) nodeEvent(eventType, reason, msg string) {
-	self, _ := a.ownNode()
-	if self != nil && a.events != nil {
-		a.events.Event(self, eventType, reason, msg)
+	if self := a.ownNode(); self != nil && a.events != nil {
+		a.events.Event(self.Reference(), eventType, reason, msg)
 	}
 }
 

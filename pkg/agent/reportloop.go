@@ -141,7 +141,7 @@ func (a *agent) reportPass(ctx context.Context) {
 	if a.statusWriter == nil {
 		return
 	}
-	if n, err := a.ownNode(); err == nil && n != nil {
+	if n := a.ownNode(); n != nil {
 		in.NodeUID = string(n.UID)
 	}
 	a.statusWriter.Update(status.Build(in))

@@ -8,7 +8,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/nodebgp/router/pkg/bgp"
@@ -19,6 +18,7 @@ import (
 	"github.com/nodebgp/router/pkg/plan"
 	"github.com/nodebgp/router/pkg/podcidr"
 	"github.com/nodebgp/router/pkg/routes"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // start connects to the API, waits for this node's facts, starts the speaker
@@ -33,10 +33,7 @@ func (a *agent) start(ctx context.Context, g *errgroup.Group) error {
 		return err
 	}
 	a.self = self
-	first, err := a.plan(ctx)
-	if err != nil {
-		return err
-	}
+	first := a.plan(ctx)
 	a.identity = first.Identity
 	a.reportProblems(first)
 	if a.previous != nil {
@@ -110,17 +107,14 @@ func (a *agent) connect(ctx context.Context) error {
 
 	// The node watch goes through kubewatch: after an API outage it resumes
 	// within seconds of the API's return, not on client-go's 30-60 s back-off.
-	// nodestream decodes each Node straight into the fields the agent reads.
+	// nodestream decodes each Node straight into the fields the agent reads
+	// (slimnode.Node): the cache holds nothing else of a Node.
 	nodeInformer := cache.NewSharedIndexInformer(kubewatch.New(kubewatch.Params{
 		LW:          nodestream.NewListWatch(client.Core),
 		Unreachable: func(err error) { a.report("api", fmt.Errorf("watching nodes: %w", err)) },
 		Reachable:   func() { a.report("api", nil) },
-	}), &corev1.Node{}, 0, cache.Indexers{})
-	a.nodes = corelisters.NewNodeLister(nodeInformer.GetIndexer())
-	// Only what the agent reads of each Node is kept in the cache.
-	if err := nodeInformer.SetTransform(trimNode); err != nil {
-		return fmt.Errorf("watching nodes: %w", err)
-	}
+	}), &slimnode.Node{}, 0, cache.Indexers{})
+	a.nodes = nodeCache{store: nodeInformer.GetStore()}
 	if _, err := nodeInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { a.nodeFactsChanged() },
 		UpdateFunc: func(old, cur any) {
@@ -182,7 +176,7 @@ const serviceCacheWait = 10 * time.Second
 func (a *agent) waitSelf(ctx context.Context) (plan.Self, error) {
 	cidrs, err := podcidr.Wait(ctx, podcidr.WaitParams{
 		NodeName: a.cfg.NodeName,
-		Get:      a.ownNode,
+		Get:      func() (*slimnode.Node, error) { return a.ownNode(), nil },
 		Notify:   a.nodeChanged,
 		LogEvery: 5 * time.Second,
 		Logger:   a.log,
@@ -196,17 +190,13 @@ func (a *agent) waitSelf(ctx context.Context) (plan.Self, error) {
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	for {
-		n, err := a.ownNode()
-		if err == nil && n != nil {
-			info, ierr := nodeinfo.FromNode(n)
-			if ierr == nil {
+		if n := a.ownNode(); n != nil {
+			info, err := nodeinfo.FromNode(n)
+			if err == nil {
 				self := plan.SelfFrom(info, cidrs)
 				a.log.Info("node facts", "event", "start", "node_ip", self.IP, "node_ip6", self.IP6, "pod_cidrs", fmt.Sprint(cidrs))
 				return self, nil
 			}
-			err = ierr
-		}
-		if err != nil {
 			a.log.Warn("waiting for the node's InternalIP", "event", "wait", "reason", err.Error())
 		}
 		select {
@@ -301,13 +291,6 @@ func (a *agent) isRestart() bool {
 }
 
 // ownNode returns this node's Node object from the cache, nil if it does not exist.
-func (a *agent) ownNode() (*corev1.Node, error) {
-	n, err := a.nodes.Get(a.cfg.NodeName)
-	if err != nil {
-		if isNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	return n, nil
+func (a *agent) ownNode() *slimnode.Node {
+	return a.nodes.get(a.cfg.NodeName)
 }

@@ -91,15 +91,6 @@ func (c *Client) Secret(ctx context.Context, namespace, name string) (*corev1.Se
 	return s, nil
 }
 
-// Nodes lists every Node.
-func (c *Client) Nodes(ctx context.Context) (*corev1.NodeList, error) {
-	l := &corev1.NodeList{}
-	if err := c.Core.Get().UseProtobufAsDefault().Resource("nodes").Do(ctx).Into(l); err != nil {
-		return nil, err
-	}
-	return l, nil
-}
-
 // Reachable asks the API server for its version: whether it answers at all.
 func (c *Client) Reachable(ctx context.Context) error {
 	_, err := c.Core.Get().AbsPath("/version").Do(ctx).Raw()

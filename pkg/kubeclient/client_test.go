@@ -95,11 +95,6 @@ func TestRequestsMatchTheTypedClientsets(t *testing.T) {
 				_, err := cs.CoreV1().Secrets("kube-system").Get(ctx, "pw", metav1.GetOptions{})
 				return err
 			}},
-		{"list Nodes", func(c *Client) error { _, err := c.Nodes(ctx); return err },
-			func(cs kubernetes.Interface) error {
-				_, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-				return err
-			}},
 		{"create an Event", func(c *Client) error { _, err := c.EventSink().Create(event); return err },
 			func(cs kubernetes.Interface) error {
 				_, err := (&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")}).Create(event)

@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"slices"
 
-	corev1 "k8s.io/api/core/v1"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // Cluster parses every node and returns the consistent view, sorted by name.
@@ -15,7 +15,7 @@ import (
 // CreationTimestamp; on a tie, the later name) is dropped: the older node's
 // routes are the ones already in use, so it keeps them. Every dropped node is
 // reported as one problem; the caller logs them and carries on.
-func Cluster(nodes []*corev1.Node) (infos []Info, problems []error) {
+func Cluster(nodes []*slimnode.Node) (infos []Info, problems []error) {
 	ordered := slices.Clone(nodes)
 	slices.SortStableFunc(ordered, claimOrder)
 
@@ -45,7 +45,7 @@ func Cluster(nodes []*corev1.Node) (infos []Info, problems []error) {
 
 // claimOrder sorts nodes oldest first, then by name; nil nodes go last so
 // they are reported without disturbing the order of real ones.
-func claimOrder(a, b *corev1.Node) int {
+func claimOrder(a, b *slimnode.Node) int {
 	switch {
 	case a == nil && b == nil:
 		return 0
@@ -98,7 +98,7 @@ func (c *claims) add(info Info) {
 // claims. Two prefixes overlap when one contains the other: an accepted
 // CIDR inside (or equal to) p is in within[p], one containing p is p cut
 // to a shorter length. Prefixes of different families never meet.
-func (c *claims) conflict(n *corev1.Node, info Info) error {
+func (c *claims) conflict(n *slimnode.Node, info Info) error {
 	for _, p := range info.PodCIDRs {
 		other, ok := c.within[p]
 		for bits := 0; !ok && bits < p.Bits(); bits++ {

@@ -8,19 +8,19 @@ import (
 	"slices"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 func TestCluster(t *testing.T) {
 	tests := []struct {
 		name         string
-		nodes        []*corev1.Node
+		nodes        []*slimnode.Node
 		wantNames    []string
 		wantProblems []string
 	}{
 		{
 			name: "valid nodes are all kept, sorted by name",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("n3", internalIP("10.199.1.13"), podCIDRs("10.244.3.0/24")),
 				node("n1", internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
 				node("n2", internalIP("10.199.1.12")),
@@ -35,7 +35,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "a node that does not parse is skipped and reported",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("n1", internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
 				node("n2", internalIP("10.199.1.12"), podCIDRs("10.244.2.0/24", "10.0.0.300/24")),
 			},
@@ -44,7 +44,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "newer node whose CIDR lies inside an older node's CIDR is skipped",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("n4", createdAt(2), internalIP("10.199.1.14"), podCIDRs("10.244.2.0/24")),
 				node("n2", createdAt(1), internalIP("10.199.1.12"), podCIDRs("10.244.2.0/23")),
 			},
@@ -53,7 +53,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "newer node whose CIDR contains an older node's CIDR is skipped",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("n2", createdAt(1), internalIP("10.199.1.12"), podCIDRs("10.244.2.0/24")),
 				node("n4", createdAt(2), internalIP("10.199.1.14"), podCIDRs("10.244.2.0/23")),
 			},
@@ -62,7 +62,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "older node keeps its CIDR even when its name sorts later",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("a", createdAt(5), internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
 				node("z", createdAt(1), internalIP("10.199.1.12"), podCIDRs("10.244.1.0/24")),
 			},
@@ -71,7 +71,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "equal creation times fall back to name order",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("n3", createdAt(1), internalIP("10.199.1.13"), podCIDRs("10.244.1.0/24")),
 				node("n1", createdAt(1), internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
 			},
@@ -80,7 +80,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "overlap in the IPv6 CIDR of dual-stack nodes is caught",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("n1", createdAt(1), internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24", "fd00:244::/56")),
 				node("n2", createdAt(2), internalIP("10.199.1.12"), podCIDRs("10.244.2.0/24", "fd00:244:0:1::/64")),
 			},
@@ -89,7 +89,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "CIDRs of different families never overlap",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("n1", internalIP("10.199.1.11"), podCIDRs("0.0.0.0/0")),
 				node("n2", internalIP("10.199.1.12"), podCIDRs("::/0")),
 			},
@@ -97,7 +97,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "overlap through the legacy field names spec.podCIDR",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("n1", createdAt(1), internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
 				node("n2", createdAt(2), internalIP("10.199.1.12"), legacyPodCIDR("10.244.1.128/25")),
 			},
@@ -106,7 +106,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "a skipped node's claims block nobody",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("n1", createdAt(1), internalIP("10.199.1.11"), podCIDRs("10.1.0.0/24")),
 				node("n2", createdAt(2), internalIP("10.199.1.12"), podCIDRs("10.1.0.0/16")),
 				node("n3", createdAt(3), internalIP("10.199.1.13"), podCIDRs("10.1.1.0/24")),
@@ -116,7 +116,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "newer node with a duplicate InternalIP is skipped",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("n1", createdAt(1), internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
 				node("n2", createdAt(2), internalIP("fd00::12", "10.199.1.11"), podCIDRs("10.244.2.0/24")),
 			},
@@ -125,7 +125,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "nodes without pod CIDRs never conflict over CIDRs",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("n1", internalIP("10.199.1.11")),
 				node("n2", internalIP("10.199.1.12")),
 			},
@@ -133,7 +133,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "nil node is reported, the rest are kept",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				nil,
 				node("n1", internalIP("10.199.1.11")),
 			},
@@ -142,7 +142,7 @@ func TestCluster(t *testing.T) {
 		},
 		{
 			name: "a node listed twice is kept once",
-			nodes: []*corev1.Node{
+			nodes: []*slimnode.Node{
 				node("n1", internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
 				node("n1", internalIP("10.199.1.11"), podCIDRs("10.244.1.0/24")),
 			},
@@ -172,7 +172,7 @@ func TestCluster(t *testing.T) {
 }
 
 func TestClusterLeavesInputOrderAlone(t *testing.T) {
-	nodes := []*corev1.Node{
+	nodes := []*slimnode.Node{
 		node("n2", createdAt(2), internalIP("10.199.1.12")),
 		node("n1", createdAt(1), internalIP("10.199.1.11")),
 	}
@@ -195,7 +195,7 @@ func TestClusterKeepsExactlyTheNodesAPairwiseCheckKeeps(t *testing.T) {
 		return fmt.Sprintf("10.%d.%d.0/%d", rng.IntN(3), rng.IntN(4)*64, 14+rng.IntN(12))
 	}
 	for round := range 300 {
-		var nodes []*corev1.Node
+		var nodes []*slimnode.Node
 		for i := range 2 + rng.IntN(12) {
 			cidrs := []string{randomCIDR()}
 			if rng.IntN(3) == 0 {
@@ -217,7 +217,7 @@ func TestClusterKeepsExactlyTheNodesAPairwiseCheckKeeps(t *testing.T) {
 
 // pairwiseKept is the reference: in claim order, a node is kept unless a
 // kept node shares an InternalIP or has an overlapping pod CIDR.
-func pairwiseKept(t *testing.T, nodes []*corev1.Node) []string {
+func pairwiseKept(t *testing.T, nodes []*slimnode.Node) []string {
 	t.Helper()
 	ordered := slices.Clone(nodes)
 	slices.SortStableFunc(ordered, claimOrder)

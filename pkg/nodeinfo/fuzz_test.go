@@ -3,7 +3,7 @@ package nodeinfo
 import (
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // FuzzFromNode proves that no address or CIDR string can make FromNode or
@@ -23,7 +23,7 @@ func FuzzFromNode(f *testing.F) {
 			checkCanonical(t, info)
 		}
 		other := node("other", internalIP("10.199.1.11"), podCIDRs("10.244.0.0/16", "fd00::/48"))
-		infos, problems := Cluster([]*corev1.Node{n, other, nil})
+		infos, problems := Cluster([]*slimnode.Node{n, other, nil})
 		if len(infos)+len(problems) != 3 {
 			t.Fatalf("Cluster accounted for %d kept + %d problems, want 3 nodes", len(infos), len(problems))
 		}

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // Info is what the agent knows about one node, parsed once at the edge so
@@ -24,7 +26,7 @@ type Info struct {
 
 // FromNode parses one Node. Errors name the node and the offending field.
 // A node without pod CIDRs is valid: allocation may simply not have happened.
-func FromNode(n *corev1.Node) (Info, error) {
+func FromNode(n *slimnode.Node) (Info, error) {
 	if n == nil {
 		return Info{}, errors.New("nil node")
 	}
@@ -44,7 +46,7 @@ func FromNode(n *corev1.Node) (Info, error) {
 
 // internalIPs returns the node's distinct InternalIPs, IPv4 first, or an
 // error when there is none or one does not parse.
-func internalIPs(n *corev1.Node) ([]netip.Addr, error) {
+func internalIPs(n *slimnode.Node) ([]netip.Addr, error) {
 	var v4, v6 []netip.Addr
 	seen := map[netip.Addr]bool{}
 	for i, a := range n.Status.Addresses {
@@ -77,7 +79,7 @@ func internalIPs(n *corev1.Node) ([]netip.Addr, error) {
 // PodCIDRs returns the node's pod CIDRs, masked, in API order: spec.podCIDRs,
 // or spec.podCIDR when the list is empty (clusters and fakes that set only
 // the legacy field). It returns no error for a node without pod CIDRs.
-func PodCIDRs(n *corev1.Node) ([]netip.Prefix, error) {
+func PodCIDRs(n *slimnode.Node) ([]netip.Prefix, error) {
 	if n == nil {
 		return nil, errors.New("nil node")
 	}
@@ -113,7 +115,7 @@ func parseCIDR(s string) (netip.Prefix, error) {
 }
 
 // podCIDRField names the field the node's pod CIDRs were read from.
-func podCIDRField(n *corev1.Node) string {
+func podCIDRField(n *slimnode.Node) string {
 	if len(n.Spec.PodCIDRs) == 0 {
 		return "spec.podCIDR"
 	}

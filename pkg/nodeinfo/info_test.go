@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/nodebgp/router/pkg/slimnode"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -30,7 +31,7 @@ func prefixes(ss ...string) []netip.Prefix {
 func TestFromNode(t *testing.T) {
 	tests := []struct {
 		name string
-		node *corev1.Node
+		node *slimnode.Node
 		want Info
 	}{
 		{
@@ -108,7 +109,7 @@ func TestFromNode(t *testing.T) {
 func TestFromNodeErrors(t *testing.T) {
 	tests := []struct {
 		name    string
-		node    *corev1.Node
+		node    *slimnode.Node
 		wantErr string
 	}{
 		{name: "nil node is an error, not a panic", node: nil, wantErr: "nil node"},

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // FuzzDecodeNode: no input panics the decoder, and wherever client-go
@@ -41,7 +43,7 @@ func FuzzDecodeNode(f *testing.F) {
 		if err != nil || fullErr != nil || !isNode {
 			return
 		}
-		if want := Trim(fullNode); !reflect.DeepEqual(got, want) {
+		if want := trim(fullNode); !reflect.DeepEqual(got, want) {
 			t.Fatalf("decoded %+v, client-go trimmed %+v", got, want)
 		}
 	})
@@ -63,7 +65,7 @@ func FuzzDecodeStreams(f *testing.F) {
 				return
 			}
 			switch obj.(type) {
-			case *corev1.Node:
+			case *slimnode.Node:
 				if typ == "ERROR" {
 					t.Fatalf("ERROR event with a Node")
 				}

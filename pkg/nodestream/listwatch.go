@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -16,10 +15,11 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/nodebgp/router/pkg/kubeclient"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // NewListWatch lists and watches Nodes through c (a core/v1 REST client:
-// kubeclient.Client.Core), in JSON, yielding trimmed Nodes. The ListOptions
+// kubeclient.Client.Core), in JSON, yielding *slimnode.Node. The ListOptions
 // the reflector sets (resourceVersion, resourceVersionMatch, limit,
 // continue, timeoutSeconds, allowWatchBookmarks, sendInitialEvents...) go to
 // the API server as they are, as the typed client sends them.
@@ -48,8 +48,8 @@ func request(c rest.Interface, o metav1.ListOptions) *rest.Request {
 }
 
 // List lists Nodes, decoding the response as it arrives: one Node's JSON is
-// in memory at a time, besides the trimmed Nodes already decoded.
-func List(ctx context.Context, c rest.Interface, o metav1.ListOptions) (*corev1.NodeList, error) {
+// in memory at a time, besides the slim Nodes already decoded.
+func List(ctx context.Context, c rest.Interface, o metav1.ListOptions) (*slimnode.List, error) {
 	body, err := request(c, o).Stream(ctx)
 	if err != nil {
 		return nil, err
@@ -62,14 +62,14 @@ func List(ctx context.Context, c rest.Interface, o metav1.ListOptions) (*corev1.
 	return list, nil
 }
 
-// decodeList reads a NodeList: its metadata as it is, its items trimmed one
-// at a time as they arrive, other keys (kind, apiVersion) skipped.
-func decodeList(r io.Reader) (*corev1.NodeList, error) {
+// decodeList reads a NodeList: its metadata as it is, its items into slim
+// Nodes one at a time as they arrive, other keys (kind, apiVersion) skipped.
+func decodeList(r io.Reader) (*slimnode.List, error) {
 	v := &valueReader{r: r}
 	if _, err := v.next("{"); err != nil {
 		return nil, err
 	}
-	list := &corev1.NodeList{}
+	list := &slimnode.List{}
 	if c, err := v.peek(); err == nil && c == '}' {
 		v.off++
 		return list, listEnd(v)
@@ -117,7 +117,7 @@ func listEnd(v *valueReader) error {
 	return nil
 }
 
-func decodeItems(v *valueReader) ([]corev1.Node, error) {
+func decodeItems(v *valueReader) ([]slimnode.Node, error) {
 	c, err := v.peek()
 	if err != nil {
 		return nil, fmt.Errorf("items: %w", unexpected(err))
@@ -135,16 +135,17 @@ func decodeItems(v *valueReader) ([]corev1.Node, error) {
 	if _, err := v.next("["); err != nil {
 		return nil, fmt.Errorf("items: %w", err)
 	}
-	items := []corev1.Node{}
+	items := []slimnode.Node{}
 	if c, err := v.peek(); err == nil && c == ']' {
 		v.off++
 		return items, nil
 	}
 	for i := 0; ; i++ {
-		var s slimNode
+		items = append(items, slimnode.Node{})
+		n := &items[len(items)-1]
 		err := v.decode(func(b []byte) (int, error) {
-			s = slimNode{}
-			end, err := s.decodeAt(b, 0, 0)
+			*n = slimnode.Node{}
+			end, err := decodeAt(n, b, 0, 0)
 			if err != nil && err != errShort {
 				err = nodeError(b, err)
 			}
@@ -153,8 +154,6 @@ func decodeItems(v *valueReader) ([]corev1.Node, error) {
 		if err != nil {
 			return nil, fmt.Errorf("items[%d]: %w", i, unexpected(err))
 		}
-		items = append(items, corev1.Node{})
-		s.into(&items[len(items)-1])
 		if c, err := v.next(",]"); err != nil {
 			return nil, fmt.Errorf("items: %w", err)
 		} else if c == ']' {
@@ -171,8 +170,8 @@ func unexpected(err error) error {
 	return err
 }
 
-// Watch watches Nodes. Its events carry trimmed Nodes (ADDED, MODIFIED,
-// DELETED), a Node with only resourceVersion and annotations (BOOKMARK), or
+// Watch watches Nodes. Its events carry *slimnode.Node (ADDED, MODIFIED,
+// DELETED; a BOOKMARK's has only its resourceVersion and annotations), or
 // the API server's *metav1.Status (ERROR: a 410 Gone is how the reflector
 // learns to list again).
 func Watch(ctx context.Context, c rest.Interface, o metav1.ListOptions) (watch.Interface, error) {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/nodebgp/router/pkg/kubeclient"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // apiServer answers GET /api/v1/nodes with body (and status), recording
@@ -84,10 +85,10 @@ func TestListDecodesEveryItemTrimmedWithItsListMeta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := decoded.(*corev1.NodeList)
-	want.TypeMeta = metav1.TypeMeta{}
-	for i := range want.Items {
-		want.Items[i] = *Trim(&want.Items[i])
+	full = decoded.(*corev1.NodeList)
+	want := &slimnode.List{ListMeta: full.ListMeta}
+	for i := range full.Items {
+		want.Items = append(want.Items, *trim(&full.Items[i]))
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("List =\n%+v\nwant the trimmed client-go decode\n%+v", got, want)
@@ -186,11 +187,10 @@ func TestWatchEvents(t *testing.T) {
 	if len(events) != 5 {
 		t.Fatalf("%d events, want 5: %+v", len(events), events)
 	}
-	for i, want := range []*corev1.Node{Trim(node), Trim(ipv6Node()), nil, Trim(deletingNode())} {
+	for i, want := range []*slimnode.Node{trim(node), trim(ipv6Node()), nil, trim(deletingNode())} {
 		if want == nil {
 			continue
 		}
-		want.TypeMeta = metav1.TypeMeta{}
 		if !reflect.DeepEqual(events[i].Object, want) {
 			t.Fatalf("event %d (%s) = %+v, want %+v", i, events[i].Type, events[i].Object, want)
 		}
@@ -200,7 +200,7 @@ func TestWatchEvents(t *testing.T) {
 	}
 
 	// The reflector reads a bookmark's resourceVersion and annotations.
-	bm, ok := events[2].Object.(*corev1.Node)
+	bm, ok := events[2].Object.(*slimnode.Node)
 	if events[2].Type != watch.Bookmark || !ok || bm.ResourceVersion != "1300" ||
 		!reflect.DeepEqual(bm.Annotations, map[string]string{metav1.InitialEventsAnnotationKey: "true"}) {
 		t.Fatalf("bookmark = %s %#v", events[2].Type, events[2].Object)
@@ -289,8 +289,7 @@ func TestStreamsDecodeTheSameWhateverTheirReadsCarry(t *testing.T) {
 			d := NewWatchDecoder(io.NopCloser(r(strings.NewReader(stream))))
 			for i, n := range testNodes {
 				typ, obj, err := d.Decode()
-				want := Trim(n.node)
-				want.TypeMeta = metav1.TypeMeta{}
+				want := trim(n.node)
 				if err != nil || typ != watch.Modified || !reflect.DeepEqual(obj, want) {
 					t.Fatalf("event %d read %s at a time: %s %+v %v", i, name, typ, obj, err)
 				}

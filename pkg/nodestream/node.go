@@ -1,6 +1,6 @@
 // Package nodestream lists and watches Nodes for the agent's informer,
 // decoding the API server's JSON straight into the part of a Node the agent
-// reads (Trim), one Node at a time.
+// reads (slimnode.Node), one Node at a time.
 //
 // Why: kubelets fill a Node with images, conditions, capacity, labels and
 // managed fields (14.5 KiB of JSON with 50 images). client-go's typed client
@@ -16,44 +16,20 @@ import (
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/json"
 
 	"github.com/nodebgp/router/pkg/peering"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
-// slimNode is the part of a Node the agent reads (nodeinfo, plan, peering,
-// the informer's update filter, the Events on its own Node): name, UID,
-// resourceVersion, creationTimestamp, deletionTimestamp, the nodebgp.io/
-// annotations, spec.podCIDR(s) and status.addresses. It is the one list of
-// kept fields: decode fills it from JSON, and Trim copies a full Node through
-// it. A new reader of another field must add it here and in decode.
-type slimNode struct {
-	Metadata struct {
-		Name              string
-		UID               types.UID
-		ResourceVersion   string
-		CreationTimestamp metav1.Time
-		DeletionTimestamp *metav1.Time
-		Annotations       map[string]string // ours only
-	}
-	Spec struct {
-		PodCIDR  string
-		PodCIDRs []string
-	}
-	Status struct {
-		Addresses []corev1.NodeAddress
-	}
-}
-
-// decode reads a Node's JSON, decoding the kept fields' values as client-go
-// decodes them (sigs.k8s.io/json into the same Go types) and skipping the
-// rest unread. As with encoding/json, a key given twice decodes twice into
+// decode reads a Node's JSON into n: the fields slimnode.Node keeps (name,
+// UID, resourceVersion, creationTimestamp, deletionTimestamp, the nodebgp.io/
+// annotations, spec.podCIDR(s), status.addresses), their values decoded as
+// client-go decodes them (sigs.k8s.io/json into the same Go types), the rest
+// skipped unread. As with encoding/json, a key given twice decodes twice into
 // the same field.
-func (s *slimNode) decode(b []byte) error {
-	end, err := s.decodeAt(b, 0, 0)
+func decode(n *slimnode.Node, b []byte) error {
+	end, err := decodeAt(n, b, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -62,7 +38,7 @@ func (s *slimNode) decode(b []byte) error {
 
 // decodeAt decodes the Node at b[i], in one pass over its bytes, and returns
 // the offset past it.
-func (s *slimNode) decodeAt(b []byte, i, depth int) (int, error) {
+func decodeAt(n *slimnode.Node, b []byte, i, depth int) (int, error) {
 	return objectAt(b, i, depth, "node", false, func(key string, b []byte, i, depth int) (int, error) {
 		switch key {
 		case "kind":
@@ -73,21 +49,23 @@ func (s *slimNode) decodeAt(b []byte, i, depth int) (int, error) {
 			}
 			return end, err
 		case "metadata":
-			return objectAt(b, i, depth, "metadata", true, s.metadataField)
+			return objectAt(b, i, depth, "metadata", true, func(key string, b []byte, i, depth int) (int, error) {
+				return metadataField(&n.ObjectMeta, key, b, i, depth)
+			})
 		case "spec":
 			return objectAt(b, i, depth, "spec", true, func(key string, b []byte, i, depth int) (int, error) {
 				switch key {
 				case "podCIDR":
-					return decodeValue(b, i, depth, "spec.podCIDR", &s.Spec.PodCIDR)
+					return decodeValue(b, i, depth, "spec.podCIDR", &n.Spec.PodCIDR)
 				case "podCIDRs":
-					return decodeValue(b, i, depth, "spec.podCIDRs", &s.Spec.PodCIDRs)
+					return decodeValue(b, i, depth, "spec.podCIDRs", &n.Spec.PodCIDRs)
 				}
 				return skipValue(b, i, depth)
 			})
 		case "status":
 			return objectAt(b, i, depth, "status", true, func(key string, b []byte, i, depth int) (int, error) {
 				if key == "addresses" {
-					return decodeValue(b, i, depth, "status.addresses", &s.Status.Addresses)
+					return decodeValue(b, i, depth, "status.addresses", &n.Status.Addresses)
 				}
 				return skipValue(b, i, depth)
 			})
@@ -96,8 +74,7 @@ func (s *slimNode) decodeAt(b []byte, i, depth int) (int, error) {
 	})
 }
 
-func (s *slimNode) metadataField(key string, b []byte, i, depth int) (int, error) {
-	m := &s.Metadata
+func metadataField(m *slimnode.ObjectMeta, key string, b []byte, i, depth int) (int, error) {
 	switch key {
 	case "name":
 		return decodeValue(b, i, depth, "metadata.name", &m.Name)
@@ -141,70 +118,13 @@ func field(b []byte, name string, v any) error {
 	return nil
 }
 
-func (s *slimNode) node() *corev1.Node {
-	n := &corev1.Node{}
-	s.into(n)
-	return n
-}
-
-func (s *slimNode) into(n *corev1.Node) {
-	n.Name = s.Metadata.Name
-	n.UID = s.Metadata.UID
-	n.ResourceVersion = s.Metadata.ResourceVersion
-	n.CreationTimestamp = s.Metadata.CreationTimestamp
-	n.DeletionTimestamp = s.Metadata.DeletionTimestamp
-	if len(s.Metadata.Annotations) > 0 {
-		n.Annotations = s.Metadata.Annotations
-	}
-	n.Spec.PodCIDR = s.Spec.PodCIDR
-	n.Spec.PodCIDRs = s.Spec.PodCIDRs
-	n.Status.Addresses = s.Status.Addresses
-}
-
-func slimOf(n *corev1.Node) *slimNode {
-	s := &slimNode{}
-	s.Metadata.Name = n.Name
-	s.Metadata.UID = n.UID
-	s.Metadata.ResourceVersion = n.ResourceVersion
-	s.Metadata.CreationTimestamp = n.CreationTimestamp
-	s.Metadata.DeletionTimestamp = n.DeletionTimestamp
-	s.Metadata.Annotations = ours(n.Annotations)
-	s.Spec.PodCIDR = n.Spec.PodCIDR
-	s.Spec.PodCIDRs = n.Spec.PodCIDRs
-	s.Status.Addresses = n.Status.Addresses
-	return s
-}
-
-// Trim returns a Node holding only what the agent reads of n (slimNode's
-// fields, and n's TypeMeta). It is the informer's transform, the guard for a
-// Node that reached the cache another way; a trimmed Node trims to itself,
-// and a decoded one is already trimmed.
-func Trim(n *corev1.Node) *corev1.Node {
-	t := slimOf(n).node()
-	t.TypeMeta = n.TypeMeta
-	return t
-}
-
-func ours(all map[string]string) map[string]string {
-	var out map[string]string
-	for k, v := range all {
-		if strings.HasPrefix(k, peering.AnnotationPrefix) {
-			if out == nil {
-				out = map[string]string{}
-			}
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// decodeNode decodes one Node's JSON into its trimmed form.
-func decodeNode(b []byte) (*corev1.Node, error) {
-	var s slimNode
-	if err := s.decode(b); err != nil {
+// decodeNode decodes one Node's JSON into a slimnode.Node.
+func decodeNode(b []byte) (*slimnode.Node, error) {
+	n := &slimnode.Node{}
+	if err := decode(n, b); err != nil {
 		return nil, nodeError(b, err)
 	}
-	return s.node(), nil
+	return n, nil
 }
 
 // nodeError names the Node whose JSON did not decode, if its name can be

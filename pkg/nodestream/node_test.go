@@ -14,6 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/nodebgp/router/pkg/peering"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // clientGoDecode decodes JSON as the typed client does (the clientset's
@@ -113,7 +116,7 @@ var testNodes = []struct {
 	{"being deleted", deletingNode()},
 }
 
-func TestDecodedNodesEqualTrimmedClientGoNodes(t *testing.T) {
+func TestDecodedNodesEqualClientGoNodesTrimmed(t *testing.T) {
 	for _, tt := range testNodes {
 		t.Run(tt.name, func(t *testing.T) {
 			b, err := json.Marshal(tt.node)
@@ -124,7 +127,7 @@ func TestDecodedNodesEqualTrimmedClientGoNodes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := Trim(full.(*corev1.Node))
+			want := trim(full.(*corev1.Node))
 			got, err := decodeNode(b)
 			if err != nil {
 				t.Fatal(err)
@@ -142,28 +145,41 @@ func TestDecodedNodesEqualTrimmedClientGoNodes(t *testing.T) {
 	}
 }
 
-func TestTrimKeepsOnlyWhatTheAgentReadsAndIsIdempotent(t *testing.T) {
-	n := deletingNode()
-	got := Trim(n.DeepCopy())
-	want := &corev1.Node{
-		TypeMeta: n.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{
+// trim is what the agent keeps of a full Node (slimnode.Node), field by
+// field: the reference the decoders are checked against.
+func trim(n *corev1.Node) *slimnode.Node {
+	s := &slimnode.Node{
+		ObjectMeta: slimnode.ObjectMeta{
 			Name: n.Name, UID: n.UID, ResourceVersion: n.ResourceVersion,
 			CreationTimestamp: n.CreationTimestamp, DeletionTimestamp: n.DeletionTimestamp,
-			Annotations: map[string]string{
-				"nodebgp.io/asn":                        "65101",
-				"nodebgp.io/route-reflector-cluster-id": "10.0.0.1",
-				"nodebgp.io/peers":                      `[{"address":"10.199.0.1","asn":65000}]`,
-			},
 		},
-		Spec:   corev1.NodeSpec{PodCIDR: n.Spec.PodCIDR, PodCIDRs: n.Spec.PodCIDRs},
-		Status: corev1.NodeStatus{Addresses: n.Status.Addresses},
+		Spec:   slimnode.NodeSpec{PodCIDR: n.Spec.PodCIDR, PodCIDRs: n.Spec.PodCIDRs},
+		Status: slimnode.NodeStatus{Addresses: n.Status.Addresses},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("Trim =\n%+v\nwant\n%+v", got, want)
+	for k, v := range n.Annotations {
+		if strings.HasPrefix(k, peering.AnnotationPrefix) {
+			if s.Annotations == nil {
+				s.Annotations = map[string]string{}
+			}
+			s.Annotations[k] = v
+		}
 	}
-	if again := Trim(got.DeepCopy()); !reflect.DeepEqual(again, got) {
-		t.Fatalf("Trim of a trimmed Node changed it:\n%+v\n%+v", again, got)
+	return s
+}
+
+func TestDecodeKeepsOurAnnotationsOnly(t *testing.T) {
+	n := deletingNode()
+	got, err := decodeNode([]byte(mustJSON(t, n)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"nodebgp.io/asn":                        "65101",
+		"nodebgp.io/route-reflector-cluster-id": "10.0.0.1",
+		"nodebgp.io/peers":                      `[{"address":"10.199.0.1","asn":65000}]`,
+	}
+	if !reflect.DeepEqual(got.Annotations, want) || got.DeletionTimestamp == nil {
+		t.Fatalf("decoded annotations %v, deletionTimestamp %v; want %v and one", got.Annotations, got.DeletionTimestamp, want)
 	}
 }
 

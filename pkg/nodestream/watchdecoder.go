@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"io"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/json"
+
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // WatchDecoder is a watch.Decoder for a Node watch's JSON stream. It reads
@@ -16,7 +17,7 @@ import (
 // does not show the object's decoder: a BOOKMARK keeps all its annotations
 // (the reflector reads k8s.io/initial-events-end there), an ERROR is a
 // *metav1.Status (the reflector lists again on a 410 Gone), a Node is
-// trimmed.
+// decoded into a slimnode.Node.
 type WatchDecoder struct {
 	body   io.ReadCloser
 	values valueReader
@@ -36,7 +37,7 @@ func (d *WatchDecoder) Decode() (watch.EventType, runtime.Object, error) {
 	var (
 		typ            watch.EventType
 		object         []byte
-		node           slimNode
+		node           *slimnode.Node
 		nodeDecodedFor watch.EventType
 	)
 	// One pass over the event finds its end in the stream, its type and,
@@ -51,8 +52,8 @@ func (d *WatchDecoder) Decode() (watch.EventType, runtime.Object, error) {
 				return decodeValue(b, i, depth, "type", &typ)
 			case "object":
 				if isNodeEvent(typ) {
-					node = slimNode{}
-					end, err := node.decodeAt(b, i, depth)
+					node = &slimnode.Node{}
+					end, err := decodeAt(node, b, i, depth)
 					if err == nil {
 						object, nodeDecodedFor = b[i:end], typ
 						return end, nil
@@ -76,7 +77,7 @@ func (d *WatchDecoder) Decode() (watch.EventType, runtime.Object, error) {
 		return "", nil, fmt.Errorf("node watch: %w", err)
 	}
 	if isNodeEvent(typ) && nodeDecodedFor != "" {
-		return typ, node.node(), nil
+		return typ, node, nil
 	}
 	obj, err := decodeEventObject(typ, object)
 	if err != nil {
@@ -103,7 +104,7 @@ func decodeEventObject(t watch.EventType, b []byte) (runtime.Object, error) {
 		if err := json.UnmarshalCaseSensitivePreserveInts(b, &bm); err != nil {
 			return nil, err
 		}
-		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		return &slimnode.Node{ObjectMeta: slimnode.ObjectMeta{
 			ResourceVersion: bm.Metadata.ResourceVersion,
 			Annotations:     bm.Metadata.Annotations,
 		}}, nil

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // AnnotationPrefix starts every Node annotation nodebgp reads.
@@ -53,7 +53,7 @@ func (c NodeConfig) LocalASN(clusterASN uint32) uint32 {
 // ParseNodeConfig reads the nodebgp.io/ annotations of node. A bad value does
 // not stop the others: it is left at its default in the result and reported
 // as an *AnnotationError naming node, annotation and field.
-func ParseNodeConfig(node *corev1.Node) (NodeConfig, []error) {
+func ParseNodeConfig(node *slimnode.Node) (NodeConfig, []error) {
 	if node == nil {
 		return NodeConfig{}, []error{errors.New("nil node")}
 	}

@@ -3,15 +3,13 @@ package peering
 import (
 	"net/netip"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/nodebgp/router/pkg/nodeinfo"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // annotated is a Node named name with the given annotations (key, value, …).
-func annotated(name string, kv ...string) *corev1.Node {
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{}}}
+func annotated(name string, kv ...string) *slimnode.Node {
+	n := &slimnode.Node{ObjectMeta: slimnode.ObjectMeta{Name: name, Annotations: map[string]string{}}}
 	for i := 0; i+1 < len(kv); i += 2 {
 		n.Annotations[kv[i]] = kv[i+1]
 	}

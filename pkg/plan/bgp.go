@@ -5,12 +5,11 @@ import (
 	"net/netip"
 	"slices"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/nodeinfo"
 	"github.com/nodebgp/router/pkg/peering"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // planBGP derives the speaker's identity, peers, policy and advertised paths
@@ -123,8 +122,8 @@ func redials(peers []bgp.Peer, ended map[netip.Addr]bool) map[netip.Addr]bool {
 	return out
 }
 
-func nodesByName(nodes []*corev1.Node) map[string]*corev1.Node {
-	byName := make(map[string]*corev1.Node, len(nodes))
+func nodesByName(nodes []*slimnode.Node) map[string]*slimnode.Node {
+	byName := make(map[string]*slimnode.Node, len(nodes))
 	for _, n := range nodes {
 		if n != nil {
 			byName[n.Name] = n

@@ -4,8 +4,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/nodebgp/router/pkg/slimnode"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -20,8 +20,8 @@ func prefixes(ss ...string) []netip.Prefix {
 
 // node is a Node as kubelet and the controller manager leave it: InternalIPs
 // and pod CIDRs, plus annotations (key, value, …).
-func node(name string, ips []string, cidrs []string, kv ...string) *corev1.Node {
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{}}}
+func node(name string, ips []string, cidrs []string, kv ...string) *slimnode.Node {
+	n := &slimnode.Node{ObjectMeta: slimnode.ObjectMeta{Name: name, Annotations: map[string]string{}}}
 	for _, ip := range ips {
 		n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip})
 	}

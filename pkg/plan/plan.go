@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/nodebgp/router/pkg/bfd"
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/cniinstall"
@@ -24,6 +22,7 @@ import (
 	"github.com/nodebgp/router/pkg/nodeinfo"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/services"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // Settings are the flags a plan depends on, already parsed and validated.
@@ -111,7 +110,7 @@ type Inputs struct {
 	Settings Settings
 	Self     Self
 	// Nodes is the node cache's list; invalid entries become problems.
-	Nodes []*corev1.Node
+	Nodes []*slimnode.Node
 	// Identity is the running speaker's; zero before the first one starts.
 	Identity Identity
 	// Password returns the value of a Secret key the agent holds (or

@@ -7,17 +7,16 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/nodeinfo"
 	"github.com/nodebgp/router/pkg/peering"
 	"github.com/nodebgp/router/pkg/routes"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // threeNodes is a cluster of n1 (this node), n2 and n3 on one subnet.
-func threeNodes(selfAnnotations ...string) []*corev1.Node {
-	return []*corev1.Node{
+func threeNodes(selfAnnotations ...string) []*slimnode.Node {
+	return []*slimnode.Node{
 		node("n1", []string{"10.199.1.11"}, []string{"10.244.1.0/24"}, selfAnnotations...),
 		node("n2", []string{"10.199.1.12"}, []string{"10.244.2.0/24"}),
 		node("n3", []string{"10.199.1.13"}, []string{"10.244.3.0/24"}),
@@ -141,17 +140,17 @@ func TestAReflectorClientTakesEveryOtherNodesPodCIDRFromEachReflector(t *testing
 	rr := []string{peering.AnnotationRouteReflectorCluster, "10.0.0.1"}
 	tests := []struct {
 		name      string
-		nodes     []*corev1.Node
+		nodes     []*slimnode.Node
 		wantPeers []string
 		want      []netip.Prefix
 	}{
-		{"a client of two reflectors: one list for both", []*corev1.Node{
+		{"a client of two reflectors: one list for both", []*slimnode.Node{
 			node("n1", []string{"10.199.1.11"}, []string{"10.244.1.0/24"}),
 			node("n2", []string{"10.199.1.12"}, []string{"10.244.2.0/24"}, rr...),
 			node("n3", []string{"10.199.1.13"}, []string{"10.244.3.0/24"}, rr...),
 			node("n4", []string{"10.199.1.14"}, []string{"10.244.4.0/24"}),
 		}, []string{"10.199.1.12", "10.199.1.13"}, prefixes("10.244.2.0/24", "10.244.3.0/24", "10.244.4.0/24")},
-		{"a reflector takes from each node its own pod CIDRs only", []*corev1.Node{
+		{"a reflector takes from each node its own pod CIDRs only", []*slimnode.Node{
 			node("n1", []string{"10.199.1.11"}, []string{"10.244.1.0/24"}, rr...),
 			node("n2", []string{"10.199.1.12"}, []string{"10.244.2.0/24"}, rr...),
 			node("n4", []string{"10.199.1.14"}, []string{"10.244.4.0/24"}),
@@ -219,7 +218,7 @@ func TestMeshPassword(t *testing.T) {
 func TestOwnNodeProblems(t *testing.T) {
 	tests := []struct {
 		name  string
-		nodes []*corev1.Node
+		nodes []*slimnode.Node
 		want  string
 	}{
 		{"own node unchanged", threeNodes(), ""},

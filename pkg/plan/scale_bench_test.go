@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/nodebgp/router/pkg/slimnode"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // BenchmarkPlanPeers is the pure part of a node loop pass in a cluster of n
@@ -40,14 +40,14 @@ func BenchmarkPlanPeers(b *testing.B) {
 
 // benchNodes are n Nodes at 10.200.x.y owning 10.x.y.0/24; the first
 // reflectors carry a route-reflector cluster ID.
-func benchNodes(n, reflectors int) []*corev1.Node {
-	out := make([]*corev1.Node, 0, n)
+func benchNodes(n, reflectors int) []*slimnode.Node {
+	out := make([]*slimnode.Node, 0, n)
 	for i := range n {
 		hi, lo := i/250, i%250+1
-		node := &corev1.Node{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node%d", i), Annotations: map[string]string{}},
-			Spec:       corev1.NodeSpec{PodCIDRs: []string{fmt.Sprintf("10.%d.%d.0/24", hi+1, lo)}},
-			Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{
+		node := &slimnode.Node{
+			ObjectMeta: slimnode.ObjectMeta{Name: fmt.Sprintf("node%d", i), Annotations: map[string]string{}},
+			Spec:       slimnode.NodeSpec{PodCIDRs: []string{fmt.Sprintf("10.%d.%d.0/24", hi+1, lo)}},
+			Status: slimnode.NodeStatus{Addresses: []corev1.NodeAddress{
 				{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("10.200.%d.%d", hi, lo)},
 			}},
 		}

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/nodebgp/router/pkg/nodeinfo"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // Own returns this node's pod CIDRs from its Node object, masked, in API
@@ -16,7 +15,7 @@ import (
 // not, because the bridge gets one gateway per family. With at most one per
 // family, the CIDRs cannot overlap each other. An unallocated node yields no
 // CIDRs and no error.
-func Own(n *corev1.Node) ([]netip.Prefix, error) {
+func Own(n *slimnode.Node) ([]netip.Prefix, error) {
 	cidrs, err := nodeinfo.PodCIDRs(n)
 	if err != nil {
 		return nil, err

@@ -5,12 +5,11 @@ import (
 	"reflect"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
-func nodeWith(name string, cidrs ...string) *corev1.Node {
-	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{PodCIDRs: cidrs}}
+func nodeWith(name string, cidrs ...string) *slimnode.Node {
+	return &slimnode.Node{ObjectMeta: slimnode.ObjectMeta{Name: name}, Spec: slimnode.NodeSpec{PodCIDRs: cidrs}}
 }
 
 func prefixes(ss ...string) []netip.Prefix {
@@ -24,7 +23,7 @@ func prefixes(ss ...string) []netip.Prefix {
 func TestOwn(t *testing.T) {
 	tests := []struct {
 		name    string
-		node    *corev1.Node
+		node    *slimnode.Node
 		want    []netip.Prefix
 		wantErr string
 	}{
@@ -38,7 +37,7 @@ func TestOwn(t *testing.T) {
 		{name: "host bits are masked off", node: nodeWith("n1", "10.244.1.9/24"), want: prefixes("10.244.1.0/24")},
 		{
 			name: "legacy spec.podCIDR is owned",
-			node: &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{PodCIDR: "10.244.1.0/24"}},
+			node: &slimnode.Node{ObjectMeta: slimnode.ObjectMeta{Name: "n1"}, Spec: slimnode.NodeSpec{PodCIDR: "10.244.1.0/24"}},
 			want: prefixes("10.244.1.0/24"),
 		},
 		{name: "unallocated node owns nothing and is no error", node: nodeWith("n1"), want: nil},

@@ -8,7 +8,7 @@ import (
 	"net/netip"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // DefaultLogEvery is how often Wait repeats its log line when
@@ -20,7 +20,7 @@ type WaitParams struct {
 	NodeName string
 	// Get returns this node, typically from an informer's lister. It returns
 	// (nil, nil) while the node does not exist yet.
-	Get func() (*corev1.Node, error)
+	Get func() (*slimnode.Node, error)
 	// Notify is poked (size-1 channel, non-blocking sends) whenever the node
 	// may have changed. A nil Notify means Wait re-checks only every LogEvery.
 	Notify <-chan struct{}

@@ -13,26 +13,25 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // fakeNode is the informer's view of this node: it can change under Wait,
 // and counts how often Wait looked.
 type fakeNode struct {
 	mu    sync.Mutex
-	node  *corev1.Node
+	node  *slimnode.Node
 	err   error
 	calls atomic.Int64
 }
 
-func (f *fakeNode) set(n *corev1.Node) {
+func (f *fakeNode) set(n *slimnode.Node) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.node = n
 }
 
-func (f *fakeNode) get() (*corev1.Node, error) {
+func (f *fakeNode) get() (*slimnode.Node, error) {
 	f.calls.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -143,7 +142,7 @@ func TestWaitReturnsAtOnceWhenAllocated(t *testing.T) {
 func TestWaitReturnsAfterPokeOnceAllocated(t *testing.T) {
 	tests := []struct {
 		name  string
-		start *corev1.Node
+		start *slimnode.Node
 	}{
 		{name: "node exists without a CIDR", start: nodeWith("n1")},
 		{name: "node does not exist yet", start: nil},
@@ -339,8 +338,8 @@ func TestWaitNeverSpins(t *testing.T) {
 
 func TestWaitTellsTheCallerWhenItStartsWaitingAndWhenTheReasonChanges(t *testing.T) {
 	var mu sync.Mutex
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
-	get := func() (*corev1.Node, error) {
+	node := &slimnode.Node{ObjectMeta: slimnode.ObjectMeta{Name: "n1"}}
+	get := func() (*slimnode.Node, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		return node.DeepCopy(), nil

@@ -6,11 +6,10 @@ import (
 	"slices"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/nodeinfo"
 	"github.com/nodebgp/router/pkg/peering"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // Problem is one thing `router check` found wrong, about one node.
@@ -30,7 +29,7 @@ func (p Problem) String() string { return p.Node + ": " + p.Message }
 // condition not true. Sessions with upstream routers are checked for their
 // state only: the routers' side is not in the API. No problem means the
 // fabric is healthy as far as the API can tell.
-func Check(nodes []*corev1.Node, objects []Object) []Problem {
+func Check(nodes []*slimnode.Node, objects []Object) []Problem {
 	infos, invalid := nodeinfo.Cluster(nodes)
 	var out []Problem
 	for _, err := range invalid {

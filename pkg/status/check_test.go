@@ -7,14 +7,14 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/peering"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
-func checkNode(i int, annotations ...string) *corev1.Node {
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("n%d", i), Annotations: map[string]string{}}}
+func checkNode(i int, annotations ...string) *slimnode.Node {
+	n := &slimnode.Node{ObjectMeta: slimnode.ObjectMeta{Name: fmt.Sprintf("n%d", i), Annotations: map[string]string{}}}
 	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("10.199.1.1%d", i)}}
 	n.Spec.PodCIDR = fmt.Sprintf("10.244.%d.0/24", i)
 	n.Spec.PodCIDRs = []string{n.Spec.PodCIDR}
@@ -40,10 +40,10 @@ func reportOf(i int, role string, peers ...int) Object {
 }
 
 func TestCheck(t *testing.T) {
-	mesh := []*corev1.Node{checkNode(1), checkNode(2), checkNode(3)}
+	mesh := []*slimnode.Node{checkNode(1), checkNode(2), checkNode(3)}
 	healthyMesh := []Object{reportOf(1, "mesh", 2, 3), reportOf(2, "mesh", 1, 3), reportOf(3, "mesh", 1, 2)}
 	rr := peering.AnnotationRouteReflectorCluster
-	rrNodes := []*corev1.Node{checkNode(1, rr, "10.0.0.1"), checkNode(2), checkNode(3)}
+	rrNodes := []*slimnode.Node{checkNode(1, rr, "10.0.0.1"), checkNode(2), checkNode(3)}
 	healthyRR := []Object{reportOf(1, "reflector", 2, 3), reportOf(2, "client", 1), reportOf(3, "client", 1)}
 	with := func(objs []Object, i int, f func(*Object)) []Object {
 		out := make([]Object, len(objs))
@@ -56,7 +56,7 @@ func TestCheck(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		nodes   []*corev1.Node
+		nodes   []*slimnode.Node
 		objects []Object
 		want    []string // one substring per problem, in order
 	}{

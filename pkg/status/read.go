@@ -4,17 +4,19 @@ import (
 	"context"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"github.com/nodebgp/router/pkg/kubeclient"
+	"github.com/nodebgp/router/pkg/nodestream"
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // ReadCluster lists every Node and every BGPNodeState, for Check.
-func ReadCluster(ctx context.Context, cfg *rest.Config) ([]*corev1.Node, []Object, error) {
+// The Nodes are read as the agent reads them (pkg/nodestream).
+func ReadCluster(ctx context.Context, cfg *rest.Config) ([]*slimnode.Node, []Object, error) {
 	kc, err := kubeclient.New(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -23,11 +25,11 @@ func ReadCluster(ctx context.Context, cfg *rest.Config) ([]*corev1.Node, []Objec
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating Kubernetes client: %w", err)
 	}
-	nl, err := kc.Nodes(ctx)
+	nl, err := nodestream.List(ctx, kc.Core, metav1.ListOptions{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("listing nodes: %w", err)
+		return nil, nil, err
 	}
-	nodes := make([]*corev1.Node, 0, len(nl.Items))
+	nodes := make([]*slimnode.Node, 0, len(nl.Items))
 	for i := range nl.Items {
 		nodes = append(nodes, &nl.Items[i])
 	}

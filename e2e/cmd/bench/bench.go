@@ -161,6 +161,9 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 			if b.o.goDebug != "" {
 				env = append(env, "GODEBUG="+b.o.goDebug)
 			}
+			if b.o.goGC != "" {
+				env = append(env, "GOGC="+b.o.goGC)
+			}
 			return env
 		},
 	})

@@ -51,6 +51,8 @@ type options struct {
 	// goDebug, when set, is the agent's GODEBUG (gctrace=1 logs every
 	// collection's heap sizes into the agent's log).
 	goDebug string
+	// goGC, when set, is the agent's GOGC.
+	goGC string
 	// anchors are the third-party speakers measured after the agent
 	// (anchorNames), gobgpd the plain GoBGP daemon's binary, gobgpdPatched
 	// the same built from third_party/gobgp.
@@ -90,6 +92,7 @@ func mainErr(ctx context.Context) error {
 	flag.StringVar(&o.profile, "profile", "", "save the agent's pprof profiles (CPU over both measures, heap with the routes installed and after the withdraw) in this dir")
 	flag.IntVar(&o.profileSeconds, "profile-seconds", 30, "length of the CPU profile")
 	flag.StringVar(&o.goMemLimit, "agent-gomemlimit", "", "run the agent with this GOMEMLIMIT (e.g. 217MiB, what a 256Mi container limit gives)")
+	flag.StringVar(&o.goGC, "agent-gogc", "", "run the agent with this GOGC (the garbage collector's heap growth between collections, percent)")
 	flag.StringVar(&o.goDebug, "agent-godebug", "", "run the agent with this GODEBUG (e.g. gctrace=1; the lines go to its log, saved with -profile)")
 	anchors := flag.String("anchors", strings.Join(anchorNames, ","), "third-party speakers to measure in the same run ("+strings.Join(anchorNames, ", ")+"), or none")
 	flag.StringVar(&o.gobgpd, "gobgpd", "", "the plain gobgpd anchor's binary (default: $TOOLS_DIR/bin/gobgpd, built by make tools)")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,27 @@ type result struct {
 	churnErrors   int
 	churnEvents   int64 // Node watch events the agent received in the churn window; -1 without the amplifier
 	hwmEndKiB     int   // VmHWM at the end
+	// VmRSS and RssFile sampled every second of the quiet window: one
+	// sample moves by 10 MiB with where the GC cycle stands.
+	quietRSS, quietFile rssSamples
+}
+
+// rssSamples are one /proc/<pid>/status field's values, in KiB.
+type rssSamples []int
+
+func (s rssSamples) median() float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	c := slices.Sorted(slices.Values(s))
+	return float64(c[len(c)/2]) / 1024
+}
+
+func (s rssSamples) max() float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	return float64(slices.Max(s)) / 1024
 }
 
 // window is what the agent spent over a stretch of time.
@@ -295,7 +317,23 @@ func (b *bench) measure(ctx context.Context, a agentBinary) (r result) {
 	if err := profile("allocs?gc=1", "allocs-quiet-start.pprof", 0); err != nil {
 		return fail(err)
 	}
-	if r.quiet, err = measureWindow(ctx, p.PID, health, func(ctx context.Context) error { return sleep(ctx, b.o.quiet) }); err != nil {
+	if r.quiet, err = measureWindow(ctx, p.PID, health, func(ctx context.Context) error {
+		for end := time.Now().Add(b.o.quiet); time.Now().Before(end); {
+			rss, err := lab.ProcStatusKiB(p.PID, "VmRSS")
+			if err != nil {
+				return err
+			}
+			file, err := lab.ProcStatusKiB(p.PID, "RssFile")
+			if err != nil {
+				return err
+			}
+			r.quietRSS, r.quietFile = append(r.quietRSS, rss), append(r.quietFile, file)
+			if err := sleep(ctx, min(time.Second, time.Until(end))); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
 		return fail(err)
 	}
 	if err := profile("allocs?gc=1", "allocs-quiet-end.pprof", 0); err != nil {
@@ -506,8 +544,8 @@ func printResults(w io.Writer, o options, res []result) {
 	}
 	fmt.Fprintf(w, "\n%d Nodes, agent on %s (reflector client), --routes-sync-period %s, GOMEMLIMIT %s; quiet %s, churn %s at %d/s asked\n\n",
 		o.nodes, nodeName(agentNode), o.syncPeriod, memLimit, o.quiet, o.churnFor, o.churnRate)
-	fmt.Fprintln(w, "| agent | start → routes s | VmRSS MiB | VmHWM MiB | Go heap in use / from OS MiB | quiet: CPU % | quiet: alloc MiB/s | churn: updates/s done | churn: Node events/s at the agent | churn: CPU % | churn: CPU ms per event, net of quiet | churn: alloc MiB/s | VmHWM end MiB |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| agent | start → routes s | VmRSS MiB | VmHWM MiB | Go heap in use / from OS MiB | quiet: VmRSS median / max MiB | quiet: RssFile median MiB | quiet: CPU % | quiet: alloc MiB/s | churn: updates/s done | churn: Node events/s at the agent | churn: CPU % | churn: CPU ms per event, net of quiet | churn: alloc MiB/s | VmHWM end MiB |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, r := range res {
 		if r.err != nil {
 			fmt.Fprintf(w, "| %s | error: %v |\n", r.name, r.err)
@@ -522,8 +560,9 @@ func printResults(w io.Writer, o options, res []result) {
 		if events > 0 {
 			perEvent = fmt.Sprintf("%.3f", 1000*(r.churn.cpu-r.quiet.cpuShare()*r.churn.seconds)/events)
 		}
-		fmt.Fprintf(w, "| %s | %.2f | %.1f | %.1f | %.1f / %.1f | %.1f | %.2f | %.0f (%d failed) | %.0f | %.1f | %s | %.1f | %.1f |\n",
+		fmt.Fprintf(w, "| %s | %.2f | %.1f | %.1f | %.1f / %.1f | %.1f / %.1f | %.1f | %.1f | %.2f | %.0f (%d failed) | %.0f | %.1f | %s | %.1f | %.1f |\n",
 			r.name, r.startToRoutes.Seconds(), float64(r.rssKiB)/1024, float64(r.hwmKiB)/1024, r.heapInuse/(1<<20), r.goSys/(1<<20),
+			r.quietRSS.median(), r.quietRSS.max(), r.quietFile.median(),
 			100*r.quiet.cpuShare(), r.quiet.allocMiB/r.quiet.seconds,
 			float64(r.churnSent)/r.churn.seconds, r.churnErrors, events/r.churn.seconds, 100*r.churn.cpuShare(), perEvent,
 			r.churn.allocMiB/r.churn.seconds, float64(r.hwmEndKiB)/1024)
