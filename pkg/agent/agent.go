@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log = slog.Default()
 	}
 	log = log.With("node", cfg.NodeName)
-	setMemoryLimit(log)
+	setMemoryTargets(log)
 	h := health.New()
 	h.Metrics().SetBuildInfo(cfg.Version)
 
@@ -159,10 +159,13 @@ func Run(ctx context.Context, cfg Config) error {
 	return err
 }
 
-// setMemoryLimit has the garbage collector work harder near the container's
-// memory limit, before the OOM killer would end the agent (and with it the
-// node's BGP sessions).
-func setMemoryLimit(log *slog.Logger) {
+// setMemoryTargets has the garbage collector keep the heap closer to what is
+// live than Go's default does, and work harder near the container's memory
+// limit, before the OOM killer would end the agent (and with it the node's
+// BGP sessions).
+func setMemoryTargets(log *slog.Logger) {
+	percent, source := memlimit.SetGCPercent()
+	log.Info("Go heap growth set", "event", "gc-percent", "gogc", percent, "source", source)
 	res, err := memlimit.Set()
 	if err != nil {
 		log.Warn("cannot read the container's memory limit; Go's memory limit left unset", "event", "memory-limit", "reason", err.Error())

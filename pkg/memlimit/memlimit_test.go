@@ -1,6 +1,7 @@
 package memlimit
 
 import (
+	"runtime/debug"
 	"testing"
 	"testing/fstest"
 )
@@ -79,5 +80,39 @@ func TestGOMEMLIMITWins(t *testing.T) {
 	res, err := Set()
 	if err != nil || res.Source != "GOMEMLIMIT" {
 		t.Fatalf("Set = %+v, %v; want the environment's limit left alone", res, err)
+	}
+}
+
+func TestGCPercentIsTheDefaultUnlessGOGCIsSet(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	tests := []struct {
+		name, gogc  string
+		wantPercent int
+		wantSource  string
+	}{
+		{"unset: the agent's default", "", GCPercent, "default"},
+		{"GOGC=200 wins", "200", 200, "GOGC"},
+		{"GOGC=off wins", "off", -1, "GOGC"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOGC", tt.gogc)
+			// What the runtime does with GOGC at start.
+			switch tt.gogc {
+			case "off":
+				debug.SetGCPercent(-1)
+			case "200":
+				debug.SetGCPercent(200)
+			default:
+				debug.SetGCPercent(100)
+			}
+			percent, source := SetGCPercent()
+			if percent != tt.wantPercent || source != tt.wantSource {
+				t.Fatalf("SetGCPercent() = %d, %q; want %d, %q", percent, source, tt.wantPercent, tt.wantSource)
+			}
+			if now := debug.SetGCPercent(100); now != tt.wantPercent {
+				t.Fatalf("the runtime's heap growth is %d, want %d", now, tt.wantPercent)
+			}
+		})
 	}
 }

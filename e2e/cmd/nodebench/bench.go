@@ -222,12 +222,13 @@ func (b *bench) agentFlags() []string {
 	return flags
 }
 
-// agentEnv is the agents' environment beyond the benchmark's own.
-func (b *bench) agentEnv() []string {
+// agentEnv is agent a's environment beyond the benchmark's own.
+func (b *bench) agentEnv(a agentBinary) []string {
+	var env []string
 	if b.o.goMemLimit != "" {
-		return []string{"GOMEMLIMIT=" + b.o.goMemLimit}
+		env = append(env, "GOMEMLIMIT="+b.o.goMemLimit)
 	}
-	return nil
+	return append(env, a.env...)
 }
 
 // measure runs agent a on a fresh namespace for the agent's node and takes
@@ -270,7 +271,7 @@ func (b *bench) measure(ctx context.Context, a agentBinary) (r result) {
 	step("agent %s: starting %s", a.name, a.path)
 	t0 := time.Now()
 	p, err := lab.StartProcess(lab.ProcessParams{
-		Name: agentProcess, Dir: b.dir, Netns: agentNetns, Env: b.agentEnv(),
+		Name: agentProcess, Dir: b.dir, Netns: agentNetns, Env: b.agentEnv(a),
 		Args: append([]string{a.path, "run",
 			"--kubeconfig", b.kubecf,
 			"--hostname-override", nodeName(agentNode),

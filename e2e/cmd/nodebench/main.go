@@ -60,7 +60,12 @@ type options struct {
 	churnCopies  int
 }
 
-type agentBinary struct{ name, path string }
+// agentBinary is one agent to measure: a name for the table, its binary,
+// and environment variables of its own (GOGC=50), on top of the bench's.
+type agentBinary struct {
+	name, path string
+	env        []string
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -80,7 +85,7 @@ func mainErr(ctx context.Context) error {
 	}
 	flag.IntVar(&o.nodes, "nodes", 5000, "Node objects in the cluster")
 	flag.StringVar(&o.dir, "dir", "/tmp/nodebgp-nodescale", "state dir (control plane, logs); removed at the start")
-	agents := flag.String("agents", "router="+filepath.Join(root, "_output", "bin", "router"), "the agent binaries to measure in turn, name=path,...")
+	agents := flag.String("agents", "router="+filepath.Join(root, "_output", "bin", "router"), "the agent binaries to measure in turn, name=path,...; a path may be followed by +KEY=VALUE settings of that agent's environment (main=/tmp/router+GOGC=50)")
 	flag.StringVar(&o.bgpinject, "bgpinject", "", "the bgpinject binary (default: next to this one)")
 	flag.DurationVar(&o.syncPeriod, "agent-sync-period", 30*time.Second, "the agent's --routes-sync-period (the product's default)")
 	flag.DurationVar(&o.settle, "settle", 10*time.Second, "wait after the routes are in before the steady measures")
@@ -126,14 +131,26 @@ func mainErr(ctx context.Context) error {
 	return runErr
 }
 
-// parseAgents reads -agents: name=path pairs, comma-separated, names unique.
+// parseAgents reads -agents: name=path items, comma-separated, names
+// unique, each path optionally followed by +KEY=VALUE settings of the
+// agent's environment.
 func parseAgents(s string) ([]agentBinary, error) {
 	var out []agentBinary
 	seen := map[string]bool{}
 	for _, item := range strings.Split(s, ",") {
-		name, path, ok := strings.Cut(strings.TrimSpace(item), "=")
+		name, spec, ok := strings.Cut(strings.TrimSpace(item), "=")
+		path, settings, _ := strings.Cut(spec, "+")
 		if !ok || name == "" || path == "" {
 			return nil, fmt.Errorf("-agents %q: item %q is not name=path", s, item)
+		}
+		var env []string
+		if settings != "" {
+			for _, kv := range strings.Split(settings, "+") {
+				if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+					return nil, fmt.Errorf("-agents %q: %q in item %q is not KEY=VALUE", s, kv, item)
+				}
+				env = append(env, kv)
+			}
 		}
 		if seen[name] {
 			return nil, fmt.Errorf("-agents %q: name %q twice", s, name)
@@ -144,7 +161,7 @@ func parseAgents(s string) ([]agentBinary, error) {
 		if err != nil {
 			return nil, fmt.Errorf("-agents: %s: %w", path, err)
 		}
-		out = append(out, agentBinary{name: name, path: abs})
+		out = append(out, agentBinary{name: name, path: abs, env: env})
 	}
 	return out, nil
 }

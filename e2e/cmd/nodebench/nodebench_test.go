@@ -96,6 +96,9 @@ func TestParseAgents(t *testing.T) {
 		{in: "main=/tmp/a, main=/tmp/b", wantErr: `name "main" twice`},
 		{in: "/tmp/a", wantErr: `item "/tmp/a" is not name=path`},
 		{in: "main=", wantErr: "is not name=path"},
+		{in: "gc50=/tmp/a+GOGC=50+GODEBUG=gctrace=1,gc100=/tmp/a", want: []string{"gc50=/tmp/a GOGC=50 GODEBUG=gctrace=1", "gc100=/tmp/a"}},
+		{in: "main=/tmp/a+GOGC", wantErr: `"GOGC" in item "main=/tmp/a+GOGC" is not KEY=VALUE`},
+		{in: "main=+GOGC=50", wantErr: "is not name=path"},
 	}
 	for _, tt := range tests {
 		got, err := parseAgents(tt.in)
@@ -110,7 +113,7 @@ func TestParseAgents(t *testing.T) {
 		}
 		var s []string
 		for _, a := range got {
-			s = append(s, a.name+"="+a.path)
+			s = append(s, strings.Join(append([]string{a.name + "=" + a.path}, a.env...), " "))
 		}
 		if strings.Join(s, ",") != strings.Join(tt.want, ",") {
 			t.Errorf("parseAgents(%q) = %v, want %v", tt.in, s, tt.want)
