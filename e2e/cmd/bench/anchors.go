@@ -44,7 +44,7 @@ const (
 var dutAddr = netip.MustParsePrefix("10.199.1.101/24")
 
 // anchorNames are the anchors in the order they run, as -anchors names them.
-var anchorNames = []string{"bird", "frr", "gobgpd", "gobgpd-patched"}
+var anchorNames = []string{"bird", "frr", "gobgpd", "gobgpd-patched", "gobgpd-zebra"}
 
 // anchorResult is one anchor's figures.
 type anchorResult struct {
@@ -121,14 +121,21 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 			return r, err
 		}
 		daemons = append(daemons, d)
-	case "frr":
+	case "frr", "gobgpd-zebra":
 		r.name, r.kernel = "FRR "+frrVersion(ctx)+" (bgpd+zebra)", true
+		daemonNames := []string{"zebra", "bgpd"}
+		if name == "gobgpd-zebra" {
+			// Plain GoBGP writing the kernel its own way: its zebra client
+			// hands every best path to FRR's zebra, which installs it.
+			r.name = "gobgpd " + gobgpdVersion(ctx, b.o.gobgpd) + " + zebra " + frrVersion(ctx)
+			daemonNames = daemonNames[:1]
+		}
 		for file, conf := range map[string]string{"zebra.conf": "hostname bench-dut\n", "bgpd.conf": frrBgpdConfig()} {
 			if err := os.WriteFile(filepath.Join(dir, file), []byte(conf), 0o644); err != nil {
 				return r, err
 			}
 		}
-		for _, daemon := range []string{"zebra", "bgpd"} {
+		for _, daemon := range daemonNames {
 			d, err := startDaemon(dir, daemon, "/usr/lib/frr/"+daemon,
 				"-u", "root", "-g", "frrvty", "-f", filepath.Join(dir, daemon+".conf"),
 				"-i", filepath.Join(dir, daemon+".pid"), "-z", filepath.Join(dir, "zserv.api"),
@@ -143,6 +150,18 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 					return r, fmt.Errorf("zebra: %w", err)
 				}
 			}
+		}
+		if name == "gobgpd-zebra" {
+			conf := filepath.Join(dir, "gobgpd.toml")
+			if err := os.WriteFile(conf, []byte(gobgpdConfig()+gobgpdZebraConfig(filepath.Join(dir, "zserv.api"))), 0o644); err != nil {
+				return r, err
+			}
+			api := netip.AddrPortFrom(dutAddr.Addr(), 50051).String()
+			d, err := startDaemon(dir, "gobgpd", b.o.gobgpd, "-f", conf, "-t", "toml", "--api-hosts", api, "--pprof-disable", "-p")
+			if err != nil {
+				return r, err
+			}
+			daemons = append(daemons, d)
 		}
 	case "gobgpd", "gobgpd-patched":
 		conf := filepath.Join(dir, "gobgpd.toml")
@@ -175,7 +194,7 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 	}
 	if c == nil {
 		proto := protoBird
-		if name == "frr" {
+		if name == "frr" || name == "gobgpd-zebra" {
 			proto = protoBGP
 		}
 		kc, err := newRouteCounter(dutNetns, injectedRange, proto)
@@ -351,6 +370,19 @@ func gobgpdConfig() string {
     neighbor-address = %q
     peer-as = %d
 `, dutASN, dutAddr.Addr(), dutAddr.Addr(), injectorAddr.Addr(), injectorASN)
+}
+
+// gobgpdZebraConfig has gobgpd hand its best paths to the zebra at sock:
+// ZAPI 6 as FRR 8.2 speaks it, the newest GoBGP v3.37.0 knows (FRR 8.4's
+// zebra speaks ZAPI 6 too).
+func gobgpdZebraConfig(sock string) string {
+	return fmt.Sprintf(`[zebra]
+  [zebra.config]
+    enabled = true
+    url = "unix:%s"
+    version = 6
+    software-name = "frr8.2"
+`, sock)
 }
 
 func birdVersion(ctx context.Context) string {

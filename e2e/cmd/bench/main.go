@@ -119,7 +119,7 @@ func mainErr(ctx context.Context) error {
 		// no /sys/fs/cgroup.
 		o.goMemLimit = strconv.FormatInt(int64(float64(o.memoryMax)*memlimit.Fraction), 10)
 	}
-	if o.gobgpd == "" && slices.Contains(o.anchors, "gobgpd") {
+	if o.gobgpd == "" && (slices.Contains(o.anchors, "gobgpd") || slices.Contains(o.anchors, "gobgpd-zebra")) {
 		dir := os.Getenv("TOOLS_DIR")
 		if dir == "" {
 			root, err := lab.RepoRoot()
