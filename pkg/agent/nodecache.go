@@ -1,8 +1,9 @@
 package agent
 
 import (
-	"github.com/nodebgp/router/pkg/slimnode"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/nodebgp/router/pkg/slimnode"
 )
 
 // nodeCache reads the node informer's store, which holds *slimnode.Node
