@@ -176,7 +176,7 @@ const serviceCacheWait = 10 * time.Second
 func (a *agent) waitSelf(ctx context.Context) (plan.Self, error) {
 	cidrs, err := podcidr.Wait(ctx, podcidr.WaitParams{
 		NodeName: a.cfg.NodeName,
-		Get:      func() (*slimnode.Node, error) { return a.ownNode(), nil },
+		Get:      a.ownNode,
 		Notify:   a.nodeChanged,
 		LogEvery: 5 * time.Second,
 		Logger:   a.log,

@@ -3,7 +3,6 @@ package podcidr
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -18,9 +17,9 @@ const DefaultLogEvery = 5 * time.Second
 // WaitParams configures Wait.
 type WaitParams struct {
 	NodeName string
-	// Get returns this node, typically from an informer's lister. It returns
-	// (nil, nil) while the node does not exist yet.
-	Get func() (*slimnode.Node, error)
+	// Get returns this node from the node cache, nil while it does not
+	// exist yet.
+	Get func() *slimnode.Node
 	// Notify is poked (size-1 channel, non-blocking sends) whenever the node
 	// may have changed. A nil Notify means Wait re-checks only every LogEvery.
 	Notify <-chan struct{}
@@ -89,14 +88,11 @@ func Wait(ctx context.Context, p WaitParams) ([]netip.Prefix, error) {
 
 // check returns the node's CIDRs, or why there are none yet.
 func check(p WaitParams) (cidrs []netip.Prefix, reason string) {
-	n, err := p.Get()
-	if err != nil {
-		return nil, fmt.Sprintf("getting node %q: %v", p.NodeName, err)
-	}
+	n := p.Get()
 	if n == nil {
 		return nil, "node not found"
 	}
-	cidrs, err = Own(n)
+	cidrs, err := Own(n)
 	if err != nil {
 		return nil, err.Error()
 	}

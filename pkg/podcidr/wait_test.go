@@ -21,7 +21,6 @@ import (
 type fakeNode struct {
 	mu    sync.Mutex
 	node  *slimnode.Node
-	err   error
 	calls atomic.Int64
 }
 
@@ -31,14 +30,11 @@ func (f *fakeNode) set(n *slimnode.Node) {
 	f.node = n
 }
 
-func (f *fakeNode) get() (*slimnode.Node, error) {
+func (f *fakeNode) get() *slimnode.Node {
 	f.calls.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.node == nil {
-		return nil, f.err
-	}
-	return f.node.DeepCopy(), f.err
+	return f.node.DeepCopy()
 }
 
 // captureHandler records every log record with its attributes flattened.
@@ -201,11 +197,6 @@ func TestWaitLogsBadInputAndKeepsWaitingUntilFixed(t *testing.T) {
 		wantReason string
 	}{
 		{
-			name:       "getter error names the node",
-			fake:       &fakeNode{err: errors.New("lister broken")},
-			wantReason: `getting node "n1": lister broken`,
-		},
-		{
 			name:       "invalid allocation is logged, not returned",
 			fake:       &fakeNode{node: nodeWith("n1", "10.244.2.0/24", "10.244.3.0/24")},
 			wantReason: `node "n1": spec.podCIDRs[1]: 10.244.3.0/24 is a second IPv4 pod CIDR after 10.244.2.0/24`,
@@ -221,9 +212,6 @@ func TestWaitLogsBadInputAndKeepsWaitingUntilFixed(t *testing.T) {
 			if len(recs) == 0 || recs[0]["reason"] != tt.wantReason {
 				t.Fatalf("logged %v, want reason %q", recs, tt.wantReason)
 			}
-			tt.fake.mu.Lock()
-			tt.fake.err = nil
-			tt.fake.mu.Unlock()
 			tt.fake.set(nodeWith("n1", "10.244.2.0/24"))
 			poke(notify)
 			r := await(t, done)
@@ -339,10 +327,10 @@ func TestWaitNeverSpins(t *testing.T) {
 func TestWaitTellsTheCallerWhenItStartsWaitingAndWhenTheReasonChanges(t *testing.T) {
 	var mu sync.Mutex
 	node := &slimnode.Node{ObjectMeta: slimnode.ObjectMeta{Name: "n1"}}
-	get := func() (*slimnode.Node, error) {
+	get := func() *slimnode.Node {
 		mu.Lock()
 		defer mu.Unlock()
-		return node.DeepCopy(), nil
+		return node.DeepCopy()
 	}
 	notify := make(chan struct{}, 1)
 	var told []string
