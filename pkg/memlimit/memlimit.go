@@ -15,6 +15,7 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 )
@@ -43,12 +44,18 @@ const GCPercent = 50
 // (-1: GOGC=off) and "GOGC" or "default".
 func SetGCPercent() (percent int, source string) {
 	if os.Getenv("GOGC") != "" {
-		percent = debug.SetGCPercent(GCPercent)
-		debug.SetGCPercent(percent)
-		return percent, "GOGC"
+		return gcPercentInForce(), "GOGC"
 	}
 	debug.SetGCPercent(GCPercent)
 	return GCPercent, "default"
+}
+
+// gcPercentInForce reads the heap growth without changing it (-1: off).
+func gcPercentInForce() int {
+	sample := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(sample)
+	// The runtime reports its int32 setting as a uint64: off (-1) wraps.
+	return int(int32(sample[0].Value.Uint64()))
 }
 
 // Result says what Set did.

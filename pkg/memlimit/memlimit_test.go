@@ -93,6 +93,7 @@ func TestGCPercentIsTheDefaultUnlessGOGCIsSet(t *testing.T) {
 		{"unset: the agent's default", "", GCPercent, "default"},
 		{"GOGC=200 wins", "200", 200, "GOGC"},
 		{"GOGC=off wins", "off", -1, "GOGC"},
+		{"GOGC=0 wins", "0", 0, "GOGC"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +104,8 @@ func TestGCPercentIsTheDefaultUnlessGOGCIsSet(t *testing.T) {
 				debug.SetGCPercent(-1)
 			case "200":
 				debug.SetGCPercent(200)
+			case "0":
+				debug.SetGCPercent(0)
 			default:
 				debug.SetGCPercent(100)
 			}
