@@ -121,55 +121,43 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 			return r, err
 		}
 		daemons = append(daemons, d)
-	case "frr", "gobgpd-zebra":
+	case "frr":
 		r.name, r.kernel = "FRR "+frrVersion(ctx)+" (bgpd+zebra)", true
-		daemonNames := []string{"zebra", "bgpd"}
-		if name == "gobgpd-zebra" {
-			// Plain GoBGP writing the kernel its own way: its zebra client
-			// hands every best path to FRR's zebra, which installs it.
-			r.name = "gobgpd " + gobgpdVersion(ctx, b.o.gobgpd) + " + zebra " + frrVersion(ctx)
-			daemonNames = daemonNames[:1]
+		zebra, err := startZebra(ctx, dir)
+		if err != nil {
+			return r, err
 		}
-		for file, conf := range map[string]string{"zebra.conf": "hostname bench-dut\n", "bgpd.conf": frrBgpdConfig()} {
-			if err := os.WriteFile(filepath.Join(dir, file), []byte(conf), 0o644); err != nil {
-				return r, err
-			}
+		daemons = append(daemons, zebra)
+		bgpd, err := startFRRDaemon(dir, "bgpd", frrBgpdConfig())
+		if err != nil {
+			return r, err
 		}
-		for _, daemon := range daemonNames {
-			d, err := startDaemon(dir, daemon, "/usr/lib/frr/"+daemon,
-				"-u", "root", "-g", "frrvty", "-f", filepath.Join(dir, daemon+".conf"),
-				"-i", filepath.Join(dir, daemon+".pid"), "-z", filepath.Join(dir, "zserv.api"),
-				"--vty_socket", dir, "--log", "stdout")
-			if err != nil {
-				return r, err
-			}
-			daemons = append(daemons, d)
-			if daemon == "zebra" {
-				// bgpd connects to zebra's socket once, at start.
-				if err := waitPath(ctx, filepath.Join(dir, "zserv.api"), 20*time.Second); err != nil {
-					return r, fmt.Errorf("zebra: %w", err)
-				}
-			}
+		daemons = append(daemons, bgpd)
+	case "gobgpd-zebra":
+		// Plain GoBGP writing the kernel its own way: its zebra client
+		// hands every best path to FRR's zebra, which installs it.
+		r.name, r.kernel = "gobgpd "+gobgpdVersion(ctx, b.o.gobgpd)+" + zebra "+frrVersion(ctx), true
+		zebra, err := startZebra(ctx, dir)
+		if err != nil {
+			return r, err
 		}
-		if name == "gobgpd-zebra" {
-			conf := filepath.Join(dir, "gobgpd.toml")
-			if err := os.WriteFile(conf, []byte(gobgpdConfig()+gobgpdZebraConfig(filepath.Join(dir, "zserv.api"))), 0o644); err != nil {
-				return r, err
-			}
-			api := netip.AddrPortFrom(dutAddr.Addr(), 50051).String()
-			d, err := startDaemon(dir, "gobgpd", b.o.gobgpd, "-f", conf, "-t", "toml", "--api-hosts", api, "--pprof-disable", "-p")
-			if err != nil {
-				return r, err
-			}
-			daemons = append(daemons, d)
+		daemons = append(daemons, zebra)
+		conf := filepath.Join(dir, "gobgpd.toml")
+		if err := os.WriteFile(conf, []byte(gobgpdConfig()+gobgpdZebraConfig(filepath.Join(dir, "zserv.api"))), 0o644); err != nil {
+			return r, err
 		}
+		d, err := startDaemon(dir, "gobgpd", b.o.gobgpd, plainGobgpdArgs(conf)...)
+		if err != nil {
+			return r, err
+		}
+		daemons = append(daemons, d)
 	case "gobgpd", "gobgpd-patched":
 		conf := filepath.Join(dir, "gobgpd.toml")
 		if err := os.WriteFile(conf, []byte(gobgpdConfig()), 0o644); err != nil {
 			return r, err
 		}
-		api := netip.AddrPortFrom(dutAddr.Addr(), 50051).String()
-		bin, args := b.o.gobgpd, []string{"-f", conf, "-t", "toml", "--api-hosts", api, "--pprof-disable", "-p"}
+		api := dutAPI.String()
+		bin, args := b.o.gobgpd, plainGobgpdArgs(conf)
 		if name == "gobgpd-patched" {
 			bin, args = b.o.gobgpdPatched, []string{"-f", conf, "-api-hosts", api}
 			if b.o.profile != "" {
@@ -370,6 +358,39 @@ func gobgpdConfig() string {
     neighbor-address = %q
     peer-as = %d
 `, dutASN, dutAddr.Addr(), dutAddr.Addr(), injectorAddr.Addr(), injectorASN)
+}
+
+// dutAPI is where the gobgpd anchors serve GoBGP's gRPC API.
+var dutAPI = netip.AddrPortFrom(dutAddr.Addr(), 50051)
+
+// plainGobgpdArgs runs the plain gobgpd with the TOML file conf.
+func plainGobgpdArgs(conf string) []string {
+	return []string{"-f", conf, "-t", "toml", "--api-hosts", dutAPI.String(), "--pprof-disable", "-p"}
+}
+
+// startZebra starts FRR's zebra in dir and waits for its ZAPI socket,
+// dir/zserv.api, which its clients (bgpd, gobgpd) connect to once, at start.
+func startZebra(ctx context.Context, dir string) (*anchorDaemon, error) {
+	d, err := startFRRDaemon(dir, "zebra", "hostname bench-dut\n")
+	if err != nil {
+		return nil, err
+	}
+	if err := waitPath(ctx, filepath.Join(dir, "zserv.api"), 20*time.Second); err != nil {
+		return nil, errors.Join(fmt.Errorf("zebra: %w", err), d.stop())
+	}
+	return d, nil
+}
+
+// startFRRDaemon starts FRR's daemon (zebra, bgpd) in dir with conf as its
+// configuration, on dir's ZAPI socket.
+func startFRRDaemon(dir, daemon, conf string) (*anchorDaemon, error) {
+	if err := os.WriteFile(filepath.Join(dir, daemon+".conf"), []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	return startDaemon(dir, daemon, "/usr/lib/frr/"+daemon,
+		"-u", "root", "-g", "frrvty", "-f", filepath.Join(dir, daemon+".conf"),
+		"-i", filepath.Join(dir, daemon+".pid"), "-z", filepath.Join(dir, "zserv.api"),
+		"--vty_socket", dir, "--log", "stdout")
 }
 
 // gobgpdZebraConfig has gobgpd hand its best paths to the zebra at sock:
