@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -543,6 +545,70 @@ func TestABurstIsTakenInBoundedBatchesWithNothingLost(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Fatalf("%d of %d changes handed over", len(seen), n)
+	}
+}
+
+// The route loop takes a few dozen changes a pass during a big install:
+// such a pass allocates nothing (the two lists are reused), also after a
+// burst bigger than a batch, whose list is not held once taken.
+func TestSmallPassesAllocateNothingAndABurstsListIsNotKept(t *testing.T) {
+	c := newRouteChanges()
+	hop := []netip.Addr{netip.MustParseAddr("10.199.1.100")}
+	batch := func(base, n int) []bgp.BestChange {
+		out := make([]bgp.BestChange, 0, n)
+		for i := range n {
+			p := netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte((base + i) >> 8), byte(base + i)}), 32)
+			out = append(out, bgp.BestChange{Prefix: p, NextHops: hop})
+		}
+		return out
+	}
+	small := batch(0, 35)
+	pass := func() {
+		c.add(small)
+		got, _, full := c.take()
+		if full != "" || len(got) != len(small) {
+			t.Fatalf("a pass of %d changes handed over %d (full pass %q)", len(small), len(got), full)
+		}
+	}
+	for _, before := range []struct {
+		name  string
+		burst int
+	}{{"from the start", 0}, {"after a burst", 2*maxBatch + 5}} {
+		c.add(batch(1000, before.burst))
+		var burstList weak.Pointer[bgp.BestChange]
+		if before.burst > 0 {
+			burstList = weak.Make(&c.pending[0])
+		}
+		for n := 0; n < before.burst; {
+			got, _, _ := c.take()
+			if len(got) == 0 {
+				t.Fatalf("%s: %d of %d changes handed over, then none", before.name, n, before.burst)
+			}
+			n += len(got)
+		}
+		pass()
+		pass() // the first two passes may grow the two lists
+		if allocs := testing.AllocsPerRun(20, pass); allocs > 0 {
+			t.Errorf("%s: a pass of %d changes made %.0f allocations; want none", before.name, len(small), allocs)
+		}
+		runtime.GC()
+		if burstList.Value() != nil {
+			t.Errorf("%s: the burst's list is still held after it was taken", before.name)
+		}
+	}
+}
+
+// A prefix that changes twice between passes is handed over twice, in the
+// order GoBGP decided: routes.Reconciler.Update applies the later.
+func TestAPrefixChangedTwiceIsHandedOverInOrder(t *testing.T) {
+	c := newRouteChanges()
+	p := netip.MustParsePrefix("10.244.7.0/24")
+	first := []netip.Addr{netip.MustParseAddr("10.199.1.11")}
+	c.add([]bgp.BestChange{{Prefix: p, NextHops: first}})
+	c.add([]bgp.BestChange{{Prefix: p}}) // withdrawn
+	got, _, _ := c.take()
+	if len(got) != 2 || !slices.Equal(got[0].NextHops, first) || len(got[1].NextHops) != 0 {
+		t.Fatalf("handed over %v; want the route via %s, then its withdrawal", got, first[0])
 	}
 }
 

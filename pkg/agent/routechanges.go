@@ -2,6 +2,7 @@ package agent
 
 import (
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -40,8 +41,17 @@ const linkQuiet = 200 * time.Millisecond
 type routeChanges struct {
 	poke trigger
 
-	mu       sync.Mutex
-	byPrefix map[netip.Prefix][]netip.Addr
+	mu sync.Mutex
+	// pending are the best-path changes since the last take, in the order
+	// GoBGP decided them: a prefix changed twice is in it twice, and
+	// routes.Reconciler.Update, which sorts a pass's changes by prefix,
+	// takes the later. A list rather than a map by prefix: appending
+	// allocates nothing once the list has grown, where a map a pass was
+	// the route loop's largest garbage in a 100,000-route install.
+	pending []bgp.BestChange
+	// handed is the list the last take returned: the route loop uses it
+	// until it takes again, so the next take may reuse it for pending.
+	handed []bgp.BestChange
 	// gone are the prefixes whose route of ours the kernel reported
 	// deleted since the last take: the loop's own deletions, or someone
 	// else's (told apart with KernelRoutes.Holds).
@@ -53,7 +63,7 @@ type routeChanges struct {
 }
 
 func newRouteChanges() *routeChanges {
-	return &routeChanges{poke: newTrigger(), byPrefix: map[netip.Prefix][]netip.Addr{}, gone: map[netip.Prefix]struct{}{}}
+	return &routeChanges{poke: newTrigger(), gone: map[netip.Prefix]struct{}{}}
 }
 
 // add notes best-path changes; nil means a full pass is due (see
@@ -65,16 +75,24 @@ func (c *routeChanges) add(changes []bgp.BestChange) {
 	}
 	c.mu.Lock()
 	if c.full == "" {
-		for _, ch := range changes {
-			c.byPrefix[ch.Prefix] = ch.NextHops
-		}
-		if len(c.byPrefix) > maxPendingChanges {
+		c.pending = append(c.pending, changes...)
+		if len(c.pending) > maxPendingChanges {
 			c.full = fullBurst
-			clear(c.byPrefix)
+			c.pending = reusable(c.pending)
 		}
 	}
 	c.mu.Unlock()
 	c.poke.poke()
+}
+
+// reusable empties a list of changes for reuse, or gives nil for one a
+// burst grew past a batch: keeping that would keep its memory.
+func reusable(l []bgp.BestChange) []bgp.BestChange {
+	if cap(l) > maxBatch {
+		return nil
+	}
+	clear(l) // the next hops it holds are garbage now
+	return l[:0]
 }
 
 // resync asks for a full pass, for why (one of the full* reasons).
@@ -117,13 +135,14 @@ func (c *routeChanges) routeGone(p netip.Prefix) {
 // full table) is applied in slices of this size, each pass's garbage (the
 // changes, their kernel writes, netlink messages) freed before the next, so
 // what a burst costs at once does not grow with its size; the rest waits
-// here, one small entry per prefix, latest wins.
+// here, one small entry per change.
 const maxBatch = 4096
 
 // take returns what was collected since the last take, at most maxBatch
 // changes (the loop is poked again for the rest), and the prefixes whose
 // routes the kernel reported deleted. When a full pass is due, full says
-// why, and changes and gone are nil: the full pass covers them.
+// why, and changes and gone are nil: the full pass covers them. The list of
+// changes is the caller's until it takes again: the next take reuses it.
 func (c *routeChanges) take() (changes []bgp.BestChange, gone []netip.Prefix, full string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -139,30 +158,25 @@ func (c *routeChanges) take() (changes []bgp.BestChange, gone []netip.Prefix, fu
 		c.gone = map[netip.Prefix]struct{}{}
 	}
 	if full != "" {
-		if len(c.byPrefix) > 0 {
-			c.byPrefix = map[netip.Prefix][]netip.Addr{}
-		}
+		c.pending = reusable(c.pending)
 		return nil, nil, full
 	}
-	if len(c.byPrefix) <= maxBatch {
-		changes = make([]bgp.BestChange, 0, len(c.byPrefix))
-		for p, hops := range c.byPrefix {
-			changes = append(changes, bgp.BestChange{Prefix: p, NextHops: hops})
-		}
-		if len(c.byPrefix) > 0 {
-			// A fresh map: clear would keep the buckets of the largest burst.
-			c.byPrefix = map[netip.Prefix][]netip.Addr{}
-		}
+	if len(c.pending) <= maxBatch {
+		changes = c.pending
+		c.pending = reusable(c.handed)
+		c.handed = changes
 		return changes, gone, ""
 	}
-	changes = make([]bgp.BestChange, 0, maxBatch)
-	for p, hops := range c.byPrefix {
-		if len(changes) == maxBatch {
-			break
-		}
-		changes = append(changes, bgp.BestChange{Prefix: p, NextHops: hops})
-		delete(c.byPrefix, p)
+	// A burst: its first batch in a list of its own; the rest waits in
+	// order, in the burst's list until it fits a batch, then moved out of
+	// it, so that nothing holds the burst's list any more.
+	changes = slices.Clone(c.pending[:maxBatch])
+	if rest := c.pending[maxBatch:]; len(rest) > maxBatch {
+		c.pending = rest
+	} else {
+		c.pending = append(reusable(c.handed), rest...)
 	}
+	c.handed = changes
 	c.poke.poke()
 	return changes, gone, ""
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/plan"
 	"github.com/nodebgp/router/pkg/routes"
 )
@@ -62,6 +61,9 @@ type routeState struct {
 	// synced is set by the first full pass that read the best paths:
 	// before it, changes are not applied one by one.
 	synced bool
+	// kernelChanges is the list each incremental pass fills, reused: at
+	// most a batch of changes (maxBatch).
+	kernelChanges []routes.Change
 }
 
 // routePass applies what routeChanges collected: a full sync when one is
@@ -86,7 +88,8 @@ func (a *agent) routePass(ctx context.Context, st *routeState) {
 	}
 	if full == "" && st.synced {
 		if len(changes) > 0 {
-			a.report("routes", a.updateRoutes(ctx, changes, st.prune))
+			st.kernelChanges = plan.KernelChanges(st.kernelChanges[:0], changes, a.self)
+			a.report("routes", a.updateRoutes(ctx, st.kernelChanges, st.prune))
 		}
 		return
 	}
@@ -150,9 +153,9 @@ func (a *agent) syncRoutes(ctx context.Context, prune bool, why string) (synced 
 
 // updateRoutes applies best-path changes to the kernel. When the kernel side
 // cannot trust what it knows for a change, a full pass follows at once.
-func (a *agent) updateRoutes(ctx context.Context, changes []bgp.BestChange, prune bool) error {
+func (a *agent) updateRoutes(ctx context.Context, changes []routes.Change, prune bool) error {
 	began := a.now()
-	res, err := a.kernel.Update(ctx, plan.KernelChanges(changes, a.self), prune)
+	res, err := a.kernel.Update(ctx, changes, prune)
 	took := a.now().Sub(began)
 	a.kernelRoutes += res.Added - res.Deleted
 	a.observeRouteSync(a.kernelRoutes, took, err)

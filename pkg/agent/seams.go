@@ -26,7 +26,8 @@ type Speaker interface {
 	// BestPaths reads every learned best path: the full pass.
 	BestPaths(ctx context.Context) ([]bgp.Path, error)
 	// WatchBestPaths reports best-path changes as GoBGP decides them; a
-	// call with nil asks for a full pass.
+	// call with nil asks for a full pass. changed must not keep the list,
+	// which the next call reuses.
 	WatchBestPaths(ctx context.Context, changed func([]bgp.BestChange)) error
 	// WatchSessionsUp calls up each time a session reaches Established.
 	WatchSessionsUp(ctx context.Context, up func()) error

@@ -57,7 +57,9 @@ type BestChange struct {
 // third_party/gobgp-patches/005), one call at a time, in the order GoBGP
 // decided them; a later change of a prefix supersedes an earlier one.
 // changed must note the changes and return at once, without calling the
-// Speaker: GoBGP's server loop waits for it. In exchange no event is copied,
+// Speaker: GoBGP's server loop waits for it. It may keep a change's NextHops
+// but not the list, which the next call reuses: one list a call was most
+// of what the watch allocated, one call per destination of an UPDATE. In exchange no event is copied,
 // queued or converted, so a burst of 100,000 changes costs what changed does
 // with them, and no withdrawn path is held for a slow reader.
 //
@@ -69,11 +71,12 @@ type BestChange struct {
 //
 // It returns when ctx ends or the speaker stops.
 func (s *Speaker) WatchBestPaths(ctx context.Context, changed func([]BestChange)) error {
+	var changes []BestChange // reused: GoBGP's server loop calls one at a time
 	err := s.server.SetBestPathHook(func(paths []server.BestPath) {
 		if ctx.Err() != nil {
 			return
 		}
-		if changes := s.bestChanges(paths); len(changes) > 0 {
+		if changes = s.bestChanges(changes[:0], paths); len(changes) > 0 {
 			changed(changes)
 		}
 	})
@@ -92,7 +95,7 @@ func (s *Speaker) WatchBestPaths(ctx context.Context, changed func([]BestChange)
 	return nil
 }
 
-// bestChanges reads one call of GoBGP's best-path hook. With multipath on
+// bestChanges reads one call of GoBGP's best-path hook, appending to changes. With multipath on
 // (always, see New), GoBGP v3.37.0 passes for every destination whose
 // equal-cost set changed the whole new set (server.go propagateUpdateToNeighbors,
 // destination.go GetChanges), or the best path marked as a withdrawal when
@@ -102,8 +105,7 @@ func (s *Speaker) WatchBestPaths(ctx context.Context, changed func([]BestChange)
 // path cannot change without its set changing: Path.Equal compares source and
 // attributes.) The full pass the caller runs periodically repairs anything a
 // change got wrong.
-func (s *Speaker) bestChanges(paths []server.BestPath) []BestChange {
-	var changes []BestChange
+func (s *Speaker) bestChanges(changes []BestChange, paths []server.BestPath) []BestChange {
 	for _, p := range paths {
 		// A call holds one or a few destinations: a linear look-up.
 		i := slices.IndexFunc(changes, func(c BestChange) bool { return c.Prefix == p.Prefix })

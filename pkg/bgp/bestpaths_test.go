@@ -55,7 +55,7 @@ func TestBestChangesFromGoBGPsHook(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := s.bestChanges(tt.paths); !reflect.DeepEqual(got, tt.want) {
+			if got := s.bestChanges(nil, tt.paths); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("bestChanges = %+v, want %+v", got, tt.want)
 			}
 		})

@@ -32,7 +32,7 @@ func TestIBGPPeersLearnAdvertisedPrefixesWithTheirNextHop(t *testing.T) {
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan error, 1)
 	go func() {
-		watchDone <- b.speaker.WatchBestPaths(watchCtx, func(c []BestChange) { events <- c })
+		watchDone <- b.speaker.WatchBestPaths(watchCtx, func(c []BestChange) { events <- slices.Clone(c) }) // the list is reused
 	}()
 	t.Cleanup(func() {
 		stopWatch()

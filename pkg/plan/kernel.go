@@ -2,6 +2,7 @@ package plan
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/nodebgp/router/pkg/bgp"
 	"github.com/nodebgp/router/pkg/routes"
@@ -13,7 +14,7 @@ import (
 func KernelRoutes(paths []bgp.Path, self Self) []routes.Route {
 	out := make([]routes.Route, 0, len(paths))
 	for _, p := range paths {
-		if p.NextHop == self.IP || (self.IP6.IsValid() && p.NextHop == self.IP6) || self.owns(p) {
+		if self.isOwnAddr(p.NextHop) || self.owns(p) {
 			continue
 		}
 		out = append(out, routes.Route{Prefix: p.Prefix, Gateway: p.NextHop})
@@ -21,26 +22,30 @@ func KernelRoutes(paths []bgp.Path, self Self) []routes.Route {
 	return out
 }
 
-// KernelChanges is KernelRoutes for best-path changes: the changes of
-// prefixes inside this node's own pod CIDRs are dropped (such a prefix never
-// gets a kernel route of ours, so there is nothing to change), and next hops
-// that are this node's own addresses are left out, so a prefix left with
-// none loses its route.
-func KernelChanges(changes []bgp.BestChange, self Self) []routes.Change {
-	out := make([]routes.Change, 0, len(changes))
+// KernelChanges is KernelRoutes for best-path changes, appended to dst: the
+// changes of prefixes inside this node's own pod CIDRs are dropped (such a
+// prefix never gets a kernel route of ours, so there is nothing to change),
+// and next hops that are this node's own addresses are left out, so a prefix
+// left with none loses its route. A change's gateways are its next hops,
+// shared, unless one of them is left out: the route loop calls this for
+// every few changes, and a copy each was garbage.
+func KernelChanges(dst []routes.Change, changes []bgp.BestChange, self Self) []routes.Change {
 	for _, c := range changes {
 		if self.owns(bgp.Path{Prefix: c.Prefix}) {
 			continue
 		}
-		rc := routes.Change{Prefix: c.Prefix, Gateways: make([]netip.Addr, 0, len(c.NextHops))}
-		for _, nh := range c.NextHops {
-			if nh != self.IP && !(self.IP6.IsValid() && nh == self.IP6) {
-				rc.Gateways = append(rc.Gateways, nh)
-			}
+		gws := c.NextHops
+		if slices.ContainsFunc(gws, self.isOwnAddr) {
+			gws = slices.DeleteFunc(slices.Clone(gws), self.isOwnAddr)
 		}
-		out = append(out, rc)
+		dst = append(dst, routes.Change{Prefix: c.Prefix, Gateways: gws})
 	}
-	return out
+	return dst
+}
+
+// isOwnAddr says whether a is one of this node's own addresses.
+func (s Self) isOwnAddr(a netip.Addr) bool {
+	return a == s.IP || (s.IP6.IsValid() && a == s.IP6)
 }
 
 func (s Self) owns(p bgp.Path) bool {

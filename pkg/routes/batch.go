@@ -38,6 +38,12 @@ func newBatchWriter() (*batchWriter, error) {
 	tv := unix.NsecToTimeval(socketTimeout.Nanoseconds())
 	for _, set := range []func() error{
 		func() error { return unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}) },
+		// Connected to the kernel (port 0), the socket is sent to by the
+		// kernel alone: netlink refuses other senders to a connected
+		// socket (netlink_getsockbyportid), so an answer read needs no
+		// sender check, and plain write and read need no address, which
+		// sendto and recvfrom allocate on every call.
+		func() error { return unix.Connect(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}) },
 		func() error { return unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv) },
 		func() error { return unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv) },
 	} {
@@ -84,7 +90,8 @@ func (w *batchWriter) WriteRoutes(writes []RouteWrite) []error {
 func (w *batchWriter) writeBatch(writes []RouteWrite, errs []error) {
 	w.out = w.out[:0]
 	first := w.seq + 1
-	pending := make([]bool, len(writes))
+	var pendingArray [batchSize]bool
+	pending := pendingArray[:len(writes)]
 	waiting := 0
 	for i, wr := range writes {
 		w.seq++
@@ -107,12 +114,12 @@ func (w *batchWriter) writeBatch(writes []RouteWrite, errs []error) {
 			}
 		}
 	}
-	if err := unix.Sendto(w.fd, w.out, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	if _, err := unix.Write(w.fd, w.out); err != nil {
 		failPending(fmt.Errorf("sending to netlink: %w", err))
 		return
 	}
 	for waiting > 0 {
-		n, from, err := unix.Recvfrom(w.fd, w.in, 0)
+		n, err := unix.Read(w.fd, w.in)
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
@@ -126,26 +133,49 @@ func (w *batchWriter) writeBatch(writes []RouteWrite, errs []error) {
 			failPending(fmt.Errorf("receiving from netlink: %w", err))
 			return
 		}
-		if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
-			continue // not from the kernel
-		}
-		msgs, err := syscall.ParseNetlinkMessage(w.in[:n])
-		if err != nil {
-			failPending(fmt.Errorf("parsing netlink answer: %w", err))
-			return
-		}
-		for _, m := range msgs {
-			i := int(m.Header.Seq - first)
-			if m.Header.Type != unix.NLMSG_ERROR || i < 0 || i >= len(writes) || !pending[i] || len(m.Data) < 4 {
+		for b := w.in[:n]; len(b) > 0; {
+			m, rest, err := nextMessage(b)
+			if err != nil {
+				failPending(fmt.Errorf("parsing netlink answer: %w", err))
+				return
+			}
+			b = rest
+			i := int(m.seq - first)
+			if m.typ != unix.NLMSG_ERROR || i < 0 || i >= len(writes) || !pending[i] || len(m.data) < 4 {
 				continue
 			}
-			if errno := int32(binary.NativeEndian.Uint32(m.Data[:4])); errno != 0 {
+			if errno := int32(binary.NativeEndian.Uint32(m.data[:4])); errno != 0 {
 				errs[i] = syscall.Errno(-errno)
 			}
 			pending[i] = false
 			waiting--
 		}
 	}
+}
+
+// message is one netlink message of a datagram read: its header's type and
+// sequence number, and its payload, in the read buffer.
+type message struct {
+	typ  uint16
+	seq  uint32
+	data []byte
+}
+
+// nextMessage reads the message at the start of b and returns it with what
+// follows it. It reads in place: syscall.ParseNetlinkMessage allocates a list
+// of messages for every datagram, one an acknowledgement.
+func nextMessage(b []byte) (message, []byte, error) {
+	if len(b) < unix.NLMSG_HDRLEN {
+		return message{}, nil, fmt.Errorf("%d bytes left, less than a message header", len(b))
+	}
+	ne := binary.NativeEndian
+	l := int(ne.Uint32(b))
+	if l < unix.NLMSG_HDRLEN || l > len(b) {
+		return message{}, nil, fmt.Errorf("a message of length %d in %d bytes", l, len(b))
+	}
+	m := message{typ: ne.Uint16(b[4:]), seq: ne.Uint32(b[8:]), data: b[unix.NLMSG_HDRLEN:l]}
+	next := min((l+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1), len(b))
+	return m, b[next:], nil
 }
 
 // appendRouteMsg appends one RTM_NEWROUTE or RTM_DELROUTE message, always

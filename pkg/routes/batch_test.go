@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -80,4 +81,80 @@ func linkIndex(t *testing.T, ns netnstest.NS, name string) int {
 		t.Fatalf("index of %s from %q: %v", name, out, err)
 	}
 	return idx
+}
+
+// The writer reads answers without asking who sent them: it may, because a
+// netlink socket connected to the kernel is refused to every other sender.
+func TestBatchWriterTakesAnswersFromTheKernelAlone(t *testing.T) {
+	w, err := newBatchWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	other, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(other)
+	if err := unix.Bind(other, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		t.Fatal(err)
+	}
+	// A forged acknowledgement of sequence number 1, success.
+	forged := make([]byte, unix.NLMSG_HDRLEN+4)
+	binary.NativeEndian.PutUint32(forged, uint32(len(forged)))
+	binary.NativeEndian.PutUint16(forged[4:], unix.NLMSG_ERROR)
+	binary.NativeEndian.PutUint32(forged[8:], 1)
+	err = unix.Sendto(other, forged, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: w.port})
+	if !errors.Is(err, unix.ECONNREFUSED) {
+		t.Fatalf("another socket's datagram to the writer's port: %v; want ECONNREFUSED", err)
+	}
+}
+
+func TestNextMessageReadsADatagramInPlace(t *testing.T) {
+	msg := func(typ uint16, seq uint32, payload ...byte) []byte {
+		b := binary.NativeEndian.AppendUint32(nil, uint32(unix.NLMSG_HDRLEN+len(payload)))
+		b = binary.NativeEndian.AppendUint16(b, typ)
+		b = binary.NativeEndian.AppendUint16(b, 0)
+		b = binary.NativeEndian.AppendUint32(b, seq)
+		b = binary.NativeEndian.AppendUint32(b, 0)
+		b = append(b, payload...)
+		for len(b)%unix.NLMSG_ALIGNTO != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	two := append(msg(unix.NLMSG_ERROR, 7, 1, 2, 3, 4, 5), msg(unix.NLMSG_DONE, 8)...)
+	tests := []struct {
+		name    string
+		in      []byte
+		want    []string
+		wantErr string
+	}{
+		{name: "two messages, the first padded", in: two, want: []string{"2 7 [1 2 3 4 5]", "3 8 []"}},
+		{name: "a header cut short", in: two[:unix.NLMSG_HDRLEN-1], wantErr: "less than a message header"},
+		{name: "a length past the datagram", in: msg(unix.NLMSG_ERROR, 1, 1, 2, 3, 4)[:unix.NLMSG_HDRLEN+2], wantErr: "length 20 in 18 bytes"},
+		{name: "a length shorter than its header", in: append([]byte{4, 0, 0, 0}, make([]byte, 12)...), wantErr: "length 4"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for b := tc.in; len(b) > 0; {
+				m, rest, err := nextMessage(b)
+				if err != nil {
+					if tc.wantErr == "" || !strings.Contains(err.Error(), tc.wantErr) {
+						t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+					}
+					return
+				}
+				got = append(got, fmt.Sprintf("%d %d %v", m.typ, m.seq, m.data))
+				b = rest
+			}
+			if tc.wantErr != "" {
+				t.Fatalf("no error, want one containing %q", tc.wantErr)
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Fatalf("messages %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

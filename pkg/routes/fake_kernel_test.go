@@ -29,6 +29,8 @@ type fakeKernel struct {
 
 	linkDumps, addrDumps, routeDumps int
 	writes                           int
+	// written is every write since the kernel was made, in order.
+	written []RouteWrite
 	// updating is set during an Update, which must not read the kernel and
 	// may add over a route it did not know of (the kernel says EEXIST).
 	updating bool
@@ -163,6 +165,7 @@ func (k *fakeKernel) WriteRoutes(writes []RouteWrite) []error {
 	errs := make([]error, len(writes))
 	for i, w := range writes {
 		k.writes++
+		k.written = append(k.written, w)
 		if err := k.fail[w.Dst]; err != nil {
 			errs[i] = err
 			continue

@@ -158,6 +158,49 @@ func TestUpdate(t *testing.T) {
 	}
 }
 
+// One Update with adds, replaces and deletes, given mixed: the kernel gets
+// the adds first, then the replaces, then the deletes (traffic moving to a
+// new path has it before an old one goes), each group in prefix order, and
+// a prefix listed twice is written once, with its last change.
+func TestUpdateWritesAddsThenReplacesThenDeletes(t *testing.T) {
+	k := fakeNode(t)
+	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: k})
+	synced := []Route{route("10.244.1.0/24", "10.0.0.2"), route("10.244.2.0/24", "10.0.0.2"), route("10.244.3.0/24", "10.0.0.2")}
+	if _, err := r.Sync(context.Background(), synced, true); err != nil {
+		t.Fatal(err)
+	}
+	k.written = nil
+	changes := []Change{
+		change("10.244.3.0/24"),             // delete
+		change("10.244.9.0/24", "10.0.0.3"), // add
+		change("10.244.2.0/24", "10.0.0.3"), // replace
+		change("10.244.5.0/24", "10.0.0.3"), // add, then its last change:
+		change("10.244.1.0/24"),             // delete
+		change("10.244.5.0/24", "10.0.0.4"),
+	}
+	k.updating = true
+	got, err := r.Update(context.Background(), changes, true)
+	k.updating = false
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, got, SyncResult{Added: 2, Replaced: 1, Deleted: 2})
+	var order []string
+	for _, w := range k.written {
+		order = append(order, opName(w.Op)+" "+w.Dst.String()+" "+w.Gateway.String())
+	}
+	want := []string{
+		opName(OpAdd) + " 10.244.5.0/24 10.0.0.4",
+		opName(OpAdd) + " 10.244.9.0/24 10.0.0.3",
+		opName(OpReplace) + " 10.244.2.0/24 10.0.0.3",
+		opName(OpDelete) + " 10.244.1.0/24 10.0.0.2",
+		opName(OpDelete) + " 10.244.3.0/24 10.0.0.2",
+	}
+	if !slices.Equal(order, want) {
+		t.Errorf("writes in this order:\n  got  %q\n  want %q", order, want)
+	}
+}
+
 func TestUpdateAsksForAFullSyncWhereItsRecordFallsShort(t *testing.T) {
 	const static = netlink.RouteProtocol(unix.RTPROT_STATIC)
 	k := fakeNode(t)
