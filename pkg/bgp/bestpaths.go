@@ -57,11 +57,12 @@ type BestChange struct {
 // third_party/gobgp-patches/005), one call at a time, in the order GoBGP
 // decided them; a later change of a prefix supersedes an earlier one.
 // changed must note the changes and return at once, without calling the
-// Speaker: GoBGP's server loop waits for it. It may keep a change's NextHops
-// but not the list, which the next call reuses: one list a call was most
-// of what the watch allocated, one call per destination of an UPDATE. In exchange no event is copied,
+// Speaker: GoBGP's server loop waits for it. In exchange no event is copied,
 // queued or converted, so a burst of 100,000 changes costs what changed does
-// with them, and no withdrawn path is held for a slow reader.
+// with them, and no withdrawn path is held for a slow reader. changed may
+// keep a change's NextHops but not the list, which the next call reuses (a
+// list a call, one call per destination of an UPDATE, was most of what the
+// watch allocated).
 //
 // A call with no changes (nil) means the caller must read BestPaths in full,
 // because changes may have been missed: it comes once as soon as the watch
@@ -95,10 +96,11 @@ func (s *Speaker) WatchBestPaths(ctx context.Context, changed func([]BestChange)
 	return nil
 }
 
-// bestChanges reads one call of GoBGP's best-path hook, appending to changes. With multipath on
-// (always, see New), GoBGP v3.37.0 passes for every destination whose
-// equal-cost set changed the whole new set (server.go propagateUpdateToNeighbors,
-// destination.go GetChanges), or the best path marked as a withdrawal when
+// bestChanges reads one call of GoBGP's best-path hook, appending to
+// changes. With multipath on (always, see New), GoBGP v3.37.0 passes for
+// every destination whose equal-cost set changed the whole new set (server.go
+// propagateUpdateToNeighbors, destination.go GetChanges), or the best path
+// marked as a withdrawal when
 // none is left; its paths are consecutive, and a call carries the
 // destinations one received path changed (one, for a unicast route). (GoBGP
 // passes the best paths alone only when no multipath set changed, and a best

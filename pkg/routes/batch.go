@@ -153,9 +153,9 @@ func (w *batchWriter) writeBatch(writes []RouteWrite, errs []error) {
 	}
 }
 
-// message is one netlink message of a datagram read: its header's type and
-// sequence number, and its payload, in the read buffer.
-type message struct {
+// netlinkMessage is one netlink message of a datagram read: its header's
+// type and sequence number, and its payload, in the read buffer.
+type netlinkMessage struct {
 	typ  uint16
 	seq  uint32
 	data []byte
@@ -164,16 +164,16 @@ type message struct {
 // nextMessage reads the message at the start of b and returns it with what
 // follows it. It reads in place: syscall.ParseNetlinkMessage allocates a list
 // of messages for every datagram, one an acknowledgement.
-func nextMessage(b []byte) (message, []byte, error) {
+func nextMessage(b []byte) (netlinkMessage, []byte, error) {
 	if len(b) < unix.NLMSG_HDRLEN {
-		return message{}, nil, fmt.Errorf("%d bytes left, less than a message header", len(b))
+		return netlinkMessage{}, nil, fmt.Errorf("%d bytes left, less than a message header", len(b))
 	}
 	ne := binary.NativeEndian
 	l := int(ne.Uint32(b))
 	if l < unix.NLMSG_HDRLEN || l > len(b) {
-		return message{}, nil, fmt.Errorf("a message of length %d in %d bytes", l, len(b))
+		return netlinkMessage{}, nil, fmt.Errorf("a message of length %d in %d bytes", l, len(b))
 	}
-	m := message{typ: ne.Uint16(b[4:]), seq: ne.Uint32(b[8:]), data: b[unix.NLMSG_HDRLEN:l]}
+	m := netlinkMessage{typ: ne.Uint16(b[4:]), seq: ne.Uint32(b[8:]), data: b[unix.NLMSG_HDRLEN:l]}
 	next := min((l+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1), len(b))
 	return m, b[next:], nil
 }

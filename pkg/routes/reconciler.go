@@ -219,10 +219,10 @@ func (r *Reconciler) Holds(prefixes []netip.Prefix) bool {
 // listed twice takes its last change. Update sorts changes in place, by
 // prefix, so that a prefix's changes are adjacent without a map of them (at
 // 100,000 routes the per-call garbage is what the GC works for). It reads
-// nothing from the kernel: it
-// diffs against the record of the last Sync and the writes since, and
-// resolves next hops against the links that Sync found, so the caller must
-// Sync in full when links change. Routes already right are not touched.
+// nothing from the kernel: it diffs against the record of the last Sync and
+// the writes since, and resolves next hops against the links that Sync
+// found, so the caller must Sync in full when links change. Routes already
+// right are not touched.
 //
 // Where the record cannot be trusted to be complete, Update sets
 // SyncResult.Resync instead of guessing: before the first Sync, and when an
