@@ -16,6 +16,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -204,6 +205,8 @@ type fsm struct {
 	incomingCh           *channels.InfiniteChannel
 	reason               *fsmStateReason
 	conn                 net.Conn
+	reader               *bufio.Reader // readerConn's, see fsmHandler.connReader
+	readerConn           net.Conn
 	connCh               chan net.Conn
 	idleHoldTime         float64
 	opensentHoldTime     float64
@@ -877,7 +880,7 @@ func buildopen(gConf *oc.Global, pConf *oc.Neighbor) *bgp.BGPMessage {
 		[]bgp.OptionParameterInterface{opt})
 }
 
-func readAll(conn net.Conn, length int) ([]byte, error) {
+func readAll(conn io.Reader, length int) ([]byte, error) {
 	buf := make([]byte, length)
 	_, err := io.ReadFull(conn, buf)
 	if err != nil {
@@ -1009,6 +1012,22 @@ func (h *fsmHandler) handlingError(m *bgp.BGPMessage, e error, useRevisedError b
 	return handling
 }
 
+// connReader returns a buffered reader of h.conn, made anew when the
+// connection changed. One read(2) then takes in whatever the peer has sent,
+// many messages when they are small (GoBGP sends an UPDATE for each path it
+// propagates), where reading each header and body from the connection
+// itself made two system calls per message. The reader is the fsm's, which
+// outlives the handler of each state: what one state's read buffered is the
+// next state's to read.
+func (h *fsmHandler) connReader() io.Reader {
+	fsm := h.fsm
+	if fsm.reader == nil || fsm.readerConn != h.conn {
+		fsm.reader = bufio.NewReader(h.conn)
+		fsm.readerConn = h.conn
+	}
+	return fsm.reader
+}
+
 func (h *fsmHandler) recvMessageWithError() (*fsmMsg, error) {
 	sendToStateReasonCh := func(typ fsmStateReasonType, notif *bgp.BGPMessage) {
 		// probably doesn't happen but be cautious
@@ -1018,7 +1037,7 @@ func (h *fsmHandler) recvMessageWithError() (*fsmMsg, error) {
 		}
 	}
 
-	headerBuf, err := readAll(h.conn, bgp.BGP_HEADER_LENGTH)
+	headerBuf, err := readAll(h.connReader(), bgp.BGP_HEADER_LENGTH)
 	if err != nil {
 		sendToStateReasonCh(fsmReadFailed, nil)
 		return nil, err
@@ -1045,7 +1064,7 @@ func (h *fsmHandler) recvMessageWithError() (*fsmMsg, error) {
 		return fmsg, err
 	}
 
-	bodyBuf, err := readAll(h.conn, int(hd.Len)-bgp.BGP_HEADER_LENGTH)
+	bodyBuf, err := readAll(h.connReader(), int(hd.Len)-bgp.BGP_HEADER_LENGTH)
 	if err != nil {
 		sendToStateReasonCh(fsmReadFailed, nil)
 		return nil, err
