@@ -60,11 +60,10 @@ func groupDesired(desired []Route) (map[netip.Prefix][]netip.Addr, []error) {
 	return byPrefix, errs
 }
 
-// changeHops checks and normalises one Change's gateways as groupDesired
-// does a prefix's: sorted, without duplicates. It allocates one small slice,
-// not a map: Update runs it for every change of a 100,000-route burst.
-func changeHops(c Change) ([]netip.Addr, []error) {
-	gws := make([]netip.Addr, 0, len(c.Gateways))
+// changeHops appends to gws one Change's gateways, checked and normalised as
+// groupDesired does a prefix's: sorted, without duplicates. No map, and the
+// caller's list: Update runs it for every change of a 100,000-route burst.
+func changeHops(gws []netip.Addr, c Change) ([]netip.Addr, []error) {
 	var errs []error
 	for _, gw := range c.Gateways {
 		_, gw, err := normalise(Route{Prefix: c.Prefix, Gateway: gw})
@@ -112,7 +111,7 @@ func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table
 	slices.SortFunc(prefixes, comparePrefix)
 
 	for _, p := range prefixes {
-		hops := reachableNextHops(p, wanted[p], on, &pl)
+		hops := reachableNextHops(nil, p, wanted[p], on, &pl)
 		if len(hops) == 0 {
 			continue
 		}
@@ -167,10 +166,9 @@ func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table
 	return pl
 }
 
-// reachableNextHops returns the next hops of gws (sorted) that a link
-// carries, and records the others as unreachable.
-func reachableNextHops(p netip.Prefix, gws []netip.Addr, on onLink, pl *plan) []NextHop {
-	var hops []NextHop
+// reachableNextHops appends to hops the next hops of gws (sorted) that a
+// link carries, and records the others as unreachable.
+func reachableNextHops(hops []NextHop, p netip.Prefix, gws []netip.Addr, on onLink, pl *plan) []NextHop {
 	for _, gw := range gws {
 		link, reason := on.resolve(gw)
 		if reason != "" {

@@ -51,6 +51,32 @@ type Reconciler struct {
 	// routed would be a second per-route map beside the record (megabytes
 	// at 100,000 routes, never shrinking).
 	learned map[netip.Prefix]bool
+	// scratch holds Update's lists from one call to the next.
+	scratch updateScratch
+}
+
+// updateScratch is the lists Update fills on every call, kept so that the
+// route loop's passes (thousands while a peer sends a big table) do not
+// each allocate them afresh.
+type updateScratch struct {
+	writes   []RouteWrite
+	gateways []netip.Addr
+	hops     []NextHop
+}
+
+// maxScratchWrites bounds the write list kept: a batch of the agent's route
+// loop (4,096 changes) fits; a bigger call's list goes to the collector.
+const maxScratchWrites = 4096
+
+// keep takes Update's lists back, emptied: a multipath write's next hops
+// are the record's now and must not be held here too.
+func (s *updateScratch) keep(writes []RouteWrite, gateways []netip.Addr, hops []NextHop) {
+	clear(writes)
+	s.writes = writes[:0]
+	if cap(writes) > maxScratchWrites {
+		s.writes = nil
+	}
+	s.gateways, s.hops = gateways[:0], hops[:0]
 }
 
 // learn notes prefixes routed before pruning; a pruning call forgets them.
@@ -243,7 +269,8 @@ func (r *Reconciler) Update(ctx context.Context, changes []Change, pruneStale bo
 		changes[i].Prefix = changes[i].Prefix.Masked()
 	}
 	slices.SortStableFunc(changes, func(a, b Change) int { return comparePrefix(a.Prefix, b.Prefix) })
-	pl := plan{writes: make([]RouteWrite, 0, len(changes))}
+	pl := plan{writes: slices.Grow(r.scratch.writes[:0], len(changes))}
+	gws, hops := r.scratch.gateways[:0], r.scratch.hops[:0]
 	var invalid []error
 	for i, c := range changes {
 		p := c.Prefix
@@ -254,10 +281,11 @@ func (r *Reconciler) Update(ctx context.Context, changes []Change, pruneStale bo
 			invalid = append(invalid, fmt.Errorf("change of %s: no prefix", c.Prefix))
 			continue
 		}
-		gws, errs := changeHops(c)
+		var errs []error
+		gws, errs = changeHops(gws[:0], c)
 		invalid = append(invalid, errs...)
 		have, exists := r.record.get(p)
-		hops := reachableNextHops(p, gws, r.on, &pl)
+		hops = reachableNextHops(hops[:0], p, gws, r.on, &pl)
 		switch {
 		case len(hops) == 0:
 			if exists && (pruneStale || r.learned[p]) {
@@ -276,7 +304,7 @@ func (r *Reconciler) Update(ctx context.Context, changes []Change, pruneStale bo
 			if len(hops) == 1 {
 				want.Gateway, want.LinkIndex = hops[0].Gateway, hops[0].LinkIndex
 			} else {
-				want.NextHops = hops
+				want.NextHops = slices.Clone(hops) // hops is the next change's
 			}
 			if exists {
 				want.Op = OpReplace
@@ -284,6 +312,7 @@ func (r *Reconciler) Update(ctx context.Context, changes []Change, pruneStale bo
 			pl.writes = append(pl.writes, want)
 		}
 	}
+	defer r.scratch.keep(pl.writes, gws, hops)
 	// Adds, then replaces, then deletes, as in Sync: WriteOp's order. A
 	// stable sort in place rather than three lists joined.
 	slices.SortStableFunc(pl.writes, func(a, b RouteWrite) int { return cmp.Compare(a.Op, b.Op) })
@@ -300,9 +329,11 @@ func (r *Reconciler) Update(ctx context.Context, changes []Change, pruneStale bo
 		}
 	}
 	res.Resync = res.Added+res.Replaced+res.Deleted < len(pl.writes)
-	r.log.Debug("routes updated", "event", "update", "changes", len(changes), "added", res.Added, "replaced", res.Replaced,
-		"deleted", res.Deleted, "unchanged", res.Unchanged, "unreachable", len(res.Unreachable),
-		"foreign", len(res.Foreign), "errors", len(errs), "resync", res.Resync)
+	if r.log.Enabled(ctx, slog.LevelDebug) { // its arguments cost an allocation each
+		r.log.Debug("routes updated", "event", "update", "changes", len(changes), "added", res.Added, "replaced", res.Replaced,
+			"deleted", res.Deleted, "unchanged", res.Unchanged, "unreachable", len(res.Unreachable),
+			"foreign", len(res.Foreign), "errors", len(errs), "resync", res.Resync)
+	}
 	return res, errors.Join(append(invalid, errs...)...)
 }
 

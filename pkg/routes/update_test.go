@@ -348,3 +348,94 @@ func TestLearnedPrefixesAreKeptOnlyWhileNotPruning(t *testing.T) {
 		t.Fatalf("kernel table:\n  got  %q\n  want %q", table, want)
 	}
 }
+
+// writeCounter is a kernel that takes every write and allocates nothing, so
+// that what Update itself allocates can be counted.
+type writeCounter struct {
+	Kernel
+	errs []error
+}
+
+func (k *writeCounter) WriteRoutes(writes []RouteWrite) []error {
+	k.errs = slices.Grow(k.errs[:0], len(writes))[:len(writes)]
+	return k.errs
+}
+
+// The route loop runs thousands of Updates while a peer sends a big table:
+// once the first has sized its lists, an Update allocates nothing (no write
+// list, no next-hop lists per change), and a call bigger than a batch does
+// not leave its list behind.
+func TestUpdatesAfterTheFirstAllocateNothing(t *testing.T) {
+	k := fakeNode(t)
+	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: k})
+	var synced []Route
+	for i := range 200 {
+		synced = append(synced, Route{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 200, byte(i), 0}), 24), Gateway: netip.MustParseAddr("10.0.0.2")})
+	}
+	if _, err := r.Sync(context.Background(), synced, true); err != nil {
+		t.Fatal(err)
+	}
+	r.kernel = &writeCounter{}
+	// Every route moves between two gateways and back: a replace each.
+	moves := [2][]Change{}
+	for i, gw := range []netip.Addr{netip.MustParseAddr("10.0.0.3"), netip.MustParseAddr("10.0.0.2")} {
+		for _, s := range synced {
+			moves[i] = append(moves[i], Change{Prefix: s.Prefix, Gateways: []netip.Addr{gw}})
+		}
+	}
+	pass := 0
+	update := func() {
+		res, err := r.Update(context.Background(), moves[pass%2], true)
+		pass++
+		if err != nil || res.Replaced != len(synced) {
+			t.Fatalf("Update %d: replaced %d of %d, err %v", pass, res.Replaced, len(synced), err)
+		}
+	}
+	update() // sizes the lists
+	if allocs := testing.AllocsPerRun(10, update); allocs != 0 {
+		t.Errorf("an Update of %d replaces allocated %.0f times, want 0", len(synced), allocs)
+	}
+
+	burst := make([]Change, maxScratchWrites+1)
+	for i := range burst {
+		burst[i] = Change{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 201, byte(i >> 8), byte(i)}), 32), Gateways: []netip.Addr{netip.MustParseAddr("10.0.0.2")}}
+	}
+	if _, err := r.Update(context.Background(), burst, true); err != nil {
+		t.Fatal(err)
+	}
+	if r.scratch.writes != nil {
+		t.Errorf("after an Update of %d changes the reconciler keeps a write list of %d; want none kept above %d", len(burst), cap(r.scratch.writes), maxScratchWrites)
+	}
+}
+
+// Next hops are planned in a list reused from change to change: each
+// multipath route of one Update must still go via its own next hops.
+func TestUpdateGivesEachMultipathRouteItsOwnNextHops(t *testing.T) {
+	k := fakeNode(t)
+	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: k})
+	if _, err := r.Sync(context.Background(), nil, true); err != nil {
+		t.Fatal(err)
+	}
+	changes := []Change{
+		change("10.244.1.0/24", "10.0.0.2", "10.0.0.3"),
+		change("10.244.2.0/24", "10.0.0.4", "10.0.0.5"),
+		change("10.244.3.0/24", "10.0.0.6"),
+	}
+	if _, err := r.Update(context.Background(), changes, true); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"10.244.1.0/24 nexthop via 10.0.0.2 dev 2 nexthop via 10.0.0.3 dev 2 proto 78 table 254 metric 0",
+		"10.244.2.0/24 nexthop via 10.0.0.4 dev 2 nexthop via 10.0.0.5 dev 2 proto 78 table 254 metric 0",
+		"10.244.3.0/24 via 10.0.0.6 dev 2 proto 78 table 254 metric 0",
+	}
+	if got := k.table(); !slices.Equal(got, want) {
+		t.Errorf("kernel table:\n  got  %q\n  want %q", got, want)
+	}
+	// The record holds what was written: the same Update again writes nothing.
+	res, err := r.Update(context.Background(), changes, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, res, SyncResult{Unchanged: 3})
+}

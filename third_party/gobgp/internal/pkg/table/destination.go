@@ -280,10 +280,12 @@ func (dest *Destination) explicitWithdraw(logger log.Logger, withdraw *Path) *Pa
 	// If we have some withdrawals and no know-paths, it means it is safe to
 	// delete these withdraws.
 	if len(dest.knownPathList) == 0 {
-		logger.Debug("Found withdrawals for path(s) that did not get installed",
-			log.Fields{
-				"Topic": "Table",
-				"Key":   dest.GetNlri().String()})
+		if logger.GetLevel() >= log.DebugLevel {
+			logger.Debug("Found withdrawals for path(s) that did not get installed",
+				log.Fields{
+					"Topic": "Table",
+					"Key":   dest.GetNlri().String()})
+		}
 		return nil
 	}
 

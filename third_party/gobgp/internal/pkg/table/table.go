@@ -207,10 +207,12 @@ func (t *Table) getOrCreateDest(nlri bgp.AddrPrefixInterface, size int) *Destina
 	dest := t.GetDestination(nlri)
 	// If destination for given prefix does not exist we create it.
 	if dest == nil {
-		t.logger.Debug("create Destination",
-			log.Fields{
-				"Topic": "Table",
-				"Nlri":  nlri})
+		if t.logger.GetLevel() >= log.DebugLevel {
+			t.logger.Debug("create Destination",
+				log.Fields{
+					"Topic": "Table",
+					"Nlri":  nlri})
+		}
 		dest = NewDestination(nlri, size)
 		t.setDestination(dest)
 	}
