@@ -95,7 +95,10 @@ func TestStaleKernelRoutesAreNeverPrunedBeforeTheRIBConverged(t *testing.T) {
 		// setUp brings the agent to the point where pruning is allowed.
 		setUp func(ta *testAgent)
 	}{
-		{"every peer sent End-of-RIB", func(ta *testAgent) { ta.speaker.converged = true }},
+		{"every peer sent End-of-RIB", func(ta *testAgent) {
+			ta.speaker.converged = true
+			ta.clock = ta.clock.Add(convergeAskInterval) // when the loop asks next
+		}},
 		{"the restart time ran out", func(ta *testAgent) { ta.clock = ta.clock.Add(ta.cfg.RestartTime) }},
 	}
 	for _, tt := range tests {

@@ -54,6 +54,14 @@ func (a *agent) routeLoop(ctx context.Context) error {
 // the last End-of-RIB.
 const convergePollInterval = time.Second
 
+// convergeAskInterval bounds how often the route loop asks the speaker
+// whether the RIB converged, however many passes it runs: the answer lists
+// every neighbor through GoBGP's server loop (26 µs with 2 peers, 0.76 ms
+// and 0.8 MB with 100, 4.2 ms with 500), and a restart's table arrives in
+// thousands of passes before the last End-of-RIB. Half the poll interval,
+// so that the poll's own wake-up always asks.
+const convergeAskInterval = convergePollInterval / 2
+
 // routeState is what the route loop remembers between passes.
 type routeState struct {
 	start time.Time // when this speaker started
@@ -62,6 +70,9 @@ type routeState struct {
 	// synced is set by the first full pass that read the best paths:
 	// before it, changes are not applied one by one.
 	synced bool
+	// askedConverged is when the speaker was last asked whether the RIB
+	// converged (see convergeAskInterval).
+	askedConverged time.Time
 	// kernelChanges is the list each incremental pass fills, reused: at
 	// most a batch of changes (maxBatch).
 	kernelChanges []routes.Change
@@ -82,7 +93,7 @@ func (a *agent) routePass(ctx context.Context, st *routeState) {
 		full = fullDeleted
 	}
 	if !st.prune {
-		if st.prune = a.ribConverged(ctx, st.start); st.prune && full == "" {
+		if st.prune = a.ribConverged(ctx, st); st.prune && full == "" {
 			// Stale routes are only found by a full pass.
 			full = fullConverged
 		}
@@ -114,15 +125,17 @@ func (a *agent) routePass(ctx context.Context, st *routeState) {
 // after a start the RIB is still filling: pruning then would delete routes to
 // nodes that are merely not re-learned yet and drop their traffic. So we
 // wait until every configured peer has sent its End-of-RIB, or the restart
-// time ran out.
-func (a *agent) ribConverged(ctx context.Context, start time.Time) bool {
-	if a.now().Sub(start) >= a.cfg.RestartTime {
+// time ran out. The speaker is asked at most once per convergeAskInterval.
+func (a *agent) ribConverged(ctx context.Context, st *routeState) bool {
+	now := a.now()
+	if now.Sub(st.start) >= a.cfg.RestartTime {
 		a.log.Info("pruning stale routes: restart time elapsed before every peer converged", "event", "rib-converged")
 		return true
 	}
-	if !a.peersApplied.Load() {
+	if !a.peersApplied.Load() || now.Sub(st.askedConverged) < convergeAskInterval {
 		return false
 	}
+	st.askedConverged = now
 	ok, err := a.speaker.Converged(ctx)
 	if err != nil {
 		a.log.Warn("cannot tell whether peers converged", "event", "rib-converged", "reason", err.Error())

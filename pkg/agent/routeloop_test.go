@@ -53,9 +53,12 @@ func TestStaleRoutesArePrunedWithinSecondsOfConvergingNotAtTheNextSyncPeriod(t *
 
 			sp := &convergingSpeaker{fakeSpeaker: ta.speaker, asked: make(chan struct{})}
 			ta.agent.speaker = sp
+			// The agent's clock runs with the real one (the loop's poll
+			// ticks are real), and the test may move it on at once.
 			var now atomic.Int64
 			now.Store(ta.clock.UnixNano())
-			ta.agent.now = func() time.Time { return time.Unix(0, now.Load()) }
+			began := time.Now()
+			ta.agent.now = func() time.Time { return time.Unix(0, now.Load()).Add(time.Since(began)) }
 			var allowed atomic.Bool
 			pruned := make(chan struct{})
 			var prunedOnce sync.Once
@@ -86,5 +89,50 @@ func TestStaleRoutesArePrunedWithinSecondsOfConvergingNotAtTheNextSyncPeriod(t *
 				t.Fatalf("stale route not pruned within %s of converging (sync period %s)", 10*convergePollInterval, ta.agent.cfg.RoutesSyncPeriod)
 			}
 		})
+	}
+}
+
+// countingSpeaker counts the questions whether the RIB converged.
+type countingSpeaker struct {
+	*fakeSpeaker
+	asked int
+}
+
+func (s *countingSpeaker) Converged(context.Context) (bool, error) {
+	s.asked++
+	return false, nil
+}
+
+// Before the RIB converged every route pass could ask the speaker, which
+// lists every neighbor through GoBGP's server loop; a restart's table comes
+// in thousands of passes. However many passes run, the speaker is asked at
+// most once per convergeAskInterval.
+func TestBusyRoutePassesAskWhetherTheRIBConvergedAtMostTwiceASecond(t *testing.T) {
+	ta := newTestAgent(t)
+	ta.routePass()
+	ta.nodePass(t)
+	sp := &countingSpeaker{fakeSpeaker: ta.speaker}
+	ta.agent.speaker = sp
+	via := netip.MustParseAddr("10.199.1.12")
+	passes := func(n int) {
+		for i := range n {
+			ta.routeEvents(bgp.BestChange{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 245, byte(i), 0}), 24), NextHops: []netip.Addr{via}})
+		}
+	}
+	for _, step := range []struct {
+		advance   time.Duration
+		wantAsked int
+	}{
+		{convergeAskInterval, 1},
+		{0, 1},
+		{convergeAskInterval / 2, 1},
+		{convergeAskInterval / 2, 2},
+		{3 * convergeAskInterval, 3},
+	} {
+		ta.clock = ta.clock.Add(step.advance)
+		passes(50)
+		if sp.asked != step.wantAsked {
+			t.Fatalf("after 50 more passes %s later: asked %d times, want %d", step.advance, sp.asked, step.wantAsked)
+		}
 	}
 }
