@@ -3,6 +3,7 @@ package bgp
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -59,10 +60,20 @@ func (e *peerEvents) note(msg string, fields map[string]any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ev := e.last[addr.Unmap()]
-	if now.Sub(ev.at) > eventBurst || len(ev.msgs) >= maxEventMsgs {
+	if now.Sub(ev.at) > eventBurst {
 		ev.msgs = nil
 	}
-	e.last[addr.Unmap()] = peerEvent{msgs: append(ev.msgs, msg), at: now}
+	switch {
+	case slices.Contains(ev.msgs, msg):
+		// Told already: GoBGP logs "prefix limit reached" for every
+		// UPDATE that comes before the session is torn down, and the
+		// repeats must not push the cause out of the story.
+	case len(ev.msgs) >= maxEventMsgs:
+		ev.msgs = []string{msg}
+	default:
+		ev.msgs = append(ev.msgs, msg)
+	}
+	e.last[addr.Unmap()] = peerEvent{msgs: ev.msgs, at: now}
 }
 
 // get returns the last problem noted for addr, "" if none.
