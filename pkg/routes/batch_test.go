@@ -14,7 +14,8 @@ import (
 )
 
 // TestBatchWriterMatchesEachAnswerToItsWrite sends writes that the kernel
-// refuses in the middle of batches, across a batch boundary, and checks that
+// refuses in the middle of batches, across a batch boundary and as a batch's
+// last message, and a batch whose last write is never sent, and checks that
 // each error lands on its own write and the others still happen.
 func TestBatchWriterMatchesEachAnswerToItsWrite(t *testing.T) {
 	ns := newNS(t).WithNode(t)
@@ -28,16 +29,19 @@ func TestBatchWriterMatchesEachAnswerToItsWrite(t *testing.T) {
 			Gateway: netip.MustParseAddr("10.250.0.2"), LinkIndex: link,
 		})
 	}
+	last := len(writes) - 1
 	wantErr := map[int]error{
 		5:             unix.ENETUNREACH, // next hop off the link's subnet
-		batchSize - 1: unix.ESRCH,       // delete of a route that is not there
+		batchSize - 1: unix.ESRCH,       // the first batch's last: delete of a route that is not there
 		batchSize:     unix.EEXIST,      // add of a route added earlier in the batch
 		batchSize + 1: nil,              // not sent at all: no destination
+		last:          nil,              // the second batch's last, not sent either
 	}
 	writes[5].Gateway = netip.MustParseAddr("10.99.0.1")
 	writes[batchSize-1] = RouteWrite{Op: OpDelete, Dst: netip.MustParsePrefix("10.254.0.0/24")}
 	writes[batchSize] = writes[0]
 	writes[batchSize+1] = RouteWrite{Op: OpAdd, Gateway: netip.MustParseAddr("10.250.0.2")}
+	writes[last] = RouteWrite{Op: OpAdd, Gateway: netip.MustParseAddr("10.250.0.2")}
 
 	errs := k.WriteRoutes(writes)
 	if len(errs) != len(writes) {
