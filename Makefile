@@ -72,7 +72,7 @@ lab-status: ## print the lab's status table
 bench: tools build ## route install/withdraw against ip -batch (BENCH_ROUTES=10000), node-add latency, then the node loop at 100-5,000 nodes
 	$(BIN)/bench -routes $(BENCH_ROUTES)
 	$(NODEADD_BENCH)
-	$(GO) test -run '^$$' -bench 'PlanPeers|SteadyNodePass' -benchmem -benchtime 20x ./pkg/plan/ ./pkg/bgp/
+	$(GO) test -run '^$$' -bench 'PlanPeers|SteadyNodePass|Converged' -benchmem -benchtime 20x ./pkg/plan/ ./pkg/bgp/
 
 # Node added -> its pod CIDR in every other node's kernel, with nodebgp agents on
 # both ends (e2e/nodeadd; docs/benchmarks.md "Node-add latency").

@@ -37,6 +37,29 @@ func BenchmarkSteadyNodePass(b *testing.B) {
 	}
 }
 
+// BenchmarkConverged is what one question whether the RIB converged costs
+// with n configured neighbors (passive, never dialled): GoBGP's ListPeer
+// through its server loop, every neighbor in the API's form. The route loop
+// asks it at most twice a second until the RIB converged (pkg/agent).
+func BenchmarkConverged(b *testing.B) {
+	for _, n := range []int{2, 100, 500} {
+		b.Run(fmt.Sprintf("peers=%d", n), func(b *testing.B) {
+			s := benchSpeaker(b)
+			pol := Policy{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+			ctx := context.Background()
+			if err := s.Apply(ctx, Desired{Policy: pol, Peers: meshPeers(n)}).Err(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if _, err := s.Converged(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // meshPeers are n node peers at 10.200.x.y, each owning 10.x.y.0/24.
 func meshPeers(n int) []Peer {
 	peers := make([]Peer, 0, n)
