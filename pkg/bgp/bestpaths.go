@@ -100,13 +100,12 @@ func (s *Speaker) WatchBestPaths(ctx context.Context, changed func([]BestChange)
 // changes. With multipath on (always, see New), GoBGP v3.37.0 passes for
 // every destination whose equal-cost set changed the whole new set (server.go
 // propagateUpdateToNeighbors, destination.go GetChanges), or the best path
-// marked as a withdrawal when
-// none is left; its paths are consecutive, and a call carries the
-// destinations one received path changed (one, for a unicast route). (GoBGP
-// passes the best paths alone only when no multipath set changed, and a best
-// path cannot change without its set changing: Path.Equal compares source and
-// attributes.) The full pass the caller runs periodically repairs anything a
-// change got wrong.
+// marked as a withdrawal when none is left; its paths are consecutive, and a
+// call carries the destinations one received path changed (one, for a
+// unicast route). (GoBGP passes the best paths alone only when no multipath
+// set changed, and a best path cannot change without its set changing:
+// Path.Equal compares source and attributes.) The full pass the caller runs
+// periodically repairs anything a change got wrong.
 func (s *Speaker) bestChanges(changes []BestChange, paths []server.BestPath) []BestChange {
 	for _, p := range paths {
 		// A call holds one or a few destinations: a linear look-up.

@@ -68,8 +68,8 @@ type updateScratch struct {
 // loop (4,096 changes) fits; a bigger call's list goes to the collector.
 const maxScratchWrites = 4096
 
-// keep takes Update's lists back, emptied: a multipath write's next hops
-// are the record's now and must not be held here too.
+// keep takes Update's lists back, cleared: a multipath write's copy of its
+// next hops must not outlive the call in a kept list.
 func (s *updateScratch) keep(writes []RouteWrite, gateways []netip.Addr, hops []NextHop) {
 	clear(writes)
 	s.writes = writes[:0]
