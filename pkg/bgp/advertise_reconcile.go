@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
 )
 
 // advertise is Apply's last step: it makes the paths this speaker
@@ -96,74 +97,30 @@ func (s *Speaker) deletePath(ctx context.Context, p Path) error {
 }
 
 // listLocalPaths returns the paths this speaker originates, in both
-// families. A local path that cannot be read is logged and left alone.
+// families, sorted (a path GoBGP holds twice is there twice). A local path
+// without a next hop is logged and left alone.
 //
 // The global RIB holds every learned path too (100,000 from a ToR with a
-// big table), and Apply runs on every node pass. So the RIB is first scanned
-// with GoBGP's binary-only encoding, which skips the protobuf attributes,
-// for the prefixes that have a local path; only those destinations are then
-// listed in full and decoded.
+// big table), and Apply runs on every node pass. So the RIB is walked in
+// place (ListLocalPaths, third_party/gobgp-patches/009): GoBGP copies no
+// table and converts nothing but the local paths.
 func (s *Speaker) listLocalPaths(ctx context.Context) ([]Path, error) {
-	var dsts []*api.Destination
-	for _, f := range allFamilies {
-		var prefixes []*api.TableLookupPrefix
-		scan := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: f, EnableOnlyBinary: true}
-		err := s.gobgp.ListPath(ctx, scan, func(d *api.Destination) {
-			for _, p := range d.GetPaths() {
-				if !p.GetIsWithdraw() && !learnedFromPeer(p) {
-					prefixes = append(prefixes, &api.TableLookupPrefix{Prefix: d.GetPrefix()})
-					return
-				}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("listing local paths: %w", err)
+	}
+	var out []Path
+	err := s.gobgp.ListLocalPaths(func(paths []server.BestPath) {
+		for _, p := range paths {
+			if !p.NextHop.IsValid() {
+				s.log.Warn("ignoring unreadable local path", "event", "path-ignored", "reason", fmt.Sprintf("path %s: no next hop", p.Prefix))
+				continue
 			}
-		})
-		if err != nil {
-			return nil, fmt.Errorf("listing %s paths: %w", familyName(f), err)
+			out = append(out, Path{Prefix: p.Prefix, NextHop: p.NextHop})
 		}
-		if len(prefixes) == 0 {
-			continue
-		}
-		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: f, Prefixes: prefixes}
-		if err := s.gobgp.ListPath(ctx, req, func(d *api.Destination) { dsts = append(dsts, d) }); err != nil {
-			return nil, fmt.Errorf("listing %s local paths: %w", familyName(f), err)
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing local paths: %w", err)
 	}
-	paths, errs := localPaths(dsts)
-	for _, err := range errs {
-		s.log.Warn("ignoring unreadable local path", "event", "path-ignored", "reason", err.Error())
-	}
-	return paths, nil
-}
-
-// listGlobal returns every destination of the global RIB in our families.
-// It holds the whole RIB as protobuf (about 1.5 KB a path): tests only; the
-// agent's readers stream with eachDestination.
-func (s *Speaker) listGlobal(ctx context.Context) ([]*api.Destination, error) {
-	var dsts []*api.Destination
-	err := s.eachDestination(ctx, func(d *api.Destination) { dsts = append(dsts, d) })
-	return dsts, err
-}
-
-// eachBinaryDestination is eachDestination with the NLRI and path
-// attributes in BGP wire form only (NlriBinary, PattrsBinary).
-func (s *Speaker) eachBinaryDestination(ctx context.Context, fn func(*api.Destination)) error {
-	for _, f := range allFamilies {
-		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: f, EnableOnlyBinary: true}
-		if err := s.gobgp.ListPath(ctx, req, fn); err != nil {
-			return fmt.Errorf("listing %s paths: %w", familyName(f), err)
-		}
-	}
-	return nil
-}
-
-// eachDestination streams the global RIB of both families to fn, one
-// destination at a time, so that no reader holds the whole RIB in GoBGP's
-// API form.
-func (s *Speaker) eachDestination(ctx context.Context, fn func(*api.Destination)) error {
-	for _, f := range allFamilies {
-		req := &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: f}
-		if err := s.gobgp.ListPath(ctx, req, fn); err != nil {
-			return fmt.Errorf("listing %s paths: %w", familyName(f), err)
-		}
-	}
-	return nil
+	slices.SortFunc(out, comparePaths)
+	return out, nil
 }

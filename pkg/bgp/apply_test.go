@@ -69,11 +69,8 @@ func TestApplyTwiceChangesNothingTheSecondTimeAndListsOnce(t *testing.T) {
 	slices.Sort(reads)
 	want := []string{
 		"ListDefinedSet NEIGHBOR ", "ListDefinedSet PREFIX ",
-		// The RIB is scanned without protobuf attributes, then only the
-		// prefixes with local paths are listed in full (fullDesired
-		// announces one of each family).
-		"ListPath ipv4-unicast 1 prefixes", "ListPath ipv4-unicast binary",
-		"ListPath ipv6-unicast 1 prefixes", "ListPath ipv6-unicast binary",
+		// The RIB is walked in place for the local paths, once.
+		"ListLocalPaths",
 		"ListPeer ",
 		"ListPolicy ",
 		"ListPolicyAssignment EXPORT", "ListPolicyAssignment IMPORT",

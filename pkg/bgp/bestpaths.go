@@ -13,34 +13,53 @@ import (
 // BestPaths returns the best path of every IPv4 and IPv6 unicast prefix
 // that was learned from a peer, sorted; the paths this speaker originates
 // are not included. Multipath: a prefix appears once per next hop when
-// several peers announce it equally well (same iBGP/eBGP, LOCAL_PREF,
-// AS-path length, ORIGIN and MED), so that the kernel can spread traffic
-// over all of them (ECMP). Stale paths that a restarting peer's graceful restart
-// keeps are included: keeping them routed is the point. A path that cannot
-// be read is logged and skipped, so one bad path never hides the others.
+// several peers announce it equally well (GoBGP's own equal-cost set, the
+// one WatchBestPaths reports: same iBGP/eBGP, LOCAL_PREF, AS-path length,
+// ORIGIN and MED), so that the kernel can spread traffic over all of them
+// (ECMP). Stale paths that a restarting peer's graceful restart keeps are
+// included: keeping them routed is the point. A path without a usable next
+// hop is logged and skipped, so one bad path never hides the others.
 //
-// The RIB is streamed: each destination is converted as GoBGP hands it over
-// and dropped, so only the result (a Path per route) is ever held, never the
-// RIB in GoBGP's API form (about 1.5 KB a path); and it is read in GoBGP's
-// binary-only form (see binary.go).
+// GoBGP's RIB is read in place, inside its server loop (ListBestPaths,
+// third_party/gobgp-patches/009): no copy of the table and nothing in
+// GoBGP's API form, where ListPath copied every destination and converted
+// every path, about 40 MB of garbage a pass at 100,000 routes. Only the
+// result, a Path per route, is ever held. ctx is checked before the read,
+// which cannot be cut short.
 func (s *Speaker) BestPaths(ctx context.Context) ([]Path, error) {
-	var out []Path
-	keyOf := func(p *api.Path) multipathKey { return multipathKeyOfBinary(p, s.cfg.ASN) }
-	err := s.eachBinaryDestination(ctx, func(d *api.Destination) {
-		for _, p := range multipathsBy(d.GetPaths(), keyOf) {
-			path, err := pathFromBinary(p)
-			if err != nil {
-				s.log.Warn("skipping unreadable BGP path", "event", "path-skipped", "reason", err.Error())
-				continue
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("listing best paths: %w", err)
+	}
+	n := s.bestPaths.Load()
+	out := make([]Path, 0, n+n/16)
+	err := s.server.ListBestPaths(func(paths []server.BestPath) {
+		for _, p := range paths {
+			if nh, ok := s.usableNextHop(p); ok {
+				out = append(out, Path{Prefix: p.Prefix, NextHop: nh})
 			}
-			out = append(out, path)
 		}
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing best paths: %w", err)
 	}
 	slices.SortFunc(out, comparePaths)
-	return slices.Compact(out), nil
+	out = slices.Compact(out)
+	s.bestPaths.Store(int64(len(out)))
+	return out, nil
+}
+
+// usableNextHop returns the next hop of a best path that carries traffic:
+// learned from a peer, not withdrawn, its next hop reachable as GoBGP
+// tracks it and readable. An unreadable next hop is logged.
+func (s *Speaker) usableNextHop(p server.BestPath) (netip.Addr, bool) {
+	if p.Withdrawal || p.NextHopInvalid || !p.Learned {
+		return netip.Addr{}, false
+	}
+	if !p.NextHop.IsValid() || p.NextHop.IsUnspecified() {
+		s.log.Warn("skipping unreadable BGP path", "event", "path-skipped", "reason", fmt.Sprintf("path %s: no next hop", p.Prefix))
+		return netip.Addr{}, false
+	}
+	return p.NextHop, true
 }
 
 // BestChange is the new state of one prefix's best paths: the next hops of
@@ -114,15 +133,9 @@ func (s *Speaker) bestChanges(changes []BestChange, paths []server.BestPath) []B
 			i = len(changes)
 			changes = append(changes, BestChange{Prefix: p.Prefix})
 		}
-		if p.Withdrawal || p.NextHopInvalid || !p.Learned {
-			continue
-		}
-		if !p.NextHop.IsValid() {
-			s.log.Warn("skipping unreadable BGP path", "event", "path-skipped", "reason", fmt.Sprintf("path %s: no next hop", p.Prefix))
-			continue
-		}
-		if !slices.Contains(changes[i].NextHops, p.NextHop) {
-			changes[i].NextHops = append(changes[i].NextHops, p.NextHop)
+		nh, ok := s.usableNextHop(p)
+		if ok && !slices.Contains(changes[i].NextHops, nh) {
+			changes[i].NextHops = append(changes[i].NextHops, nh)
 		}
 	}
 	return changes

@@ -25,6 +25,7 @@ func TestBestChangesFromGoBGPsHook(t *testing.T) {
 	ours.Learned = false
 	noNextHop := learned("172.16.0.4/32", "10.199.1.100")
 	noNextHop.NextHop = netip.Addr{}
+	unspecified := learned("172.16.0.5/32", "0.0.0.0")
 
 	tests := []struct {
 		name  string
@@ -45,6 +46,8 @@ func TestBestChangesFromGoBGPsHook(t *testing.T) {
 			[]server.BestPath{ours}, []BestChange{{Prefix: pfx("10.244.1.0/24")}}},
 		{"a path without a next hop is skipped, its prefix still changes",
 			[]server.BestPath{noNextHop}, []BestChange{{Prefix: pfx("172.16.0.4/32")}}},
+		{"an unspecified next hop is skipped too, as the full pass skips it",
+			[]server.BestPath{unspecified}, []BestChange{{Prefix: pfx("172.16.0.5/32")}}},
 		{"IPv6 and several destinations in one call keep their order",
 			[]server.BestPath{learned("2001:db8::/32", "2001:db8:ffff::1"), withdrawn, learned("172.16.0.1/32", "10.199.1.100")},
 			[]BestChange{

@@ -9,9 +9,6 @@ import (
 var (
 	familyIPv4 = &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
 	familyIPv6 = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
-
-	// allFamilies are the tables this package reads and writes.
-	allFamilies = []*api.Family{familyIPv4, familyIPv6}
 )
 
 // familyOf returns the unicast family of addr.

@@ -146,43 +146,20 @@ func apiLearned(t *testing.T, p Path, neighbor string, best bool) *api.Path {
 	return ap
 }
 
-func TestBestLearnedKeepsOnlyBestPathsFromPeersAndTheirEqualMultipaths(t *testing.T) {
+func TestLocalPathsKeepsOnlyThePathsThisSpeakerOriginated(t *testing.T) {
 	fromN2 := path("10.244.2.0/24", "10.199.1.12")
-	fromN3 := path("10.244.2.0/24", "10.199.1.13")
-	// A longer AS path is not equal: no multipath.
-	longer := apiLearned(t, path("10.244.2.0/24", "10.199.1.17"), "10.199.1.17", false)
-	asPath, err := anypb.New(&api.AsPathAttribute{Segments: []*api.AsSegment{{Type: 2, Numbers: []uint32{65001}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	longer.Pattrs = append(longer.Pattrs, asPath)
-	// Nor is a withdrawn one.
-	gone := apiLearned(t, path("10.244.2.0/24", "10.199.1.18"), "10.199.1.18", false)
-	gone.IsWithdraw = true
 	own := path("10.244.1.0/24", "10.199.1.11")
 	v6 := path("fd00:244:2::/64", "fd00:199::12")
-	withdrawn := apiLearned(t, path("10.244.4.0/24", "10.199.1.14"), "10.199.1.14", true)
+	withdrawn := apiLearned(t, own, "", false)
 	withdrawn.IsWithdraw = true
-	unusable := apiLearned(t, path("10.244.5.0/24", "10.199.1.15"), "10.199.1.15", true)
-	unusable.IsNexthopInvalid = true
-	malformed := &api.Path{NeighborIp: "10.199.1.16", Best: true}
 
 	dsts := []*api.Destination{
-		{Paths: []*api.Path{apiLearned(t, fromN3, "10.199.1.13", true), longer, gone, apiLearned(t, fromN2, "10.199.1.12", false)}},
+		{Paths: []*api.Path{apiLearned(t, fromN2, "10.199.1.12", true), withdrawn}},
 		{Paths: []*api.Path{apiLearned(t, own, "", true)}},
 		{Paths: []*api.Path{apiLearned(t, own, "<nil>", true)}},
 		{Paths: []*api.Path{apiLearned(t, v6, "fd00:199::12", true)}},
-		{Paths: []*api.Path{withdrawn, unusable, nil}},
-		{Paths: []*api.Path{malformed}},
+		{Paths: []*api.Path{nil}},
 	}
-	got, errs := bestLearned(dsts, testASN)
-	if want := []Path{fromN2, fromN3, v6}; !reflect.DeepEqual(got, want) {
-		t.Errorf("bestLearned = %v, want %v", got, want)
-	}
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `from "10.199.1.16"`) {
-		t.Errorf("errors = %v, want one naming the malformed path", errs)
-	}
-
 	local, errs := localPaths(dsts)
 	if want := []Path{own, own}; !reflect.DeepEqual(local, want) {
 		t.Errorf("localPaths = %v, want %v", local, want)

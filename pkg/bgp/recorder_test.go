@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
 )
 
 // recorder is the gobgpAPI seam in tests: it passes every call on to GoBGP
@@ -116,6 +117,11 @@ func (r *recorder) ListPath(ctx context.Context, req *api.ListPathRequest, fn fu
 		r.read("ListPath %s", familyName(req.GetFamily()))
 	}
 	return r.gobgp.ListPath(ctx, req, fn)
+}
+
+func (r *recorder) ListLocalPaths(fn func([]server.BestPath)) error {
+	r.read("ListLocalPaths")
+	return r.gobgp.ListLocalPaths(fn)
 }
 
 // Changing calls.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -39,6 +40,10 @@ type Speaker struct {
 	// we restarted (Config.Restarting); zero when this start is not a
 	// restart.
 	restartUntil time.Time
+	// bestPaths is how many paths the last BestPaths returned: the next
+	// one's list starts that big, so that a 100,000-route table is one
+	// allocation, not a list grown by doubling (as much again in copies).
+	bestPaths atomic.Int64
 
 	// reconcile serializes passes of Apply, so that each diff is applied
 	// against the state it was computed from.
@@ -151,6 +156,7 @@ type gobgpAPI interface {
 	EnablePeer(ctx context.Context, r *api.EnablePeerRequest) error
 	DisablePeer(ctx context.Context, r *api.DisablePeerRequest) error
 	ListPath(ctx context.Context, r *api.ListPathRequest, fn func(*api.Destination)) error
+	ListLocalPaths(fn func([]server.BestPath)) error
 	AddPath(ctx context.Context, r *api.AddPathRequest) (*api.AddPathResponse, error)
 	DeletePath(ctx context.Context, r *api.DeletePathRequest) error
 }

@@ -50,41 +50,44 @@ func (s *BgpServer) SetBestPathHook(fn func([]BestPath)) error {
 // does).
 func (s *BgpServer) callBestPathHook(best []*table.Path, multipath [][]*table.Path) {
 	buf := s.bestPathBuf[:0]
-	add := func(p *table.Path) {
-		if p == nil {
-			return
-		}
-		if f := p.GetRouteFamily(); f != bgp.RF_IPv4_UC && f != bgp.RF_IPv6_UC {
-			return
-		}
-		prefix, ok := unicastPrefix(p.GetNlri())
-		if !ok {
-			return
-		}
-		nh, _ := netip.AddrFromSlice(p.GetNexthop())
-		buf = append(buf, BestPath{
-			Prefix:         prefix,
-			NextHop:        nh.Unmap(),
-			Withdrawal:     p.IsWithdraw,
-			NextHopInvalid: p.IsNexthopInvalid,
-			Learned:        !p.IsLocal(),
-		})
-	}
 	if len(multipath) > 0 {
 		for _, paths := range multipath {
 			for _, p := range paths {
-				add(p)
+				buf = appendBestPath(buf, p)
 			}
 		}
 	} else {
 		for _, p := range best {
-			add(p)
+			buf = appendBestPath(buf, p)
 		}
 	}
 	s.bestPathBuf = buf
 	if len(buf) > 0 {
 		s.bestPathHook(buf)
 	}
+}
+
+// appendBestPath appends p in the hook's form, unless p is nil, of another
+// family than IPv4 or IPv6 unicast, or its prefix cannot be read.
+func appendBestPath(buf []BestPath, p *table.Path) []BestPath {
+	if p == nil {
+		return buf
+	}
+	if f := p.GetRouteFamily(); f != bgp.RF_IPv4_UC && f != bgp.RF_IPv6_UC {
+		return buf
+	}
+	prefix, ok := unicastPrefix(p.GetNlri())
+	if !ok {
+		return buf
+	}
+	nh, _ := netip.AddrFromSlice(p.GetNexthop())
+	return append(buf, BestPath{
+		Prefix:         prefix,
+		NextHop:        nh.Unmap(),
+		Withdrawal:     p.IsWithdraw,
+		NextHopInvalid: p.IsNexthopInvalid,
+		Learned:        !p.IsLocal(),
+	})
 }
 
 // unicastPrefix reads an IPv4 or IPv6 unicast NLRI without formatting it.
