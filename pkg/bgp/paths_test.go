@@ -132,39 +132,3 @@ func TestPathFromAPISkipsMalformedPathsWithAnErrorNamingThem(t *testing.T) {
 		})
 	}
 }
-
-// apiLearned renders p as GoBGP lists a path from neighbor ("" or "<nil>"
-// for one this speaker originated).
-func apiLearned(t *testing.T, p Path, neighbor string, best bool) *api.Path {
-	t.Helper()
-	ap, err := apiPath(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap.NeighborIp = neighbor
-	ap.Best = best
-	return ap
-}
-
-func TestLocalPathsKeepsOnlyThePathsThisSpeakerOriginated(t *testing.T) {
-	fromN2 := path("10.244.2.0/24", "10.199.1.12")
-	own := path("10.244.1.0/24", "10.199.1.11")
-	v6 := path("fd00:244:2::/64", "fd00:199::12")
-	withdrawn := apiLearned(t, own, "", false)
-	withdrawn.IsWithdraw = true
-
-	dsts := []*api.Destination{
-		{Paths: []*api.Path{apiLearned(t, fromN2, "10.199.1.12", true), withdrawn}},
-		{Paths: []*api.Path{apiLearned(t, own, "", true)}},
-		{Paths: []*api.Path{apiLearned(t, own, "<nil>", true)}},
-		{Paths: []*api.Path{apiLearned(t, v6, "fd00:199::12", true)}},
-		{Paths: []*api.Path{nil}},
-	}
-	local, errs := localPaths(dsts)
-	if want := []Path{own, own}; !reflect.DeepEqual(local, want) {
-		t.Errorf("localPaths = %v, want %v", local, want)
-	}
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "nil path") {
-		t.Errorf("localPaths errors = %v, want one for the nil path", errs)
-	}
-}
