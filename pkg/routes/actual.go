@@ -35,7 +35,7 @@ type actual struct {
 // readActual dumps the table once. The kernel dumps every table anyway
 // (netlink filters in user space), so one pass sorts out both our routes and
 // the foreign ones that would collide with what we want to install.
-func readActual(k Kernel, table int, wanted map[netip.Prefix][]netip.Addr) (actual, error) {
+func readActual(k Kernel, table int, wanted desiredSet) (actual, error) {
 	a := actual{ours: newRecord(), foreign: make(map[netip.Prefix]bool)}
 	filter := &netlink.Route{Table: table}
 	err := k.RouteListFilteredIter(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_TABLE, func(r netlink.Route) bool {
@@ -44,7 +44,7 @@ func readActual(k Kernel, table int, wanted map[netip.Prefix][]netip.Addr) (actu
 			return true
 		}
 		if r.Protocol != Protocol {
-			if _, want := wanted[dst]; want {
+			if _, want := wanted.find(dst); want {
 				a.foreign[dst] = true
 			}
 			return true

@@ -39,11 +39,20 @@ type skipped struct {
 	reason string
 }
 
-// groupDesired checks and normalises the desired routes and groups their
-// next hops by prefix, sorted, so that a multipath route does not depend on
-// the order the caller listed them in.
-func groupDesired(desired []Route) (map[netip.Prefix][]netip.Addr, []error) {
-	byPrefix := make(map[netip.Prefix][]netip.Addr, len(desired))
+// desiredSet is the desired routes, normalised, sorted by prefix and then
+// gateway, without repeats: the next hops of a prefix are a run of it, in
+// address order, so that a multipath route does not depend on the order the
+// caller listed them in. A sorted list rather than a map of prefixes to
+// gateways: at 100,000 routes the map, a gateway list per prefix, the keys
+// sorted for the plan and a map of the kept ones took 20 MB for as long as
+// a full pass ran, the list and a flag per route 6 MB (docs/benchmarks.md
+// "A full pass holds less").
+type desiredSet []Route
+
+// groupDesired checks and normalises the desired routes into a desiredSet
+// of its own: the caller's list is left as it is.
+func groupDesired(desired []Route) (desiredSet, []error) {
+	set := make(desiredSet, 0, len(desired))
 	var errs []error
 	for _, r := range desired {
 		p, gw, err := normalise(r)
@@ -51,13 +60,29 @@ func groupDesired(desired []Route) (map[netip.Prefix][]netip.Addr, []error) {
 			errs = append(errs, err)
 			continue
 		}
-		byPrefix[p] = append(byPrefix[p], gw)
+		set = append(set, Route{Prefix: p, Gateway: gw})
 	}
-	for p, gws := range byPrefix {
-		slices.SortFunc(gws, netip.Addr.Compare)
-		byPrefix[p] = slices.Compact(gws)
+	slices.SortFunc(set, func(a, b Route) int {
+		if c := comparePrefix(a.Prefix, b.Prefix); c != 0 {
+			return c
+		}
+		return a.Gateway.Compare(b.Gateway)
+	})
+	return slices.Compact(set), errs
+}
+
+// find returns where p's run starts, and whether p is wanted at all.
+func (s desiredSet) find(p netip.Prefix) (int, bool) {
+	return slices.BinarySearchFunc(s, p, func(r Route, p netip.Prefix) int { return comparePrefix(r.Prefix, p) })
+}
+
+// run returns the end of the run of the prefix at i.
+func (s desiredSet) run(i int) int {
+	j := i + 1
+	for j < len(s) && s[j].Prefix == s[i].Prefix {
+		j++
 	}
-	return byPrefix, errs
+	return j
 }
 
 // changeHops appends to gws one Change's gateways, checked and normalised as
@@ -100,18 +125,23 @@ func normalise(r Route) (netip.Prefix, netip.Addr, error) {
 // A route of ours survives pruning only if it is exactly what we want now; a
 // prefix that is skipped (unreachable, or held by a foreign route) leaves
 // our old route for it stale.
-func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table int, pr pruning) plan {
+func makePlan(wanted desiredSet, act actual, on onLink, table int, pr pruning) plan {
 	var pl plan
 	var adds, replaces []RouteWrite
-	keep := make(map[netip.Prefix]bool, len(wanted))
-	prefixes := make([]netip.Prefix, 0, len(wanted))
-	for p := range wanted {
-		prefixes = append(prefixes, p)
-	}
-	slices.SortFunc(prefixes, comparePrefix)
-
-	for _, p := range prefixes {
-		hops := reachableNextHops(nil, p, wanted[p], on, &pl)
+	// keep marks, at the start of each wanted prefix's run, that its
+	// route is what we want after the writes.
+	keep := make([]bool, len(wanted))
+	var gws []netip.Addr // one prefix's gateways, reused
+	for i := 0; i < len(wanted); {
+		end := wanted.run(i)
+		p := wanted[i].Prefix
+		gws = gws[:0]
+		for _, r := range wanted[i:end] {
+			gws = append(gws, r.Gateway)
+		}
+		start := i
+		i = end
+		hops := reachableNextHops(nil, p, gws, on, &pl)
 		if len(hops) == 0 {
 			continue
 		}
@@ -125,7 +155,7 @@ func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table
 		switch {
 		case exists && sameRoute(have, hops):
 			pl.unchanged++
-			keep[p] = true
+			keep[start] = true
 		case act.foreign[p]:
 			for _, h := range hops {
 				pl.foreign = append(pl.foreign, Route{Prefix: p, Gateway: h.Gateway})
@@ -133,26 +163,24 @@ func makePlan(wanted map[netip.Prefix][]netip.Addr, act actual, on onLink, table
 		case exists:
 			want.Op = OpReplace
 			replaces = append(replaces, want)
-			keep[p] = true
+			keep[start] = true
 		default:
 			want.Op = OpAdd
 			adds = append(adds, want)
-			keep[p] = true
+			keep[start] = true
 		}
-	}
-	pl.writes = slices.Concat(adds, replaces)
-	for _, p := range prefixes {
-		if keep[p] && !pr.all {
+		if keep[start] && !pr.all {
 			pl.kept = append(pl.kept, p)
 		}
 	}
+	pl.writes = slices.Concat(adds, replaces)
 
 	if act.interrupted {
 		return pl
 	}
 	var dels []RouteWrite
 	for p, have := range act.ours.all() {
-		if !keep[p] && pr.may(p) {
+		if i, found := wanted.find(p); (!found || !keep[i]) && pr.may(p) {
 			dels = append(dels, deleteOurs(p, have, table))
 		}
 	}

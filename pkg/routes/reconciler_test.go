@@ -353,3 +353,25 @@ func TestSyncWritesNothingOnceTheContextEnded(t *testing.T) {
 	}
 	checkResult(t, got, SyncResult{Added: 1})
 }
+
+// Sync sorts and normalises the desired routes in a list of its own: the
+// caller may keep and reuse its list.
+func TestSyncLeavesTheCallersListAsItIs(t *testing.T) {
+	k := fakeNode(t)
+	r := NewReconciler(ReconcilerParams{Logger: quietLogger(), Kernel: k})
+	desired := []Route{
+		route("10.244.3.0/24", "10.0.0.3"),
+		route("10.244.1.7/24", "10.0.0.2"), // host bits set
+		route("10.244.3.0/24", "10.0.0.2"),
+		route("10.244.3.0/24", "10.0.0.3"), // twice
+	}
+	before := slices.Clone(desired)
+	got, err := r.Sync(context.Background(), desired, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, got, SyncResult{Added: 2})
+	if !slices.Equal(desired, before) {
+		t.Errorf("Sync changed the caller's list: %v, was %v", desired, before)
+	}
+}
