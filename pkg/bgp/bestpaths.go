@@ -24,9 +24,8 @@ import (
 // third_party/gobgp-patches/009): no copy of the table and nothing in
 // GoBGP's API form, where ListPath copied every destination and converted
 // every path: at 100,000 routes about 110 MB of garbage a pass, with the
-// agent's decoding of it. Only the
-// result, a Path per route, is ever held. ctx is checked before the read,
-// which cannot be cut short.
+// agent's decoding of it. Only the result, a Path per route, is ever held.
+// ctx is checked before the read, which cannot be cut short.
 func (s *Speaker) BestPaths(ctx context.Context) ([]Path, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("listing best paths: %w", err)
