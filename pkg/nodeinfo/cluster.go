@@ -19,26 +19,47 @@ func Cluster(nodes []*slimnode.Node) (infos []Info, problems []error) {
 	ordered := slices.Clone(nodes)
 	slices.SortStableFunc(ordered, claimOrder)
 
-	byName := map[string]bool{}
-	claimed := newClaims()
-	for _, n := range ordered {
+	// Every node is parsed before any is checked: the check needs the pod
+	// CIDR lengths in use (see claims). Accepted nodes are then moved to the
+	// front of the same list, so a pass holds one Info per node, not two.
+	parsed := make([]Info, len(ordered))
+	var parseErrs map[int]error
+	lengths := prefixLengths{}
+	for i, n := range ordered {
 		info, err := FromNode(n)
 		if err != nil {
+			if parseErrs == nil {
+				parseErrs = map[int]error{}
+			}
+			parseErrs[i] = err
+			continue
+		}
+		parsed[i] = info
+		lengths.addAll(info.PodCIDRs)
+	}
+
+	byName := make(map[string]struct{}, len(ordered))
+	claimed := newClaims(len(ordered), lengths)
+	infos = parsed[:0]
+	for i, n := range ordered {
+		if err, ok := parseErrs[i]; ok {
 			problems = append(problems, fmt.Errorf("%w; node skipped", err))
 			continue
 		}
-		if byName[info.Name] {
+		info := parsed[i]
+		if _, ok := byName[info.Name]; ok {
 			problems = append(problems, fmt.Errorf("node %q: metadata.name: listed twice; node skipped", info.Name))
 			continue
 		}
-		if err := claimed.conflict(n, info); err != nil {
+		if err := claimed.conflict(n, info, infos); err != nil {
 			problems = append(problems, err)
 			continue
 		}
-		claimed.add(info)
-		byName[info.Name] = true
+		claimed.add(info, len(infos))
+		byName[info.Name] = struct{}{}
 		infos = append(infos, info)
 	}
+	clear(parsed[len(infos):]) // what the list holds beyond the accepted is garbage
 	slices.SortFunc(infos, func(a, b Info) int { return cmp.Compare(a.Name, b.Name) })
 	return infos, problems
 }
@@ -60,60 +81,121 @@ func claimOrder(a, b *slimnode.Node) int {
 	return cmp.Compare(a.Name, b.Name)
 }
 
+// prefixLengths are the pod CIDR lengths that occur in the cluster, per
+// family: usually one (every node gets a /24, or a /24 and a /64).
+type prefixLengths struct{ v4, v6 []int }
+
+func (l *prefixLengths) addAll(cidrs []netip.Prefix) {
+	for _, p := range cidrs {
+		of := &l.v6
+		if p.Addr().Is4() {
+			of = &l.v4
+		}
+		if !slices.Contains(*of, p.Bits()) {
+			*of = append(*of, p.Bits())
+		}
+	}
+}
+
+func (l *prefixLengths) of(p netip.Prefix) []int {
+	if p.Addr().Is4() {
+		return l.v4
+	}
+	return l.v6
+}
+
 // claims indexes the pod CIDRs and InternalIPs of the nodes accepted so far,
 // so that each node's conflicts are found without walking every other node:
-// a pass over 5,000 nodes must not cost 5,000².
+// a pass over 5,000 nodes must not cost 5,000². Two prefixes overlap when
+// one contains the other. An accepted prefix containing p is p cut to one of
+// the lengths in use; an accepted prefix inside p is found in within, which
+// holds every accepted prefix cut to each shorter length in use: nothing at
+// all in a cluster whose pod CIDRs are all one length per family.
+//
+// The keys and values hold no pointers and refer to accepted nodes by their
+// place in the accepted list: the index is built on every full node pass,
+// and at 5,000 nodes it was the largest thing a pass held.
 type claims struct {
-	ips map[netip.Addr]string // InternalIP -> node
-	// cidrs are the accepted pod CIDRs; within holds, for every prefix that
-	// contains one of them (itself included), one such claim.
-	cidrs, within map[netip.Prefix]claim
+	lengths       prefixLengths
+	ips           map[[16]byte]int32 // InternalIP (IPv4 as IPv4-mapped) -> accepted node
+	cidrs, within map[prefixKey]claim
 }
 
+// prefixKey is a netip.Prefix without the pointer netip.Addr carries for
+// IPv6 zones (pod CIDRs have none).
+type prefixKey struct {
+	addr [16]byte
+	bits uint8
+	is4  bool
+}
+
+func keyOf(p netip.Prefix) prefixKey {
+	return prefixKey{addr: p.Addr().As16(), bits: uint8(p.Bits()), is4: p.Addr().Is4()}
+}
+
+// claim is an accepted node's pod CIDR: the node's place in the accepted
+// list and the CIDR's in its PodCIDRs.
 type claim struct {
-	node string
-	cidr netip.Prefix
+	node int32
+	cidr int32
 }
 
-func newClaims() *claims {
-	return &claims{ips: map[netip.Addr]string{}, cidrs: map[netip.Prefix]claim{}, within: map[netip.Prefix]claim{}}
-}
-
-func (c *claims) add(info Info) {
-	for _, ip := range info.InternalIPs {
-		c.ips[ip] = info.Name
+func newClaims(nodes int, lengths prefixLengths) *claims {
+	return &claims{
+		lengths: lengths,
+		ips:     make(map[[16]byte]int32, nodes),
+		cidrs:   make(map[prefixKey]claim, nodes),
+		within:  map[prefixKey]claim{},
 	}
-	for _, p := range info.PodCIDRs {
-		c.cidrs[p] = claim{info.Name, p}
-		for bits := 0; bits <= p.Bits(); bits++ {
+}
+
+// add indexes the claims of info, accepted as accepted[at].
+func (c *claims) add(info Info, at int) {
+	for _, ip := range info.InternalIPs {
+		c.ips[ip.As16()] = int32(at)
+	}
+	for i, p := range info.PodCIDRs {
+		cl := claim{node: int32(at), cidr: int32(i)}
+		c.cidrs[keyOf(p)] = cl
+		for _, bits := range c.lengths.of(p) {
+			if bits >= p.Bits() {
+				continue
+			}
 			super, _ := p.Addr().Prefix(bits)
-			if _, ok := c.within[super]; !ok {
-				c.within[super] = claim{info.Name, p}
+			if _, ok := c.within[keyOf(super)]; !ok {
+				c.within[keyOf(super)] = cl
 			}
 		}
 	}
 }
 
-// conflict reports a pod CIDR or InternalIP of info that an accepted node
-// claims. Two prefixes overlap when one contains the other: an accepted
-// CIDR inside (or equal to) p is in within[p], one containing p is p cut
-// to a shorter length. Prefixes of different families never meet.
-func (c *claims) conflict(n *slimnode.Node, info Info) error {
+// conflict reports a pod CIDR or InternalIP of info that a node of accepted
+// claims.
+func (c *claims) conflict(n *slimnode.Node, info Info, accepted []Info) error {
 	for _, p := range info.PodCIDRs {
-		other, ok := c.within[p]
-		for bits := 0; !ok && bits < p.Bits(); bits++ {
-			super, _ := p.Addr().Prefix(bits)
-			other, ok = c.cidrs[super]
+		other, ok := c.within[keyOf(p)]
+		if !ok {
+			other, ok = c.cidrs[keyOf(p)]
+		}
+		for _, bits := range c.lengths.of(p) {
+			if ok {
+				break
+			}
+			if bits < p.Bits() {
+				super, _ := p.Addr().Prefix(bits)
+				other, ok = c.cidrs[keyOf(super)]
+			}
 		}
 		if ok {
+			owner := accepted[other.node]
 			return fmt.Errorf("node %q: %s: %s overlaps %s of node %q; node skipped",
-				info.Name, podCIDRField(n), p, other.cidr, other.node)
+				info.Name, podCIDRField(n), p, owner.PodCIDRs[other.cidr], owner.Name)
 		}
 	}
 	for _, ip := range info.InternalIPs {
-		if other, ok := c.ips[ip]; ok {
+		if other, ok := c.ips[ip.As16()]; ok {
 			return fmt.Errorf("node %q: status.addresses: InternalIP %s is also InternalIP of node %q; node skipped",
-				info.Name, ip, other)
+				info.Name, ip, accepted[other].Name)
 		}
 	}
 	return nil

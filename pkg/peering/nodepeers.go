@@ -15,7 +15,7 @@ import (
 func nodePeers(in Inputs) ([]bgp.Peer, []error) {
 	nodes := others(in)
 	selfRR := in.SelfConfig.RouteReflectorClusterID.IsValid()
-	reflectors := selfRR || slices.ContainsFunc(nodes, func(n NodeView) bool {
+	reflectors := selfRR || slices.ContainsFunc(nodes, func(n *NodeView) bool {
 		return n.Config.RouteReflectorClusterID.IsValid()
 	})
 	if !reflectors {
@@ -72,7 +72,7 @@ func nodePeers(in Inputs) ([]bgp.Peer, []error) {
 // session). Of each pair of addresses the lower dials and the higher waits:
 // one dialler per session means no collisions, and a restarting node is
 // never refused by a peer that is keeping its routes (see bgp.Peer.Passive).
-func nodeSessions(in Inputs, n NodeView, asn uint32) []bgp.Peer {
+func nodeSessions(in Inputs, n *NodeView, asn uint32) []bgp.Peer {
 	var out []bgp.Peer
 	for _, v4 := range []bool{true, false} {
 		local, remote := addrOf(in.Self, v4), addrOf(n.Info, v4)

@@ -162,19 +162,22 @@ func clusterCIDRs(flag []netip.Prefix, infos []nodeinfo.Info) []netip.Prefix {
 	if len(flag) > 0 {
 		return flag
 	}
-	var out []netip.Prefix
-	for _, n := range infos {
-		out = append(out, n.PodCIDRs...)
-	}
-	return out
+	return podCIDRsOfOthers(infos, "") // no node is named "": every node's
 }
 
 // podCIDRsOfOthers are the pod CIDRs the API gives every node but this one.
 func podCIDRsOfOthers(infos []nodeinfo.Info, self string) []netip.Prefix {
-	var out []netip.Prefix
-	for _, n := range infos {
-		if n.Name != self {
-			out = append(out, n.PodCIDRs...)
+	n := 0
+	for _, info := range infos {
+		n += len(info.PodCIDRs)
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]netip.Prefix, 0, n)
+	for _, info := range infos {
+		if info.Name != self {
+			out = append(out, info.PodCIDRs...)
 		}
 	}
 	return out
