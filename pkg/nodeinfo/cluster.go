@@ -121,8 +121,9 @@ type claims struct {
 	cidrs, within map[prefixKey]claim
 }
 
-// prefixKey is a netip.Prefix without the pointer netip.Addr carries for
-// IPv6 zones (pod CIDRs have none).
+// prefixKey is a netip.Prefix without the pointer netip.Addr carries to
+// mark its family and zone: is4 keeps the family, and pod CIDRs have no
+// zone.
 type prefixKey struct {
 	addr [16]byte
 	bits uint8
