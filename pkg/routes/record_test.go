@@ -76,17 +76,104 @@ func TestRecordDropsMultipathHopsWithTheirRoute(t *testing.T) {
 	}
 }
 
-// The record's map holds no pointers, so the garbage collector does not scan
-// its entries (a 100,000-route table is one entry per route).
+// The record's maps hold no pointers, so the garbage collector does not
+// scan their entries (a 100,000-route table is one entry per route).
 func TestRecordEntriesHoldNoPointers(t *testing.T) {
-	for _, typ := range []reflect.Type{reflect.TypeFor[recordKey](), reflect.TypeFor[recordRoute]()} {
-		for i := range typ.NumField() {
-			switch k := typ.Field(i).Type.Kind(); k {
-			case reflect.Array, reflect.Uint8, reflect.Int32, reflect.Bool:
-			default:
-				t.Errorf("%s.%s is a %s: the record's entries must stay free of pointers", typ.Name(), typ.Field(i).Name, k)
+	var pointerFree func(typ reflect.Type) bool
+	pointerFree = func(typ reflect.Type) bool {
+		switch typ.Kind() {
+		case reflect.Bool, reflect.Uint8, reflect.Int32, reflect.Uint32:
+			return true
+		case reflect.Array:
+			return pointerFree(typ.Elem())
+		case reflect.Struct:
+			for i := range typ.NumField() {
+				if !pointerFree(typ.Field(i).Type) {
+					return false
+				}
 			}
+			return true
 		}
+		return false
+	}
+	for _, typ := range []reflect.Type{
+		reflect.TypeFor[v4Key](), reflect.TypeFor[v6Key](), reflect.TypeFor[hopID](), reflect.TypeFor[recordHop](),
+	} {
+		if !pointerFree(typ) {
+			t.Errorf("%s holds a pointer: the record's entries must stay free of them", typ.Name())
+		}
+	}
+}
+
+func TestRecordKeepsEachNextHopOnceWhileARouteUsesIt(t *testing.T) {
+	pfx, addr := netip.MustParsePrefix, netip.MustParseAddr
+	viaA := ourRoute{hop: NextHop{Gateway: addr("10.0.0.1"), LinkIndex: 2}}
+	viaB := ourRoute{hop: NextHop{Gateway: addr("10.0.0.2"), LinkIndex: 2}}
+	viaC := ourRoute{hop: NextHop{Gateway: addr("10.0.0.3"), LinkIndex: 2}}
+	tests := []struct {
+		name          string
+		do            func(r *record)
+		wantHops      int // distinct next hops in use
+		wantTableSize int // places in the table, used or free
+	}{
+		{"routes via one gateway share its next hop", func(r *record) {
+			r.set(pfx("172.16.0.1/32"), viaA)
+			r.set(pfx("172.16.0.2/32"), viaA)
+			r.set(pfx("2001:db8::/64"), viaA)
+		}, 1, 1},
+		{"a route moved to another gateway leaves the first while others use it", func(r *record) {
+			r.set(pfx("172.16.0.1/32"), viaA)
+			r.set(pfx("172.16.0.2/32"), viaA)
+			r.set(pfx("172.16.0.2/32"), viaB)
+		}, 2, 2},
+		{"the last route moved away frees its next hop", func(r *record) {
+			r.set(pfx("172.16.0.1/32"), viaA)
+			r.set(pfx("172.16.0.1/32"), viaB)
+		}, 1, 2},
+		{"a new next hop takes the place a deleted route's freed", func(r *record) {
+			r.set(pfx("172.16.0.1/32"), viaA)
+			r.set(pfx("172.16.0.2/32"), viaB)
+			r.delete(pfx("172.16.0.2/32"))
+			r.set(pfx("172.16.0.3/32"), viaC)
+		}, 2, 2},
+		{"setting a route again to the same next hop takes no second hold", func(r *record) {
+			r.set(pfx("172.16.0.1/32"), viaA)
+			r.set(pfx("172.16.0.1/32"), viaA)
+			r.delete(pfx("172.16.0.1/32"))
+		}, 0, 1},
+		{"deleting a route the record does not hold changes nothing", func(r *record) {
+			r.set(pfx("172.16.0.1/32"), viaA)
+			r.delete(pfx("172.16.0.9/32"))
+			r.delete(pfx("::ffff:172.16.0.1/128"))
+		}, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRecord()
+			tt.do(r)
+			if got := len(r.hops.ids); got != tt.wantHops {
+				t.Errorf("%d next hops in use, want %d", got, tt.wantHops)
+			}
+			if got := len(r.hops.hops); got != tt.wantTableSize {
+				t.Errorf("the table has %d places, want %d", got, tt.wantTableSize)
+			}
+			for id, refs := range r.hops.refs {
+				held := 0
+				for _, v := range r.v4 {
+					if v == hopID(id) {
+						held++
+					}
+				}
+				for _, v := range r.v6 {
+					if v == hopID(id) {
+						held++
+					}
+				}
+				if int(refs) != held {
+					t.Errorf("next hop %d counts %d routes, %d use it", id, refs, held)
+				}
+			}
+		})
 	}
 }
 
