@@ -69,8 +69,9 @@ lab-down: ## remove everything the lab made
 lab-status: ## print the lab's status table
 	$(BIN)/lab status
 
-bench: tools build ## route install/withdraw against ip -batch (BENCH_ROUTES=10000), node-add latency, then the node loop at 100-5,000 nodes
+bench: tools build ## route install/withdraw against ip -batch and the anchors (BENCH_ROUTES=10000; one prefix per UPDATE, then packed), node-add latency, then the node loop at 100-5,000 nodes
 	$(BIN)/bench -routes $(BENCH_ROUTES)
+	$(BIN)/bench -routes $(BENCH_ROUTES) -packed
 	$(NODEADD_BENCH)
 	$(GO) test -run '^$$' -bench 'PlanPeers|SteadyNodePass|Converged' -benchmem -benchtime 20x ./pkg/plan/ ./pkg/bgp/
 

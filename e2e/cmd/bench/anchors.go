@@ -176,6 +176,9 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 			return r, err
 		}
 		defer rc.Close()
+		if err := rc.waitReady(ctx, sessionTimeout); err != nil {
+			return r, err
+		}
 		c = rc
 	default:
 		return r, fmt.Errorf("unknown anchor (want one of %s)", strings.Join(anchorNames, ", "))
@@ -200,6 +203,7 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 		Peer:     dutAddr.Addr().String(),
 		PeerASN:  dutASN,
 		Log:      filepath.Join(dir, "bgpinject.log"),
+		Packed:   b.o.packed,
 	})
 	if err != nil {
 		return r, err
@@ -462,8 +466,31 @@ func (c *ribCounter) Count() (int, error) {
 	return int(resp.GetNumDestination()), nil
 }
 
+// waitReady waits until the API answers a count. gobgpd binds it in the
+// background, and a fast session (bgpinject -packed dials at once) can be up
+// before it is: the first count of the install would meet a refused
+// connection.
+func (c *ribCounter) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := c.Count()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not answering after %s: %w", timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 func (c *ribCounter) String() string                    { return "gobgpd's RIB at " + c.addr }
 func (c *ribCounter) pollStep(routes int) time.Duration { return ribPollStep(routes) }
+func (c *ribCounter) nearStep(routes int) time.Duration { return pollStep(routes) }
 func (c *ribCounter) Close() error                      { return c.conn.Close() }
 
 // parseAnchors reads -anchors: a comma-separated list of anchorNames, or

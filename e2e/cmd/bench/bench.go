@@ -199,6 +199,7 @@ func (b *bench) setUp(ctx context.Context, prefixes []netip.Prefix) error {
 		Peer:     b.node.IP.String(),
 		PeerASN:  agentASN,
 		Log:      filepath.Join(b.work, "bgpinject.log"),
+		Packed:   b.o.packed,
 	})
 	if err != nil {
 		return err

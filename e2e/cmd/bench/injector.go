@@ -33,6 +33,7 @@ type injectorParams struct {
 	Peer     string // the agent's address
 	PeerASN  int    // the agent's ASN
 	Log      string // stderr goes here
+	Packed   bool   // bgpinject -packed: as many prefixes in each UPDATE as fit
 }
 
 // injectorASN is the injector's own ASN: it is an upstream (eBGP) router to
@@ -52,6 +53,9 @@ func startInjector(p injectorParams) (*injectorProc, error) {
 	cmd := exec.Command("ip", "netns", "exec", injectorNetns, p.Binary,
 		"-router-id", addr, "-next-hop", addr, "-prefixes", p.Prefixes,
 		"-asn", strconv.Itoa(injectorASN), "-peer", p.Peer, "-peer-asn", strconv.Itoa(p.PeerASN))
+	if p.Packed {
+		cmd.Args = append(cmd.Args, "-packed")
+	}
 	cmd.Stderr = logFile
 	// Its own process group: a Ctrl-C reaches the benchmark only, which then
 	// stops the injector in order during cleanup.

@@ -98,6 +98,7 @@ func (c *routeCounter) String() string {
 
 // Count dumps the routes and counts ours.
 func (c *routeCounter) pollStep(routes int) time.Duration { return pollStep(routes) }
+func (c *routeCounter) nearStep(routes int) time.Duration { return pollStep(routes) }
 
 func (c *routeCounter) Count() (int, error) {
 	c.seq++

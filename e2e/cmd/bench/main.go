@@ -10,6 +10,11 @@
 // tears down what it made. `make bench` runs it; docs/benchmarks.md has the
 // figures.
 //
+//	bench -routes 100000 -packed
+//
+// has the injector pack as many prefixes into each UPDATE as fit, as a router
+// sending its table does; without -packed, GoBGP sends one prefix per UPDATE.
+//
 //	bench -routes 100000 -churn 30m -churn-fraction 0.1 -churn-interval 10s
 //
 // replaces the measures with a churn (churn.go): the table installed, a
@@ -39,7 +44,10 @@ type options struct {
 	routes   int
 	dir      string
 	injector string
-	timeout  time.Duration
+	// packed has the injector pack as many prefixes into each UPDATE as fit,
+	// as a router sending a table does, instead of GoBGP's one per UPDATE.
+	packed  bool
+	timeout time.Duration
 	// profile, when set, runs the agent with --profiling and saves its
 	// CPU profile (profileSeconds long, from the announce on) and heap
 	// profiles there.
@@ -88,6 +96,7 @@ func mainErr(ctx context.Context) error {
 	flag.IntVar(&o.routes, "routes", 10000, "number of routes to announce and withdraw")
 	flag.StringVar(&o.dir, "dir", "/tmp/nodebgp-bench", "the benchmark lab's state dir")
 	flag.StringVar(&o.injector, "injector", "", "the bgpinject binary (default: next to this one)")
+	flag.BoolVar(&o.packed, "packed", false, "the injector packs as many prefixes into each UPDATE as fit (about 800 /32s), announcing and withdrawing, as a router sending a table does; without it GoBGP sends one prefix per UPDATE")
 	flag.DurationVar(&o.timeout, "timeout", 120*time.Second, "bound on each measure")
 	flag.StringVar(&o.profile, "profile", "", "save the agent's pprof profiles (CPU over both measures, heap with the routes installed and after the withdraw) in this dir")
 	flag.IntVar(&o.profileSeconds, "profile-seconds", 30, "length of the CPU profile")
@@ -160,6 +169,11 @@ func mainErr(ctx context.Context) error {
 		return fmt.Errorf("needs root: it creates network namespaces")
 	}
 	fmt.Println("# nodebgp bench: " + lab.Machine())
+	if o.packed {
+		fmt.Println("# injector: packed, as many prefixes in each UPDATE as fit (bgpinject -packed)")
+	} else {
+		fmt.Println("# injector: GoBGP, one prefix per UPDATE")
+	}
 	if o.churn > 0 {
 		res, err := runChurn(ctx, o)
 		if len(res.samples) > 1 {

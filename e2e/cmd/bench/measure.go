@@ -29,6 +29,10 @@ func pollStep(routes int) time.Duration {
 // agent). So RIB counters are polled at 2 µs per route without the 20 ms
 // cap: the walk stays a small, fixed share of the loop at any size (200 ms,
 // 4% of a 5 s install, at 100,000), and below 10,000 routes nothing changes.
+// Where that is longer than the kernel counters' step (pollStep), the wait
+// follows the table as it is (shorter while it is small) and, once the
+// count's pace puts the end within it, shrinks to the kernel counters' step:
+// the same resolution, for a few walks at the end (waitCountNear).
 func ribPollStep(routes int) time.Duration {
 	return max(time.Duration(routes)*pollPerRoute, minPollStep)
 }
@@ -47,6 +51,10 @@ type counter interface {
 	String() string
 	// pollStep is how often to count while routes come or go.
 	pollStep(routes int) time.Duration
+	// nearStep, when shorter than pollStep, says the count walks the
+	// speaker's table: it is then made every nearStep only near the end
+	// (waitCountNear).
+	nearStep(routes int) time.Duration
 }
 
 // errCountNotReached is the error of a wait that timed out.
@@ -54,7 +62,62 @@ var errCountNotReached = errors.New("count not reached")
 
 // waitCount polls c until it reports want, bounded by timeout.
 func waitCount(ctx context.Context, c counter, t0 time.Time, start, want int, timeout time.Duration) (convergence, error) {
-	return waitCountEvery(ctx, c, t0, start, want, timeout, c.pollStep(max(start, want)))
+	routes := max(start, want)
+	if step, near := c.pollStep(routes), c.nearStep(routes); near < step {
+		return waitCountNear(ctx, c, t0, start, want, timeout, near)
+	}
+	return waitCountEvery(ctx, c, t0, start, want, timeout, c.pollStep(routes))
+}
+
+// waitCountNear is waitCount for a count that walks the speaker's table
+// (a RIB count), whose cost grows with what it counts: it waits in
+// proportion to the count (pollPerRoute, at least near) until the average
+// pace since t0 says want is closer than that, then counts every near. The
+// result's Step is the wait before the count that saw want.
+func waitCountNear(ctx context.Context, c counter, t0 time.Time, start, want int, timeout, near time.Duration) (convergence, error) {
+	res := convergence{Step: near}
+	deadline := t0.Add(timeout)
+	for {
+		n, err := c.Count()
+		if err != nil {
+			return res, err
+		}
+		now := time.Since(t0)
+		if n != start && res.First == 0 {
+			res.First = now
+		}
+		if n == want {
+			res.Done = now
+			return res, nil
+		}
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("%d of the wanted %d routes in %s after %s: %w", n, want, c, timeout, errCountNotReached)
+		}
+		res.Step = nextWait(near, now, start, n, want)
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(res.Step):
+		}
+	}
+}
+
+// nextWait is how long to wait before the next count of a table that holds
+// n: n × pollPerRoute, at least near, so the walk stays a small share of
+// the speaker's work as its table grows; unless the average pace since t0
+// (start, n now) puts want closer than that, then the time left less near,
+// at least near.
+func nextWait(near, now time.Duration, start, n, want int) time.Duration {
+	wait := max(time.Duration(n)*pollPerRoute, near)
+	if now <= 0 || n == start {
+		return wait
+	}
+	pace := float64(n-start) / float64(now) // routes a nanosecond, signed
+	left := time.Duration(float64(want-n) / pace)
+	if left <= 0 || left >= wait {
+		return wait
+	}
+	return max(left-near, near)
 }
 
 // waitCountEvery is waitCount polling every step.

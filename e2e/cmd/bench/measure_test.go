@@ -22,3 +22,30 @@ func TestPollStepScalesWithRoutesWithinBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestNextWaitCountsOftenOnlyNearTheEnd(t *testing.T) {
+	const near = 20 * time.Millisecond
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	tests := []struct {
+		name           string
+		now            time.Duration
+		start, n, want int
+		wait           time.Duration
+	}{
+		{"nothing counted yet: near", ms(20), 0, 0, 100000, near},
+		{"a small table is counted often", ms(100), 0, 15000, 100000, ms(30)},
+		{"far from the end: in proportion to the table", ms(1000), 0, 60000, 100000, ms(120)},
+		{"150 ms left at this pace, more than the wait: wake near before it", ms(400), 0, 80000, 110000, ms(130)},
+		{"5 ms left: near", ms(500), 0, 99000, 100000, near},
+		{"a withdraw's wait shrinks with the table", ms(300), 100000, 40000, 0, ms(80)},
+		{"moving away from want: in proportion to the table, at least near", ms(300), 5000, 4000, 100000, near},
+		{"no move since t0: in proportion to the table", ms(300), 50000, 50000, 0, ms(100)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := nextWait(near, tt.now, tt.start, tt.n, tt.want); got != tt.wait {
+				t.Errorf("nextWait = %s, want %s", got, tt.wait)
+			}
+		})
+	}
+}

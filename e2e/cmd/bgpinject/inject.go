@@ -21,6 +21,7 @@ type config struct {
 	apiAddr                 string
 	batchSize               int
 	connectRetry            time.Duration // 0: GoBGP's default
+	peerPort                int           // the packed speaker's peer port
 }
 
 // apiReadyTimeout bounds the wait for GoBGP's own gRPC API, which it binds
@@ -152,9 +153,12 @@ func withdrawalsOf(paths []*api.Path) []*api.Path {
 	return out
 }
 
-// announce streams every path to GoBGP in batches: one batch is one RIB
-// update, so GoBGP packs many prefixes into each UPDATE, as a router sending
-// a full table does.
+func (inj *injector) count() int { return len(inj.paths) }
+
+// announce streams every path to GoBGP in batches of -batch. GoBGP still
+// sends each path in an UPDATE of its own: it hands a peer every path of a
+// batch separately (one prefix per UPDATE at 100,000 routes, measured in
+// docs/benchmarks.md); -packed is the speaker that packs.
 func (inj *injector) announce(ctx context.Context) (int, time.Duration, error) {
 	return inj.stream(ctx, inj.paths)
 }

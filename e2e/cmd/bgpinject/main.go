@@ -1,8 +1,12 @@
-// Command bgpinject is the benchmark's route source: a GoBGP speaker that
+// Command bgpinject is the benchmark's route source: a BGP speaker that
 // peers with one agent and announces, then withdraws, a list of prefixes when
 // told to on stdin. `make bench` runs it inside its own network namespace
 // (GoBGP's goroutines run on any OS thread, so only a whole process can be
 // pinned to a namespace).
+//
+// The speaker is GoBGP, which sends every prefix in an UPDATE of its own, or
+// with -packed a minimal speaker of this command's own that packs as many
+// prefixes into each UPDATE as fit, as a router sending a table does.
 //
 // It reads one command per line on stdin and answers on stdout:
 //
@@ -24,6 +28,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -43,6 +48,8 @@ type flags struct {
 	apiAddr   string
 	batchSize int
 	retry     time.Duration
+	packed    bool
+	peerPort  int
 }
 
 func main() {
@@ -57,7 +64,7 @@ func main() {
 
 func run(ctx context.Context) error {
 	f := flags{}
-	flag.StringVar(&f.routerID, "router-id", "10.199.1.100", "router ID; the speaker listens on this address, port 179")
+	flag.StringVar(&f.routerID, "router-id", "10.199.1.100", "router ID and local address: GoBGP listens on it (port 179), the -packed speaker dials from it")
 	flag.UintVar(&f.asn, "asn", 64512, "local ASN")
 	flag.StringVar(&f.peer, "peer", "10.199.1.11", "the agent to peer with")
 	flag.UintVar(&f.peerASN, "peer-asn", 64512, "the agent's ASN")
@@ -66,6 +73,8 @@ func run(ctx context.Context) error {
 	flag.StringVar(&f.apiAddr, "api-address", "127.0.0.1:50061", "GoBGP gRPC API, used only by this process to stream paths in batches")
 	flag.IntVar(&f.batchSize, "batch", 1000, "paths per AddPathStream message")
 	flag.DurationVar(&f.retry, "connect-retry", 0, "seconds between attempts to open the session (0: GoBGP's default, 120s); a speaker that must dial a peer that starts later wants a short one")
+	flag.BoolVar(&f.packed, "packed", false, "send as many prefixes in each UPDATE as fit (about 800 /32s), announcements and withdrawals, as a router sending a table does, instead of GoBGP's one prefix per UPDATE; this speaker dials the peer and does not listen")
+	flag.IntVar(&f.peerPort, "peer-port", 179, "with -packed: the peer's BGP port")
 	flag.Parse()
 
 	cfg, err := parseConfig(f)
@@ -73,13 +82,27 @@ func run(ctx context.Context) error {
 		return err
 	}
 	out := &lineWriter{w: os.Stdout}
-	inj, err := startInjector(ctx, cfg, out)
+	var sp speaker
+	if f.packed {
+		sp, err = startPacked(ctx, cfg, out)
+	} else {
+		sp, err = startInjector(ctx, cfg, out)
+	}
 	if err != nil {
 		return err
 	}
-	defer inj.stop()
+	defer sp.stop()
 	out.printf("ready")
-	return serve(ctx, inj, out)
+	return serve(ctx, sp, out)
+}
+
+// speaker is what the commands drive: GoBGP (injector) or packedSpeaker.
+type speaker interface {
+	// count is the number of prefixes in the list.
+	count() int
+	// run carries out one command: how many prefixes it sent, in how long.
+	run(ctx context.Context, c command) (int, time.Duration, error)
+	stop()
 }
 
 func parseConfig(f flags) (config, error) {
@@ -110,7 +133,10 @@ func parseConfig(f flags) (config, error) {
 	if f.retry < 0 || f.retry%time.Second != 0 {
 		return cfg, fmt.Errorf("-connect-retry %s: whole seconds, at least 0", f.retry)
 	}
-	cfg.apiAddr, cfg.batchSize, cfg.connectRetry = f.apiAddr, f.batchSize, f.retry
+	if f.peerPort < 1 || f.peerPort > 65535 {
+		return cfg, fmt.Errorf("-peer-port %d: a port is 1..65535", f.peerPort)
+	}
+	cfg.apiAddr, cfg.batchSize, cfg.connectRetry, cfg.peerPort = f.apiAddr, f.batchSize, f.retry, f.peerPort
 	return cfg, nil
 }
 
@@ -157,7 +183,7 @@ func readPrefixes(path string) ([]route, error) {
 }
 
 // serve runs commands from stdin until it ends or ctx is cancelled.
-func serve(ctx context.Context, inj *injector, out *lineWriter) error {
+func serve(ctx context.Context, sp speaker, out *lineWriter) error {
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
@@ -174,7 +200,7 @@ func serve(ctx context.Context, inj *injector, out *lineWriter) error {
 			if !ok {
 				return nil
 			}
-			c, err := parseCommand(cmd, len(inj.paths))
+			c, err := parseCommand(cmd, sp.count())
 			if err != nil {
 				out.printf("error %v", err)
 				continue
@@ -182,7 +208,7 @@ func serve(ctx context.Context, inj *injector, out *lineWriter) error {
 			if c.verb == "" {
 				continue
 			}
-			n, took, err := inj.run(ctx, c)
+			n, took, err := sp.run(ctx, c)
 			if err != nil {
 				out.printf("error %s: %v", c.verb, err)
 				continue
@@ -208,7 +234,7 @@ func (inj *injector) run(ctx context.Context, c command) (int, time.Duration, er
 // loop both write.
 type lineWriter struct {
 	mu sync.Mutex
-	w  *os.File
+	w  io.Writer
 }
 
 func (l *lineWriter) printf(format string, args ...any) {
