@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -22,11 +23,12 @@ import (
 // cannot: it turns every path it is given into an UPDATE of its own, whatever
 // the batch it came in.
 //
-// It is the least of a BGP speaker that a bench needs: it dials the peer
-// (until the peer answers), exchanges OPENs (IPv4 unicast, 4-octet ASNs),
-// sends KEEPALIVEs, and reads and drops what the peer sends. One session: a
-// NOTIFICATION or a closed connection ends it, with an "error" line, and the
-// speaker does not dial again.
+// It is the least of a BGP speaker that a bench needs: it dials the peer and
+// exchanges OPENs (IPv4 unicast, 4-octet ASNs) until a session is up, every
+// second (a peer may refuse or reset connections until it has its
+// configuration), sends KEEPALIVEs, and reads and drops what the peer sends.
+// One Established session: a NOTIFICATION or a closed connection ends it,
+// with an "error" line, and the speaker does not dial again.
 type packedSpeaker struct {
 	cfg    config
 	routes []route
@@ -129,22 +131,49 @@ func (s *packedSpeaker) stop() {
 	s.wg.Wait()
 }
 
-// session dials the peer until it answers, brings the session up, then reads
-// until it ends.
+// session dials the peer and opens the session until one reaches
+// Established (a peer may refuse or reset connections until it has its
+// configuration), then reads until it ends.
 func (s *packedSpeaker) session(ctx context.Context, out *lineWriter) error {
+	for {
+		conn, r, hold, err := s.establish(ctx)
+		if err == nil {
+			return s.established(ctx, conn, r, hold, out)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fmt.Fprintf(os.Stderr, "bgpinject: session with %s not up, trying again in %s: %v\n", s.cfg.peer, dialRetry, err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(dialRetry):
+		}
+	}
+}
+
+// establish dials the peer and exchanges OPENs and KEEPALIVEs.
+func (s *packedSpeaker) establish(ctx context.Context) (net.Conn, *bufio.Reader, uint16, error) {
 	conn, err := s.dial(ctx)
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	// Closing the connection is what ends a read blocked on it.
-	stopRead := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stopRead()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
 	r := bufio.NewReader(conn)
 	hold, err := s.open(conn, r)
 	if err != nil {
 		_ = conn.Close()
-		return err
+		return nil, nil, 0, err
 	}
+	return conn, r, hold, nil
+}
+
+// established runs an Established session until it ends.
+func (s *packedSpeaker) established(ctx context.Context, conn net.Conn, r *bufio.Reader, hold uint16, out *lineWriter) error {
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
 	s.mu.Lock()
 	s.conn = conn
 	s.mu.Unlock()
@@ -156,7 +185,7 @@ func (s *packedSpeaker) session(ctx context.Context, out *lineWriter) error {
 			s.keepalive(ctx, time.Duration(hold)*time.Second/3)
 		}()
 	}
-	err = readUntilEnd(r)
+	err := readUntilEnd(r)
 	s.mu.Lock()
 	s.ended = err
 	s.mu.Unlock()
@@ -169,18 +198,7 @@ const dialRetry = time.Second
 
 func (s *packedSpeaker) dial(ctx context.Context) (net.Conn, error) {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: s.cfg.routerID.AsSlice()}, Timeout: 5 * time.Second}
-	addr := net.JoinHostPort(s.cfg.peer.String(), strconv.Itoa(s.cfg.peerPort))
-	for {
-		conn, err := d.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			return conn, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(dialRetry):
-		}
-	}
+	return d.DialContext(ctx, "tcp", net.JoinHostPort(s.cfg.peer.String(), strconv.Itoa(s.cfg.peerPort)))
 }
 
 // open exchanges OPENs and the first KEEPALIVEs; it returns the hold time

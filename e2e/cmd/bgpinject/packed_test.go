@@ -153,23 +153,27 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// A real GoBGP on 127.0.0.1 takes the packed speaker's routes: all of them,
-// with their next hops, in a handful of UPDATEs, and loses them again on the
-// withdrawals, a range at a time or all at once.
-func TestPackedSpeakerAgainstGoBGP(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	port := freePort(t)
+// startGoBGP is a GoBGP speaker on 127.0.0.1:port, AS 64512, stopped when
+// the test ends.
+func startGoBGP(ctx context.Context, t *testing.T, port int) *server.BgpServer {
+	t.Helper()
 	logger := gobgplog.NewDefaultLogger()
 	logger.SetLevel(gobgplog.ErrorLevel)
 	s := server.NewBgpServer(server.LoggerOption(logger))
 	go s.Serve()
-	defer s.Stop()
+	t.Cleanup(s.Stop)
 	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn: 64512, RouterId: "192.0.2.1", ListenPort: int32(port), ListenAddresses: []string{"127.0.0.1"},
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// addPackedPeer configures the packed speaker (127.0.0.1, AS 65100) as a
+// passive peer of s: it waits for the speaker to dial.
+func addPackedPeer(ctx context.Context, t *testing.T, s *server.BgpServer) {
+	t.Helper()
 	if err := s.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
 		Conf:      &api.PeerConf{NeighborAddress: "127.0.0.1", PeerAsn: 65100},
 		Transport: &api.Transport{PassiveMode: true},
@@ -177,6 +181,45 @@ func TestPackedSpeakerAgainstGoBGP(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A peer that closes the speaker's connections until it has the speaker in
+// its configuration (GoBGP closes a connection from an address it has no
+// peer for) gets the session on a later attempt.
+func TestPackedSpeakerTriesAgainUntilThePeerTakesIt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	port := freePort(t)
+	s := startGoBGP(ctx, t, port)
+	cfg := config{
+		routerID: netip.MustParseAddr("127.0.0.1"), peer: netip.MustParseAddr("127.0.0.1"), peerPort: port,
+		nextHop: netip.MustParseAddr("10.199.1.100"), asn: 65100, peerASN: 64512, prefixes: hostRoutes(10, netip.Addr{}),
+	}
+	lines := make(lineRecorder, 16)
+	sp, err := startPacked(ctx, cfg, &lineWriter{w: lines})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.stop()
+	time.Sleep(1500 * time.Millisecond) // a refused attempt or two
+	select {
+	case line := <-lines:
+		t.Fatalf("line %q before the peer was configured", line)
+	default:
+	}
+	addPackedPeer(ctx, t, s)
+	lines.expect(t, "established")
+}
+
+// A real GoBGP on 127.0.0.1 takes the packed speaker's routes: all of them,
+// with their next hops, in a handful of UPDATEs, and loses them again on the
+// withdrawals, a range at a time or all at once.
+func TestPackedSpeakerAgainstGoBGP(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	port := freePort(t)
+	s := startGoBGP(ctx, t, port)
+	addPackedPeer(ctx, t, s)
 
 	const n = 2000
 	other := netip.MustParseAddr("10.199.1.200")
