@@ -62,6 +62,10 @@ type agent struct {
 	// started is when this speaker started: the wait for sessions counts
 	// from it.
 	started time.Time
+	// startedFresh is set when the start found no route of ours in the
+	// kernel (freshStart): then no route can be stale, and the route loop
+	// prunes from its first pass instead of waiting for the RIB to converge.
+	startedFresh bool
 
 	// Node loop state: what the next pass builds on.
 	mesh plan.MeshPassword

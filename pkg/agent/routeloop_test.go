@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nodebgp/router/pkg/bgp"
+	"github.com/nodebgp/router/pkg/routes"
 )
 
 // convergingSpeaker is the fake speaker for a test that runs the route loop
@@ -134,5 +135,44 @@ func TestBusyRoutePassesAskWhetherTheRIBConvergedAtMostTwiceASecond(t *testing.T
 		if sp.asked != step.wantAsked {
 			t.Fatalf("after 50 more passes %s later: asked %d times, want %d", step.advance, sp.asked, step.wantAsked)
 		}
+	}
+}
+
+// After a fresh start every route of ours in the kernel is one the agent
+// wrote from its best paths, so none can be stale: it prunes from the first
+// pass and never runs the full pass that looks for stale routes (nor asks
+// whether the RIB converged). After a restart the kept routes wait for
+// convergence, as TestStaleKernelRoutesAreNeverPrunedBeforeTheRIBConverged
+// shows.
+func TestOnlyAFreshStartPrunesFromTheFirstPass(t *testing.T) {
+	via := netip.MustParseAddr("10.199.1.12")
+	tests := []struct {
+		name      string
+		kernel    []routes.Route
+		wantPrune bool
+	}{
+		{name: "a new or rebooted node: no route of ours in the kernel", wantPrune: true},
+		{name: "an agent restart: the kernel kept our routes", kernel: []routes.Route{{Prefix: n2CIDR, Gateway: via}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ta := newTestAgent(t)
+			ta.kernel.table = tt.kernel
+			ta.kernel.mayPrune = func() bool { return tt.wantPrune }
+			sp := &countingSpeaker{fakeSpeaker: ta.speaker}
+			ta.agent.speaker = sp
+			ta.agent.applyFirstPeers(context.Background(), ta.agent.plan(context.Background()))
+			ta.route = ta.agent.newRouteState()
+			ta.routePass()
+			ta.nodePass(t)
+			ta.clock = ta.clock.Add(convergeAskInterval)
+			ta.routeEvents(bgp.BestChange{Prefix: netip.MustParsePrefix("10.245.0.0/24"), NextHops: []netip.Addr{via}})
+			if ta.route.prune != tt.wantPrune {
+				t.Errorf("pruning %v after the first passes, want %v", ta.route.prune, tt.wantPrune)
+			}
+			if asked := sp.asked > 0; asked == tt.wantPrune {
+				t.Errorf("asked whether the RIB converged: %v, want %v", asked, !tt.wantPrune)
+			}
+		})
 	}
 }

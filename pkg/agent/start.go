@@ -248,11 +248,11 @@ func (a *agent) startSpeaker(ctx context.Context) (*bgp.Speaker, error) {
 // Every later attempt, and every peer a later pass adds, is GoBGP's as
 // usual: one dialer per pair (docs/peering.md "Designs").
 func (a *agent) applyFirstPeers(ctx context.Context, first plan.Plan) {
-	atOnce := a.freshStart()
-	if atOnce {
-		a.log.Info("fresh start: no route of ours in the kernel, so the first connection attempt to each peer goes out at once", "event", "start")
+	a.startedFresh = a.freshStart()
+	if a.startedFresh {
+		a.log.Info("fresh start: no route of ours in the kernel, so the first connection attempt to each peer goes out at once and no route can be stale", "event", "start")
 	}
-	a.applyDesired(ctx, bgp.Desired{Policy: first.Policy, Peers: first.Peers, Redial: first.Redial, FirstAttemptAtOnce: atOnce})
+	a.applyDesired(ctx, bgp.Desired{Policy: first.Policy, Peers: first.Peers, Redial: first.Redial, FirstAttemptAtOnce: a.startedFresh})
 }
 
 // freshStart tells a node's first start from an agent restart by our routes
