@@ -215,6 +215,7 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 	if _, err := inj.expect(ctx, "established", sessionTimeout); err != nil {
 		return r, err
 	}
+	time.Sleep(settle) // as for the agent
 	n := b.o.routes
 	cpu := func() float64 {
 		var s float64
