@@ -157,20 +157,16 @@ func TestRecordKeepsEachNextHopOnceWhileARouteUsesIt(t *testing.T) {
 			if got := len(r.hops.hops); got != tt.wantTableSize {
 				t.Errorf("the table has %d places, want %d", got, tt.wantTableSize)
 			}
+			held := map[hopID]int{}
+			for _, id := range r.v4 {
+				held[id]++
+			}
+			for _, id := range r.v6 {
+				held[id]++
+			}
 			for id, refs := range r.hops.refs {
-				held := 0
-				for _, v := range r.v4 {
-					if v == hopID(id) {
-						held++
-					}
-				}
-				for _, v := range r.v6 {
-					if v == hopID(id) {
-						held++
-					}
-				}
-				if int(refs) != held {
-					t.Errorf("next hop %d counts %d routes, %d use it", id, refs, held)
+				if int(refs) != held[hopID(id)] {
+					t.Errorf("next hop %d counts %d routes, %d use it", id, refs, held[hopID(id)])
 				}
 			}
 		})

@@ -72,34 +72,11 @@ func waitCount(ctx context.Context, c counter, t0 time.Time, start, want int, ti
 // waitCountNear is waitCount for a count that walks the speaker's table
 // (a RIB count), whose cost grows with what it counts: it waits in
 // proportion to the count (pollPerRoute, at least near) until the average
-// pace since t0 says want is closer than that, then counts every near. The
-// result's Step is the wait before the count that saw want.
+// pace since t0 says want is closer than that, then counts every near.
 func waitCountNear(ctx context.Context, c counter, t0 time.Time, start, want int, timeout, near time.Duration) (convergence, error) {
-	res := convergence{Step: near}
-	deadline := t0.Add(timeout)
-	for {
-		n, err := c.Count()
-		if err != nil {
-			return res, err
-		}
-		now := time.Since(t0)
-		if n != start && res.First == 0 {
-			res.First = now
-		}
-		if n == want {
-			res.Done = now
-			return res, nil
-		}
-		if time.Now().After(deadline) {
-			return res, fmt.Errorf("%d of the wanted %d routes in %s after %s: %w", n, want, c, timeout, errCountNotReached)
-		}
-		res.Step = nextWait(near, now, start, n, want)
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(res.Step):
-		}
-	}
+	return pollCount(ctx, c, t0, start, want, timeout, func(now time.Duration, n int) time.Duration {
+		return nextWait(near, now, start, n, want)
+	})
 }
 
 // nextWait is how long to wait before the next count of a table that holds
@@ -122,11 +99,18 @@ func nextWait(near, now time.Duration, start, n, want int) time.Duration {
 
 // waitCountEvery is waitCount polling every step.
 func waitCountEvery(ctx context.Context, c counter, t0 time.Time, start, want int, timeout, step time.Duration) (convergence, error) {
-	res := convergence{Step: step}
+	return pollCount(ctx, c, t0, start, want, timeout, func(time.Duration, int) time.Duration { return step })
+}
+
+// pollCount counts until c reports want, bounded by timeout. Each count
+// starts next(now, n) after the one before started, or at once if that one
+// took longer; the result's Step is the last such interval: the figure's
+// resolution.
+func pollCount(ctx context.Context, c counter, t0 time.Time, start, want int, timeout time.Duration, next func(now time.Duration, n int) time.Duration) (convergence, error) {
+	res := convergence{Step: next(0, start)}
 	deadline := t0.Add(timeout)
-	tick := time.NewTicker(res.Step)
-	defer tick.Stop()
 	for {
+		began := time.Now()
 		n, err := c.Count()
 		if err != nil {
 			return res, err
@@ -142,10 +126,11 @@ func waitCountEvery(ctx context.Context, c counter, t0 time.Time, start, want in
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("%d of the wanted %d routes in %s after %s: %w", n, want, c, timeout, errCountNotReached)
 		}
+		res.Step = next(now, n)
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
-		case <-tick.C:
+		case <-time.After(time.Until(began.Add(res.Step))):
 		}
 	}
 }

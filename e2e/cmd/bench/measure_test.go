@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -47,5 +50,46 @@ func TestNextWaitCountsOftenOnlyNearTheEnd(t *testing.T) {
 				t.Errorf("nextWait = %s, want %s", got, tt.wait)
 			}
 		})
+	}
+}
+
+// scriptedCounter returns its counts one a call, then the last for ever.
+type scriptedCounter struct {
+	counts []int
+	calls  int
+}
+
+func (c *scriptedCounter) Count() (int, error) {
+	n := c.counts[min(c.calls, len(c.counts)-1)]
+	c.calls++
+	return n, nil
+}
+func (c *scriptedCounter) String() string                    { return "a scripted count" }
+func (c *scriptedCounter) pollStep(routes int) time.Duration { return time.Millisecond }
+func (c *scriptedCounter) nearStep(routes int) time.Duration { return time.Millisecond }
+
+func TestPollCountStopsAtWantAndAsksTheWaitFromEachCount(t *testing.T) {
+	c := &scriptedCounter{counts: []int{0, 0, 10, 60, 100}}
+	var asked []int
+	res, err := pollCount(context.Background(), c, time.Now(), 0, 100, time.Minute, func(_ time.Duration, n int) time.Duration {
+		asked = append(asked, n)
+		return time.Millisecond
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.calls != 5 || res.First == 0 || res.Done < res.First || res.Step != time.Millisecond {
+		t.Errorf("%d counts, first move at %s, done at %s, step %s; want 5 counts, 0 < first <= done, step 1ms", c.calls, res.First, res.Done, res.Step)
+	}
+	if want := []int{0, 0, 0, 10, 60}; !slices.Equal(asked, want) {
+		t.Errorf("waits asked for counts %v, want %v (the start, then each count but the last)", asked, want)
+	}
+}
+
+func TestPollCountGivesUpAtTheTimeout(t *testing.T) {
+	c := &scriptedCounter{counts: []int{0, 5}}
+	_, err := pollCount(context.Background(), c, time.Now(), 0, 100, 20*time.Millisecond, func(time.Duration, int) time.Duration { return time.Millisecond })
+	if !errors.Is(err, errCountNotReached) {
+		t.Errorf("err = %v, want errCountNotReached", err)
 	}
 }
