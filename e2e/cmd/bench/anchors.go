@@ -489,10 +489,8 @@ func (c *ribCounter) waitReady(ctx context.Context, timeout time.Duration) error
 	}
 }
 
-func (c *ribCounter) String() string                    { return "gobgpd's RIB at " + c.addr }
-func (c *ribCounter) pollStep(routes int) time.Duration { return ribPollStep(routes) }
-func (c *ribCounter) nearStep(routes int) time.Duration { return pollStep(routes) }
-func (c *ribCounter) Close() error                      { return c.conn.Close() }
+func (c *ribCounter) String() string { return "gobgpd's RIB at " + c.addr }
+func (c *ribCounter) Close() error   { return c.conn.Close() }
 
 // parseAnchors reads -anchors: a comma-separated list of anchorNames, or
 // "none".

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"runtime"
 	"syscall"
-	"time"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -97,8 +96,6 @@ func (c *routeCounter) String() string {
 }
 
 // Count dumps the routes and counts ours.
-func (c *routeCounter) pollStep(routes int) time.Duration { return pollStep(routes) }
-func (c *routeCounter) nearStep(routes int) time.Duration { return pollStep(routes) }
 
 func (c *routeCounter) Count() (int, error) {
 	c.seq++

@@ -4,13 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
-// A dump costs the kernel about 0.35 µs per route (3.5 ms for 10,000 on the
-// machines in docs/benchmarks.md). Polling every 2 µs per route keeps the
-// poller's share of a core near 17% whatever the size, while small runs get
-// the resolution they need: 2 ms for 1,000 routes, 20 ms for 10,000.
+// Every count walks the speaker's table: a kernel dump costs about 0.35 µs
+// a route, GoBGP's GetTable about 0.1 µs inside the server loop that also
+// takes in the UPDATEs. So a count waits 2 µs per route it counted (a sixth
+// of a core for a kernel dump, whatever the size), at least pollStep: 2 ms
+// for 1,000 routes, 20 ms for 10,000 and more, the figures' resolution. At
+// 100,000 a 20 ms step kept the bench's poller dumping without a pause, a
+// whole vCPU of two taken from the speaker it timed, and a RIB count at that
+// step slowed the install it timed; the wait now follows the table counted
+// so far and shrinks to pollStep once the count's pace puts the end within
+// it: the same resolution, for a few counts at the end (nextWait).
 const (
 	pollPerRoute = 2 * time.Microsecond
 	minPollStep  = 2 * time.Millisecond
@@ -19,22 +26,6 @@ const (
 
 func pollStep(routes int) time.Duration {
 	return min(max(time.Duration(routes)*pollPerRoute, minPollStep), maxPollStep)
-}
-
-// A RIB count is not free to the speaker it measures: GoBGP's GetTable walks
-// every destination inside its server loop, the one goroutine that also
-// takes in the UPDATEs (about 10 ms per 100,000 destinations here). Polled
-// every 20 ms it took a large share of that loop at 100,000 routes and
-// slowed the very install it timed (an engine slower alone than inside the
-// agent). So RIB counters are polled at 2 µs per route without the 20 ms
-// cap: the walk stays a small, fixed share of the loop at any size (200 ms,
-// 4% of a 5 s install, at 100,000), and below 10,000 routes nothing changes.
-// Where that is longer than the kernel counters' step (pollStep), the wait
-// follows the table as it is (shorter while it is small) and, once the
-// count's pace puts the end within it, shrinks to the kernel counters' step:
-// the same resolution, for a few walks at the end (waitCountNear).
-func ribPollStep(routes int) time.Duration {
-	return max(time.Duration(routes)*pollPerRoute, minPollStep)
 }
 
 // convergence is how long the kernel took to reach the wanted count after t0.
@@ -49,52 +40,56 @@ type convergence struct {
 type counter interface {
 	Count() (int, error)
 	String() string
-	// pollStep is how often to count while routes come or go.
-	pollStep(routes int) time.Duration
-	// nearStep, when shorter than pollStep, says the count walks the
-	// speaker's table: it is then made every nearStep only near the end
-	// (waitCountNear).
-	nearStep(routes int) time.Duration
 }
 
 // errCountNotReached is the error of a wait that timed out.
 var errCountNotReached = errors.New("count not reached")
 
-// waitCount polls c until it reports want, bounded by timeout.
+// waitCount counts until c reports want, bounded by timeout: every
+// nextWait, at least pollStep for the larger of start and want.
 func waitCount(ctx context.Context, c counter, t0 time.Time, start, want int, timeout time.Duration) (convergence, error) {
-	routes := max(start, want)
-	if step, near := c.pollStep(routes), c.nearStep(routes); near < step {
-		return waitCountNear(ctx, c, t0, start, want, timeout, near)
-	}
-	return waitCountEvery(ctx, c, t0, start, want, timeout, c.pollStep(routes))
-}
-
-// waitCountNear is waitCount for a count that walks the speaker's table
-// (a RIB count), whose cost grows with what it counts: it waits in
-// proportion to the count (pollPerRoute, at least near) until the average
-// pace since t0 says want is closer than that, then counts every near.
-func waitCountNear(ctx context.Context, c counter, t0 time.Time, start, want int, timeout, near time.Duration) (convergence, error) {
+	near := pollStep(max(start, want))
+	last := sample{n: start}
 	return pollCount(ctx, c, t0, start, want, timeout, func(now time.Duration, n int) time.Duration {
-		return nextWait(near, now, start, n, want)
+		cur := sample{at: now, n: n}
+		wait := nextWait(near, start, last, cur, want)
+		last = cur
+		return wait
 	})
 }
 
+// sample is a count n at time at after t0.
+type sample struct {
+	at time.Duration
+	n  int
+}
+
 // nextWait is how long to wait before the next count of a table that holds
-// n: n × pollPerRoute, at least near, so the walk stays a small share of
-// the speaker's work as its table grows; unless the average pace since t0
-// (start, n now) puts want closer than that, then the time left less near,
-// at least near.
-func nextWait(near, now time.Duration, start, n, want int) time.Duration {
-	wait := max(time.Duration(n)*pollPerRoute, near)
-	if now <= 0 || n == start {
+// cur.n: cur.n × pollPerRoute, at least near, so the walk stays a small
+// share of the speaker's work as its table grows; but at most half the time
+// the count's pace (the faster of its average since t0, from start, and its
+// pace since the last count) says is left until want, so that counts close
+// in on the end even when the pace picks up, down to near.
+func nextWait(near time.Duration, start int, last, cur sample, want int) time.Duration {
+	wait := max(time.Duration(cur.n)*pollPerRoute, near)
+	// toward is the pace toward want since from, in routes a nanosecond;
+	// 0 when the count did not move toward it.
+	toward := func(from sample) float64 {
+		if cur.at <= from.at {
+			return 0
+		}
+		pace := float64(cur.n-from.n) / float64(cur.at-from.at)
+		if want < cur.n {
+			pace = -pace
+		}
+		return max(pace, 0)
+	}
+	pace := max(toward(sample{n: start}), toward(last))
+	if pace == 0 {
 		return wait
 	}
-	pace := float64(n-start) / float64(now) // routes a nanosecond, signed
-	left := time.Duration(float64(want-n) / pace)
-	if left <= 0 || left >= wait {
-		return wait
-	}
-	return max(left-near, near)
+	left := time.Duration(math.Abs(float64(want-cur.n)) / pace)
+	return max(min(wait, left/2), near)
 }
 
 // waitCountEvery is waitCount polling every step.

@@ -30,23 +30,25 @@ func TestNextWaitCountsOftenOnlyNearTheEnd(t *testing.T) {
 	const near = 20 * time.Millisecond
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	tests := []struct {
-		name           string
-		now            time.Duration
-		start, n, want int
-		wait           time.Duration
+		name      string
+		start     int
+		last, cur sample
+		want      int
+		wait      time.Duration
 	}{
-		{"nothing counted yet: near", ms(20), 0, 0, 100000, near},
-		{"a small table is counted often", ms(100), 0, 15000, 100000, ms(30)},
-		{"far from the end: in proportion to the table", ms(1000), 0, 60000, 100000, ms(120)},
-		{"150 ms left at this pace, more than the wait: wake near before it", ms(400), 0, 80000, 110000, ms(130)},
-		{"5 ms left: near", ms(500), 0, 99000, 100000, near},
-		{"a withdraw's wait shrinks with the table", ms(300), 100000, 40000, 0, ms(80)},
-		{"moving away from want: in proportion to the table, at least near", ms(300), 5000, 4000, 100000, near},
-		{"no move since t0: in proportion to the table", ms(300), 50000, 50000, 0, ms(100)},
+		{"nothing counted yet: near", 0, sample{}, sample{ms(20), 0}, 100000, near},
+		{"a small table is counted often", 0, sample{}, sample{ms(100), 15000}, 100000, ms(30)},
+		{"far from the end at this pace: in proportion to the table", 0, sample{ms(800), 50000}, sample{ms(1000), 60000}, 100000, ms(120)},
+		{"150 ms left at this pace: half of it", 0, sample{ms(200), 40000}, sample{ms(400), 80000}, 110000, ms(75)},
+		{"the pace picked up: the recent one counts", 0, sample{ms(1500), 60000}, sample{ms(1600), 80000}, 100000, ms(50)},
+		{"5 ms left: near", 0, sample{ms(480), 95000}, sample{ms(500), 99000}, 100000, near},
+		{"a withdraw closes in on zero the same way", 100000, sample{ms(200), 60000}, sample{ms(300), 30000}, 0, ms(50)},
+		{"moving away from want: in proportion to the table, at least near", 5000, sample{ms(200), 4500}, sample{ms(300), 4000}, 100000, near},
+		{"no move since t0: in proportion to the table", 50000, sample{ms(200), 50000}, sample{ms(300), 50000}, 0, ms(100)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := nextWait(near, tt.now, tt.start, tt.n, tt.want); got != tt.wait {
+			if got := nextWait(near, tt.start, tt.last, tt.cur, tt.want); got != tt.wait {
 				t.Errorf("nextWait = %s, want %s", got, tt.wait)
 			}
 		})
@@ -64,9 +66,7 @@ func (c *scriptedCounter) Count() (int, error) {
 	c.calls++
 	return n, nil
 }
-func (c *scriptedCounter) String() string                    { return "a scripted count" }
-func (c *scriptedCounter) pollStep(routes int) time.Duration { return time.Millisecond }
-func (c *scriptedCounter) nearStep(routes int) time.Duration { return time.Millisecond }
+func (c *scriptedCounter) String() string { return "a scripted count" }
 
 func TestPollCountStopsAtWantAndAsksTheWaitFromEachCount(t *testing.T) {
 	c := &scriptedCounter{counts: []int{0, 0, 10, 60, 100}}
