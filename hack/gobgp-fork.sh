@@ -65,6 +65,8 @@ if [ "$mode" = test ]; then
 	done
 	pkgs=$(printf '%s\n' $pkgs | sort -u)
 	echo "testing $MOD@$version + patches:" $pkgs
+	# The tests' modules are fetched here: the namespace has no network.
+	(cd "$tmp/full" && go mod download)
 	# Not exec: the EXIT trap removes $tmp.
 	(cd "$tmp/full" && unshare -n sh -c 'ip link set lo up && go test -count=1 "$@"' sh $pkgs)
 	exit $?

@@ -69,7 +69,12 @@ type sample struct {
 // share of the speaker's work as its table grows; but at most half the time
 // the count's pace (the faster of its average since t0, from start, and its
 // pace since the last count) says is left until want, so that counts close
-// in on the end even when the pace picks up, down to near.
+// in on the end even when the pace picks up, down to near. Before the count
+// has moved there is no pace: the next count comes after as long again as
+// the time since t0, from near up to the table's wait, so that a withdraw
+// of 100,000 routes that is over in 0.15 s is not first counted again at
+// the table's 200 ms, which every withdraw figure was at least until
+// 2026-12-07 (a few more counts at its start).
 func nextWait(near time.Duration, start int, last, cur sample, want int) time.Duration {
 	wait := max(time.Duration(cur.n)*pollPerRoute, near)
 	// toward is the pace toward want since from, in routes a nanosecond;
@@ -86,7 +91,7 @@ func nextWait(near time.Duration, start int, last, cur sample, want int) time.Du
 	}
 	pace := max(toward(sample{n: start}), toward(last))
 	if pace == 0 {
-		return wait
+		return min(wait, max(cur.at, near))
 	}
 	left := time.Duration(math.Abs(float64(want-cur.n)) / pace)
 	return max(min(wait, left/2), near)

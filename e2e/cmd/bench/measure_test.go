@@ -44,7 +44,9 @@ func TestNextWaitCountsOftenOnlyNearTheEnd(t *testing.T) {
 		{"5 ms left: near", 0, sample{ms(480), 95000}, sample{ms(500), 99000}, 100000, near},
 		{"a withdraw closes in on zero the same way", 100000, sample{ms(200), 60000}, sample{ms(300), 30000}, 0, ms(50)},
 		{"moving away from want: in proportion to the table, at least near", 5000, sample{ms(200), 4500}, sample{ms(300), 4000}, 100000, near},
-		{"no move since t0: in proportion to the table", 50000, sample{ms(200), 50000}, sample{ms(300), 50000}, 0, ms(100)},
+		{"no move for long: in proportion to the table", 50000, sample{ms(200), 50000}, sample{ms(300), 50000}, 0, ms(100)},
+		{"a withdraw's first count: near, not the table's 200 ms", 100000, sample{n: 100000}, sample{ms(1), 100000}, 0, near},
+		{"no move after 60 ms: as long again", 100000, sample{ms(30), 100000}, sample{ms(60), 100000}, 0, ms(60)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
