@@ -422,9 +422,12 @@ type fsmHandler struct {
 	outgoing         *channels.InfiniteChannel
 	holdTimerResetCh chan bool
 	sentNotification *bgp.BGPMessage
-	ctx              context.Context
-	ctxCancel        context.CancelFunc
-	wg               *sync.WaitGroup
+	// sharedAttrs lets the paths of UPDATEs with the same attributes share
+	// them; only the receiving goroutine uses it.
+	sharedAttrs table.SharedAttrs
+	ctx         context.Context
+	ctxCancel   context.CancelFunc
+	wg          *sync.WaitGroup
 }
 
 func newFSMHandler(fsm *fsm, outgoing *channels.InfiniteChannel) *fsmHandler {
@@ -1189,7 +1192,7 @@ func (h *fsmHandler) recvMessageWithError() (*fsmMsg, error) {
 				h.fsm.lock.RLock()
 				peerInfo := h.fsm.peerInfo
 				h.fsm.lock.RUnlock()
-				fmsg.PathList = table.ProcessMessage(m, peerInfo, fmsg.timestamp)
+				fmsg.PathList = h.sharedAttrs.ProcessMessage(m, peerInfo, fmsg.timestamp)
 				fallthrough
 			case bgp.BGP_MSG_KEEPALIVE:
 				// if the length of h.holdTimerResetCh

@@ -32,6 +32,53 @@ const (
 )
 
 func ProcessMessage(m *bgp.BGPMessage, peerInfo *PeerInfo, timestamp time.Time) []*Path {
+	return processMessage(m, peerInfo, timestamp, nil)
+}
+
+// SharedAttrs keeps the attribute lists of the UPDATEs a session received,
+// by their bytes, so that the paths of a later UPDATE with the same
+// attributes share the earlier list and its parsed attributes instead of
+// holding a copy of their own. A speaker that sends one prefix per UPDATE
+// (GoBGP does, for every path it propagates) repeats the same attributes in
+// every message. Received paths never change their attribute list in place
+// (the paths of one UPDATE share theirs already; a change goes to a Clone),
+// so sharing a list between UPDATEs is as safe as within one. The zero
+// value is ready; it is not safe for concurrent use: one per session.
+type SharedAttrs struct {
+	lists map[string][]bgp.PathAttributeInterface
+}
+
+// maxSharedAttrs bounds the lists kept: when that many are kept, they are
+// all let go (the paths keep theirs) and keeping starts again, so a session
+// whose UPDATEs all differ costs at most this many.
+const maxSharedAttrs = 1024
+
+// share returns the list kept for key, else keeps attrs for it and returns
+// attrs; a nil SharedAttrs keeps nothing.
+func (s *SharedAttrs) share(key []byte, attrs []bgp.PathAttributeInterface) []bgp.PathAttributeInterface {
+	if s == nil {
+		return attrs
+	}
+	if kept, ok := s.lists[string(key)]; ok {
+		return kept
+	}
+	if s.lists == nil || len(s.lists) >= maxSharedAttrs {
+		s.lists = make(map[string][]bgp.PathAttributeInterface)
+	}
+	// Full capacity: an append to a shared list copies it.
+	attrs = attrs[:len(attrs):len(attrs)]
+	s.lists[string(key)] = attrs
+	return attrs
+}
+
+// ProcessMessage is the package's ProcessMessage, with the paths of an
+// UPDATE sharing the attribute list of an earlier UPDATE with the same
+// attributes.
+func (s *SharedAttrs) ProcessMessage(m *bgp.BGPMessage, peerInfo *PeerInfo, timestamp time.Time) []*Path {
+	return processMessage(m, peerInfo, timestamp, s)
+}
+
+func processMessage(m *bgp.BGPMessage, peerInfo *PeerInfo, timestamp time.Time, shared *SharedAttrs) []*Path {
 	update := m.Body.(*bgp.BGPUpdate)
 
 	if y, f := update.IsEndOfRib(); y {
@@ -74,11 +121,16 @@ func ProcessMessage(m *bgp.BGPMessage, peerInfo *PeerInfo, timestamp time.Time) 
 	var hash uint32
 	if len(adds) > 0 || reach != nil {
 		total := bytes.NewBuffer(make([]byte, 0))
+		shareable := true
 		for _, a := range attrs {
-			b, _ := a.Serialize()
+			b, err := a.Serialize()
+			shareable = shareable && err == nil
 			total.Write(b)
 		}
 		hash = farm.Hash32(total.Bytes())
+		if shareable {
+			attrs = shared.share(total.Bytes(), attrs)
+		}
 	}
 
 	pathList := make([]*Path, 0, listLen)
