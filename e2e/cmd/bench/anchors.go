@@ -55,8 +55,9 @@ type anchorResult struct {
 	// measure it fell in.
 	peakSample rssSample
 	peakPhase  string
-	cpu        float64
-	kernel     bool // it installs into the kernel; else RIB only
+	// CPU seconds of its processes over each measure, as the agent's.
+	installCPU, withdrawCPU float64
+	kernel                  bool // it installs into the kernel; else RIB only
 }
 
 // anchorDaemon is one process of an anchor, started in dutNetns.
@@ -239,19 +240,21 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 	if err != nil {
 		return r, fmt.Errorf("install: %w", err)
 	}
+	r.installCPU = cpu() - cpu0
 	time.Sleep(settle)
 	if err := prof.heap(ctx, "installed"); err != nil {
 		return r, err
 	}
 	b.step("%s: withdraw %d routes", r.name, n)
 	rss.setPhase("withdraw")
+	cpu1 := cpu()
 	stopHeaps = prof.heapsDuring(ctx, "withdrawing", time.Second)
 	r.withdraw, _, err = timeInjector(ctx, inj, c, "withdraw", "withdrawn", n, 0, b.o.timeout)
 	stopHeaps()
 	if err != nil {
 		return r, fmt.Errorf("withdraw: %w", err)
 	}
-	r.cpu = cpu() - cpu0
+	r.withdrawCPU = cpu() - cpu1
 	if r.peakSample, r.peakPhase, err = rss.end(); err != nil {
 		return r, err
 	}

@@ -43,25 +43,25 @@ func (r results) print(w io.Writer) {
 		fmt.Fprintf(w, "agent-cgroup limit_mib=%.0f peak_charge_mib=%.1f limit_hits=%d\n", r.cgroupLimitMiB, r.cgroupPeakMiB, r.cgroupHits)
 	}
 	for _, a := range r.anchors {
-		fmt.Fprintf(w, "anchor name=%q n=%d install_s=%.3f withdraw_s=%.3f first_install_s=%.3f first_withdraw_s=%.3f peak_rss_mib=%.1f %s peak_during=%s cpu_s=%.2f kernel=%t\n",
+		fmt.Fprintf(w, "anchor name=%q n=%d install_s=%.3f withdraw_s=%.3f first_install_s=%.3f first_withdraw_s=%.3f peak_rss_mib=%.1f %s peak_during=%s install_cpu_s=%.2f withdraw_cpu_s=%.2f kernel=%t\n",
 			a.name, r.routes, a.install.Done.Seconds(), a.withdraw.Done.Seconds(), a.install.First.Seconds(), a.withdraw.First.Seconds(),
-			float64(a.peakKiB)/1024, a.peakSample.fields(), a.peakPhase, a.cpu, a.kernel)
+			float64(a.peakKiB)/1024, a.peakSample.fields(), a.peakPhase, a.installCPU, a.withdrawCPU, a.kernel)
 	}
 	r.table(w)
 }
 
 // table prints every speaker of the run side by side.
 func (r results) table(w io.Writer) {
-	fmt.Fprintf(w, "\n| speaker (n=%d) | install s | withdraw s | peak RSS MiB | anon / file MiB at the sampled peak | CPU s (both) |\n|---|---|---|---|---|---|\n", r.routes)
+	fmt.Fprintf(w, "\n| speaker (n=%d) | install s | withdraw s | peak RSS MiB | anon / file MiB at the sampled peak | CPU s install / withdraw |\n|---|---|---|---|---|---|\n", r.routes)
 	fmt.Fprintf(w, "| ip -batch (kernel floor) | %.3f | %.3f | - | - | - |\n", r.refAdd.Seconds(), r.refDel.Seconds())
 	for _, a := range r.anchors {
 		name := a.name
 		if !a.kernel {
 			name += ", no kernel"
 		}
-		fmt.Fprintf(w, "| %s | %.3f | %.3f | %.1f | %s | %.2f |\n", name, a.install.Done.Seconds(), a.withdraw.Done.Seconds(), float64(a.peakKiB)/1024, a.peakSample.split(), a.cpu)
+		fmt.Fprintf(w, "| %s | %.3f | %.3f | %.1f | %s | %.2f / %.2f |\n", name, a.install.Done.Seconds(), a.withdraw.Done.Seconds(), float64(a.peakKiB)/1024, a.peakSample.split(), a.installCPU, a.withdrawCPU)
 	}
-	fmt.Fprintf(w, "| nodebgp router run | %.3f | %.3f | %.1f | %s | %.2f |\n", r.install.Done.Seconds(), r.withdraw.Done.Seconds(), float64(r.agentPeakKiB)/1024, r.agentPeakSample.split(), r.installCPU+r.withdrawCPU)
+	fmt.Fprintf(w, "| nodebgp router run | %.3f | %.3f | %.1f | %s | %.2f / %.2f |\n", r.install.Done.Seconds(), r.withdraw.Done.Seconds(), float64(r.agentPeakKiB)/1024, r.agentPeakSample.split(), r.installCPU, r.withdrawCPU)
 }
 
 // fields prints a sample as the output lines' key=value pairs.
