@@ -96,7 +96,6 @@ func (c *routeCounter) String() string {
 }
 
 // Count dumps the routes and counts ours.
-
 func (c *routeCounter) Count() (int, error) {
 	c.seq++
 	if err := c.sendDump(); err != nil {
