@@ -25,9 +25,9 @@ type batchWriter struct {
 	in   []byte // receive buffer, reused
 }
 
-// batchSize keeps a batch's acknowledgements (one small skb each) well
-// within the socket's receive buffer: acknowledgements that do not fit are
-// dropped by the kernel.
+// batchSize keeps a batch's answers well within the socket's receive
+// buffer even when every write fails (one small skb each): answers that do
+// not fit are dropped by the kernel.
 const batchSize = 128
 
 func newBatchWriter() (*batchWriter, error) {
@@ -84,15 +84,20 @@ func (w *batchWriter) WriteRoutes(writes []RouteWrite) []error {
 	return errs
 }
 
-// writeBatch sends one datagram and waits for an acknowledgement of each of
-// its messages, matched by sequence number; stale ones from an earlier batch
-// that timed out are ignored the same way.
+// writeBatch sends one datagram and reads the answers to it, matched to
+// their writes by sequence number; stale ones from an earlier batch that
+// timed out are ignored the same way. Only the datagram's last message asks
+// for an acknowledgement: the kernel answers a message that fails whether
+// asked or not, and handles a datagram's messages in order, so once the last
+// one's acknowledgement is read every earlier failure has been, and every
+// write without one took effect. That is one answer a batch instead of one a
+// route, which the kernel would allocate and queue and we would read.
 func (w *batchWriter) writeBatch(writes []RouteWrite, errs []error) {
 	w.out = w.out[:0]
 	first := w.seq + 1
 	var pendingArray [batchSize]bool
 	pending := pendingArray[:len(writes)]
-	waiting := 0
+	last, lastStart := -1, 0
 	for i, wr := range writes {
 		w.seq++
 		out, err := appendRouteMsg(w.out, w.seq, wr)
@@ -100,13 +105,15 @@ func (w *batchWriter) writeBatch(writes []RouteWrite, errs []error) {
 			errs[i] = err
 			continue
 		}
+		last, lastStart = i, len(w.out)
 		w.out = out
 		pending[i] = true
-		waiting++
 	}
-	if waiting == 0 {
+	if last < 0 {
 		return
 	}
+	flags := w.out[lastStart+6:]
+	binary.NativeEndian.PutUint16(flags, binary.NativeEndian.Uint16(flags)|unix.NLM_F_ACK)
 	failPending := func(err error) {
 		for i := range pending {
 			if pending[i] {
@@ -118,7 +125,7 @@ func (w *batchWriter) writeBatch(writes []RouteWrite, errs []error) {
 		failPending(fmt.Errorf("sending to netlink: %w", err))
 		return
 	}
-	for waiting > 0 {
+	for pending[last] {
 		n, err := unix.Read(w.fd, w.in)
 		switch {
 		case errors.Is(err, unix.EINTR):
@@ -148,7 +155,6 @@ func (w *batchWriter) writeBatch(writes []RouteWrite, errs []error) {
 				errs[i] = syscall.Errno(-errno)
 			}
 			pending[i] = false
-			waiting--
 		}
 	}
 }
@@ -179,7 +185,7 @@ func nextMessage(b []byte) (netlinkMessage, []byte, error) {
 }
 
 // appendRouteMsg appends one RTM_NEWROUTE or RTM_DELROUTE message, always
-// with Protocol, each asking for an acknowledgement.
+// with Protocol, asking for no acknowledgement (see writeBatch).
 func appendRouteMsg(b []byte, seq uint32, w RouteWrite) ([]byte, error) {
 	if !w.Dst.IsValid() {
 		return b, fmt.Errorf("route %s: no destination", w)
@@ -224,7 +230,7 @@ func appendRouteMsg(b []byte, seq uint32, w RouteWrite) ([]byte, error) {
 	ne := binary.NativeEndian
 	b = ne.AppendUint32(b, 0) // length, set below
 	b = ne.AppendUint16(b, typ)
-	b = ne.AppendUint16(b, flags|unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	b = ne.AppendUint16(b, flags|unix.NLM_F_REQUEST)
 	b = ne.AppendUint32(b, seq)
 	b = ne.AppendUint32(b, 0) // port id: the kernel fills it in
 	// struct rtmsg

@@ -22,6 +22,7 @@ func TestRecordKeepsEveryKindOfRoute(t *testing.T) {
 		{"an odd route", pfx("10.244.4.0/24"), ourRoute{odd: true}},
 		{"a multipath route", pfx("10.244.5.0/24"), ourRoute{multi: multi}},
 		{"a default route", pfx("0.0.0.0/0"), ourRoute{hop: NextHop{Gateway: addr("10.0.0.1"), LinkIndex: 1}}},
+		{"a shorter prefix at another's address", pfx("10.244.4.0/23"), ourRoute{hop: NextHop{Gateway: addr("10.0.0.3"), LinkIndex: 1}}},
 	}
 	r := newRecord()
 	for _, tt := range tests {
@@ -97,7 +98,7 @@ func TestRecordEntriesHoldNoPointers(t *testing.T) {
 		return false
 	}
 	for _, typ := range []reflect.Type{
-		reflect.TypeFor[v4Key](), reflect.TypeFor[v6Key](), reflect.TypeFor[hopID](), reflect.TypeFor[recordHop](),
+		reflect.TypeFor[v6Key](), reflect.TypeFor[hopID](), reflect.TypeFor[recordHop](),
 	} {
 		if !pointerFree(typ) {
 			t.Errorf("%s holds a pointer: the record's entries must stay free of them", typ.Name())
@@ -158,8 +159,10 @@ func TestRecordKeepsEachNextHopOnceWhileARouteUsesIt(t *testing.T) {
 				t.Errorf("the table has %d places, want %d", got, tt.wantTableSize)
 			}
 			held := map[hopID]int{}
-			for _, id := range r.v4 {
-				held[id]++
+			for _, m := range r.v4 {
+				for _, id := range m {
+					held[id]++
+				}
 			}
 			for _, id := range r.v6 {
 				held[id]++
