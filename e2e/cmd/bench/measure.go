@@ -11,13 +11,15 @@ import (
 // Every count walks the speaker's table: a kernel dump costs about 0.35 µs
 // a route, GoBGP's GetTable about 0.1 µs inside the server loop that also
 // takes in the UPDATEs. So a count waits 2 µs per route it counted (a sixth
-// of a core for a kernel dump, whatever the size), at least pollStep: 2 ms
-// for 1,000 routes, 20 ms for 10,000 and more, the figures' resolution. At
-// 100,000 a 20 ms step kept the bench's poller dumping without a pause, a
-// whole vCPU of two taken from the speaker it timed, and a RIB count at that
-// step slowed the install it timed; the wait now follows the table counted
-// so far and shrinks to pollStep once the count's pace puts the end within
-// it: the same resolution, for a few counts at the end (nextWait).
+// of a core for a kernel dump, whatever the size), at least pollStep of the
+// routes it counted: 2 ms for 1,000 routes or fewer, 20 ms for 10,000 and
+// more, the figures' resolution. At 100,000 a 20 ms step kept the bench's
+// poller dumping without a pause, a whole vCPU of two taken from the speaker
+// it timed, and a RIB count at that step slowed the install it timed; the
+// wait follows the table counted so far and shrinks to pollStep once the
+// count's pace puts the end within it (nextWait). An install ends with its
+// whole table to count, so its resolution is its table's step; a withdraw
+// ends with few routes left, cheap to count, and closes in finer.
 const (
 	pollPerRoute = 2 * time.Microsecond
 	minPollStep  = 2 * time.Millisecond
@@ -46,13 +48,12 @@ type counter interface {
 var errCountNotReached = errors.New("count not reached")
 
 // waitCount counts until c reports want, bounded by timeout: every
-// nextWait, at least pollStep for the larger of start and want.
+// nextWait.
 func waitCount(ctx context.Context, c counter, t0 time.Time, start, want int, timeout time.Duration) (convergence, error) {
-	near := pollStep(max(start, want))
 	last := sample{n: start}
 	return pollCount(ctx, c, t0, start, want, timeout, func(now time.Duration, n int) time.Duration {
 		cur := sample{at: now, n: n}
-		wait := nextWait(near, start, last, cur, want)
+		wait := nextWait(start, last, cur, want)
 		last = cur
 		return wait
 	})
@@ -65,17 +66,23 @@ type sample struct {
 }
 
 // nextWait is how long to wait before the next count of a table that holds
-// cur.n: cur.n × pollPerRoute, at least near, so the walk stays a small
-// share of the speaker's work as its table grows; but at most half the time
-// the count's pace (the faster of its average since t0, from start, and its
-// pace since the last count) says is left until want, so that counts close
-// in on the end even when the pace picks up, down to near. Before the count
-// has moved there is no pace: the next count comes after as long again as
-// the time since t0, from near up to the table's wait, so that a withdraw
-// of 100,000 routes that is over in 0.15 s is not first counted again at
-// the table's 200 ms, which every withdraw figure was at least until
-// 2026-12-07 (a few more counts at its start).
-func nextWait(near time.Duration, start int, last, cur sample, want int) time.Duration {
+// cur.n: cur.n × pollPerRoute, at least its pollStep (near), so the walk
+// stays a small share of the speaker's work as its table grows; but at most
+// half the time the count's pace (the faster of its average since t0, from
+// start, and its pace since the last count) says is left until want, so
+// that counts close in on the end even when the pace picks up, down to
+// near. Before the count has moved there is no pace: the next count comes
+// after as long again as the time since t0, from near up to the table's
+// wait, so that a withdraw of 100,000 routes that is over in 0.15 s is not
+// first counted again at the table's 200 ms, which every withdraw figure was
+// at least until 2026-12-07 (a few more counts at its start).
+//
+// near is the step of the table counted, not of the larger of start and
+// want: until 2026-12-07 a withdraw of 10,000 routes was counted every
+// 20 ms to its end, and every kernel-writing speaker's packed withdraw came
+// out at the same 0.041 s, the second count after its first move.
+func nextWait(start int, last, cur sample, want int) time.Duration {
+	near := pollStep(cur.n)
 	wait := max(time.Duration(cur.n)*pollPerRoute, near)
 	// toward is the pace toward want since from, in routes a nanosecond;
 	// 0 when the count did not move toward it.

@@ -27,7 +27,7 @@ func TestPollStepScalesWithRoutesWithinBounds(t *testing.T) {
 }
 
 func TestNextWaitCountsOftenOnlyNearTheEnd(t *testing.T) {
-	const near = 20 * time.Millisecond
+	const near = 20 * time.Millisecond // a table of 10,000 routes or more
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	tests := []struct {
 		name      string
@@ -36,21 +36,23 @@ func TestNextWaitCountsOftenOnlyNearTheEnd(t *testing.T) {
 		want      int
 		wait      time.Duration
 	}{
-		{"nothing counted yet: near", 0, sample{}, sample{ms(20), 0}, 100000, near},
+		{"nothing counted yet: the smallest step, an empty table costs nothing to count", 0, sample{}, sample{ms(20), 0}, 100000, minPollStep},
 		{"a small table is counted often", 0, sample{}, sample{ms(100), 15000}, 100000, ms(30)},
 		{"far from the end at this pace: in proportion to the table", 0, sample{ms(800), 50000}, sample{ms(1000), 60000}, 100000, ms(120)},
 		{"150 ms left at this pace: half of it", 0, sample{ms(200), 40000}, sample{ms(400), 80000}, 110000, ms(75)},
 		{"the pace picked up: the recent one counts", 0, sample{ms(1500), 60000}, sample{ms(1600), 80000}, 100000, ms(50)},
 		{"5 ms left: near", 0, sample{ms(480), 95000}, sample{ms(500), 99000}, 100000, near},
 		{"a withdraw closes in on zero the same way", 100000, sample{ms(200), 60000}, sample{ms(300), 30000}, 0, ms(50)},
-		{"moving away from want: in proportion to the table, at least near", 5000, sample{ms(200), 4500}, sample{ms(300), 4000}, 100000, near},
+		{"moving away from want: in proportion to the table", 5000, sample{ms(200), 4500}, sample{ms(300), 4000}, 100000, ms(8)},
 		{"no move for long: in proportion to the table", 50000, sample{ms(200), 50000}, sample{ms(300), 50000}, 0, ms(100)},
 		{"a withdraw's first count: near, not the table's 200 ms", 100000, sample{n: 100000}, sample{ms(1), 100000}, 0, near},
 		{"no move after 60 ms: as long again", 100000, sample{ms(30), 100000}, sample{ms(60), 100000}, 0, ms(60)},
+		{"a withdraw's last few routes: the step of the table left, not of the start", 10000, sample{ms(20), 4000}, sample{ms(30), 1000}, 0, minPollStep},
+		{"an install's last few routes: the step of its whole table", 0, sample{ms(20), 60000}, sample{ms(30), 90000}, 100000, near},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := nextWait(near, tt.start, tt.last, tt.cur, tt.want); got != tt.wait {
+			if got := nextWait(tt.start, tt.last, tt.cur, tt.want); got != tt.wait {
 				t.Errorf("nextWait = %s, want %s", got, tt.wait)
 			}
 		})
