@@ -112,7 +112,7 @@ func (w *batchWriter) writeBatch(writes []RouteWrite, errs []error) {
 	if last < 0 {
 		return
 	}
-	flags := w.out[lastStart+6:]
+	flags := w.out[lastStart+6:] // nlmsg_flags, after the length and the type
 	binary.NativeEndian.PutUint16(flags, binary.NativeEndian.Uint16(flags)|unix.NLM_F_ACK)
 	failPending := func(err error) {
 		for i := range pending {

@@ -65,14 +65,6 @@ func (r *record) v4Of(p netip.Prefix) (map[uint32]hopID, uint32) {
 
 func v6KeyOf(p netip.Prefix) v6Key { return v6Key{addr: p.Addr().As16(), bits: uint8(p.Bits())} }
 
-func (r *record) len() int {
-	n := len(r.v6)
-	for _, m := range r.v4 {
-		n += len(m)
-	}
-	return n
-}
-
 // lookup finds p's next hop index.
 func (r *record) lookup(p netip.Prefix) (hopID, bool) {
 	if p.Addr().Is4() {

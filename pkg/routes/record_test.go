@@ -40,8 +40,8 @@ func TestRecordKeepsEveryKindOfRoute(t *testing.T) {
 	for p, route := range r.all() {
 		seen[p] = route
 	}
-	if len(seen) != len(tests) || r.len() != len(tests) {
-		t.Errorf("all() gave %d routes, len() %d; want %d", len(seen), r.len(), len(tests))
+	if len(seen) != len(tests) {
+		t.Errorf("all() gave %d routes, want %d", len(seen), len(tests))
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(seen[tt.prefix], tt.route) {
