@@ -90,6 +90,34 @@ func TestPollCountStopsAtWantAndAsksTheWaitFromEachCount(t *testing.T) {
 	}
 }
 
+// timedCounter is a scriptedCounter that notes when each count came.
+type timedCounter struct {
+	scriptedCounter
+	at []time.Time
+}
+
+func (c *timedCounter) Count() (int, error) {
+	c.at = append(c.at, time.Now())
+	return c.scriptedCounter.Count()
+}
+
+func TestPollCountFirstCountsOneWaitAfterTheStartNotAtIt(t *testing.T) {
+	c := &timedCounter{scriptedCounter: scriptedCounter{counts: []int{100, 0}}}
+	const wait = 30 * time.Millisecond
+	t0 := time.Now()
+	if _, err := pollCount(context.Background(), c, t0, 100, 0, time.Minute, func(time.Duration, int) time.Duration { return wait }); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.at) != 2 {
+		t.Fatalf("%d counts, want 2", len(c.at))
+	}
+	for i, at := range c.at {
+		if since := at.Sub(t0); since < time.Duration(i+1)*wait {
+			t.Errorf("count %d came %s after the start, want at least %s: the count at the start is known, and counting it costs the speaker timed", i+1, since, time.Duration(i+1)*wait)
+		}
+	}
+}
+
 func TestPollCountGivesUpAtTheTimeout(t *testing.T) {
 	c := &scriptedCounter{counts: []int{0, 5}}
 	_, err := pollCount(context.Background(), c, time.Now(), 0, 100, 20*time.Millisecond, func(time.Duration, int) time.Duration { return time.Millisecond })
