@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 	"weak"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -579,9 +580,11 @@ func TestSmallPassesAllocateNothingAndABurstsListIsNotKept(t *testing.T) {
 		burst int
 	}{{"from the start", 0}, {"after a burst", 2*maxBatch + 5}} {
 		c.add(batch(1000, before.burst))
-		var burstList weak.Pointer[bgp.BestChange]
+		var burstLists []weak.Pointer[bgp.BestChange]
 		if before.burst > 0 {
-			burstList = weak.Make(&c.pending[0])
+			for _, b := range append(slices.Clone(c.blocks), c.pending) {
+				burstLists = append(burstLists, weak.Make(&b[0]))
+			}
 		}
 		for n := 0; n < before.burst; {
 			got, _, _ := c.take()
@@ -600,9 +603,51 @@ func TestSmallPassesAllocateNothingAndABurstsListIsNotKept(t *testing.T) {
 			t.Errorf("%s: a pass of %d changes and an empty one made %.0f allocations; want none", before.name, len(small), allocs)
 		}
 		runtime.GC()
-		if burstList.Value() != nil {
-			t.Errorf("%s: the burst's list is still held after it was taken", before.name)
+		for i, l := range burstLists {
+			if l.Value() != nil {
+				t.Errorf("%s: list %d of the burst's %d is still held after it was taken", before.name, i+1, len(burstLists))
+			}
 		}
+	}
+}
+
+// GoBGP's server loop adds the changes of a big withdraw one at a time while
+// the route loop falls behind. What the burst allocates is about its
+// changes once, in blocks of a batch: it is not copied as it grows, nor when
+// a batch of it is taken.
+func TestABurstThatOutrunsTheRouteLoopIsNotCopied(t *testing.T) {
+	c := newRouteChanges()
+	const batches = 8
+	withdrawal := func(i int) []bgp.BestChange {
+		return []bgp.BestChange{{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), 32)}}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	taken := 0
+	for i := range batches * maxBatch {
+		c.add(withdrawal(i))
+		if i%(2*maxBatch) == 2*maxBatch-1 { // one batch taken for two added
+			got, _, _ := c.take()
+			taken += len(got)
+		}
+	}
+	for {
+		got, _, _ := c.take()
+		if len(got) == 0 {
+			break
+		}
+		taken += len(got)
+	}
+	runtime.ReadMemStats(&after)
+	if taken != batches*maxBatch {
+		t.Fatalf("%d of %d changes handed over", taken, batches*maxBatch)
+	}
+	once := uint64(batches*maxBatch) * uint64(unsafe.Sizeof(bgp.BestChange{}))
+	// The changes once, the first block's growth to a batch, and the
+	// one-change lists this test makes.
+	limit := once + 2*uint64(maxBatch)*uint64(unsafe.Sizeof(bgp.BestChange{})) + uint64(batches*maxBatch)*64
+	if got := after.TotalAlloc - before.TotalAlloc; got > limit {
+		t.Errorf("a burst of %d changes allocated %d KiB; want at most %d KiB (its changes once: %d KiB)", batches*maxBatch, got>>10, limit>>10, once>>10)
 	}
 }
 

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -49,8 +48,19 @@ type routeChanges struct {
 	// allocates nothing once the list has grown, where a map a pass was
 	// the route loop's largest garbage in a 100,000-route install.
 	pending []bgp.BestChange
+	// blocks are a burst's older changes, ahead of pending: each time
+	// pending fills a batch it moves here as it is, and take hands the
+	// blocks over one by one, so that a burst is neither copied as it
+	// grows nor cut into copies as it is taken. Before 2026-12-07 one list
+	// grew by doubling while the route loop fell behind (6.4 MB of the
+	// agent's garbage in a 100,000-route withdraw, page faults in GoBGP's
+	// server loop, which calls add) and each batch taken was a copy.
+	blocks [][]bgp.BestChange
+	// spare is an emptied block for the next pending of a burst, kept
+	// only while the burst lasts.
+	spare []bgp.BestChange
 	// handed is the list the last take returned: the route loop uses it
-	// until it takes again, so the next take may reuse it for pending.
+	// until it takes again, so the next take may reuse it.
 	handed []bgp.BestChange
 	// gone are the prefixes whose route of ours the kernel reported
 	// deleted since the last take: the loop's own deletions, or someone
@@ -75,9 +85,21 @@ func (c *routeChanges) add(changes []bgp.BestChange) {
 	}
 	c.mu.Lock()
 	if c.full == "" {
-		c.pending = append(c.pending, changes...)
-		if len(c.pending) > maxPendingChanges {
+		for len(changes) > 0 {
+			if len(c.pending) == maxBatch {
+				c.blocks = append(c.blocks, c.pending)
+				c.pending, c.spare = c.spare, nil
+				if c.pending == nil {
+					c.pending = make([]bgp.BestChange, 0, maxBatch)
+				}
+			}
+			n := min(maxBatch-len(c.pending), len(changes))
+			c.pending = append(c.pending, changes[:n]...)
+			changes = changes[n:]
+		}
+		if len(c.blocks)*maxBatch+len(c.pending) > maxPendingChanges {
 			c.full = fullBurst
+			c.endBurst()
 			c.pending = reusable(c.pending)
 		}
 	}
@@ -85,10 +107,15 @@ func (c *routeChanges) add(changes []bgp.BestChange) {
 	c.poke.poke()
 }
 
-// reusable empties a list of changes for reuse, or gives nil for one a
-// burst grew past a batch: keeping that would keep its memory.
+// endBurst lets go of what only a burst needs.
+func (c *routeChanges) endBurst() {
+	c.blocks, c.spare = nil, nil
+}
+
+// reusable empties a list of changes for reuse, or gives nil for one of a
+// burst's blocks: keeping that would keep a batch's memory for good.
 func reusable(l []bgp.BestChange) []bgp.BestChange {
-	if cap(l) > maxBatch {
+	if cap(l) >= maxBatch {
 		return nil
 	}
 	clear(l) // the next hops it holds are garbage now
@@ -158,25 +185,28 @@ func (c *routeChanges) take() (changes []bgp.BestChange, gone []netip.Prefix, fu
 		c.gone = map[netip.Prefix]struct{}{}
 	}
 	if full != "" {
+		c.endBurst()
 		c.pending = reusable(c.pending)
 		return nil, nil, full
 	}
-	if len(c.pending) <= maxBatch {
-		changes = c.pending
-		c.pending = reusable(c.handed)
+	if len(c.blocks) > 0 {
+		// A burst: its oldest block as it is; the loop is poked again
+		// for the rest. The block handed before is emptied for the
+		// burst's next pending.
+		changes = c.blocks[0]
+		c.blocks[0] = nil
+		c.blocks = c.blocks[1:]
+		if c.spare == nil && cap(c.handed) >= maxBatch {
+			clear(c.handed)
+			c.spare = c.handed[:0]
+		}
 		c.handed = changes
+		c.poke.poke()
 		return changes, gone, ""
 	}
-	// A burst: its first batch in a list of its own; the rest waits in
-	// order, in the burst's list until it fits a batch, then moved out of
-	// it, so that nothing holds the burst's list any more.
-	changes = slices.Clone(c.pending[:maxBatch])
-	if rest := c.pending[maxBatch:]; len(rest) > maxBatch {
-		c.pending = rest
-	} else {
-		c.pending = append(reusable(c.handed), rest...)
-	}
+	changes = c.pending
+	c.pending = reusable(c.handed)
 	c.handed = changes
-	c.poke.poke()
+	c.endBurst()
 	return changes, gone, ""
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -23,6 +24,10 @@ type batchWriter struct {
 	port uint32
 	out  []byte // the datagram being built, reused
 	in   []byte // receive buffer, reused
+	// errs is WriteRoutes' answer, reused for calls of up to
+	// maxScratchWrites: the route loop's thousands of passes in a burst
+	// would each allocate one (2 MB in a 100,000-route withdraw).
+	errs []error
 }
 
 // batchSize keeps a batch's answers well within the socket's receive
@@ -76,7 +81,14 @@ func (w *batchWriter) Close() { unix.Close(w.fd) }
 
 // WriteRoutes implements Kernel.
 func (w *batchWriter) WriteRoutes(writes []RouteWrite) []error {
-	errs := make([]error, len(writes))
+	var errs []error
+	if len(writes) <= maxScratchWrites {
+		clear(w.errs)
+		w.errs = slices.Grow(w.errs[:0], len(writes))[:len(writes)]
+		errs = w.errs
+	} else {
+		errs = make([]error, len(writes))
+	}
 	for start := 0; start < len(writes); start += batchSize {
 		end := min(start+batchSize, len(writes))
 		w.writeBatch(writes[start:end], errs[start:end])

@@ -62,6 +62,25 @@ func TestBatchWriterMatchesEachAnswerToItsWrite(t *testing.T) {
 	if want := len(writes) - len(wantErr); installed != want {
 		t.Errorf("%d routes installed, want %d", installed, want)
 	}
+
+	// The next call reuses the list of answers: none of the last call's
+	// errors may show through on a write that now succeeds (the delete at
+	// position 5 is of a route that is there).
+	var deletes []RouteWrite
+	for i := range 11 {
+		if i != 5 {
+			deletes = append(deletes, RouteWrite{Op: OpDelete, Dst: writes[i].Dst, Priority: defaultMetric(writes[i].Dst)})
+		}
+	}
+	again := k.WriteRoutes(deletes)
+	for i, err := range again {
+		if err != nil {
+			t.Errorf("second call, write %d (%v): %v, want none", i, deletes[i], err)
+		}
+	}
+	if len(again) != len(deletes) || &again[0] != &errs[0] {
+		t.Errorf("second call: %d answers in a new list; want %d in the first call's", len(again), len(deletes))
+	}
 }
 
 func TestSyncInATableAbove255(t *testing.T) {

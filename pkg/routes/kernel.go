@@ -20,6 +20,7 @@ type Kernel interface {
 	RouteListFilteredIter(family int, filter *netlink.Route, filterMask uint64, f func(netlink.Route) bool) error
 	// WriteRoutes applies the writes in order and returns one error per
 	// write, nil where it succeeded. A failed write does not stop the rest.
+	// The list is valid until the next call, which may reuse it.
 	WriteRoutes(writes []RouteWrite) []error
 }
 
