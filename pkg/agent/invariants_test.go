@@ -643,8 +643,9 @@ func TestABurstThatOutrunsTheRouteLoopIsNotCopied(t *testing.T) {
 		t.Fatalf("%d of %d changes handed over", taken, batches*maxBatch)
 	}
 	once := uint64(batches*maxBatch) * uint64(unsafe.Sizeof(bgp.BestChange{}))
-	// The changes once, the first block's growth to a batch, and the
-	// one-change lists this test makes.
+	// The changes once, the first block's growth to a batch, and room for
+	// the one-change lists this test makes, should they not stay on the
+	// stack (they do with Go 1.26: 1.8 MiB in all, 10.1 before blocks).
 	limit := once + 2*uint64(maxBatch)*uint64(unsafe.Sizeof(bgp.BestChange{})) + uint64(batches*maxBatch)*64
 	if got := after.TotalAlloc - before.TotalAlloc; got > limit {
 		t.Errorf("a burst of %d changes allocated %d KiB; want at most %d KiB (its changes once: %d KiB)", batches*maxBatch, got>>10, limit>>10, once>>10)
