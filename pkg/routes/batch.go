@@ -83,6 +83,8 @@ func (w *batchWriter) Close() { unix.Close(w.fd) }
 func (w *batchWriter) WriteRoutes(writes []RouteWrite) []error {
 	var errs []error
 	if len(writes) <= maxScratchWrites {
+		// Cleared before it grows: the last call's answers are all within
+		// its length, so every slot handed out now starts nil.
 		clear(w.errs)
 		w.errs = slices.Grow(w.errs[:0], len(writes))[:len(writes)]
 		errs = w.errs
