@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -235,7 +236,7 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 	defer rss.end()
 	b.step("%s: announce %d routes", r.name, n)
 	stopHeaps := prof.heapsDuring(ctx, "during", time.Second)
-	r.install, _, err = timeInjector(ctx, inj, c, "announce", "announced", 0, n, b.o.timeout)
+	r.install, _, err = timeInjector(ctx, inj, c, "announce", "announced", 0, n, b.o.timeout, b.prefixes[len(b.prefixes)-1])
 	stopHeaps()
 	if err != nil {
 		return r, fmt.Errorf("install: %w", err)
@@ -249,7 +250,7 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 	rss.setPhase("withdraw")
 	cpu1 := cpu()
 	stopHeaps = prof.heapsDuring(ctx, "withdrawing", time.Second)
-	r.withdraw, _, err = timeInjector(ctx, inj, c, "withdraw", "withdrawn", n, 0, b.o.timeout)
+	r.withdraw, _, err = timeInjector(ctx, inj, c, "withdraw", "withdrawn", n, 0, b.o.timeout, b.prefixes[len(b.prefixes)-1])
 	stopHeaps()
 	if err != nil {
 		return r, fmt.Errorf("withdraw: %w", err)
@@ -489,6 +490,32 @@ func (c *ribCounter) waitReady(ctx context.Context, timeout time.Duration) error
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// Holds asks gobgpd for p's paths in its global RIB (ListPath with the
+// prefix: one destination looked up, where a count walks them all).
+func (c *ribCounter) Holds(p netip.Prefix) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stream, err := c.cli.ListPath(ctx, &api.ListPathRequest{
+		TableType: api.TableType_GLOBAL,
+		Family:    &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST},
+		Prefixes:  []*api.TableLookupPrefix{{Prefix: p.String()}},
+	})
+	if err != nil {
+		return false, fmt.Errorf("gobgpd API %s: looking up %s: %w", c.addr, p, err)
+	}
+	held := false
+	for {
+		d, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return held, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("gobgpd API %s: looking up %s: %w", c.addr, p, err)
+		}
+		held = held || len(d.GetDestination().GetPaths()) > 0
 	}
 }
 

@@ -326,18 +326,20 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 // timeAgent sends cmd to the injector and polls the kernel from that moment
 // until the count goes from `from` to `to`.
 func (b *bench) timeAgent(ctx context.Context, c counter, cmd, answer string, from, to int) (convergence, time.Duration, error) {
-	return timeInjector(ctx, b.injector, c, cmd, answer, from, to, b.o.timeout)
+	return timeInjector(ctx, b.injector, c, cmd, answer, from, to, b.o.timeout, b.prefixes[len(b.prefixes)-1])
 }
 
 // timeInjector sends cmd to inj and polls c from that moment until the count
-// goes from `from` to `to`; it also returns how long the injector's own
+// goes from `from` to `to`, probing last, the last prefix of the injector's
+// list (the last it sends, but for GoBGP's withdrawal of them all, which
+// goes in its RIB's order); it also returns how long the injector's own
 // GoBGP took.
-func timeInjector(ctx context.Context, inj *injectorProc, c counter, cmd, answer string, from, to int, timeout time.Duration) (convergence, time.Duration, error) {
+func timeInjector(ctx context.Context, inj *injectorProc, c counter, cmd, answer string, from, to int, timeout time.Duration, last netip.Prefix) (convergence, time.Duration, error) {
 	t0 := time.Now()
 	if err := inj.send(cmd); err != nil {
 		return convergence{}, 0, err
 	}
-	conv, err := waitCount(ctx, c, t0, from, to, timeout)
+	conv, err := waitCount(ctx, c, t0, from, to, timeout, last)
 	if err != nil {
 		return conv, 0, err
 	}

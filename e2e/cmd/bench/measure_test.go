@@ -73,17 +73,17 @@ func (c *scriptedCounter) Count() (int, error) {
 func (c *scriptedCounter) String() string { return "a scripted count" }
 
 func TestPollCountStopsAtWantAndAsksTheWaitFromEachCount(t *testing.T) {
-	c := &scriptedCounter{counts: []int{0, 0, 10, 60, 100}}
+	c := &timedCounter{scriptedCounter: scriptedCounter{counts: []int{0, 0, 10, 60, 100}}}
 	var asked []int
 	res, err := pollCount(context.Background(), c, time.Now(), 0, 100, time.Minute, func(_ time.Duration, n int) time.Duration {
 		asked = append(asked, n)
 		return time.Millisecond
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.calls != 5 || res.First == 0 || res.Done < res.First || res.Step != time.Millisecond {
-		t.Errorf("%d counts, first move at %s, done at %s, step %s; want 5 counts, 0 < first <= done, step 1ms", c.calls, res.First, res.Done, res.Step)
+	if c.calls != 5 || res.First == 0 || res.Done < res.First || !near(res.Step, c.at[4].Sub(c.at[3])) {
+		t.Errorf("%d counts, first move at %s, done at %s, step %s; want 5 counts, 0 < first <= done, step %s (between the last two counts)", c.calls, res.First, res.Done, res.Step, c.at[4].Sub(c.at[3]))
 	}
 	if want := []int{0, 0, 0, 10, 60}; !slices.Equal(asked, want) {
 		t.Errorf("waits asked for counts %v, want %v (the start, then each count but the last)", asked, want)
@@ -105,7 +105,7 @@ func TestPollCountFirstCountsOneWaitAfterTheStartNotAtIt(t *testing.T) {
 	c := &timedCounter{scriptedCounter: scriptedCounter{counts: []int{100, 0}}}
 	const wait = 30 * time.Millisecond
 	t0 := time.Now()
-	if _, err := pollCount(context.Background(), c, t0, 100, 0, time.Minute, func(time.Duration, int) time.Duration { return wait }); err != nil {
+	if _, err := pollCount(context.Background(), c, t0, 100, 0, time.Minute, func(time.Duration, int) time.Duration { return wait }, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(c.at) != 2 {
@@ -120,8 +120,79 @@ func TestPollCountFirstCountsOneWaitAfterTheStartNotAtIt(t *testing.T) {
 
 func TestPollCountGivesUpAtTheTimeout(t *testing.T) {
 	c := &scriptedCounter{counts: []int{0, 5}}
-	_, err := pollCount(context.Background(), c, time.Now(), 0, 100, 20*time.Millisecond, func(time.Duration, int) time.Duration { return time.Millisecond })
+	_, err := pollCount(context.Background(), c, time.Now(), 0, 100, 20*time.Millisecond, func(time.Duration, int) time.Duration { return time.Millisecond }, nil)
 	if !errors.Is(err, errCountNotReached) {
 		t.Errorf("err = %v, want errCountNotReached", err)
+	}
+}
+
+// near says whether a step pollCount measured is the one its counter saw:
+// they take the time a few instructions apart.
+func near(got, want time.Duration) bool {
+	return (got - want).Abs() < 200*time.Microsecond
+}
+
+// scriptedProbe reports the end from its ends-th call on, and notes when
+// each call came.
+type scriptedProbe struct {
+	ends int
+	at   []time.Time
+}
+
+func (p *scriptedProbe) probe() (bool, error) {
+	p.at = append(p.at, time.Now())
+	return len(p.at) >= p.ends, nil
+}
+
+func TestPollCountCountsAtOnceWhenTheProbeSeesTheEnd(t *testing.T) {
+	c := &timedCounter{scriptedCounter: scriptedCounter{counts: []int{100}}}
+	p := &scriptedProbe{ends: 5}
+	const wait = 10 * time.Second // the counts' pace alone would count once, after 10 s
+	t0 := time.Now()
+	res, err := pollCount(context.Background(), c, t0, 0, 100, time.Minute, func(time.Duration, int) time.Duration { return wait }, p.probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.at) != 5 || len(c.at) != 1 {
+		t.Fatalf("%d probes and %d counts, want 5 and 1: no probe after the one that saw the end", len(p.at), len(c.at))
+	}
+	for i := 1; i < len(p.at); i++ {
+		if gap := p.at[i].Sub(p.at[i-1]); gap < minProbeWait {
+			t.Errorf("probe %d came %s after the one before, want at least %s", i+1, gap, minProbeWait)
+		}
+	}
+	if res.Done >= wait || c.at[0].Before(p.at[4]) {
+		t.Errorf("done at %s, counted %s after t0; want the count right after the 5th probe (%s), long before the paced count at %s", res.Done, c.at[0].Sub(t0), p.at[4].Sub(t0), wait)
+	}
+	if want := c.at[0].Sub(p.at[3]); !near(res.Step, want) {
+		t.Errorf("step %s, want %s: from the last probe that had not seen the end to the count that did", res.Step, want)
+	}
+}
+
+func TestPollCountGoesOnCountingWhenTheProbeSawTheEndBeforeTheCount(t *testing.T) {
+	// The last prefix is where it ends up, but other routes are not yet: a
+	// speaker that does not keep the injector's order.
+	c := &timedCounter{scriptedCounter: scriptedCounter{counts: []int{90, 95, 100}}}
+	p := &scriptedProbe{ends: 1}
+	res, err := pollCount(context.Background(), c, time.Now(), 0, 100, time.Minute, func(time.Duration, int) time.Duration { return 5 * time.Millisecond }, p.probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.at) != 1 || len(c.at) != 3 || res.Done == 0 {
+		t.Errorf("%d probes, %d counts, done at %s; want 1 probe, then counts at the pace until the count is 100", len(p.at), len(c.at), res.Done)
+	}
+}
+
+func TestProbeWaitKeepsProbingASmallShareOfTheSpeakersCPU(t *testing.T) {
+	for _, tt := range []struct {
+		took, want time.Duration
+	}{
+		{0, time.Millisecond},
+		{5 * time.Microsecond, time.Millisecond},        // a kernel lookup: the floor
+		{200 * time.Microsecond, 10 * time.Millisecond}, // a slower lookup: as much less often
+	} {
+		if got := probeWait(tt.took); got != tt.want {
+			t.Errorf("probeWait(%s) = %s, want %s", tt.took, got, tt.want)
+		}
 	}
 }
