@@ -236,7 +236,7 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 	defer rss.end()
 	b.step("%s: announce %d routes", r.name, n)
 	stopHeaps := prof.heapsDuring(ctx, "during", time.Second)
-	r.install, _, err = timeInjector(ctx, inj, c, "announce", "announced", 0, n, b.o.timeout, b.prefixes[len(b.prefixes)-1])
+	r.install, _, err = timeInjector(ctx, inj, c, "announce", "announced", 0, n, b.o.timeout, b.lastSent())
 	stopHeaps()
 	if err != nil {
 		return r, fmt.Errorf("install: %w", err)
@@ -250,7 +250,7 @@ func (b *bench) measureAnchor(ctx context.Context, name string) (r anchorResult,
 	rss.setPhase("withdraw")
 	cpu1 := cpu()
 	stopHeaps = prof.heapsDuring(ctx, "withdrawing", time.Second)
-	r.withdraw, _, err = timeInjector(ctx, inj, c, "withdraw", "withdrawn", n, 0, b.o.timeout, b.prefixes[len(b.prefixes)-1])
+	r.withdraw, _, err = timeInjector(ctx, inj, c, "withdraw", "withdrawn", n, 0, b.o.timeout, b.lastSent())
 	stopHeaps()
 	if err != nil {
 		return r, fmt.Errorf("withdraw: %w", err)

@@ -326,8 +326,12 @@ func (b *bench) measureAgent(ctx context.Context, res *results) error {
 // timeAgent sends cmd to the injector and polls the kernel from that moment
 // until the count goes from `from` to `to`.
 func (b *bench) timeAgent(ctx context.Context, c counter, cmd, answer string, from, to int) (convergence, time.Duration, error) {
-	return timeInjector(ctx, b.injector, c, cmd, answer, from, to, b.o.timeout, b.prefixes[len(b.prefixes)-1])
+	return timeInjector(ctx, b.injector, c, cmd, answer, from, to, b.o.timeout, b.lastSent())
 }
+
+// lastSent is the last prefix of the injector's list: the one the counts
+// probe (see prober).
+func (b *bench) lastSent() netip.Prefix { return b.prefixes[len(b.prefixes)-1] }
 
 // timeInjector sends cmd to inj and polls c from that moment until the count
 // goes from `from` to `to`, probing last, the last prefix of the injector's
